@@ -1,0 +1,28 @@
+# vendoras — developer entry points. `make test` is what CI (.ci/run) runs.
+TOOLS := $(abspath target/tools/bin)
+export VENDORAS_TOOLS := $(TOOLS)
+
+.PHONY: all build tools test lint bench
+
+all: build
+
+build:
+	cargo build --locked
+
+# Test dependencies: docker-registry, htpasswd, openssl, ... and the oras CLI in $(TOOLS).
+tools:
+	TOOLS=$(TOOLS) scripts/install-test-deps.sh
+
+test: tools
+	cargo test --locked
+	cd go && go test ./...
+	cd go && go vet ./...
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	@out=$$(gofmt -l go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	cd go && go vet ./...
+
+bench:
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else echo "no scripts/bench.sh yet"; fi

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+const copyBufferSize = 1 << 20
+
+// errTruncatedBody marks a body the *transport* cut short (net/http reports
+// io.ErrUnexpectedEOF). Without it, the verifier's own io.ErrUnexpectedEOF
+// ("source ended before desc.size") and a dropped connection look alike; the
+// first is digest_mismatch, the second network.
+var errTruncatedBody = errors.New("connection closed before the whole body was read")
+
+func parseDescriptor(descJSON string) (ocispec.Descriptor, *vdrError) {
+	var desc ocispec.Descriptor
+	if err := json.Unmarshal([]byte(descJSON), &desc); err != nil {
+		return desc, invalidf("bad descriptor: %v", err)
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return desc, invalidf("bad descriptor digest %q: %v", desc.Digest, err)
+	}
+	if desc.Size < 0 {
+		return desc, invalidf("bad descriptor size %d", desc.Size)
+	}
+	return desc, nil
+}
+
+// openContent fetches desc (repo.Fetch picks the manifests or blobs endpoint
+// by media type) and arranges for ctx cancellation to close the body at once,
+// so a stalled read returns instead of waiting for the server.
+func openContent(ctx context.Context, t readTarget, desc ocispec.Descriptor) (io.ReadCloser, func(), error) {
+	rc, err := t.Fetch(ctx, desc)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = rc.Close() })
+	var r io.ReadCloser = rc
+	if _, ok := t.(*remote.Repository); ok {
+		r = &remoteBody{rc}
+	}
+	return r, func() { stop(); _ = rc.Close() }, nil
+}
+
+type remoteBody struct{ io.ReadCloser }
+
+func (b *remoteBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("%w: %w", errTruncatedBody, err)
+	}
+	return n, err
+}
+
+func fetchBytes(tid, oid uint64, descJSON string, maxSize int64) ([]byte, *vdrError) {
+	t, ctx, verr := lookup(tid, oid)
+	if verr != nil {
+		return nil, verr
+	}
+	desc, verr := parseDescriptor(descJSON)
+	if verr != nil {
+		return nil, verr
+	}
+	if desc.Size > maxSize {
+		return nil, newError(codeSizeExceeded, fmt.Sprintf(
+			"%s: descriptor size %d exceeds the limit of %d bytes", desc.Digest, desc.Size, maxSize))
+	}
+	rc, done, err := openContent(ctx, t, desc)
+	if err != nil {
+		return nil, toError(ctx, err)
+	}
+	defer done()
+	b, err := content.ReadAll(rc, desc)
+	if err != nil {
+		return nil, toError(ctx, err)
+	}
+	return b, nil
+}
+
+// fetchToFD streams desc into fd. It owns fd from the first statement: the
+// file is closed on every path (including panics) so the reader sees EOF.
+func fetchToFD(tid, oid uint64, descJSON string, fd int) *vdrError {
+	if fd < 0 {
+		return invalidf("bad file descriptor %d", fd)
+	}
+	// Non-blocking lets the runtime poller park the write, so cancellation can
+	// interrupt a write blocked on a full pipe (via a write deadline). The fd
+	// is ours alone now, so changing its flags affects nobody else.
+	_ = syscall.SetNonblock(fd, true)
+	f := os.NewFile(uintptr(fd), "vdr-fetch-fd")
+	defer f.Close()
+
+	t, ctx, verr := lookup(tid, oid)
+	if verr != nil {
+		return verr
+	}
+	desc, verr := parseDescriptor(descJSON)
+	if verr != nil {
+		return verr
+	}
+	rc, done, err := openContent(ctx, t, desc)
+	if err != nil {
+		return toError(ctx, err)
+	}
+	defer done()
+	stopWrite := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stopWrite()
+
+	vr := content.NewVerifyReader(rc, desc)
+	// Hide (*os.File).ReadFrom so io.CopyBuffer really uses our 1 MiB buffer.
+	w := struct{ io.Writer }{f}
+	if _, err := io.CopyBuffer(w, vr, make([]byte, copyBufferSize)); err != nil {
+		return toError(ctx, err)
+	}
+	if err := vr.Verify(); err != nil {
+		return toError(ctx, err)
+	}
+	// Close errors (e.g. EIO) must fail the call too; the deferred Close
+	// is then a harmless no-op.
+	if err := f.Close(); err != nil {
+		return toError(ctx, err)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// isPlainHTTP is oras option.Remote.isPlainHTTP: an explicit setting wins,
+// otherwise plain HTTP only for "localhost" and "localhost:<port>".
+func isPlainHTTP(registry string, explicit *bool) bool {
+	if explicit != nil {
+		return *explicit
+	}
+	host, _, _ := net.SplitHostPort(registry)
+	return host == "localhost" || registry == "localhost"
+}
+
+// tlsConfig mirrors oras option.Remote.tlsConfig: CA files *replace* the
+// system roots (oras crypto.LoadCertPool starts from an empty pool).
+func tlsConfig(insecure bool, caFiles []string) (*tls.Config, error) {
+	cfg := &tls.Config{InsecureSkipVerify: insecure} //nolint:gosec // user asked for --insecure
+	if len(caFiles) == 0 {
+		return cfg, nil
+	}
+	pool := x509.NewCertPool()
+	for _, path := range caFiles {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("Failed to load certificate in file: " + path)
+		}
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// newAuthClient builds the same client stack as oras option.Remote.authClient
+// (minus client certs, --resolve and custom headers, which vendoras does not
+// expose): DefaultTransport clone + TLS -> retry.Transport -> auth.Client.
+// The *http.Transport is returned so closing the target can drop idle conns.
+func newAuthClient(req *openRequest) (*auth.Client, *http.Transport, error) {
+	cfg, err := tlsConfig(req.Insecure, req.CAFiles)
+	if err != nil {
+		return nil, nil, err
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = cfg
+	credFn, err := credentialFunc(req.Credential, req.RegistryConfigs, req.DockerConfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := &auth.Client{
+		Client:     &http.Client{Transport: retry.NewTransport(base)},
+		Cache:      auth.NewCache(),
+		Credential: credFn,
+	}
+	if req.UserAgent != "" {
+		client.SetUserAgent(req.UserAgent)
+	}
+	return client, base, nil
+}

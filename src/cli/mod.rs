@@ -1,0 +1,78 @@
+//! Argument parsing and the shared error/exit-code convention.
+//!
+//! Exit codes: 0 success, 1 any failure (`vendoras: Error: ...` on stderr),
+//! 130 when interrupted by Ctrl-C or SIGTERM.
+
+mod pull;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use vendoras::ffi::{signal, Op};
+
+#[derive(Parser)]
+#[command(name = "vendoras", version, about = "Vendor OCI artifacts into a directory tree, vendir-style")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pull files from a registry or an OCI image layout, exactly as `oras pull` does
+    Pull(pull::PullArgs),
+    /// Print the version
+    Version,
+    /// Print a shell completion script
+    Completion {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let op = Arc::new(Op::new());
+    {
+        let op = Arc::clone(&op);
+        if let Err(e) = signal::on_interrupt(move |_| op.cancel()) {
+            eprintln!("vendoras: warning: cannot handle Ctrl-C: {e}");
+        }
+    }
+    let result = match cli.command {
+        Command::Pull(args) => pull::run(args, &op),
+        Command::Version => {
+            println!("vendoras {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "vendoras", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if op.is_cancelled() || e.downcast_ref::<vendoras::Error>().is_some_and(|e| e.is_cancelled()) {
+                eprintln!("vendoras: interrupted; nothing from this run was kept");
+                return ExitCode::from(130);
+            }
+            eprintln!("vendoras: Error: {}", chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `outer: inner: innermost`, skipping causes already in the outer text.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}

@@ -1,0 +1,242 @@
+//! Streaming tar extraction into a [`Root`], with oras's rules and limits.
+//!
+//! The tar reader is tar-rs (≥ 0.4.46, which honours PAX sizes: CVE-2026-33055);
+//! every filesystem effect goes through [`Root`], so nothing can land outside
+//! the root whatever the archive says. Entry names, link targets and limits
+//! are checked here and refusals name the entry.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use tar::EntryType;
+
+use super::root::{set_mode, set_mtime, RelPath, Root};
+
+/// Bounds that stop decompression bombs and hostile archives.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Total bytes of file content.
+    pub max_bytes: u64,
+    /// Number of entries.
+    pub max_entries: u64,
+    /// Length of an entry's path, in bytes.
+    pub max_path_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 32 << 30,
+            max_entries: 1_000_000,
+            max_path_len: 4096,
+        }
+    }
+}
+
+/// How modes land on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modes {
+    /// As `oras pull`: the entry's permission bits through the umask
+    /// (setuid/setgid/sticky dropped).
+    Umask,
+    /// As vendoras sync: files 0644, or 0755 when any execute bit is set;
+    /// directories 0755; or one fixed mode for files when given.
+    Normalized {
+        /// A `permissions:` override for files.
+        files: Option<u32>,
+    },
+}
+
+/// Where and how to extract.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Every entry must lie at or beneath this path (oras: the layer's title).
+    pub within: RelPath,
+    /// The absolute path the root will finally have, if absolute symlink
+    /// targets inside it are to be accepted (oras does so); `None` refuses
+    /// every absolute symlink target.
+    pub final_root: Option<PathBuf>,
+    /// Mode policy.
+    pub modes: Modes,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// What an extraction did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Entries written (files, dirs, links).
+    pub entries: u64,
+    /// Bytes of file content written.
+    pub bytes: u64,
+    /// Paths written, relative to the root (for overlap checks).
+    pub paths: Vec<RelPath>,
+    /// Entries skipped, with the reason (devices, FIFOs, ...).
+    pub warnings: Vec<String>,
+}
+
+/// An archive that was refused or could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{entry}: {reason}")]
+pub struct ExtractError {
+    /// The entry's name as the archive spells it (or `<archive>`).
+    pub entry: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn refuse(entry: &str, reason: impl Into<String>) -> ExtractError {
+    ExtractError {
+        entry: entry.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Extracts a tar stream into `root`. Reads only up to the end-of-archive
+/// marker: the caller drains and verifies the rest of the stream.
+pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(Report, R), ExtractError> {
+    let mut archive = tar::Archive::new(reader);
+    let mut report = Report::default();
+    let mut files: HashSet<RelPath> = HashSet::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let dir_mode = match opts.modes {
+        Modes::Umask => 0o777,
+        Modes::Normalized { .. } => 0o755,
+    };
+    let entries = archive.entries().map_err(|e| refuse("<archive>", format!("not a tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| refuse("<archive>", format!("corrupt tar archive: {e}")))?;
+        let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = raw_name.as_str();
+        report.entries += 1;
+        if report.entries > opts.limits.max_entries {
+            return Err(refuse(name, format!("more than {} entries; raise the entry limit if this archive is trusted", opts.limits.max_entries)));
+        }
+        let kind = entry.header().entry_type();
+        if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
+            continue; // metadata entries tar-rs already applied
+        }
+        let rel = RelPath::normalize(name).ok_or_else(|| {
+            if name.starts_with('/') {
+                refuse(name, "absolute path refused")
+            } else {
+                refuse(name, "path escapes the destination with '..'")
+            }
+        })?;
+        if rel.byte_len() > opts.limits.max_path_len {
+            return Err(refuse(name, format!("path longer than {} bytes", opts.limits.max_path_len)));
+        }
+        if !rel.starts_with(&opts.within) {
+            return Err(refuse(name, format!("{name:?} is outside of {:?}", opts.within.to_string())));
+        }
+        let io_err = |e: io::Error| refuse(name, e.to_string());
+        let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+        let mtime = entry.header().mtime().ok();
+        match kind {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let size = entry.size();
+                if report.bytes.saturating_add(size) > opts.limits.max_bytes {
+                    return Err(refuse(name, format!("archive expands beyond {} bytes; raise the size limit if this archive is trusted", opts.limits.max_bytes)));
+                }
+                if rel == opts.within && rel.is_root() {
+                    return Err(refuse(name, "cannot write a file at the destination root"));
+                }
+                let create_mode = match opts.modes {
+                    Modes::Umask => mode,
+                    Modes::Normalized { .. } => 0o600,
+                };
+                let mut file = root.create_file(&rel, create_mode, dir_mode).map_err(io_err)?;
+                let written = copy(&mut entry, &mut file, &mut buf).map_err(io_err)?;
+                report.bytes += written;
+                if let Modes::Normalized { files } = opts.modes {
+                    let m = files.unwrap_or(if mode & 0o111 != 0 { 0o755 } else { 0o644 });
+                    set_mode(&file, m).map_err(io_err)?;
+                }
+                if let Some(t) = mtime {
+                    let _ = set_mtime(&file, t);
+                }
+                files.insert(rel.clone());
+            }
+            EntryType::Directory => {
+                let fd = root
+                    .create_dir(&rel, if opts.modes == Modes::Umask { mode } else { 0o755 })
+                    .map_err(io_err)?;
+                if matches!(opts.modes, Modes::Normalized { .. }) {
+                    set_mode(&fd, 0o755).map_err(io_err)?;
+                }
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .ok_or_else(|| refuse(name, "symbolic link without a target"))?;
+                check_symlink(name, &rel, &target, opts)?;
+                root.symlink(&rel, &target, dir_mode).map_err(io_err)?;
+                files.remove(&rel);
+            }
+            EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .ok_or_else(|| refuse(name, "hard link without a target"))?;
+                // Tar hard-link targets are archive paths, like entry names
+                // (not relative to the link's directory).
+                let trel = RelPath::normalize(&target)
+                    .filter(|t| t.starts_with(&opts.within))
+                    .ok_or_else(|| refuse(name, format!("hard link target {target:?} is outside of {:?}", opts.within.to_string())))?;
+                if !files.contains(&trel) {
+                    return Err(refuse(name, format!("hard link target {target:?} is not a file extracted earlier from this archive")));
+                }
+                root.hard_link(&rel, &trel, dir_mode).map_err(io_err)?;
+                files.insert(rel.clone());
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                report.warnings.push(format!("{name}: skipped device or FIFO entry"));
+                continue;
+            }
+            other => {
+                report.warnings.push(format!("{name}: skipped unsupported entry type {other:?}"));
+                continue;
+            }
+        }
+        report.paths.push(rel);
+    }
+    Ok((report, archive.into_inner()))
+}
+
+/// A symlink is kept only when its target, resolved from the link's
+/// directory, stays within the allowed subtree (oras's `ensureLinkPath`).
+fn check_symlink(name: &str, rel: &RelPath, target: &str, opts: &Options) -> Result<(), ExtractError> {
+    let outside = || refuse(name, format!("symbolic link target {target:?} is outside of {:?}", opts.within.to_string()));
+    if target.is_empty() || target.contains('\0') {
+        return Err(refuse(name, "symbolic link with an empty target"));
+    }
+    if let Some(abs) = target.strip_prefix('/') {
+        // Accepted only when it points inside the final location.
+        let root = opts.final_root.as_ref().ok_or_else(outside)?;
+        let inside = opts.within.to_path(root);
+        let resolved = RelPath::normalize(abs).ok_or_else(outside)?.to_path(std::path::Path::new("/"));
+        return if resolved.starts_with(&inside) { Ok(()) } else { Err(outside()) };
+    }
+    let resolved = rel.parent().join(target).ok_or_else(outside)?;
+    if resolved.starts_with(&opts.within) {
+        Ok(())
+    } else {
+        Err(outside())
+    }
+}
+
+fn copy<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}

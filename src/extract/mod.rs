@@ -1,0 +1,8 @@
+//! Layer extraction: safe-by-construction file operations ([`root`]) and a
+//! streaming tar extractor ([`archive`]) on top of them.
+
+pub mod archive;
+pub mod root;
+
+pub use archive::{extract_tar, ExtractError, Limits, Modes, Options, Report};
+pub use root::{RelPath, Root};

@@ -1,0 +1,423 @@
+//! File operations confined beneath a root directory, by construction.
+//!
+//! Every operation starts from the root's directory fd and walks one path
+//! component at a time with `openat(O_NOFOLLOW | O_DIRECTORY)`: no path
+//! string with more than one component ever reaches the kernel, `..` never
+//! does (paths are normalised lexically first, see [`RelPath`]), and a
+//! symlink anywhere on the way is an error rather than something followed.
+//! Files are created with `O_CREAT | O_EXCL | O_NOFOLLOW` after unlinking
+//! whatever stood there, and modes are set with `fchmod` on the open fd, so
+//! neither a planted symlink nor a race can redirect a write or a chmod
+//! (tar-rs CVE-2026-33056, containerd CVE-2021-32760, oras-go
+//! GHSA-m37j-52j7-pjw7).
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+/// A normalised relative path: no empty, `.` or `..` components.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct RelPath(Vec<String>);
+
+impl RelPath {
+    /// The empty path (the root itself).
+    pub fn root() -> RelPath {
+        RelPath(Vec::new())
+    }
+
+    /// Normalises `name` lexically. `None` when it is absolute, climbs above
+    /// its start with `..`, or contains a NUL byte.
+    pub fn normalize(name: &str) -> Option<RelPath> {
+        if name.starts_with('/') || name.contains('\0') {
+            return None;
+        }
+        Self::root().join(name)
+    }
+
+    /// Joins a relative `name` onto this path, normalising; `None` if it
+    /// climbs above the root.
+    pub fn join(&self, name: &str) -> Option<RelPath> {
+        let mut parts = self.0.clone();
+        for c in name.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    parts.pop()?;
+                }
+                c => parts.push(c.to_string()),
+            }
+        }
+        Some(RelPath(parts))
+    }
+
+    /// The path components.
+    pub fn components(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether this is the root.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The parent path (the root's parent is the root).
+    pub fn parent(&self) -> RelPath {
+        let mut p = self.0.clone();
+        p.pop();
+        RelPath(p)
+    }
+
+    /// The last component.
+    pub fn file_name(&self) -> Option<&str> {
+        self.0.last().map(String::as_str)
+    }
+
+    /// Whether `self` is `prefix` or lies beneath it.
+    pub fn starts_with(&self, prefix: &RelPath) -> bool {
+        self.0.starts_with(&prefix.0)
+    }
+
+    /// Length in bytes of the `/`-joined form.
+    pub fn byte_len(&self) -> usize {
+        self.0.iter().map(|c| c.len() + 1).sum::<usize>().saturating_sub(1)
+    }
+
+    /// Appends the path to a real path.
+    pub fn to_path(&self, base: &Path) -> PathBuf {
+        let mut p = base.to_path_buf();
+        p.extend(&self.0);
+        p
+    }
+}
+
+impl std::fmt::Display for RelPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str(".");
+        }
+        f.write_str(&self.0.join("/"))
+    }
+}
+
+/// What already stands at a path, not following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Nothing.
+    Absent,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A regular file.
+    File,
+    /// Something else (device, FIFO, socket).
+    Other,
+}
+
+/// A directory everything is confined beneath.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+fn errno(e: Errno) -> io::Error {
+    e.into()
+}
+
+fn refused(path: &RelPath, why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, format!("{path}: {why}"))
+}
+
+impl Root {
+    /// Opens an existing directory as a root. The root path itself may be
+    /// reached through symlinks (it is the caller's choice); nothing
+    /// beneath it will be.
+    pub fn open(path: &Path) -> io::Result<Root> {
+        let fd = rfs::open(path, OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())?;
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The root's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the directory at `rel` (no symlinks on the way), creating
+    /// missing components with `dir_mode` when `create` is set.
+    pub fn open_dir(&self, rel: &RelPath, create: Option<u32>) -> io::Result<OwnedFd> {
+        let mut cur = rfs::openat(&self.fd, ".", OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())?;
+        for (i, comp) in rel.components().iter().enumerate() {
+            let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY;
+            cur = match rfs::openat(&cur, comp.as_str(), flags, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) if create.is_some() => {
+                    match rfs::mkdirat(&cur, comp.as_str(), Mode::from_raw_mode(create.unwrap_or(0o755))) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(errno(e)),
+                    }
+                    rfs::openat(&cur, comp.as_str(), flags, Mode::empty()).map_err(|e| self.explain(rel, i, e))?
+                }
+                Err(e) => return Err(self.explain(rel, i, e)),
+            };
+        }
+        Ok(cur)
+    }
+
+    fn explain(&self, rel: &RelPath, i: usize, e: Errno) -> io::Error {
+        let upto = RelPath(rel.components()[..=i].to_vec());
+        match e {
+            // O_NOFOLLOW on a symlink gives ELOOP; a file in the way ENOTDIR.
+            Errno::LOOP => refused(rel, &format!("refusing to write through the symbolic link {upto}")),
+            Errno::NOTDIR => refused(rel, &format!("{upto} is not a directory")),
+            e => io::Error::new(errno(e).kind(), format!("{upto}: {e}")),
+        }
+    }
+
+    /// Reports what stands at `rel` without following symlinks.
+    pub fn existing(&self, rel: &RelPath) -> io::Result<Existing> {
+        let Some(name) = rel.file_name() else {
+            return Ok(Existing::Dir);
+        };
+        let parent = match self.open_dir(&rel.parent(), None) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Absent),
+            Err(e) => return Err(e),
+        };
+        existing_at(&parent, name)
+    }
+
+    /// Removes whatever non-directory stands at `name` in `dir` (a file, a
+    /// symlink), so the next create cannot be redirected through it.
+    fn clear(dir: &OwnedFd, name: &str, rel: &RelPath) -> io::Result<()> {
+        match existing_at(dir, name)? {
+            Existing::Absent => Ok(()),
+            Existing::Dir => Err(refused(rel, "a directory already exists there")),
+            _ => rfs::unlinkat(dir, name, AtFlags::empty()).map_err(errno),
+        }
+    }
+
+    /// Creates (replacing a file or symlink already there) a regular file at
+    /// `rel`, creating parents with `dir_mode`. `mode` is passed to
+    /// `openat`, so the umask applies; use [`set_mode`] for exact modes.
+    pub fn create_file(&self, rel: &RelPath, mode: u32, dir_mode: u32) -> io::Result<File> {
+        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot write a file at the root"))?;
+        let parent = self.open_dir(&rel.parent(), Some(dir_mode))?;
+        Self::clear(&parent, name, rel)?;
+        let fd = rfs::openat(
+            &parent,
+            name,
+            OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode & 0o777),
+        )
+        .map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))?;
+        Ok(File::from(fd))
+    }
+
+    /// Creates the directory at `rel` (and its parents). A symlink or file
+    /// standing there is replaced; an existing directory is kept. Returns
+    /// the directory's fd.
+    pub fn create_dir(&self, rel: &RelPath, mode: u32) -> io::Result<OwnedFd> {
+        if let Some(name) = rel.file_name() {
+            let parent = self.open_dir(&rel.parent(), Some(mode))?;
+            match existing_at(&parent, name)? {
+                Existing::Dir | Existing::Absent => {}
+                _ => rfs::unlinkat(&parent, name, AtFlags::empty()).map_err(errno)?,
+            }
+        }
+        self.open_dir(rel, Some(mode))
+    }
+
+    /// Creates a symlink at `rel` pointing at `target` (kept verbatim; the
+    /// caller checks that it stays inside). Replaces a file or symlink.
+    pub fn symlink(&self, rel: &RelPath, target: &str, dir_mode: u32) -> io::Result<()> {
+        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
+        let parent = self.open_dir(&rel.parent(), Some(dir_mode))?;
+        Self::clear(&parent, name, rel)?;
+        rfs::symlinkat(target, &parent, name).map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
+    }
+
+    /// Hard-links `rel` to the regular file at `target` (both beneath the
+    /// root). Refuses a target that is not a regular file.
+    pub fn hard_link(&self, rel: &RelPath, target: &RelPath, dir_mode: u32) -> io::Result<()> {
+        let tname = target.file_name().ok_or_else(|| refused(rel, "hard link to the root"))?;
+        let tdir = self.open_dir(&target.parent(), None)?;
+        if existing_at(&tdir, tname)? != Existing::File {
+            return Err(refused(rel, &format!("hard link target {target} is not a regular file")));
+        }
+        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
+        let parent = self.open_dir(&rel.parent(), Some(dir_mode))?;
+        Self::clear(&parent, name, rel)?;
+        // No AT_SYMLINK_FOLLOW: the target itself is linked, never followed.
+        rfs::linkat(&tdir, tname, &parent, name, AtFlags::empty())
+            .map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
+    }
+
+    /// Moves `rel` from this root to `dest_rel` under `dest`, merging into
+    /// directories that already exist there and replacing files and
+    /// symlinks (what oras does when pulling over an existing tree).
+    pub fn merge_into(&self, rel: &RelPath, dest: &Root, dest_rel: &RelPath) -> io::Result<()> {
+        let (Some(name), Some(dname)) = (rel.file_name(), dest_rel.file_name()) else {
+            // Root into root: merge every entry.
+            let dir = self.open_dir(rel, None)?;
+            for entry in list(&dir)? {
+                self.merge_into(&rel.join(&entry).expect("plain name"), dest, &dest_rel.join(&entry).expect("plain name"))?;
+            }
+            return Ok(());
+        };
+        let src_parent = self.open_dir(&rel.parent(), None)?;
+        let dst_parent = dest.open_dir(&dest_rel.parent(), Some(0o777))?;
+        let src_kind = existing_at(&src_parent, name)?;
+        match (src_kind, existing_at(&dst_parent, dname)?) {
+            (Existing::Dir, Existing::Dir) => {
+                let dir = self.open_dir(rel, None)?;
+                for entry in list(&dir)? {
+                    self.merge_into(&rel.join(&entry).expect("plain name"), dest, &dest_rel.join(&entry).expect("plain name"))?;
+                }
+                Ok(())
+            }
+            (_, Existing::Dir) => Err(refused(dest_rel, "a directory already exists there")),
+            _ => rfs::renameat(&src_parent, name, &dst_parent, dname)
+                .map_err(|e| io::Error::new(errno(e).kind(), format!("{dest_rel}: {e}"))),
+        }
+    }
+}
+
+/// Sets exact permission bits on an open file or directory (never by path,
+/// so never through a symlink).
+pub fn set_mode<Fd: AsFd>(fd: Fd, mode: u32) -> io::Result<()> {
+    rfs::fchmod(fd, Mode::from_raw_mode(mode & 0o777)).map_err(errno)
+}
+
+/// Sets the modification time of an open file.
+pub fn set_mtime<Fd: AsFd>(fd: Fd, secs: u64) -> io::Result<()> {
+    let t = rfs::Timespec {
+        tv_sec: secs.min(i64::MAX as u64) as i64,
+        tv_nsec: 0,
+    };
+    let times = rfs::Timestamps {
+        last_access: rfs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rfs::UTIME_OMIT,
+        },
+        last_modification: t,
+    };
+    rfs::futimens(fd, &times).map_err(errno)
+}
+
+fn existing_at(dir: &OwnedFd, name: &str) -> io::Result<Existing> {
+    match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => Existing::Dir,
+            FileType::Symlink => Existing::Symlink,
+            FileType::RegularFile => Existing::File,
+            _ => Existing::Other,
+        }),
+        Err(Errno::NOENT) => Ok(Existing::Absent),
+        Err(e) => Err(errno(e)),
+    }
+}
+
+fn list(dir: &OwnedFd) -> io::Result<Vec<String>> {
+    let fd = rfs::openat(dir, ".", OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())?;
+    let mut names = Vec::new();
+    for entry in rfs::Dir::read_from(&fd)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != "." && name != ".." {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Removes a directory tree if it exists (staging clean-up).
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `path` exists (not following a final symlink).
+pub fn lexists(path: &Path) -> bool {
+    rfs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn normalize_refuses_escapes() {
+        assert_eq!(RelPath::normalize("a/./b//c/").unwrap().to_string(), "a/b/c");
+        assert_eq!(RelPath::normalize("a/../b").unwrap().to_string(), "b");
+        assert!(RelPath::normalize("../x").is_none());
+        assert!(RelPath::normalize("a/../../x").is_none());
+        assert!(RelPath::normalize("/etc/passwd").is_none());
+        assert!(RelPath::normalize(".").unwrap().is_root());
+    }
+
+    #[test]
+    fn writes_never_follow_a_planted_symlink() {
+        let outside = tempfile::tempdir().unwrap();
+        let root_dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root_dir.path().join("evil")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("f"), root_dir.path().join("link")).unwrap();
+        let root = Root::open(root_dir.path()).unwrap();
+
+        let err = root.create_file(&RelPath::normalize("evil/x").unwrap(), 0o644, 0o755).unwrap_err();
+        assert!(err.to_string().contains("symbolic link evil"), "{err}");
+        let err = root.create_dir(&RelPath::normalize("evil/d").unwrap(), 0o755).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+
+        // A file entry over a symlink replaces the link, never writes through.
+        let mut f = root.create_file(&RelPath::normalize("link").unwrap(), 0o644, 0o755).unwrap();
+        f.write_all(b"inside").unwrap();
+        assert!(!outside.path().join("f").exists());
+        assert_eq!(std::fs::read(root_dir.path().join("link")).unwrap(), b"inside");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn hard_links_only_to_regular_files() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"s").unwrap();
+        let root_dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root_dir.path().join("sl")).unwrap();
+        let root = Root::open(root_dir.path()).unwrap();
+        let err = root
+            .hard_link(&RelPath::normalize("h").unwrap(), &RelPath::normalize("sl").unwrap(), 0o755)
+            .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        root.create_file(&RelPath::normalize("a").unwrap(), 0o644, 0o755).unwrap();
+        root.hard_link(&RelPath::normalize("d/h").unwrap(), &RelPath::normalize("a").unwrap(), 0o755).unwrap();
+        assert!(root_dir.path().join("d/h").is_file());
+    }
+
+    #[test]
+    fn merge_replaces_files_and_keeps_unrelated_ones() {
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(src.path().join("d/e")).unwrap();
+        std::fs::write(src.path().join("d/e/new"), b"new").unwrap();
+        std::fs::write(src.path().join("d/same"), b"new").unwrap();
+        std::fs::create_dir_all(dst.path().join("d")).unwrap();
+        std::fs::write(dst.path().join("d/same"), b"old").unwrap();
+        std::fs::write(dst.path().join("d/keep"), b"keep").unwrap();
+        let (s, d) = (Root::open(src.path()).unwrap(), Root::open(dst.path()).unwrap());
+        s.merge_into(&RelPath::root(), &d, &RelPath::root()).unwrap();
+        assert_eq!(std::fs::read(dst.path().join("d/same")).unwrap(), b"new");
+        assert_eq!(std::fs::read(dst.path().join("d/keep")).unwrap(), b"keep");
+        assert_eq!(std::fs::read(dst.path().join("d/e/new")).unwrap(), b"new");
+    }
+}

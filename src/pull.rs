@@ -1,0 +1,536 @@
+//! `vendoras pull`: what `oras pull` (v1.3, oras-go v2.7 file store) writes,
+//! file for file, with the extraction done by [`crate::extract`].
+//!
+//! The rules, from oras's `cmd/oras/root/pull.go` and oras-go's
+//! `content/file`: a layer's file name is its title annotation; untitled
+//! layers are skipped (with a notice); the empty config is dropped; untitled
+//! manifests are walked but not written; a title with
+//! `io.deis.oras.content.unpack: "true"` is a gzip tarball unpacked into a
+//! directory of that name (its entries must stay under the title, and the
+//! tar must match `io.deis.oras.content.digest`); the same content under two
+//! titles is downloaded once; one title with two contents is refused, as are
+//! titles escaping the output (unless `-T`) and existing files with `-k`.
+//!
+//! Unlike oras, everything is first written to a staging directory inside
+//! the output and moved into place only when every blob verified, so a
+//! failure or Ctrl-C leaves no partial files behind.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::digest::{Digest, HashingReader};
+use crate::error::{Error, Result};
+use crate::extract::{self, Limits, Modes, RelPath, Root};
+use crate::ffi::Op;
+use crate::oci::{Descriptor, Platform, ANNOTATION_CONTENT_DIGEST, ANNOTATION_UNPACK};
+use crate::registry::{BlobStream, Repository};
+
+/// Options of a pull, named after `oras pull`'s flags.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// `-o`: the output directory (created when missing).
+    pub output: PathBuf,
+    /// `-k`: refuse to replace existing files.
+    pub keep_old_files: bool,
+    /// `-T`: allow titles that point outside the output directory.
+    pub allow_path_traversal: bool,
+    /// `--platform`: resolve an index to this platform's manifest.
+    pub platform: Option<Platform>,
+    /// `--concurrency`: parallel downloads (oras's default is 3).
+    pub concurrency: usize,
+    /// Limits for unpacked directories.
+    pub limits: Limits,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            output: PathBuf::from("."),
+            keep_old_files: false,
+            allow_path_traversal: false,
+            platform: None,
+            concurrency: 3,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A progress event, worded as oras words its status lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A download started.
+    Downloading,
+    /// A download finished and verified.
+    Downloaded,
+    /// A file was restored from content already downloaded under another title.
+    Restored,
+    /// An untitled layer was not pulled.
+    Skipped,
+}
+
+impl Status {
+    /// oras's padded prompt for this status.
+    pub fn prompt(self) -> &'static str {
+        match self {
+            Status::Downloading => "Downloading",
+            Status::Downloaded => "Downloaded ",
+            Status::Restored => "Restored   ",
+            Status::Skipped => "Skipped    ",
+        }
+    }
+}
+
+/// A file (or unpacked directory) the pull wrote.
+#[derive(Debug, Clone)]
+pub struct PulledFile {
+    /// The layer's title.
+    pub title: String,
+    /// Absolute, cleaned path; unpacked directories end with `/`.
+    pub path: String,
+    /// The layer's descriptor.
+    pub descriptor: Descriptor,
+}
+
+/// The outcome of a pull.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    /// The resolved root (manifest or index).
+    pub root: Descriptor,
+    /// Files written, in manifest order.
+    pub files: Vec<PulledFile>,
+    /// Whether some untitled layer (or manifest) was not written: oras then
+    /// prints its "Skipped pulling layers" notice.
+    pub skipped_untitled: bool,
+}
+
+/// One title to write.
+#[derive(Debug, Clone)]
+struct Item {
+    title: String,
+    desc: Descriptor,
+    dest: Dest,
+}
+
+#[derive(Debug, Clone)]
+enum Dest {
+    /// Inside the output directory, at this normalised path.
+    Inside(RelPath),
+    /// Outside it (only with `-T`), at this absolute path.
+    Outside(PathBuf),
+}
+
+/// Pulls `reference` (a tag or digest) from `repo` into `opts.output`.
+/// `status` is called for each progress event.
+pub fn pull(
+    repo: &Repository,
+    reference: &str,
+    opts: &PullOptions,
+    op: &Arc<Op>,
+    status: &(dyn Fn(Status, &Descriptor) + Sync),
+) -> Result<PullReport> {
+    let root = repo.resolve(op, reference, opts.platform.as_ref())?;
+    let (layers, skipped) = plan(repo, op, &root, status)?;
+
+    let output = absolute(&opts.output)?;
+    let items = place(&layers, &output, opts)?;
+    std::fs::create_dir_all(&output).map_err(|e| Error::io(&output, e))?;
+
+    let staging = Staging::create(&output)?;
+    let files = fetch_all(repo, op, &items, &staging, &output, opts, status)?;
+    staging.commit(&items, &output)?;
+
+    let files = items
+        .iter()
+        .zip(files)
+        .map(|(item, path)| PulledFile {
+            title: item.title.clone(),
+            path,
+            descriptor: item.desc.clone(),
+        })
+        .collect();
+    Ok(PullReport {
+        root,
+        files,
+        skipped_untitled: skipped,
+    })
+}
+
+/// Walks the graph from `root` as oras's `FindSuccessors` does and returns
+/// the titled layers in order, plus whether anything untitled was skipped.
+fn plan(
+    repo: &Repository,
+    op: &Op,
+    root: &Descriptor,
+    status: &(dyn Fn(Status, &Descriptor) + Sync),
+) -> Result<(Vec<Descriptor>, bool)> {
+    let mut titled = Vec::new();
+    let mut skipped = false;
+    let mut seen = HashSet::new();
+    let mut stack = vec![root.clone()];
+    while let Some(node) = stack.pop() {
+        if node.title().is_some() {
+            titled.push(node.clone());
+        }
+        if !node.is_manifest() || !seen.insert(node.content_key()) {
+            continue;
+        }
+        status(Status::Downloading, &node);
+        let (_, manifest) = repo.fetch_manifest(op, &node)?;
+        status(Status::Downloaded, &node);
+        let mut successors = manifest.manifests.clone();
+        successors.extend(manifest.layers.iter().cloned());
+        if let Some(config) = &manifest.config {
+            // The empty config `{}` is dropped unless titled (oras pull).
+            if !(config.size == 2 && config.digest == empty_digest() && config.title().is_none()) {
+                successors.push(config.clone());
+            }
+        }
+        let mut next = Vec::new();
+        for s in successors {
+            if s.title().is_none() {
+                if s.is_empty_json() {
+                    continue;
+                }
+                skipped = true;
+                if !s.is_manifest() {
+                    status(Status::Skipped, &s);
+                    continue;
+                }
+            }
+            next.push(s);
+        }
+        // Depth-first in manifest order.
+        stack.extend(next.into_iter().rev());
+    }
+    Ok((titled, skipped))
+}
+
+fn empty_digest() -> Digest {
+    "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        .parse()
+        .expect("valid digest")
+}
+
+/// Decides where each title goes and applies oras's refusals, before any
+/// download: duplicate names, path traversal, `-k`.
+fn place(layers: &[Descriptor], output: &Path, opts: &PullOptions) -> Result<Vec<Item>> {
+    let mut by_title: HashMap<&str, &Descriptor> = HashMap::new();
+    let mut items = Vec::new();
+    for desc in layers {
+        let title = desc.title().expect("only titled layers are placed");
+        if let Some(prev) = by_title.insert(title, desc) {
+            if prev.content_key() == desc.content_key() {
+                by_title.insert(title, prev);
+                continue; // the same file, reached twice
+            }
+            return Err(Error::Refused(format!("{title}: duplicate name")));
+        }
+        let dest = match RelPath::normalize(title).filter(|r| !r.is_root()) {
+            Some(rel) => Dest::Inside(rel),
+            None if opts.allow_path_traversal => Dest::Outside(clean(&output.join(title))),
+            None => {
+                return Err(Error::Refused(format!(
+                    "{title}: path traversal disallowed\n\
+                     Pulling files outside of working directory is insecure and blocked by default. \
+                     If you trust the content producer, use --allow-path-traversal to bypass this check."
+                )))
+            }
+        };
+        if opts.keep_old_files {
+            let path = match &dest {
+                Dest::Inside(rel) => rel.to_path(output),
+                Dest::Outside(p) => p.clone(),
+            };
+            if path.exists() {
+                return Err(Error::Refused(format!("{title}: overwrite disallowed ({} exists)", path.display())));
+            }
+        }
+        items.push(Item {
+            title: title.to_string(),
+            desc: desc.clone(),
+            dest,
+        });
+    }
+    Ok(items)
+}
+
+/// A hidden directory inside the output where a pull is assembled.
+struct Staging {
+    dir: PathBuf,
+    inside: Arc<Root>,
+}
+
+impl Staging {
+    fn create(output: &Path) -> Result<Staging> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = output.join(format!(".vendoras-pull-{}-{nanos:x}", std::process::id()));
+        let inside = dir.join("in");
+        std::fs::create_dir_all(&inside).map_err(|e| Error::io(&inside, e))?;
+        let inside = Arc::new(Root::open(&inside).map_err(|e| Error::io(&dir, e))?);
+        Ok(Staging { dir, inside })
+    }
+
+    /// The root and path an item is written to while staged.
+    fn slot(&self, index: usize, item: &Item) -> Result<(Arc<Root>, RelPath)> {
+        match &item.dest {
+            Dest::Inside(rel) => Ok((Arc::clone(&self.inside), rel.clone())),
+            Dest::Outside(path) => {
+                let dir = self.dir.join(format!("out-{index}"));
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let root = Root::open(&dir).map_err(|e| Error::io(&dir, e))?;
+                Ok((Arc::new(root), RelPath::normalize(&name).unwrap_or_default()))
+            }
+        }
+    }
+
+    /// Moves everything staged into place.
+    fn commit(self, items: &[Item], output: &Path) -> Result<()> {
+        let out = Root::open(output).map_err(|e| Error::io(output, e))?;
+        let mut done = HashSet::new();
+        for (index, item) in items.iter().enumerate() {
+            match &item.dest {
+                Dest::Inside(rel) => {
+                    // Merge whole top-level entries once; nested titles
+                    // travel with their top directory.
+                    let top = RelPath::normalize(&rel.components()[0]).expect("plain name");
+                    if done.insert(top.clone()) {
+                        self.inside
+                            .merge_into(&top, &out, &top)
+                            .map_err(|e| Error::io(top.to_path(output), e))?;
+                    }
+                }
+                Dest::Outside(path) => {
+                    let staged = self.dir.join(format!("out-{index}"));
+                    let parent = path.parent().unwrap_or(Path::new("/"));
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                    let src = Root::open(&staged).map_err(|e| Error::io(&staged, e))?;
+                    let dst = Root::open(parent).map_err(|e| Error::io(parent, e))?;
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let rel = RelPath::normalize(&name).unwrap_or_default();
+                    src.merge_into(&rel, &dst, &rel).map_err(|e| Error::io(path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = extract::root::remove_tree(&self.dir);
+    }
+}
+
+/// Downloads every distinct content with `opts.concurrency` workers, then
+/// restores duplicates. Returns each item's reported path.
+fn fetch_all(
+    repo: &Repository,
+    op: &Arc<Op>,
+    items: &[Item],
+    staging: &Staging,
+    output: &Path,
+    opts: &PullOptions,
+    status: &(dyn Fn(Status, &Descriptor) + Sync),
+) -> Result<Vec<String>> {
+    // First title of each content downloads; the rest are restored from it.
+    let mut first: HashMap<(String, Digest, u64), usize> = HashMap::new();
+    let mut jobs = Vec::new();
+    let mut restores = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let unpack = is_unpack(&item.desc);
+        match first.get(&item.desc.content_key()) {
+            Some(&src) if !unpack && !is_unpack(&items[src].desc) => restores.push((i, src)),
+            _ => {
+                first.insert(item.desc.content_key(), i);
+                jobs.push(i);
+            }
+        }
+    }
+
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let workers = opts.concurrency.clamp(1, jobs.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                if failure.lock().unwrap().is_some() {
+                    return;
+                }
+                let Some(&i) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    return;
+                };
+                let item = &items[i];
+                let result = staging
+                    .slot(i, item)
+                    .and_then(|(root, rel)| fetch_one(repo, op, item, &root, &rel, output, opts, status));
+                if let Err(e) = result {
+                    let mut f = failure.lock().unwrap();
+                    // Cancellation wins: it decides the exit code.
+                    if f.is_none() || e.is_cancelled() {
+                        *f = Some(e);
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap() {
+        return Err(e);
+    }
+    if op.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+
+    for (i, src) in restores {
+        let (from_root, from_rel) = staging.slot(src, &items[src])?;
+        let (to_root, to_rel) = staging.slot(i, &items[i])?;
+        let from_path = from_rel.to_path(from_root.path());
+        let mut reader = File::open(&from_path).map_err(|e| Error::io(&from_path, e))?;
+        let mut file = to_root
+            .create_file(&to_rel, 0o666, 0o777)
+            .map_err(|e| Error::io(to_rel.to_path(to_root.path()), e))?;
+        io::copy(&mut reader, &mut file).map_err(|e| Error::io(to_rel.to_path(to_root.path()), e))?;
+        status(Status::Restored, &items[i].desc);
+    }
+
+    Ok(items
+        .iter()
+        .map(|item| {
+            let mut path = match &item.dest {
+                Dest::Inside(rel) => rel.to_path(output),
+                Dest::Outside(p) => p.clone(),
+            }
+            .to_string_lossy()
+            .into_owned();
+            if is_unpack(&item.desc) {
+                path.push('/');
+            }
+            path
+        })
+        .collect())
+}
+
+fn is_unpack(desc: &Descriptor) -> bool {
+    desc.annotations.get(ANNOTATION_UNPACK).map(String::as_str) == Some("true")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fetch_one(
+    repo: &Repository,
+    op: &Arc<Op>,
+    item: &Item,
+    root: &Root,
+    rel: &RelPath,
+    output: &Path,
+    opts: &PullOptions,
+    status: &(dyn Fn(Status, &Descriptor) + Sync),
+) -> Result<()> {
+    status(Status::Downloading, &item.desc);
+    let mut stream = repo.open_blob(op, &item.desc)?;
+    let written = if is_unpack(&item.desc) {
+        let final_root = match &item.dest {
+            Dest::Inside(_) => output.to_path_buf(),
+            Dest::Outside(p) => p.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        };
+        unpack(&mut stream, item, root, rel, final_root, opts)
+    } else {
+        write_file(&mut stream, root, rel)
+    };
+    // A cancelled op closes the pipe early, which the writer sees as a
+    // truncated stream; report the cancellation, not the symptom.
+    if op.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    match written {
+        Ok(()) => stream.finish()?,
+        Err(e) => {
+            drop(stream);
+            return Err(if op.is_cancelled() { Error::Cancelled } else { e });
+        }
+    }
+    status(Status::Downloaded, &item.desc);
+    Ok(())
+}
+
+fn write_file(stream: &mut BlobStream, root: &Root, rel: &RelPath) -> Result<()> {
+    let path = rel.to_path(root.path());
+    // 0666 through the umask, as oras-go's file store creates files.
+    let mut file = root.create_file(rel, 0o666, 0o777).map_err(|e| Error::io(&path, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        file.write_all(&buf[..n]).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+fn unpack(
+    stream: &mut BlobStream,
+    item: &Item,
+    root: &Root,
+    rel: &RelPath,
+    final_root: PathBuf,
+    opts: &PullOptions,
+) -> Result<()> {
+    let what = format!("layer {} ({}) titled {:?}", item.desc.digest, item.desc.media_type, item.title);
+    // oras ignores an unparsable content digest, and so do we.
+    let expected: Option<Digest> = item
+        .desc
+        .annotations
+        .get(ANNOTATION_CONTENT_DIGEST)
+        .and_then(|d| d.parse().ok());
+    let algorithm = expected.as_ref().map_or(crate::digest::Algorithm::Sha256, Digest::algorithm);
+    let tar = HashingReader::new(MultiGzDecoder::new(stream), algorithm);
+    let options = extract::Options {
+        within: rel.clone(),
+        final_root: Some(final_root),
+        modes: Modes::Umask,
+        limits: opts.limits,
+    };
+    let (_, tar) = extract::extract_tar(tar, root, &options).map_err(|e| Error::Refused(format!("{what}: {e}")))?;
+    let (digest, _, _) = tar.drain().map_err(|e| Error::Refused(format!("{what}: {e}")))?;
+    if let Some(expected) = expected {
+        if digest != expected {
+            return Err(Error::Verify {
+                what,
+                detail: format!("content digest mismatch: {ANNOTATION_CONTENT_DIGEST} says {expected}, the tar is {digest}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The absolute form of `path`, lexically cleaned.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    Ok(clean(&abs))
+}
+
+/// Lexical cleaning like Go's `filepath.Clean` for absolute paths.
+fn clean(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    out
+}

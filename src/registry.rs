@@ -1,0 +1,280 @@
+//! Registry I/O, typed: the safe layer over [`crate::ffi`].
+//!
+//! A [`Repository`] is a remote repository or a local OCI layout; every call
+//! takes an [`Op`] so Ctrl-C can cancel it. Blobs arrive as a [`BlobStream`]:
+//! the shim writes into a pipe from its own thread while the caller reads,
+//! hashes and extracts, so memory stays bounded whatever the blob size.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{Digest, HashingReader};
+use crate::error::{Error, Result};
+use crate::ffi::{self, Op, ShimError};
+use crate::oci::{Descriptor, Manifest, Platform, MAX_MANIFEST_BYTES};
+
+/// Static credentials (oras `-u/-p`, or a vendir Secret).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Credential {
+    /// User name (empty with a token).
+    pub username: String,
+    /// Password; never printed.
+    pub password: String,
+    /// Bearer access token.
+    pub access_token: String,
+    /// OAuth2 refresh token (identity token).
+    pub refresh_token: String,
+}
+
+/// How to reach a remote registry. Mirrors the oras CLI's remote flags.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteOptions {
+    /// Force plain HTTP on or off; `None` is oras's rule (only `localhost`).
+    pub plain_http: Option<bool>,
+    /// Skip TLS verification.
+    pub insecure: bool,
+    /// Extra CA certificates.
+    pub ca_files: Vec<PathBuf>,
+    /// Static credentials; win over the credential stores.
+    pub credential: Option<Credential>,
+    /// oras `--registry-config` files; when empty the docker config is used.
+    pub registry_configs: Vec<PathBuf>,
+    /// The docker config file; `None` = `$DOCKER_CONFIG/config.json` or
+    /// `~/.docker/config.json`, resolved here because the Go runtime only
+    /// sees the environment as it was at start.
+    pub docker_config: Option<PathBuf>,
+}
+
+/// The default docker config path, as docker and oras-go compute it.
+pub fn default_docker_config() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("config.json"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker").join("config.json"))
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum TargetRequest<'a> {
+    Remote {
+        repository: &'a str,
+        plain_http: Option<bool>,
+        insecure: bool,
+        ca_files: &'a [PathBuf],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        credential: Option<&'a Credential>,
+        registry_configs: &'a [PathBuf],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        docker_config: Option<PathBuf>,
+        user_agent: String,
+    },
+    OciLayout {
+        path: &'a Path,
+    },
+}
+
+/// A remote repository or an OCI layout, opened in the shim.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    target: Arc<ffi::Target>,
+    name: String,
+}
+
+impl Repository {
+    /// Opens `registry/repository` with the given transport and auth options.
+    pub fn open_remote(repository: &str, options: &RemoteOptions) -> Result<Repository> {
+        let req = TargetRequest::Remote {
+            repository,
+            plain_http: options.plain_http,
+            insecure: options.insecure,
+            ca_files: &options.ca_files,
+            credential: options.credential.as_ref(),
+            registry_configs: &options.registry_configs,
+            docker_config: options.docker_config.clone().or_else(default_docker_config),
+            user_agent: format!("vendoras/{}", env!("CARGO_PKG_VERSION")),
+        };
+        Self::open(&req, repository)
+    }
+
+    /// Opens an OCI image layout (a directory or a tar file).
+    pub fn open_layout(path: &Path) -> Result<Repository> {
+        Self::open(&TargetRequest::OciLayout { path }, &path.display().to_string())
+    }
+
+    fn open(req: &TargetRequest<'_>, name: &str) -> Result<Repository> {
+        let json = serde_json::to_string(req).expect("request serialises");
+        let target = ffi::Target::open(&json).map_err(|e| Error::registry(format!("open {name}"), e))?;
+        Ok(Repository {
+            target: Arc::new(target),
+            name: name.to_string(),
+        })
+    }
+
+    /// The repository name or layout path, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Resolves a tag or digest, optionally to one platform of an index.
+    pub fn resolve(&self, op: &Op, reference: &str, platform: Option<&Platform>) -> Result<Descriptor> {
+        let req = serde_json::json!({
+            "reference": reference,
+            "platform": platform.map(|p| p.to_string()).unwrap_or_default(),
+        });
+        let out = self
+            .target
+            .resolve(op, &req.to_string())
+            .map_err(|e| Error::registry(format!("resolve {}:{reference}", self.name), e))?;
+        serde_json::from_str(&out).map_err(|e| bad_answer("resolve", e))
+    }
+
+    /// Fetches and parses a manifest or index (at most 4 MiB, verified).
+    pub fn fetch_manifest(&self, op: &Op, desc: &Descriptor) -> Result<(Vec<u8>, Manifest)> {
+        let bytes = self.fetch_bytes(op, desc, MAX_MANIFEST_BYTES)?;
+        let manifest = Manifest::parse(&bytes).map_err(|e| Error::Verify {
+            what: format!("manifest {} ({})", desc.digest, desc.media_type),
+            detail: format!("not valid JSON: {e}"),
+        })?;
+        Ok((bytes, manifest))
+    }
+
+    /// Fetches small content whole (configs, signatures), verified.
+    pub fn fetch_bytes(&self, op: &Op, desc: &Descriptor, max_size: i64) -> Result<Vec<u8>> {
+        let json = serde_json::to_string(desc).expect("descriptor serialises");
+        self.target
+            .fetch_bytes(op, &json, max_size)
+            .map_err(|e| Error::registry(format!("fetch {} ({}) from {}", desc.digest, desc.media_type, self.name), e))
+    }
+
+    /// Lists the repository's tags.
+    pub fn tags(&self, op: &Op) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Tags {
+            #[serde(default)]
+            tags: Vec<String>,
+        }
+        let out = self
+            .target
+            .list_tags(op)
+            .map_err(|e| Error::registry(format!("list tags of {}", self.name), e))?;
+        Ok(serde_json::from_str::<Tags>(&out).map_err(|e| bad_answer("list tags", e))?.tags)
+    }
+
+    /// Starts streaming a blob. Read it, then call [`BlobStream::finish`]
+    /// before committing anything derived from it.
+    pub fn open_blob(&self, op: &Arc<Op>, desc: &Descriptor) -> Result<BlobStream> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| Error::io("pipe", e.into()))?;
+        // A larger pipe means fewer context switches between Go and Rust;
+        // the default (64 KiB) is also fine, so failure is ignored.
+        let _ = rustix::pipe::fcntl_setpipe_size(&write, 1 << 20);
+        let json = serde_json::to_string(desc).expect("descriptor serialises");
+        let target = Arc::clone(&self.target);
+        let op = Arc::clone(op);
+        let worker = std::thread::Builder::new()
+            .name("vendoras-blob".into())
+            .spawn(move || target.fetch_to_fd(&op, &json, write))
+            .map_err(|e| Error::io("spawn", e))?;
+        Ok(BlobStream {
+            reader: Some(HashingReader::new(File::from(read), desc.digest.algorithm())),
+            desc: desc.clone(),
+            worker: Some(worker),
+            source: self.name.clone(),
+        })
+    }
+}
+
+fn bad_answer(what: &str, e: serde_json::Error) -> Error {
+    Error::Refused(format!("{what}: unexpected answer from the registry shim: {e}"))
+}
+
+/// A blob arriving from the shim: read it like a file; it hashes as it goes.
+pub struct BlobStream {
+    reader: Option<HashingReader<File>>,
+    desc: Descriptor,
+    worker: Option<JoinHandle<std::result::Result<(), ShimError>>>,
+    source: String,
+}
+
+impl BlobStream {
+    /// The descriptor being fetched.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.desc
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.reader.as_ref().map_or(0, |r| r.count())
+    }
+
+    /// Reads whatever the consumer left (archive readers stop at their end
+    /// marker), waits for the shim, and checks size and digest. Only after
+    /// this returns `Ok` may content derived from the blob be committed.
+    pub fn finish(mut self) -> Result<()> {
+        let reader = self.reader.take().expect("stream finished once");
+        let drained = reader.drain();
+        let shim = self.worker.take().expect("worker joined once").join();
+        let what = || format!("blob {} ({}) from {}", self.desc.digest, self.desc.media_type, self.source);
+        match shim {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::registry(format!("fetch {}", what()), e)),
+            Err(_) => return Err(Error::Refused(format!("fetch {}: shim thread panicked", what()))),
+        }
+        let (digest, size, _) = drained.map_err(|e| Error::io("blob pipe", e))?;
+        if size != self.desc.size {
+            return Err(Error::Verify {
+                what: what(),
+                detail: format!("size mismatch: expected {} bytes, got {size}", self.desc.size),
+            });
+        }
+        if digest != self.desc.digest {
+            return Err(Error::Verify {
+                what: what(),
+                detail: format!("digest mismatch: got {digest}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Read for BlobStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let reader = self.reader.as_mut().expect("read after finish");
+        let n = reader.read(buf)?;
+        if reader.count() > self.desc.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("blob {} is larger than its descriptor's {} bytes", self.desc.digest, self.desc.size),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for BlobStream {
+    fn drop(&mut self) {
+        // Closing the read end makes the shim's next write fail (EPIPE), so
+        // the worker returns promptly; then reap it.
+        drop(self.reader.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Convenience for callers that verify a digest of bytes they hold.
+pub fn verify_bytes(what: &str, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
+    let got = Digest::of(desc.digest.algorithm(), bytes);
+    if bytes.len() as u64 != desc.size || got != desc.digest {
+        return Err(Error::Verify {
+            what: what.to_string(),
+            detail: format!("expected {} ({} bytes), got {got} ({} bytes)", desc.digest, desc.size, bytes.len()),
+        });
+    }
+    Ok(())
+}
