@@ -37,7 +37,7 @@ fn main() {
         .unwrap_or_else(|e| {
             panic!(
                 "\n\nvendoras: could not run `{go}` ({e}).\n\
-                 The registry shim is Go code: install Go >= 1.24 \
+                 The registry shim is Go code: install Go >= 1.26 \
                  (Debian: `apt-get install golang-go`, or from go.dev) \
                  and make sure `go` is on PATH, or set GO=/path/to/go.\n"
             )

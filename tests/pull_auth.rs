@@ -14,7 +14,11 @@ fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -48,7 +52,11 @@ fn fixture() -> Fixture {
         .arg(&reference)
         .args(["hello.txt", "d"]))
     .ok();
-    Fixture { registry, reference, dir }
+    Fixture {
+        registry,
+        reference,
+        dir,
+    }
 }
 
 /// One CLI's pull in a fresh work dir (`-o out`), with extra env and optional stdin.
@@ -58,9 +66,14 @@ fn pull(
     env: &[(&str, String)],
     stdin: Option<&str>,
 ) -> (tempfile::TempDir, Outcome) {
-    let work = tempfile::Builder::new().prefix("vendoras-auth-").tempdir().unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("vendoras-auth-")
+        .tempdir()
+        .unwrap();
     let mut cmd = tool();
-    cmd.current_dir(work.path()).args(["pull", "-o", "out"]).args(args);
+    cmd.current_dir(work.path())
+        .args(["pull", "-o", "out"])
+        .args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -75,23 +88,51 @@ fn same_success(name: &str, args: &[String], env: &[(&str, String)], stdin: Opti
     let (vw, v) = pull(vendoras, args, env, stdin);
     let both = format!("--- oras: {o:?}\n--- vendoras: {v:?}");
     assert!(o.success(), "{name}: oras failed (bad fixture?)\n{both}");
-    assert!(v.success(), "{name}: oras succeeded, vendoras failed\n{both}");
+    assert!(
+        v.success(),
+        "{name}: oras succeeded, vendoras failed\n{both}"
+    );
     let ot = tree_snapshot(ow.path());
-    assert!(ot.contains_key("out/hello.txt") && ot.contains_key("out/d/sub/x.txt"), "{}", format_tree(&ot));
+    assert!(
+        ot.contains_key("out/hello.txt") && ot.contains_key("out/d/sub/x.txt"),
+        "{}",
+        format_tree(&ot)
+    );
     assert_same_tree(name, "oras", &ot, "vendoras", &tree_snapshot(vw.path()));
 }
 
 /// Both CLIs fail; returns vendoras's outcome for wording checks.
 #[track_caller]
-fn same_failure(name: &str, args: &[String], env: &[(&str, String)], stdin: Option<&str>) -> (Outcome, Outcome) {
+fn same_failure(
+    name: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    stdin: Option<&str>,
+) -> (Outcome, Outcome) {
     let (_ow, o) = pull(oras, args, env, stdin);
     let (vw, v) = pull(vendoras, args, env, stdin);
     let both = format!("--- oras: {o:?}\n--- vendoras: {v:?}");
-    assert!(!o.success(), "{name}: oras succeeded (bad fixture?)\n{both}");
-    assert!(!v.success(), "{name}: oras failed, vendoras succeeded\n{both}");
-    assert_eq!(v.code(), Some(1), "{name}: vendoras must exit 1 on errors\n{both}");
-    let files: Vec<_> = tree_snapshot(vw.path()).into_iter().filter(|(_, e)| !matches!(e, Entry::Dir)).collect();
-    assert!(files.is_empty(), "{name}: vendoras wrote files although it failed: {files:?}");
+    assert!(
+        !o.success(),
+        "{name}: oras succeeded (bad fixture?)\n{both}"
+    );
+    assert!(
+        !v.success(),
+        "{name}: oras failed, vendoras succeeded\n{both}"
+    );
+    assert_eq!(
+        v.code(),
+        Some(1),
+        "{name}: vendoras must exit 1 on errors\n{both}"
+    );
+    let files: Vec<_> = tree_snapshot(vw.path())
+        .into_iter()
+        .filter(|(_, e)| !matches!(e, Entry::Dir))
+        .collect();
+    assert!(
+        files.is_empty(),
+        "{name}: vendoras wrote files although it failed: {files:?}"
+    );
     (o, v)
 }
 
@@ -109,10 +150,20 @@ fn every_credential_source_oras_knows_works_for_vendoras_too() {
 
     // (a) --registry-config with `auths`
     let cfg = f.dir.path().join("registry-config.json");
-    fs::write(&cfg, format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#)).unwrap();
+    fs::write(
+        &cfg,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
     same_success(
         "--registry-config with auths",
-        &[s("--ca-file"), ca.clone(), s("--registry-config"), cfg.display().to_string(), f.reference.clone()],
+        &[
+            s("--ca-file"),
+            ca.clone(),
+            s("--registry-config"),
+            cfg.display().to_string(),
+            f.reference.clone(),
+        ],
         &[],
         None,
     );
@@ -152,23 +203,53 @@ fn every_credential_source_oras_knows_works_for_vendoras_too() {
     set_mode(&helper, 0o755);
     let docker_helpers = f.dir.path().join("docker-helpers");
     fs::create_dir_all(&docker_helpers).unwrap();
-    fs::write(docker_helpers.join("config.json"), format!(r#"{{"credHelpers": {{"{host}": "vtest"}}}}"#)).unwrap();
-    let path = format!("{}:{}", helper_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let env = [("DOCKER_CONFIG", docker_helpers.display().to_string()), ("PATH", path)];
-    let (_w, o) = pull(oras, &[s("--ca-file"), ca.clone(), f.reference.clone()], &env, None);
+    fs::write(
+        docker_helpers.join("config.json"),
+        format!(r#"{{"credHelpers": {{"{host}": "vtest"}}}}"#),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        helper_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [
+        ("DOCKER_CONFIG", docker_helpers.display().to_string()),
+        ("PATH", path),
+    ];
+    let (_w, o) = pull(
+        oras,
+        &[s("--ca-file"), ca.clone(), f.reference.clone()],
+        &env,
+        None,
+    );
     assert!(o.success(), "credential helper, oras: {o:?}");
     let _ = fs::remove_file(&calls);
-    same_success("credHelpers", &[s("--ca-file"), ca.clone(), f.reference.clone()], &env, None);
+    same_success(
+        "credHelpers",
+        &[s("--ca-file"), ca.clone(), f.reference.clone()],
+        &env,
+        None,
+    );
     let log = fs::read_to_string(&calls).unwrap_or_default();
     assert!(
-        log.lines().any(|l| l.starts_with("get ") && l.contains(&host)),
+        log.lines()
+            .any(|l| l.starts_with("get ") && l.contains(&host)),
         "vendoras did not ask the credential helper for {host}; helper calls:\n{log}"
     );
 
     // (d) -u/-p and (e) -u/--password-stdin
     same_success(
         "-u/-p",
-        &[s("--ca-file"), ca.clone(), s("-u"), s(reg.user()), s("-p"), s(reg.password()), f.reference.clone()],
+        &[
+            s("--ca-file"),
+            ca.clone(),
+            s("-u"),
+            s(reg.user()),
+            s("-p"),
+            s(reg.password()),
+            f.reference.clone(),
+        ],
         &[],
         None,
     );
@@ -188,7 +269,14 @@ fn every_credential_source_oras_knows_works_for_vendoras_too() {
     );
     same_success(
         "--password-stdin",
-        &[s("--ca-file"), ca.clone(), s("-u"), s(reg.user()), s("--password-stdin"), f.reference.clone()],
+        &[
+            s("--ca-file"),
+            ca.clone(),
+            s("-u"),
+            s(reg.user()),
+            s("--password-stdin"),
+            f.reference.clone(),
+        ],
         &[],
         Some(&format!("{}\n", reg.password())),
     );
@@ -196,7 +284,11 @@ fn every_credential_source_oras_knows_works_for_vendoras_too() {
     // Flags win over stores: -u/-p right, config wrong.
     let wrong_cfg = f.dir.path().join("wrong-config.json");
     let wrong_auth = base64(format!("{}:not-the-password", reg.user()).as_bytes());
-    fs::write(&wrong_cfg, format!(r#"{{"auths": {{"{host}": {{"auth": "{wrong_auth}"}}}}}}"#)).unwrap();
+    fs::write(
+        &wrong_cfg,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{wrong_auth}"}}}}}}"#),
+    )
+    .unwrap();
     same_success(
         "-u/-p win over --registry-config",
         &[
@@ -223,7 +315,10 @@ fn assert_clear_auth_error(name: &str, v: &Outcome, host: &str, secrets: &[&str]
 #[track_caller]
 fn assert_auth_error_says(name: &str, v: &Outcome, host: &str, secrets: &[&str], words: &[&str]) {
     let err = v.stderr.to_lowercase();
-    assert!(err.contains(host), "{name}: the error should name the registry {host}:\n{v:?}");
+    assert!(
+        err.contains(host),
+        "{name}: the error should name the registry {host}:\n{v:?}"
+    );
     assert!(
         words.iter().any(|w| err.contains(w)),
         "{name}: the error should say one of {words:?}:\n{v:?}"
@@ -247,16 +342,34 @@ fn wrong_or_missing_credentials_fail_clearly_without_leaking_passwords() {
 
     let (o, v) = same_failure(
         "wrong -p",
-        &[s("--ca-file"), ca.clone(), s("-u"), s(reg.user()), s("-p"), s(wrong), f.reference.clone()],
+        &[
+            s("--ca-file"),
+            ca.clone(),
+            s("-u"),
+            s(reg.user()),
+            s("-p"),
+            s(wrong),
+            f.reference.clone(),
+        ],
         &[],
         None,
     );
-    assert!(o.stderr.to_lowercase().contains("unauthorized"), "oras's wording changed: {o:?}");
+    assert!(
+        o.stderr.to_lowercase().contains("unauthorized"),
+        "oras's wording changed: {o:?}"
+    );
     assert_clear_auth_error("wrong -p", &v, &host, &secrets);
 
     let (_, v) = same_failure(
         "wrong --password-stdin",
-        &[s("--ca-file"), ca.clone(), s("-u"), s(reg.user()), s("--password-stdin"), f.reference.clone()],
+        &[
+            s("--ca-file"),
+            ca.clone(),
+            s("-u"),
+            s(reg.user()),
+            s("--password-stdin"),
+            f.reference.clone(),
+        ],
         &[],
         Some(&format!("{wrong}\n")),
     );
@@ -264,18 +377,44 @@ fn wrong_or_missing_credentials_fail_clearly_without_leaking_passwords() {
 
     let cfg = f.dir.path().join("wrong.json");
     let auth = base64(format!("{}:{wrong}", reg.user()).as_bytes());
-    fs::write(&cfg, format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#)).unwrap();
+    fs::write(
+        &cfg,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
     let (_, v) = same_failure(
         "wrong password in --registry-config",
-        &[s("--ca-file"), ca.clone(), s("--registry-config"), cfg.display().to_string(), f.reference.clone()],
+        &[
+            s("--ca-file"),
+            ca.clone(),
+            s("--registry-config"),
+            cfg.display().to_string(),
+            f.reference.clone(),
+        ],
         &[],
         None,
     );
-    assert_clear_auth_error("wrong password in --registry-config", &v, &host, &[wrong, &auth, reg.password()]);
+    assert_clear_auth_error(
+        "wrong password in --registry-config",
+        &v,
+        &host,
+        &[wrong, &auth, reg.password()],
+    );
 
     // oras: `Error: basic credential not found` plus a hint naming the config file.
-    let (_, v) = same_failure("no credentials", &[s("--ca-file"), ca.clone(), f.reference.clone()], &[], None);
-    assert_auth_error_says("no credentials", &v, &host, &secrets, &["401", "unauthorized", "credential"]);
+    let (_, v) = same_failure(
+        "no credentials",
+        &[s("--ca-file"), ca.clone(), f.reference.clone()],
+        &[],
+        None,
+    );
+    assert_auth_error_says(
+        "no credentials",
+        &v,
+        &host,
+        &secrets,
+        &["401", "unauthorized", "credential"],
+    );
 }
 
 #[test]
@@ -290,24 +429,42 @@ fn tls_needs_the_ca_or_insecure_like_oras() {
         v
     };
 
-    same_success("--ca-file", &with(&[s("--ca-file"), reg.ca_path().display().to_string()]), &[], None);
+    same_success(
+        "--ca-file",
+        &with(&[s("--ca-file"), reg.ca_path().display().to_string()]),
+        &[],
+        None,
+    );
     same_success("--insecure", &with(&[s("--insecure")]), &[], None);
 
     let (o, v) = same_failure("neither --ca-file nor --insecure", &with(&[]), &[], None);
     for (who, out) in [("oras", &o), ("vendoras", &v)] {
         let err = out.stderr.to_lowercase();
         assert!(
-            ["certificate", "x509", "tls"].iter().any(|w| err.contains(w)),
+            ["certificate", "x509", "tls"]
+                .iter()
+                .any(|w| err.contains(w)),
             "{who}: expected a TLS/certificate error:\n{out:?}"
         );
-        assert!(!out.stderr.contains(reg.password()), "{who} printed the password");
+        assert!(
+            !out.stderr.contains(reg.password()),
+            "{who} printed the password"
+        );
     }
 
     // A CA that did not sign the server's certificate.
     let other = f.dir.path().join("other-ca.pem");
     let key = f.dir.path().join("other-ca.key");
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -315,9 +472,23 @@ fn tls_needs_the_ca_or_insecure_like_oras() {
         .args(["-days", "1", "-subj", "/CN=unrelated CA"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    same_failure("--ca-file with the wrong CA", &with(&[s("--ca-file"), other.display().to_string()]), &[], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    same_failure(
+        "--ca-file with the wrong CA",
+        &with(&[s("--ca-file"), other.display().to_string()]),
+        &[],
+        None,
+    );
 
     // --plain-http against a TLS registry fails too.
-    same_failure("--plain-http against TLS", &with(&[s("--plain-http")]), &[], None);
+    same_failure(
+        "--plain-http against TLS",
+        &with(&[s("--plain-http")]),
+        &[],
+        None,
+    );
 }

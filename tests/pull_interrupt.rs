@@ -88,7 +88,10 @@ fn ctrl_c_during_a_pull_exits_130_and_leaves_no_partial_files() {
         "vendoras took {took:?} to stop after SIGINT (should be prompt)\n{}",
         logs()
     );
-    assert!(forwarded_at_exit < SIZE, "the whole artifact was downloaded despite the interrupt");
+    assert!(
+        forwarded_at_exit < SIZE,
+        "the whole artifact was downloaded despite the interrupt"
+    );
 
     // In-flight downloads stopped: the proxy sees no more traffic.
     std::thread::sleep(Duration::from_millis(1500));
@@ -102,7 +105,10 @@ fn ctrl_c_during_a_pull_exits_130_and_leaves_no_partial_files() {
     let tree = tree_snapshot(work.path());
     let expected: Tree = [
         ("out".to_string(), Entry::Dir),
-        ("out/unrelated.txt".to_string(), tree_snapshot(&out)["unrelated.txt"].clone()),
+        (
+            "out/unrelated.txt".to_string(),
+            tree_snapshot(&out)["unrelated.txt"].clone(),
+        ),
     ]
     .into_iter()
     .collect();

@@ -87,7 +87,12 @@ fn build_corpus() -> Corpus {
         "日本語/ファイル.txt",
         "emoji-🚀.txt",
     ];
-    let files_digest = oras_push(&files, &plain, &registry.reference("files", "v1"), &file_list);
+    let files_digest = oras_push(
+        &files,
+        &plain,
+        &registry.reference("files", "v1"),
+        &file_list,
+    );
 
     // A big file, pseudo-random bytes, streamed to disk.
     let big = s.join("big");
@@ -112,17 +117,32 @@ fn build_corpus() -> Corpus {
     fs::create_dir_all(dirs.join("tree/empty-dir")).unwrap();
     write(&dirs.join("conf/app.yaml"), "key: value\n");
     write(&dirs.join("README.md"), "# dirs\n");
-    oras_push(&dirs, &plain, &registry.reference("dirs", "v1"), &["tree", "conf", "README.md"]);
+    oras_push(
+        &dirs,
+        &plain,
+        &registry.reference("dirs", "v1"),
+        &["tree", "conf", "README.md"],
+    );
 
     // Directories whose symlinks point outside of them.
     let abs = s.join("abs-link");
     write(&abs.join("d/ok.txt"), "ok\n");
     symlink("/etc/hostname", &abs.join("d/abs"));
-    oras_push(&abs, &plain, &registry.reference("dir-abs-link", "v1"), &["d"]);
+    oras_push(
+        &abs,
+        &plain,
+        &registry.reference("dir-abs-link", "v1"),
+        &["d"],
+    );
     let up = s.join("up-link");
     write(&up.join("d/ok.txt"), "ok\n");
     symlink("../../outside", &up.join("d/up"));
-    oras_push(&up, &plain, &registry.reference("dir-up-link", "v1"), &["d"]);
+    oras_push(
+        &up,
+        &plain,
+        &registry.reference("dir-up-link", "v1"),
+        &["d"],
+    );
 
     // An index of two platforms (plus one file with the same content in both).
     let multi = s.join("multi");
@@ -133,7 +153,12 @@ fn build_corpus() -> Corpus {
         let mut flags = plain.clone();
         flags.extend(["--artifact-platform".to_string(), format!("linux/{arch}")]);
         let app = format!("app-{arch}");
-        oras_push(&multi, &flags, &registry.reference("multi", arch), &[&app, "README.txt"]);
+        oras_push(
+            &multi,
+            &flags,
+            &registry.reference("multi", arch),
+            &[&app, "README.txt"],
+        );
     }
     run(oras()
         .args(["manifest", "index", "create"])
@@ -160,7 +185,13 @@ fn build_corpus() -> Corpus {
     let abs_entry_target = registry.scratch().join("abs-entry-must-not-exist.txt");
     craft(&registry, &abs_title_target, &abs_entry_target);
 
-    Corpus { registry, layout, files_digest, abs_title_target, abs_entry_target }
+    Corpus {
+        registry,
+        layout,
+        files_digest,
+        abs_title_target,
+        abs_entry_target,
+    }
 }
 
 fn blob(media_type: &str, title: Option<&str>, data: &[u8]) -> (Desc, Vec<u8>) {
@@ -194,16 +225,31 @@ fn craft(registry: &Registry, abs_title: &Path, abs_entry: &Path) {
     );
     c.artifact("untitled-only", vec![blob(TAR_GZ, None, &small_tar)]);
     c.artifact("trav-parent", vec![blob(OCTET, Some("../escape.txt"), one)]);
-    c.artifact("trav-nested", vec![blob(OCTET, Some("sub/../../escape-nested.txt"), one)]);
-    c.artifact("trav-inner-ok", vec![blob(OCTET, Some("sub/../inner.txt"), one)]);
-    c.artifact("abs-title", vec![blob(OCTET, Some(abs_title.to_str().unwrap()), one)]);
+    c.artifact(
+        "trav-nested",
+        vec![blob(OCTET, Some("sub/../../escape-nested.txt"), one)],
+    );
+    c.artifact(
+        "trav-inner-ok",
+        vec![blob(OCTET, Some("sub/../inner.txt"), one)],
+    );
+    c.artifact(
+        "abs-title",
+        vec![blob(OCTET, Some(abs_title.to_str().unwrap()), one)],
+    );
     c.artifact(
         "dup-diff",
-        vec![blob(OCTET, Some("dup.txt"), one), blob(OCTET, Some("dup.txt"), two)],
+        vec![
+            blob(OCTET, Some("dup.txt"), one),
+            blob(OCTET, Some("dup.txt"), two),
+        ],
     );
     c.artifact(
         "dup-same",
-        vec![blob(OCTET, Some("dup.txt"), one), blob(OCTET, Some("dup.txt"), one)],
+        vec![
+            blob(OCTET, Some("dup.txt"), one),
+            blob(OCTET, Some("dup.txt"), one),
+        ],
     );
     c.artifact(
         "dup-file-and-dir",
@@ -231,33 +277,77 @@ fn craft(registry: &Registry, abs_title: &Path, abs_entry: &Path) {
     // oras does not create parent directories that have no entry of their own.
     tarball(
         "tar-implicit-parents",
-        TarBuilder::new().dir("d").file("d/implicit/parent/file.txt", b"implicit parents\n"),
+        TarBuilder::new()
+            .dir("d")
+            .file("d/implicit/parent/file.txt", b"implicit parents\n"),
     );
-    tarball("tar-outside-title", TarBuilder::new().dir("d").file("d/ok", one).file("other/x", two));
-    tarball("tar-dotdot", TarBuilder::new().dir("d").file("d/../../dotdot-escape.txt", two));
-    tarball("tar-abs-entry", TarBuilder::new().dir("d").file(abs_entry.to_str().unwrap(), two));
-    tarball("tar-symlink-up", TarBuilder::new().dir("d").symlink("d/evil", "../../outside"));
-    tarball("tar-symlink-abs", TarBuilder::new().dir("d").symlink("d/evil", "/etc"));
+    tarball(
+        "tar-outside-title",
+        TarBuilder::new()
+            .dir("d")
+            .file("d/ok", one)
+            .file("other/x", two),
+    );
+    tarball(
+        "tar-dotdot",
+        TarBuilder::new()
+            .dir("d")
+            .file("d/../../dotdot-escape.txt", two),
+    );
+    tarball(
+        "tar-abs-entry",
+        TarBuilder::new()
+            .dir("d")
+            .file(abs_entry.to_str().unwrap(), two),
+    );
+    tarball(
+        "tar-symlink-up",
+        TarBuilder::new()
+            .dir("d")
+            .symlink("d/evil", "../../outside"),
+    );
+    tarball(
+        "tar-symlink-abs",
+        TarBuilder::new().dir("d").symlink("d/evil", "/etc"),
+    );
     tarball(
         "tar-write-through-symlink",
-        TarBuilder::new().dir("d").symlink("d/l", "..").file("d/l/through.txt", two),
+        TarBuilder::new()
+            .dir("d")
+            .symlink("d/l", "..")
+            .file("d/l/through.txt", two),
     );
     tarball(
         "tar-hardlink-up",
-        TarBuilder::new().dir("d").hardlink("d/h", "../../outside-file"),
+        TarBuilder::new()
+            .dir("d")
+            .hardlink("d/h", "../../outside-file"),
     );
     tarball(
         "tar-hardlink-inside",
-        TarBuilder::new().dir("d").file("d/a.txt", b"a\n").hardlink("d/h", "d/a.txt"),
+        TarBuilder::new()
+            .dir("d")
+            .file("d/a.txt", b"a\n")
+            .hardlink("d/h", "d/a.txt"),
     );
     tarball(
         "tar-hardlink-sibling",
-        TarBuilder::new().dir("d").file("d/a.txt", b"a\n").hardlink("d/h", "a.txt"),
+        TarBuilder::new()
+            .dir("d")
+            .file("d/a.txt", b"a\n")
+            .hardlink("d/h", "a.txt"),
     );
-    tarball("tar-fifo", TarBuilder::new().dir("d").file("d/a.txt", b"a\n").fifo("d/pipe"));
+    tarball(
+        "tar-fifo",
+        TarBuilder::new()
+            .dir("d")
+            .file("d/a.txt", b"a\n")
+            .fifo("d/pipe"),
+    );
     {
         let (mut d, gz) = oras_dir_layer("d", TarBuilder::new().dir("d").file("d/a.txt", b"a\n"));
-        d.annotations.insert(CONTENT_DIGEST.into(), digest_of(b"something else"));
+        d.annotations
+            .insert(CONTENT_DIGEST.into(), digest_of(b"something else"));
         c.artifact("tar-digest-mismatch", vec![(d, gz)]);
     }
     {
@@ -289,21 +379,37 @@ enum Expect {
     Ok,
     /// Both fail; oras's error contains one of these phrases, and vendoras's error
     /// contains one of the matching `words` (case-insensitive).
-    Refused { oras_says: &'static str, words: &'static [&'static str] },
+    Refused {
+        oras_says: &'static str,
+        words: &'static [&'static str],
+    },
     /// Both fail (network, not found, bad flags...); no wording checked.
     Fails,
 }
 
-const TRAVERSAL: Expect =
-    Expect::Refused { oras_says: "path traversal disallowed", words: &["traversal"] };
-const DUPLICATE: Expect = Expect::Refused { oras_says: "duplicate name", words: &["duplicate"] };
-const OVERWRITE: Expect =
-    Expect::Refused { oras_says: "overwrite disallowed", words: &["overwrite", "exists"] };
-const OUTSIDE: Expect = Expect::Refused { oras_says: "is outside of", words: &["outside", "escape"] };
+const TRAVERSAL: Expect = Expect::Refused {
+    oras_says: "path traversal disallowed",
+    words: &["traversal"],
+};
+const DUPLICATE: Expect = Expect::Refused {
+    oras_says: "duplicate name",
+    words: &["duplicate"],
+};
+const OVERWRITE: Expect = Expect::Refused {
+    oras_says: "overwrite disallowed",
+    words: &["overwrite", "exists"],
+};
+const OUTSIDE: Expect = Expect::Refused {
+    oras_says: "is outside of",
+    words: &["outside", "escape"],
+};
 
 /// Runs `tool pull ARGS` in a fresh work dir (cwd) prepared by `setup`.
 fn pull_side(tool: fn() -> std::process::Command, args: &[String], setup: &dyn Fn(&Path)) -> Side {
-    let work = tempfile::Builder::new().prefix("vendoras-parity-").tempdir().unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("vendoras-parity-")
+        .tempdir()
+        .unwrap();
     setup(work.path());
     let outcome = run(tool().current_dir(work.path()).arg("pull").args(args));
     Side { work, outcome }
@@ -324,7 +430,10 @@ fn case_with(name: &str, args: &[String], setup: &dyn Fn(&Path), expect: Expect)
     let both = format!("--- oras: {:?}\n--- vendoras: {:?}", o.outcome, v.outcome);
     match expect {
         Expect::Ok => {
-            assert!(o.outcome.success(), "{context}: oras failed (bad fixture?)\n{both}");
+            assert!(
+                o.outcome.success(),
+                "{context}: oras failed (bad fixture?)\n{both}"
+            );
             assert!(
                 v.outcome.success(),
                 "{context}: oras succeeded but vendoras failed\n{both}"
@@ -332,7 +441,10 @@ fn case_with(name: &str, args: &[String], setup: &dyn Fn(&Path), expect: Expect)
             assert_same_tree(&context, "oras", &o.tree(), "vendoras", &v.tree());
         }
         Expect::Refused { .. } | Expect::Fails => {
-            assert!(!o.outcome.success(), "{context}: oras succeeded (bad fixture?)\n{both}");
+            assert!(
+                !o.outcome.success(),
+                "{context}: oras succeeded (bad fixture?)\n{both}"
+            );
             assert!(
                 !v.outcome.success(),
                 "{context}: oras refused but vendoras succeeded\n{both}\n--- vendoras tree:\n{}",
@@ -361,7 +473,9 @@ fn case_with(name: &str, args: &[String], setup: &dyn Fn(&Path), expect: Expect)
             }
             // Nothing may land outside the output directory on a refusal, for either.
             let outside = |t: Tree| -> Tree {
-                t.into_iter().filter(|(p, _)| p != "out" && !p.starts_with("out/")).collect()
+                t.into_iter()
+                    .filter(|(p, _)| p != "out" && !p.starts_with("out/"))
+                    .collect()
             };
             assert_same_tree(
                 &format!("{context} (outside -o after a refusal)"),
@@ -399,38 +513,93 @@ fn reg_ref(repo: &str, tag: &str) -> String {
 #[test]
 fn plain_files_land_like_oras() {
     let r = reg_ref("files", "v1");
-    let (o, _) = case("plain files, nested titles, empty, twins, unicode", &args(&r, &[]), Expect::Ok);
-    // Guard the fixture: the tree has what the corpus pushed.
-    let t = o.tree();
-    for p in ["out/a.txt", "out/nested/deeper/c.txt", "out/empty.txt", "out/twins/same-2.txt", "out/日本語/ファイル.txt", "out/emoji-🚀.txt"] {
-        assert!(t.contains_key(p), "fixture: oras did not write {p}:\n{}", format_tree(&t));
-    }
-    case("by digest", &args(&reg_ref("files", &corpus().files_digest), &[]), Expect::Ok);
-    case("--concurrency 1", &args(&r, &["--concurrency", "1"]), Expect::Ok);
-    case("--concurrency 8", &args(&r, &["--concurrency", "8"]), Expect::Ok);
-    case("--format text", &args(&r, &["--format", "text"]), Expect::Ok);
-    case(
-        "-o a relative path that does not exist yet",
-        &["--plain-http".into(), "-o".into(), "out/x/y".into(), r.clone()],
+    let (o, _) = case(
+        "plain files, nested titles, empty, twins, unicode",
+        &args(&r, &[]),
         Expect::Ok,
     );
-    case("-o defaults to the current directory", &["--plain-http".into(), r.clone()], Expect::Ok);
+    // Guard the fixture: the tree has what the corpus pushed.
+    let t = o.tree();
+    for p in [
+        "out/a.txt",
+        "out/nested/deeper/c.txt",
+        "out/empty.txt",
+        "out/twins/same-2.txt",
+        "out/日本語/ファイル.txt",
+        "out/emoji-🚀.txt",
+    ] {
+        assert!(
+            t.contains_key(p),
+            "fixture: oras did not write {p}:\n{}",
+            format_tree(&t)
+        );
+    }
+    case(
+        "by digest",
+        &args(&reg_ref("files", &corpus().files_digest), &[]),
+        Expect::Ok,
+    );
+    case(
+        "--concurrency 1",
+        &args(&r, &["--concurrency", "1"]),
+        Expect::Ok,
+    );
+    case(
+        "--concurrency 8",
+        &args(&r, &["--concurrency", "8"]),
+        Expect::Ok,
+    );
+    case(
+        "--format text",
+        &args(&r, &["--format", "text"]),
+        Expect::Ok,
+    );
+    case(
+        "-o a relative path that does not exist yet",
+        &[
+            "--plain-http".into(),
+            "-o".into(),
+            "out/x/y".into(),
+            r.clone(),
+        ],
+        Expect::Ok,
+    );
+    case(
+        "-o defaults to the current directory",
+        &["--plain-http".into(), r.clone()],
+        Expect::Ok,
+    );
     let abs_args = |work: &Path| -> Vec<String> {
-        vec!["--plain-http".into(), "-o".into(), work.join("out").display().to_string(), r.clone()]
+        vec![
+            "--plain-http".into(),
+            "-o".into(),
+            work.join("out").display().to_string(),
+            r.clone(),
+        ]
     };
     // -o with an absolute path: each side gets its own work dir, so build args per side.
     let o = {
         let work = tempfile::tempdir().unwrap();
-        let out = run(oras().current_dir("/").arg("pull").args(abs_args(work.path())));
+        let out = run(oras()
+            .current_dir("/")
+            .arg("pull")
+            .args(abs_args(work.path())));
         (work, out)
     };
     let v = {
         let work = tempfile::tempdir().unwrap();
-        let out = run(vendoras().current_dir("/").arg("pull").args(abs_args(work.path())));
+        let out = run(vendoras()
+            .current_dir("/")
+            .arg("pull")
+            .args(abs_args(work.path())));
         (work, out)
     };
     assert!(o.1.success(), "{:?}", o.1);
-    assert!(v.1.success(), "oras succeeded with an absolute -o, vendoras did not: {:?}", v.1);
+    assert!(
+        v.1.success(),
+        "oras succeeded with an absolute -o, vendoras did not: {:?}",
+        v.1
+    );
     assert_same_tree(
         "-o absolute path",
         "oras",
@@ -442,7 +611,11 @@ fn plain_files_land_like_oras() {
 
 #[test]
 fn a_100_mib_file_lands_byte_for_byte_like_oras() {
-    let (o, _) = case("100 MiB pseudo-random file", &args(&reg_ref("big", "v1"), &[]), Expect::Ok);
+    let (o, _) = case(
+        "100 MiB pseudo-random file",
+        &args(&reg_ref("big", "v1"), &[]),
+        Expect::Ok,
+    );
     match o.tree().get("out/big.bin") {
         Some(Entry::File { size, .. }) => assert_eq!(*size, BIG_SIZE),
         other => panic!("fixture: oras did not write big.bin: {other:?}"),
@@ -452,16 +625,29 @@ fn a_100_mib_file_lands_byte_for_byte_like_oras() {
 #[test]
 fn directories_unpack_with_symlinks_and_exec_bits_like_oras() {
     let r = reg_ref("dirs", "v1");
-    let (o, _) = case("directories with symlinks and executables", &args(&r, &[]), Expect::Ok);
+    let (o, _) = case(
+        "directories with symlinks and executables",
+        &args(&r, &[]),
+        Expect::Ok,
+    );
     let t = o.tree();
     assert_eq!(
         t.get("out/tree/link-to-dir"),
-        Some(&Entry::Symlink { target: "lib".into() }),
+        Some(&Entry::Symlink {
+            target: "lib".into()
+        }),
         "fixture:\n{}",
         format_tree(&t)
     );
-    assert!(matches!(t.get("out/tree/bin/run.sh"), Some(Entry::File { exec: true, .. })));
-    case("directories, --concurrency 1", &args(&r, &["--concurrency", "1"]), Expect::Ok);
+    assert!(matches!(
+        t.get("out/tree/bin/run.sh"),
+        Some(Entry::File { exec: true, .. })
+    ));
+    case(
+        "directories, --concurrency 1",
+        &args(&r, &["--concurrency", "1"]),
+        Expect::Ok,
+    );
     case(
         "directory with an absolute symlink",
         &args(&reg_ref("dir-abs-link", "v1"), &[]),
@@ -477,14 +663,38 @@ fn directories_unpack_with_symlinks_and_exec_bits_like_oras() {
 #[test]
 fn image_index_pulls_all_platforms_or_the_one_asked_for_like_oras() {
     let r = reg_ref("multi", "v1");
-    let (o, _) = case("index without --platform: every child's files", &args(&r, &[]), Expect::Ok);
+    let (o, _) = case(
+        "index without --platform: every child's files",
+        &args(&r, &[]),
+        Expect::Ok,
+    );
     let t = o.tree();
-    assert!(t.contains_key("out/app-amd64") && t.contains_key("out/app-arm64"), "{}", format_tree(&t));
-    let (o, _) = case("index --platform linux/arm64", &args(&r, &["--platform", "linux/arm64"]), Expect::Ok);
+    assert!(
+        t.contains_key("out/app-amd64") && t.contains_key("out/app-arm64"),
+        "{}",
+        format_tree(&t)
+    );
+    let (o, _) = case(
+        "index --platform linux/arm64",
+        &args(&r, &["--platform", "linux/arm64"]),
+        Expect::Ok,
+    );
     let t = o.tree();
-    assert!(t.contains_key("out/app-arm64") && !t.contains_key("out/app-amd64"), "{}", format_tree(&t));
-    case("index --platform linux/amd64", &args(&r, &["--platform", "linux/amd64"]), Expect::Ok);
-    case("index --platform with no match", &args(&r, &["--platform", "linux/s390x"]), Expect::Fails);
+    assert!(
+        t.contains_key("out/app-arm64") && !t.contains_key("out/app-amd64"),
+        "{}",
+        format_tree(&t)
+    );
+    case(
+        "index --platform linux/amd64",
+        &args(&r, &["--platform", "linux/amd64"]),
+        Expect::Ok,
+    );
+    case(
+        "index --platform with no match",
+        &args(&r, &["--platform", "linux/s390x"]),
+        Expect::Fails,
+    );
     case(
         "platform manifest --platform matching",
         &args(&reg_ref("multi", "amd64"), &["--platform", "linux/amd64"]),
@@ -506,20 +716,55 @@ fn image_index_pulls_all_platforms_or_the_one_asked_for_like_oras() {
 fn oci_layout_pulls_like_oras() {
     let layout = corpus().layout.display().to_string();
     let lay = |r: String| vec!["--oci-layout".to_string(), "-o".into(), "out".into(), r];
-    let (o, _) = case("--oci-layout path:tag", &lay(format!("{layout}:v1")), Expect::Ok);
-    assert!(o.tree().contains_key("out/d/three.txt"), "{}", format_tree(&o.tree()));
-    let index: Value = serde_json::from_slice(&fs::read(corpus().layout.join("index.json")).unwrap()).unwrap();
-    let digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
-    case("--oci-layout path@digest", &lay(format!("{layout}@{digest}")), Expect::Ok);
-    case("--oci-layout missing tag", &lay(format!("{layout}:nope")), Expect::Fails);
-    case("--oci-layout missing layout", &lay("/nonexistent/layout:v1".into()), Expect::Fails);
+    let (o, _) = case(
+        "--oci-layout path:tag",
+        &lay(format!("{layout}:v1")),
+        Expect::Ok,
+    );
+    assert!(
+        o.tree().contains_key("out/d/three.txt"),
+        "{}",
+        format_tree(&o.tree())
+    );
+    let index: Value =
+        serde_json::from_slice(&fs::read(corpus().layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    case(
+        "--oci-layout path@digest",
+        &lay(format!("{layout}@{digest}")),
+        Expect::Ok,
+    );
+    case(
+        "--oci-layout missing tag",
+        &lay(format!("{layout}:nope")),
+        Expect::Fails,
+    );
+    case(
+        "--oci-layout missing layout",
+        &lay("/nonexistent/layout:v1".into()),
+        Expect::Fails,
+    );
 }
 
 #[test]
 fn untitled_layers_are_skipped_like_oras() {
-    let (o, _) = case("untitled and titled layers", &args(&reg_ref("crafted", "untitled-mixed"), &[]), Expect::Ok);
-    assert_eq!(o.tree().keys().collect::<Vec<_>>(), ["out", "out/titled.txt"]);
-    case("only untitled layers", &args(&reg_ref("crafted", "untitled-only"), &[]), Expect::Ok);
+    let (o, _) = case(
+        "untitled and titled layers",
+        &args(&reg_ref("crafted", "untitled-mixed"), &[]),
+        Expect::Ok,
+    );
+    assert_eq!(
+        o.tree().keys().collect::<Vec<_>>(),
+        ["out", "out/titled.txt"]
+    );
+    case(
+        "only untitled layers",
+        &args(&reg_ref("crafted", "untitled-only"), &[]),
+        Expect::Ok,
+    );
 }
 
 #[test]
@@ -534,9 +779,17 @@ fn traversal_titles_are_refused_unless_allowed_like_oras() {
             "fixture: oras -T did not write outside -o:\n{}",
             format_tree(&o.tree())
         );
-        case(&format!("{tag} with --allow-path-traversal"), &args(&r, &["--allow-path-traversal"]), Expect::Ok);
+        case(
+            &format!("{tag} with --allow-path-traversal"),
+            &args(&r, &["--allow-path-traversal"]),
+            Expect::Ok,
+        );
     }
-    case("a title with .. that stays inside", &args(&reg_ref("crafted", "trav-inner-ok"), &[]), Expect::Ok);
+    case(
+        "a title with .. that stays inside",
+        &args(&reg_ref("crafted", "trav-inner-ok"), &[]),
+        Expect::Ok,
+    );
 
     // Absolute title: refused; with -T written to that absolute path. Both CLIs write the
     // same path, so run them one after the other and compare what each left there.
@@ -544,21 +797,48 @@ fn traversal_titles_are_refused_unless_allowed_like_oras() {
     case("absolute title refused", &args(&r, &[]), TRAVERSAL);
     let target = &corpus().abs_title_target;
     let mut results = Vec::new();
-    for (name, tool) in [("oras", oras as fn() -> std::process::Command), ("vendoras", vendoras)] {
+    for (name, tool) in [
+        ("oras", oras as fn() -> std::process::Command),
+        ("vendoras", vendoras),
+    ] {
         let _ = fs::remove_dir_all(target.parent().unwrap());
         let side = pull_side(tool, &args(&r, &["-T"]), &|_| {});
-        assert!(side.outcome.success(), "absolute title with -T, {name}: {:?}", side.outcome);
+        assert!(
+            side.outcome.success(),
+            "absolute title with -T, {name}: {:?}",
+            side.outcome
+        );
         results.push((tree_snapshot(target.parent().unwrap()), side.tree()));
     }
     let _ = fs::remove_dir_all(target.parent().unwrap());
-    assert!(results[0].0.contains_key("written-by-T.txt"), "fixture: {}", format_tree(&results[0].0));
-    assert_same_tree("absolute title with -T (target dir)", "oras", &results[0].0, "vendoras", &results[1].0);
-    assert_same_tree("absolute title with -T (work dir)", "oras", &results[0].1, "vendoras", &results[1].1);
+    assert!(
+        results[0].0.contains_key("written-by-T.txt"),
+        "fixture: {}",
+        format_tree(&results[0].0)
+    );
+    assert_same_tree(
+        "absolute title with -T (target dir)",
+        "oras",
+        &results[0].0,
+        "vendoras",
+        &results[1].0,
+    );
+    assert_same_tree(
+        "absolute title with -T (work dir)",
+        "oras",
+        &results[0].1,
+        "vendoras",
+        &results[1].1,
+    );
 }
 
 #[test]
 fn duplicate_titles_are_refused_like_oras() {
-    case("same title, different content", &args(&reg_ref("crafted", "dup-diff"), &[]), DUPLICATE);
+    case(
+        "same title, different content",
+        &args(&reg_ref("crafted", "dup-diff"), &[]),
+        DUPLICATE,
+    );
     case(
         "same title, different content, --concurrency 1",
         &args(&reg_ref("crafted", "dup-diff"), &["--concurrency", "1"]),
@@ -566,9 +846,17 @@ fn duplicate_titles_are_refused_like_oras() {
     );
     let r = reg_ref("crafted", "dup-same");
     let (o, _) = pull_both_with(&args(&r, &[]), &|_| {});
-    let expect = if o.outcome.success() { Expect::Ok } else { DUPLICATE };
+    let expect = if o.outcome.success() {
+        Expect::Ok
+    } else {
+        DUPLICATE
+    };
     case("same title, same content", &args(&r, &[]), expect);
-    case("a file and a directory with one title", &args(&reg_ref("crafted", "dup-file-and-dir"), &[]), DUPLICATE);
+    case(
+        "a file and a directory with one title",
+        &args(&reg_ref("crafted", "dup-file-and-dir"), &[]),
+        DUPLICATE,
+    );
 }
 
 #[test]
@@ -594,8 +882,15 @@ fn directory_tarballs_unpack_or_are_refused_like_oras() {
     c("tar-hardlink-up", OUTSIDE);
     c("tar-digest-mismatch", Expect::Fails);
     c("tar-benign", Expect::Ok);
-    let (o, _) = case("tar-benign, -k", &args(&reg_ref("crafted", "tar-benign"), &["-k"]), Expect::Ok);
-    assert!(matches!(o.tree().get("out/d/sub/run"), Some(Entry::File { exec: true, .. })));
+    let (o, _) = case(
+        "tar-benign, -k",
+        &args(&reg_ref("crafted", "tar-benign"), &["-k"]),
+        Expect::Ok,
+    );
+    assert!(matches!(
+        o.tree().get("out/d/sub/run"),
+        Some(Entry::File { exec: true, .. })
+    ));
     assert!(
         !corpus().abs_entry_target.exists(),
         "an absolute tar entry was written to {}",
@@ -607,7 +902,12 @@ fn directory_tarballs_unpack_or_are_refused_like_oras() {
 fn keep_old_files_refuses_to_overwrite_like_oras() {
     let r = reg_ref("files", "v1");
     let existing = |work: &Path| write(&work.join("out/a.txt"), "precious\n");
-    let (o, v) = case_with("-k with an existing file", &args(&r, &["-k"]), &existing, OVERWRITE);
+    let (o, v) = case_with(
+        "-k with an existing file",
+        &args(&r, &["-k"]),
+        &existing,
+        OVERWRITE,
+    );
     for side in [&o, &v] {
         assert_eq!(
             fs::read_to_string(side.work.path().join("out/a.txt")).unwrap(),
@@ -629,8 +929,16 @@ fn keep_old_files_refuses_to_overwrite_like_oras() {
         &|w: &Path| write(&w.join("out/unrelated.txt"), "mine\n"),
         Expect::Ok,
     );
-    let (o, _) = case_with("without -k an existing file is overwritten", &args(&r, &[]), &existing, Expect::Ok);
-    assert_eq!(fs::read_to_string(o.work.path().join("out/a.txt")).unwrap(), "hello from a\n");
+    let (o, _) = case_with(
+        "without -k an existing file is overwritten",
+        &args(&r, &[]),
+        &existing,
+        Expect::Ok,
+    );
+    assert_eq!(
+        fs::read_to_string(o.work.path().join("out/a.txt")).unwrap(),
+        "hello from a\n"
+    );
     let dir_existing = |work: &Path| write(&work.join("out/d/a.txt"), "precious\n");
     case_with(
         "-k with an existing file inside a directory tarball",
@@ -646,11 +954,19 @@ fn normalized_json(side: &Side) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", side.outcome));
     let out = side.work.path().join("out");
     let out = fs::canonicalize(&out).unwrap_or(out);
-    let prefixes = [out.display().to_string(), side.work.path().join("out").display().to_string()];
-    let files = v["files"].as_array_mut().unwrap_or_else(|| panic!("no files[]: {:?}", side.outcome));
+    let prefixes = [
+        out.display().to_string(),
+        side.work.path().join("out").display().to_string(),
+    ];
+    let files = v["files"]
+        .as_array_mut()
+        .unwrap_or_else(|| panic!("no files[]: {:?}", side.outcome));
     for f in files.iter_mut() {
         let path = f["path"].as_str().unwrap().to_string();
-        assert!(Path::new(&path).is_absolute(), "files[].path must be absolute: {path}");
+        assert!(
+            Path::new(&path).is_absolute(),
+            "files[].path must be absolute: {path}"
+        );
         let rel = prefixes
             .iter()
             .find_map(|p| path.strip_prefix(p.as_str()))
@@ -675,7 +991,11 @@ fn json_output_matches_oras() {
         if name == "index --platform" {
             flags.extend(["--platform", "linux/arm64"]);
         }
-        let (o, v) = case(&format!("--format json: {name}"), &args(&r, &flags), Expect::Ok);
+        let (o, v) = case(
+            &format!("--format json: {name}"),
+            &args(&r, &flags),
+            Expect::Ok,
+        );
         let (oj, vj) = (normalized_json(&o), normalized_json(&v));
         assert_eq!(
             oj,
@@ -691,23 +1011,49 @@ fn json_output_matches_oras() {
     let layout = corpus().layout.display().to_string();
     let (o, v) = case(
         "--format json: --oci-layout",
-        &["--oci-layout".into(), "-o".into(), "out".into(), "--format".into(), "json".into(), format!("{layout}:v1")],
+        &[
+            "--oci-layout".into(),
+            "-o".into(),
+            "out".into(),
+            "--format".into(),
+            "json".into(),
+            format!("{layout}:v1"),
+        ],
         Expect::Ok,
     );
-    assert_eq!(normalized_json(&o), normalized_json(&v), "--format json with --oci-layout");
+    assert_eq!(
+        normalized_json(&o),
+        normalized_json(&v),
+        "--format json with --oci-layout"
+    );
 }
 
 #[test]
 fn bad_references_and_transport_fail_like_oras() {
     let host = corpus().registry.host();
-    case("missing tag", &args(&reg_ref("files", "nope"), &[]), Expect::Fails);
-    case("missing repository", &args(&reg_ref("nope", "v1"), &[]), Expect::Fails);
     case(
-        "missing digest",
-        &args(&reg_ref("files", &format!("sha256:{}", "0".repeat(64))), &[]),
+        "missing tag",
+        &args(&reg_ref("files", "nope"), &[]),
         Expect::Fails,
     );
-    case("malformed reference", &args(&format!("{host}/Bad Repo:v1"), &[]), Expect::Fails);
+    case(
+        "missing repository",
+        &args(&reg_ref("nope", "v1"), &[]),
+        Expect::Fails,
+    );
+    case(
+        "missing digest",
+        &args(
+            &reg_ref("files", &format!("sha256:{}", "0".repeat(64))),
+            &[],
+        ),
+        Expect::Fails,
+    );
+    case(
+        "malformed reference",
+        &args(&format!("{host}/Bad Repo:v1"), &[]),
+        Expect::Fails,
+    );
     case(
         "plain-http registry without --plain-http (HTTPS to 127.0.0.1)",
         &["-o".into(), "out".into(), reg_ref("files", "v1")],
@@ -718,6 +1064,14 @@ fn bad_references_and_transport_fail_like_oras() {
         &args(&format!("127.0.0.1:{}/files:v1", free_port()), &[]),
         Expect::Fails,
     );
-    case("unknown --format", &args(&reg_ref("files", "v1"), &["--format", "yaml"]), Expect::Fails);
-    case("bad --platform", &args(&reg_ref("multi", "v1"), &["--platform", "///"]), Expect::Fails);
+    case(
+        "unknown --format",
+        &args(&reg_ref("files", "v1"), &["--format", "yaml"]),
+        Expect::Fails,
+    );
+    case(
+        "bad --platform",
+        &args(&reg_ref("multi", "v1"), &["--platform", "///"]),
+        Expect::Fails,
+    );
 }

@@ -83,7 +83,8 @@ pub fn oras_path() -> PathBuf {
 pub fn isolated_home() -> &'static Path {
     static HOME: OnceLock<PathBuf> = OnceLock::new();
     HOME.get_or_init(|| {
-        let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("home-{}", std::process::id()));
+        let home =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("home-{}", std::process::id()));
         let docker = home.join(".docker");
         fs::create_dir_all(&docker).unwrap();
         fs::write(docker.join("config.json"), "{}\n").unwrap();
@@ -169,7 +170,10 @@ fn indent(s: &str) -> String {
     if s.is_empty() {
         return "    (empty)".into();
     }
-    s.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn describe(cmd: &Command) -> String {
@@ -200,7 +204,9 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: Option<&[u8]>) -> Outcome {
     if stdin.is_some() {
         cmd.stdin(Stdio::piped());
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     if let Some(data) = stdin {
         let mut pipe = child.stdin.take().unwrap();
         let data = data.to_vec();
@@ -297,7 +303,10 @@ impl Registry {
     fn launch(secure: Option<()>) -> Registry {
         let exe = require_on_path("docker-registry");
         require_on_path("curl");
-        let dir = tempfile::Builder::new().prefix("vendoras-registry-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("vendoras-registry-")
+            .tempdir()
+            .unwrap();
         let secure = secure.map(|()| make_secure_material(dir.path()));
         let mut last_log = String::new();
         // A few attempts: the free port may be taken between probing and binding.
@@ -317,7 +326,13 @@ impl Registry {
                 .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}"));
             watchdog(child.id(), dir.path());
             if wait_ready(&mut child, port, secure.as_ref(), Duration::from_secs(20)) {
-                return Registry { child, port, dir, log, secure };
+                return Registry {
+                    child,
+                    port,
+                    dir,
+                    log,
+                    secure,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -340,7 +355,11 @@ impl Registry {
     }
 
     pub fn url(&self) -> String {
-        let scheme = if self.secure.is_some() { "https" } else { "http" };
+        let scheme = if self.secure.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.host())
     }
 
@@ -358,7 +377,9 @@ impl Registry {
     }
 
     fn secure(&self) -> &Secure {
-        self.secure.as_ref().expect("not a secure registry (use Registry::start_secure)")
+        self.secure
+            .as_ref()
+            .expect("not a secure registry (use Registry::start_secure)")
     }
 
     pub fn ca_path(&self) -> &Path {
@@ -418,14 +439,26 @@ impl Drop for Registry {
 /// Polls `GET /v2/` until it answers 200 (plain) or 401 (htpasswd) or the child exits.
 fn wait_ready(child: &mut Child, port: u16, secure: Option<&Secure>, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    let (scheme, expect) = if secure.is_some() { ("https", "401") } else { ("http", "200") };
+    let (scheme, expect) = if secure.is_some() {
+        ("https", "401")
+    } else {
+        ("http", "200")
+    };
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             let mut curl = Command::new("curl");
-            curl.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--noproxy", "*"]);
+            curl.args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--noproxy",
+                "*",
+            ]);
             curl.args(["--max-time", "5"]);
             if let Some(s) = secure {
                 curl.arg("--cacert").arg(&s.ca);
@@ -500,18 +533,40 @@ fn make_secure_material(dir: &Path) -> Secure {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut ca_args = vec!["req", "-x509"];
     ca_args.extend(ec);
     ca_args.extend([
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=vendoras test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=vendoras test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     openssl(&ca_args);
     let mut csr_args = vec!["req"];
     csr_args.extend(ec);
-    csr_args.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    csr_args.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
     openssl(&csr_args);
     fs::write(
         tls.join("server.ext"),
@@ -520,8 +575,21 @@ fn make_secure_material(dir: &Path) -> Secure {
     )
     .unwrap();
     openssl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
     ]);
 
     let user = "vendoras-tester".to_string();
@@ -531,9 +599,17 @@ fn make_secure_material(dir: &Path) -> Secure {
         .stdin(Stdio::null())
         .output()
         .expect("running htpasswd");
-    assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "htpasswd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     fs::write(dir.join("htpasswd"), &out.stdout).unwrap();
-    Secure { ca: tls.join("ca.pem"), user, password }
+    Secure {
+        ca: tls.join("ca.pem"),
+        user,
+        password,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -644,7 +720,10 @@ impl<'a> Crafter<'a> {
 
     /// `oras manifest push REPO:TAG` of `manifest`; returns the manifest digest.
     pub fn push_manifest(&mut self, tag: &str, manifest: &Value) -> String {
-        let media_type = manifest["mediaType"].as_str().unwrap_or(MANIFEST_MEDIA_TYPE).to_string();
+        let media_type = manifest["mediaType"]
+            .as_str()
+            .unwrap_or(MANIFEST_MEDIA_TYPE)
+            .to_string();
         let bytes = serde_json::to_vec(manifest).unwrap();
         let digest = digest_of(&bytes);
         let file = self.work.path().join(format!("manifest-{tag}.json"));
@@ -722,7 +801,14 @@ impl TarBuilder {
     }
 
     /// One entry with a raw type flag.
-    pub fn entry(&mut self, name: &str, typeflag: u8, mode: u32, data: &[u8], link: &str) -> &mut Self {
+    pub fn entry(
+        &mut self,
+        name: &str,
+        typeflag: u8,
+        mode: u32,
+        data: &[u8],
+        link: &str,
+    ) -> &mut Self {
         let mut h = [0u8; 512];
         let name_b = name.as_bytes();
         if name_b.len() <= 100 {
@@ -776,7 +862,10 @@ impl TarBuilder {
 fn octal(field: &mut [u8], value: u64) {
     let width = field.len() - 1;
     let s = format!("{value:0width$o}");
-    assert!(s.len() == width, "value {value} does not fit a {width}-digit octal field");
+    assert!(
+        s.len() == width,
+        "value {value} does not fit a {width}-digit octal field"
+    );
     field[..width].copy_from_slice(s.as_bytes());
     field[width] = 0;
 }
@@ -859,9 +948,15 @@ pub fn set_mode(path: &Path, mode: u32) {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
-    File { sha256: String, size: u64, exec: bool },
+    File {
+        sha256: String,
+        size: u64,
+        exec: bool,
+    },
     Dir,
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
     Other,
 }
 
@@ -900,11 +995,17 @@ fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
         .collect();
     entries.sort();
     for path in entries {
-        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let meta = path.symlink_metadata().unwrap();
         let ft = meta.file_type();
         let entry = if ft.is_symlink() {
-            Entry::Symlink { target: fs::read_link(&path).unwrap().to_string_lossy().into_owned() }
+            Entry::Symlink {
+                target: fs::read_link(&path).unwrap().to_string_lossy().into_owned(),
+            }
         } else if ft.is_dir() {
             walk(root, &path, tree);
             Entry::Dir
@@ -930,9 +1031,9 @@ pub fn tree_diff(left_name: &str, left: &Tree, right_name: &str, right: &Tree) -
     for (path, l) in left {
         match right.get(path) {
             None => out.push(format!("  only in {left_name}: {path}  [{l}]")),
-            Some(r) if r != l => {
-                out.push(format!("  differs: {path}\n      {left_name}: {l}\n      {right_name}: {r}"))
-            }
+            Some(r) if r != l => out.push(format!(
+                "  differs: {path}\n      {left_name}: {l}\n      {right_name}: {r}"
+            )),
             _ => {}
         }
     }
@@ -948,12 +1049,21 @@ pub fn format_tree(tree: &Tree) -> String {
     if tree.is_empty() {
         return "    (empty)".into();
     }
-    tree.iter().map(|(p, e)| format!("    {p}  [{e}]")).collect::<Vec<_>>().join("\n")
+    tree.iter()
+        .map(|(p, e)| format!("    {p}  [{e}]"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Panics with a readable diff unless the trees are equal.
 #[track_caller]
-pub fn assert_same_tree(context: &str, left_name: &str, left: &Tree, right_name: &str, right: &Tree) {
+pub fn assert_same_tree(
+    context: &str,
+    left_name: &str,
+    left: &Tree,
+    right_name: &str,
+    right: &Tree,
+) {
     let diff = tree_diff(left_name, left, right_name, right);
     if !diff.is_empty() {
         panic!(
@@ -1002,13 +1112,21 @@ impl ThrottleProxy {
         Self::start_with_lifetime(upstream, bytes_per_sec, Duration::from_secs(300))
     }
 
-    pub fn start_with_lifetime(upstream: SocketAddr, bytes_per_sec: u64, max_lifetime: Duration) -> ThrottleProxy {
+    pub fn start_with_lifetime(
+        upstream: SocketAddr,
+        bytes_per_sec: u64,
+        max_lifetime: Duration,
+    ) -> ThrottleProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let forwarded = Arc::new(AtomicU64::new(0));
-        let rate = Arc::new(Rate { bytes_per_sec, start: Instant::now(), granted: AtomicU64::new(0) });
+        let rate = Arc::new(Rate {
+            bytes_per_sec,
+            start: Instant::now(),
+            granted: AtomicU64::new(0),
+        });
         let (stop2, fwd2) = (stop.clone(), forwarded.clone());
         let deadline = Instant::now() + max_lifetime;
         let accept = thread::spawn(move || {
@@ -1033,7 +1151,12 @@ impl ThrottleProxy {
                 let _ = w.join();
             }
         });
-        ThrottleProxy { addr, stop, forwarded, accept: Some(accept) }
+        ThrottleProxy {
+            addr,
+            stop,
+            forwarded,
+            accept: Some(accept),
+        }
     }
 
     /// "127.0.0.1:PORT" of the proxy.
@@ -1116,7 +1239,11 @@ fn copy_until_stop(
                     c.fetch_add(n as u64, Ordering::SeqCst);
                 }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break,
         }
     }
