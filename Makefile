@@ -12,6 +12,7 @@ build:
 # Test dependencies: docker-registry, htpasswd, openssl, ... and the oras CLI in $(TOOLS).
 tools:
 	TOOLS=$(TOOLS) scripts/install-test-deps.sh
+	TOOLS=$(TOOLS) scripts/install-cosign.sh
 
 test: tools
 	cargo test --locked

@@ -8,13 +8,22 @@
 
 #![deny(missing_docs)]
 
+pub mod cache;
+pub mod config;
 pub mod digest;
 pub mod error;
 pub mod extract;
+pub mod fetch;
 pub mod ffi;
+pub mod filter;
+pub mod lock;
 pub mod oci;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod verify;
+pub mod resolve;
+pub mod stage;
+pub mod sync;
 
 pub use error::{Error, Result};

@@ -11,8 +11,8 @@
 //! titles is downloaded once; one title with two contents is refused, as are
 //! titles escaping the output (unless `-T`) and existing files with `-k`.
 //!
-//! Unlike oras, everything is first written to a staging directory inside
-//! the output and moved into place only when every blob verified, so a
+//! Unlike oras, everything is first written to staging directories (inside
+//! the output, or beside a `-T` destination) and moved into place only when every blob verified, so a
 //! failure or Ctrl-C leaves no partial files behind.
 
 use std::collections::{HashMap, HashSet};
@@ -22,9 +22,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use flate2::read::MultiGzDecoder;
-
-use crate::digest::{Digest, HashingReader};
+use crate::digest::Digest;
+use crate::extract::layer::extract_oras_directory;
 use crate::error::{Error, Result};
 use crate::extract::{self, Limits, Modes, RelPath, Root};
 use crate::ffi::Op;
@@ -102,7 +101,8 @@ pub struct PulledFile {
 pub struct PullReport {
     /// The resolved root (manifest or index).
     pub root: Descriptor,
-    /// Files written, in manifest order.
+    /// Files pulled, as oras reports them: each titled layer of each
+    /// manifest (a file two manifests name is listed twice).
     pub files: Vec<PulledFile>,
     /// Whether some untitled layer (or manifest) was not written: oras then
     /// prints its "Skipped pulling layers" notice.
@@ -135,41 +135,58 @@ pub fn pull(
     status: &(dyn Fn(Status, &Descriptor) + Sync),
 ) -> Result<PullReport> {
     let root = repo.resolve(op, reference, opts.platform.as_ref())?;
-    let (layers, skipped) = plan(repo, op, &root, status)?;
+    let plan = plan(repo, op, &root, status)?;
 
     let output = absolute(&opts.output)?;
-    let items = place(&layers, &output, opts)?;
-    std::fs::create_dir_all(&output).map_err(|e| Error::io(&output, e))?;
+    let items = place(&plan.titled, &output, opts)?;
 
-    let staging = Staging::create(&output)?;
-    let files = fetch_all(repo, op, &items, &staging, &output, opts, status)?;
+    let staging = Staging::create(&items, &output)?;
+    fetch_all(repo, op, &items, &staging, &output, opts, status)?;
     staging.commit(&items, &output)?;
 
-    let files = items
-        .iter()
-        .zip(files)
-        .map(|(item, path)| PulledFile {
-            title: item.title.clone(),
-            path,
-            descriptor: item.desc.clone(),
+    let files = plan
+        .listed
+        .into_iter()
+        .map(|desc| {
+            let title = desc.title().unwrap_or_default().to_string();
+            let mut path = clean(&output.join(&title)).to_string_lossy().into_owned();
+            if is_unpack(&desc) {
+                path.push('/');
+            }
+            PulledFile {
+                title,
+                path,
+                descriptor: desc,
+            }
         })
         .collect();
     Ok(PullReport {
         root,
         files,
-        skipped_untitled: skipped,
+        skipped_untitled: plan.skipped,
     })
 }
 
-/// Walks the graph from `root` as oras's `FindSuccessors` does and returns
-/// the titled layers in order, plus whether anything untitled was skipped.
+/// The graph walk's outcome.
+struct Plan {
+    /// Titled nodes in walk order (a node reached twice appears twice).
+    titled: Vec<Descriptor>,
+    /// Titled successors of every manifest walked, as oras reports pulled
+    /// files (once per manifest that names them).
+    listed: Vec<Descriptor>,
+    /// Whether something untitled was not written.
+    skipped: bool,
+}
+
+/// Walks the graph from `root` as oras's `FindSuccessors` does.
 fn plan(
     repo: &Repository,
     op: &Op,
     root: &Descriptor,
     status: &(dyn Fn(Status, &Descriptor) + Sync),
-) -> Result<(Vec<Descriptor>, bool)> {
+) -> Result<Plan> {
     let mut titled = Vec::new();
+    let mut listed = Vec::new();
     let mut skipped = false;
     let mut seen = HashSet::new();
     let mut stack = vec![root.clone()];
@@ -191,6 +208,7 @@ fn plan(
                 successors.push(config.clone());
             }
         }
+        listed.extend(successors.iter().filter(|s| s.title().is_some()).cloned());
         let mut next = Vec::new();
         for s in successors {
             if s.title().is_none() {
@@ -208,7 +226,11 @@ fn plan(
         // Depth-first in manifest order.
         stack.extend(next.into_iter().rev());
     }
-    Ok((titled, skipped))
+    Ok(Plan {
+        titled,
+        listed,
+        skipped,
+    })
 }
 
 fn empty_digest() -> Digest {
@@ -260,78 +282,96 @@ fn place(layers: &[Descriptor], output: &Path, opts: &PullOptions) -> Result<Vec
     Ok(items)
 }
 
-/// A hidden directory inside the output where a pull is assembled.
+/// Hidden directories where a pull is assembled: one inside the output for
+/// titles that land there, one beside each `-T` title that lands elsewhere
+/// (same file system, so committing is a rename). Removed on drop.
 struct Staging {
-    dir: PathBuf,
-    inside: Arc<Root>,
+    inside: Option<Dir>,
+    outside: Vec<Option<Dir>>,
 }
 
-impl Staging {
-    fn create(output: &Path) -> Result<Staging> {
+struct Dir {
+    path: PathBuf,
+    root: Arc<Root>,
+}
+
+impl Dir {
+    fn create(parent: &Path) -> Result<Dir> {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let dir = output.join(format!(".vendoras-pull-{}-{nanos:x}", std::process::id()));
-        let inside = dir.join("in");
-        std::fs::create_dir_all(&inside).map_err(|e| Error::io(&inside, e))?;
-        let inside = Arc::new(Root::open(&inside).map_err(|e| Error::io(&dir, e))?);
-        Ok(Staging { dir, inside })
+        let path = parent.join(format!(".vendoras-pull-{}-{nanos:x}", std::process::id()));
+        std::fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
+        let root = Arc::new(Root::open(&path).map_err(|e| Error::io(&path, e))?);
+        Ok(Dir { path, root })
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = extract::root::remove_tree(&self.path);
+    }
+}
+
+impl Staging {
+    /// Creates what `items` need; the output directory itself is created
+    /// only when something lands in it (as oras does).
+    fn create(items: &[Item], output: &Path) -> Result<Staging> {
+        let inside = match items.iter().any(|i| matches!(i.dest, Dest::Inside(_))) {
+            true => Some(Dir::create(output)?),
+            false => None,
+        };
+        let outside = items
+            .iter()
+            .map(|i| match &i.dest {
+                Dest::Outside(p) => Dir::create(p.parent().unwrap_or(Path::new("/"))).map(Some),
+                Dest::Inside(_) => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Staging { inside, outside })
     }
 
     /// The root and path an item is written to while staged.
-    fn slot(&self, index: usize, item: &Item) -> Result<(Arc<Root>, RelPath)> {
-        match &item.dest {
-            Dest::Inside(rel) => Ok((Arc::clone(&self.inside), rel.clone())),
-            Dest::Outside(path) => {
-                let dir = self.dir.join(format!("out-{index}"));
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let root = Root::open(&dir).map_err(|e| Error::io(&dir, e))?;
-                Ok((Arc::new(root), RelPath::normalize(&name).unwrap_or_default()))
-            }
+    fn slot(&self, index: usize, item: &Item) -> (Arc<Root>, RelPath) {
+        match (&item.dest, &self.inside, &self.outside[index]) {
+            (Dest::Inside(rel), Some(dir), _) => (Arc::clone(&dir.root), rel.clone()),
+            (Dest::Outside(path), _, Some(dir)) => (Arc::clone(&dir.root), base_name(path)),
+            _ => unreachable!("staging created for every item"),
         }
     }
 
     /// Moves everything staged into place.
     fn commit(self, items: &[Item], output: &Path) -> Result<()> {
-        let out = Root::open(output).map_err(|e| Error::io(output, e))?;
         let mut done = HashSet::new();
         for (index, item) in items.iter().enumerate() {
-            match &item.dest {
-                Dest::Inside(rel) => {
-                    // Merge whole top-level entries once; nested titles
-                    // travel with their top directory.
+            let (from, dest_dir, rel) = match (&item.dest, &self.inside, &self.outside[index]) {
+                // Merge whole top-level entries once; nested titles travel
+                // with their top directory.
+                (Dest::Inside(rel), Some(dir), _) => {
                     let top = RelPath::normalize(&rel.components()[0]).expect("plain name");
-                    if done.insert(top.clone()) {
-                        self.inside
-                            .merge_into(&top, &out, &top)
-                            .map_err(|e| Error::io(top.to_path(output), e))?;
+                    if !done.insert(top.clone()) {
+                        continue;
                     }
+                    (&dir.root, output.to_path_buf(), top)
                 }
-                Dest::Outside(path) => {
-                    let staged = self.dir.join(format!("out-{index}"));
-                    let parent = path.parent().unwrap_or(Path::new("/"));
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-                    let src = Root::open(&staged).map_err(|e| Error::io(&staged, e))?;
-                    let dst = Root::open(parent).map_err(|e| Error::io(parent, e))?;
-                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    let rel = RelPath::normalize(&name).unwrap_or_default();
-                    src.merge_into(&rel, &dst, &rel).map_err(|e| Error::io(path, e))?;
-                }
-            }
+                (Dest::Outside(path), _, Some(dir)) => (&dir.root, path.parent().unwrap_or(Path::new("/")).to_path_buf(), base_name(path)),
+                _ => unreachable!("staging created for every item"),
+            };
+            let dest = Root::open(&dest_dir).map_err(|e| Error::io(&dest_dir, e))?;
+            from.merge_into(&rel, &dest, &rel).map_err(|e| Error::io(rel.to_path(&dest_dir), e))?;
         }
         Ok(())
     }
 }
 
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = extract::root::remove_tree(&self.dir);
-    }
+fn base_name(path: &Path) -> RelPath {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    RelPath::normalize(&name).unwrap_or_default()
 }
 
 /// Downloads every distinct content with `opts.concurrency` workers, then
-/// restores duplicates. Returns each item's reported path.
+/// restores duplicates.
 fn fetch_all(
     repo: &Repository,
     op: &Arc<Op>,
@@ -340,7 +380,7 @@ fn fetch_all(
     output: &Path,
     opts: &PullOptions,
     status: &(dyn Fn(Status, &Descriptor) + Sync),
-) -> Result<Vec<String>> {
+) -> Result<()> {
     // First title of each content downloads; the rest are restored from it.
     let mut first: HashMap<(String, Digest, u64), usize> = HashMap::new();
     let mut jobs = Vec::new();
@@ -369,9 +409,8 @@ fn fetch_all(
                     return;
                 };
                 let item = &items[i];
-                let result = staging
-                    .slot(i, item)
-                    .and_then(|(root, rel)| fetch_one(repo, op, item, &root, &rel, output, opts, status));
+                let (root, rel) = staging.slot(i, item);
+                let result = fetch_one(repo, op, item, &root, &rel, output, opts, status);
                 if let Err(e) = result {
                     let mut f = failure.lock().unwrap();
                     // Cancellation wins: it decides the exit code.
@@ -391,32 +430,18 @@ fn fetch_all(
     }
 
     for (i, src) in restores {
-        let (from_root, from_rel) = staging.slot(src, &items[src])?;
-        let (to_root, to_rel) = staging.slot(i, &items[i])?;
+        let (from_root, from_rel) = staging.slot(src, &items[src]);
+        let (to_root, to_rel) = staging.slot(i, &items[i]);
         let from_path = from_rel.to_path(from_root.path());
         let mut reader = File::open(&from_path).map_err(|e| Error::io(&from_path, e))?;
         let mut file = to_root
-            .create_file(&to_rel, 0o666, 0o777)
+            .create_file(&to_rel, 0o666, Some(0o777))
             .map_err(|e| Error::io(to_rel.to_path(to_root.path()), e))?;
         io::copy(&mut reader, &mut file).map_err(|e| Error::io(to_rel.to_path(to_root.path()), e))?;
         status(Status::Restored, &items[i].desc);
     }
 
-    Ok(items
-        .iter()
-        .map(|item| {
-            let mut path = match &item.dest {
-                Dest::Inside(rel) => rel.to_path(output),
-                Dest::Outside(p) => p.clone(),
-            }
-            .to_string_lossy()
-            .into_owned();
-            if is_unpack(&item.desc) {
-                path.push('/');
-            }
-            path
-        })
-        .collect())
+    Ok(())
 }
 
 fn is_unpack(desc: &Descriptor) -> bool {
@@ -464,7 +489,7 @@ fn fetch_one(
 fn write_file(stream: &mut BlobStream, root: &Root, rel: &RelPath) -> Result<()> {
     let path = rel.to_path(root.path());
     // 0666 through the umask, as oras-go's file store creates files.
-    let mut file = root.create_file(rel, 0o666, 0o777).map_err(|e| Error::io(&path, e))?;
+    let mut file = root.create_file(rel, 0o666, Some(0o777)).map_err(|e| Error::io(&path, e))?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = match stream.read(&mut buf) {
@@ -493,24 +518,18 @@ fn unpack(
         .annotations
         .get(ANNOTATION_CONTENT_DIGEST)
         .and_then(|d| d.parse().ok());
-    let algorithm = expected.as_ref().map_or(crate::digest::Algorithm::Sha256, Digest::algorithm);
-    let tar = HashingReader::new(MultiGzDecoder::new(stream), algorithm);
+    // oras-go creates the title directory (and its parents) first; entries
+    // below it need their directories in the archive.
+    root.create_dir(rel, 0o777).map_err(|e| Error::io(rel.to_path(root.path()), e))?;
     let options = extract::Options {
         within: rel.clone(),
         final_root: Some(final_root),
         modes: Modes::Umask,
         limits: opts.limits,
+        create_parents: false,
     };
-    let (_, tar) = extract::extract_tar(tar, root, &options).map_err(|e| Error::Refused(format!("{what}: {e}")))?;
-    let (digest, _, _) = tar.drain().map_err(|e| Error::Refused(format!("{what}: {e}")))?;
-    if let Some(expected) = expected {
-        if digest != expected {
-            return Err(Error::Verify {
-                what,
-                detail: format!("content digest mismatch: {ANNOTATION_CONTENT_DIGEST} says {expected}, the tar is {digest}"),
-            });
-        }
-    }
+    extract_oras_directory(stream, expected.as_ref(), root, &options)
+        .map_err(|e| Error::Refused(format!("failed to extract {what}: {e}")))?;
     Ok(())
 }
 

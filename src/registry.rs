@@ -120,6 +120,11 @@ impl Repository {
         &self.name
     }
 
+    /// The shim target, for the crate's other shim calls (signature checks).
+    pub(crate) fn target(&self) -> &ffi::Target {
+        &self.target
+    }
+
     /// Resolves a tag or digest, optionally to one platform of an index.
     pub fn resolve(&self, op: &Op, reference: &str, platform: Option<&Platform>) -> Result<Descriptor> {
         let req = serde_json::json!({

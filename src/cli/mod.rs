@@ -4,6 +4,8 @@
 //! 130 when interrupted by Ctrl-C or SIGTERM.
 
 mod pull;
+mod sync;
+mod verify;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,8 +22,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Sync the directories vendir.yml names (vendir's `sync`)
+    Sync(sync::SyncArgs),
     /// Pull files from a registry or an OCI image layout, exactly as `oras pull` does
     Pull(pull::PullArgs),
+    /// Verify a reference's cosign signature (as `cosign verify`)
+    Verify(verify::VerifyArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -32,7 +38,19 @@ enum Command {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1, as oras's do; --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let text = e.render().to_string();
+            eprint!("vendoras: Error: {}", text.strip_prefix("error: ").unwrap_or(&text));
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     let op = Arc::new(Op::new());
     {
         let op = Arc::clone(&op);
@@ -42,6 +60,8 @@ pub fn run() -> ExitCode {
     }
     let result = match cli.command {
         Command::Pull(args) => pull::run(args, &op),
+        Command::Sync(args) => sync::run(args, &op),
+        Command::Verify(args) => verify::run(args, &op),
         Command::Version => {
             println!("vendoras {}", env!("CARGO_PKG_VERSION"));
             Ok(())

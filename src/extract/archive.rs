@@ -61,6 +61,10 @@ pub struct Options {
     pub modes: Modes,
     /// Limits.
     pub limits: Limits,
+    /// Create missing parent directories of files and links. oras does not
+    /// (an entry whose directory was not in the archive fails), so `pull`
+    /// turns this off; `sync` is lenient.
+    pub create_parents: bool,
 }
 
 /// What an extraction did.
@@ -104,6 +108,7 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
         Modes::Umask => 0o777,
         Modes::Normalized { .. } => 0o755,
     };
+    let parents = opts.create_parents.then_some(dir_mode);
     let entries = archive.entries().map_err(|e| refuse("<archive>", format!("not a tar archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| refuse("<archive>", format!("corrupt tar archive: {e}")))?;
@@ -119,7 +124,7 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
         }
         let rel = RelPath::normalize(name).ok_or_else(|| {
             if name.starts_with('/') {
-                refuse(name, "absolute path refused")
+                refuse(name, format!("{name:?} is outside of {:?} (absolute path)", opts.within.to_string()))
             } else {
                 refuse(name, "path escapes the destination with '..'")
             }
@@ -146,7 +151,7 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
                     Modes::Umask => mode,
                     Modes::Normalized { .. } => 0o600,
                 };
-                let mut file = root.create_file(&rel, create_mode, dir_mode).map_err(io_err)?;
+                let mut file = root.create_file(&rel, create_mode, parents).map_err(io_err)?;
                 let written = copy(&mut entry, &mut file, &mut buf).map_err(io_err)?;
                 report.bytes += written;
                 if let Modes::Normalized { files } = opts.modes {
@@ -172,7 +177,7 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .ok_or_else(|| refuse(name, "symbolic link without a target"))?;
                 check_symlink(name, &rel, &target, opts)?;
-                root.symlink(&rel, &target, dir_mode).map_err(io_err)?;
+                root.symlink(&rel, &target, parents).map_err(io_err)?;
                 files.remove(&rel);
             }
             EntryType::Link => {
@@ -188,7 +193,7 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
                 if !files.contains(&trel) {
                     return Err(refuse(name, format!("hard link target {target:?} is not a file extracted earlier from this archive")));
                 }
-                root.hard_link(&rel, &trel, dir_mode).map_err(io_err)?;
+                root.hard_link(&rel, &trel, parents).map_err(io_err)?;
                 files.insert(rel.clone());
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {

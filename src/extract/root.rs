@@ -173,9 +173,13 @@ impl Root {
 
     fn explain(&self, rel: &RelPath, i: usize, e: Errno) -> io::Error {
         let upto = RelPath(rel.components()[..=i].to_vec());
+        // O_NOFOLLOW | O_DIRECTORY on a symlink fails with ELOOP or ENOTDIR
+        // depending on the kernel path; look at what is there to say which.
+        let is_link = matches!(self.existing(&upto), Ok(Existing::Symlink));
         match e {
-            // O_NOFOLLOW on a symlink gives ELOOP; a file in the way ENOTDIR.
-            Errno::LOOP => refused(rel, &format!("refusing to write through the symbolic link {upto}")),
+            Errno::LOOP | Errno::NOTDIR if is_link => {
+                refused(rel, &format!("refusing to write through the symbolic link {upto}"))
+            }
             Errno::NOTDIR => refused(rel, &format!("{upto} is not a directory")),
             e => io::Error::new(errno(e).kind(), format!("{upto}: {e}")),
         }
@@ -205,11 +209,12 @@ impl Root {
     }
 
     /// Creates (replacing a file or symlink already there) a regular file at
-    /// `rel`, creating parents with `dir_mode`. `mode` is passed to
-    /// `openat`, so the umask applies; use [`set_mode`] for exact modes.
-    pub fn create_file(&self, rel: &RelPath, mode: u32, dir_mode: u32) -> io::Result<File> {
+    /// `rel`. Missing parents are created with mode `parents`, or are an
+    /// error when it is `None`. `mode` is passed to `openat`, so the umask
+    /// applies; use [`set_mode`] for exact modes.
+    pub fn create_file(&self, rel: &RelPath, mode: u32, parents: Option<u32>) -> io::Result<File> {
         let name = rel.file_name().ok_or_else(|| refused(rel, "cannot write a file at the root"))?;
-        let parent = self.open_dir(&rel.parent(), Some(dir_mode))?;
+        let parent = self.open_dir(&rel.parent(), parents)?;
         Self::clear(&parent, name, rel)?;
         let fd = rfs::openat(
             &parent,
@@ -237,27 +242,35 @@ impl Root {
 
     /// Creates a symlink at `rel` pointing at `target` (kept verbatim; the
     /// caller checks that it stays inside). Replaces a file or symlink.
-    pub fn symlink(&self, rel: &RelPath, target: &str, dir_mode: u32) -> io::Result<()> {
+    pub fn symlink(&self, rel: &RelPath, target: &str, parents: Option<u32>) -> io::Result<()> {
         let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
-        let parent = self.open_dir(&rel.parent(), Some(dir_mode))?;
+        let parent = self.open_dir(&rel.parent(), parents)?;
         Self::clear(&parent, name, rel)?;
         rfs::symlinkat(target, &parent, name).map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
     }
 
     /// Hard-links `rel` to the regular file at `target` (both beneath the
     /// root). Refuses a target that is not a regular file.
-    pub fn hard_link(&self, rel: &RelPath, target: &RelPath, dir_mode: u32) -> io::Result<()> {
+    pub fn hard_link(&self, rel: &RelPath, target: &RelPath, parents: Option<u32>) -> io::Result<()> {
         let tname = target.file_name().ok_or_else(|| refused(rel, "hard link to the root"))?;
         let tdir = self.open_dir(&target.parent(), None)?;
         if existing_at(&tdir, tname)? != Existing::File {
             return Err(refused(rel, &format!("hard link target {target} is not a regular file")));
         }
         let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
-        let parent = self.open_dir(&rel.parent(), Some(dir_mode))?;
+        let parent = self.open_dir(&rel.parent(), parents)?;
         Self::clear(&parent, name, rel)?;
         // No AT_SYMLINK_FOLLOW: the target itself is linked, never followed.
         rfs::linkat(&tdir, tname, &parent, name, AtFlags::empty())
             .map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
+    }
+
+    /// Hard-links the existing file at `src` (outside any root) to `rel`.
+    pub fn link_from(&self, src: &Path, rel: &RelPath, parents: Option<u32>) -> io::Result<()> {
+        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
+        let parent = self.open_dir(&rel.parent(), parents)?;
+        Self::clear(&parent, name, rel)?;
+        rfs::linkat(CWD, src, &parent, name, AtFlags::empty()).map_err(errno)
     }
 
     /// Moves `rel` from this root to `dest_rel` under `dest`, merging into
@@ -375,13 +388,13 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("f"), root_dir.path().join("link")).unwrap();
         let root = Root::open(root_dir.path()).unwrap();
 
-        let err = root.create_file(&RelPath::normalize("evil/x").unwrap(), 0o644, 0o755).unwrap_err();
+        let err = root.create_file(&RelPath::normalize("evil/x").unwrap(), 0o644, Some(0o755)).unwrap_err();
         assert!(err.to_string().contains("symbolic link evil"), "{err}");
         let err = root.create_dir(&RelPath::normalize("evil/d").unwrap(), 0o755).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
 
         // A file entry over a symlink replaces the link, never writes through.
-        let mut f = root.create_file(&RelPath::normalize("link").unwrap(), 0o644, 0o755).unwrap();
+        let mut f = root.create_file(&RelPath::normalize("link").unwrap(), 0o644, Some(0o755)).unwrap();
         f.write_all(b"inside").unwrap();
         assert!(!outside.path().join("f").exists());
         assert_eq!(std::fs::read(root_dir.path().join("link")).unwrap(), b"inside");
@@ -396,11 +409,11 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret"), root_dir.path().join("sl")).unwrap();
         let root = Root::open(root_dir.path()).unwrap();
         let err = root
-            .hard_link(&RelPath::normalize("h").unwrap(), &RelPath::normalize("sl").unwrap(), 0o755)
+            .hard_link(&RelPath::normalize("h").unwrap(), &RelPath::normalize("sl").unwrap(), Some(0o755))
             .unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
-        root.create_file(&RelPath::normalize("a").unwrap(), 0o644, 0o755).unwrap();
-        root.hard_link(&RelPath::normalize("d/h").unwrap(), &RelPath::normalize("a").unwrap(), 0o755).unwrap();
+        root.create_file(&RelPath::normalize("a").unwrap(), 0o644, None).unwrap();
+        root.hard_link(&RelPath::normalize("d/h").unwrap(), &RelPath::normalize("a").unwrap(), Some(0o755)).unwrap();
         assert!(root_dir.path().join("d/h").is_file());
     }
 

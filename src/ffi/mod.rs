@@ -336,6 +336,29 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Verifies cosign signatures of one manifest digest (`vdr_verify`,
+    /// see `docs/ffi.md`); the answer says what verified it. A signature
+    /// that does not verify is `ErrorKind::Verification`, with the reason.
+    pub fn verify(&self, op: &Op, request_json: &str) -> Result<String> {
+        let req = cstring(request_json)?;
+        let mut out = GoBuf::null();
+        let mut err = GoBuf::null();
+        // SAFETY: as in `resolve`: borrowed input, owned out-pointers.
+        let code = unsafe {
+            raw::vdr_verify(
+                self.id,
+                op.id,
+                req.as_ptr(),
+                &mut out.0 as *mut _ as *mut *mut c_char,
+                &mut err.0 as *mut _ as *mut *mut c_char,
+            )
+        };
+        check(code, &err)?;
+        Ok(out.text())
+    }
+}
+
 impl Drop for Target {
     fn drop(&mut self) {
         // SAFETY: plain integer id, closed once; the shim checks it.

@@ -1,0 +1,124 @@
+//! A content-addressed blob cache: `<dir>/blobs/<algorithm>/<hex>`.
+//!
+//! Blobs enter only after their digest and size verified (written to a temp
+//! file in the cache, then renamed), so concurrent syncs can share a cache:
+//! the worst race is two processes writing the same verified bytes. Reads
+//! are hashed again while they are extracted, so a damaged cache entry is
+//! caught and refetched rather than trusted.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use tempfile::NamedTempFile;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// The blob cache.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// A cache rooted at `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Cache {
+        Cache { dir: dir.into() }
+    }
+
+    /// The default location: `$VENDORAS_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/vendoras`, else `~/.cache/vendoras`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        env("VENDORAS_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("vendoras")))
+            .or_else(|| env("HOME").map(|h| h.join(".cache").join("vendoras")))
+    }
+
+    fn path(&self, digest: &Digest) -> PathBuf {
+        self.dir
+            .join("blobs")
+            .join(digest.to_string().split(':').next().unwrap_or("sha256"))
+            .join(digest.hex())
+    }
+
+    /// Opens a cached blob, if present with the expected size.
+    pub fn open(&self, digest: &Digest, size: u64) -> Option<File> {
+        let file = File::open(self.path(digest)).ok()?;
+        (file.metadata().ok()?.len() == size).then_some(file)
+    }
+
+    /// Drops a cached blob that turned out damaged.
+    pub fn evict(&self, digest: &Digest) {
+        let _ = std::fs::remove_file(self.path(digest));
+    }
+
+    /// Starts writing a blob; commit it with [`Pending::commit`] once the
+    /// bytes have verified.
+    pub fn begin(&self, digest: &Digest) -> Result<Pending> {
+        let path = self.path(digest);
+        let dir = path.parent().expect("blob path has a parent");
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".incoming-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        Ok(Pending { tmp, path })
+    }
+}
+
+/// A blob being written into the cache.
+pub struct Pending {
+    tmp: NamedTempFile,
+    path: PathBuf,
+}
+
+impl Pending {
+    /// Moves the verified blob into place.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(())
+    }
+}
+
+/// A reader that copies everything it reads into a cache entry.
+pub struct Tee<R> {
+    inner: R,
+    pending: Option<Pending>,
+    failed: bool,
+}
+
+impl<R: Read> Tee<R> {
+    /// Copies `inner` into `pending` (or nowhere when `None`).
+    pub fn new(inner: R, pending: Option<Pending>) -> Tee<R> {
+        Tee {
+            inner,
+            pending,
+            failed: false,
+        }
+    }
+
+    /// Reads to the end (still copying) and returns the inner reader and
+    /// the cache entry, unless writing it failed (a full cache disk must
+    /// not fail a sync).
+    pub fn finish(mut self) -> io::Result<(R, Option<Pending>)> {
+        io::copy(&mut self, &mut io::sink())?;
+        let pending = if self.failed { None } else { self.pending };
+        Ok((self.inner, pending))
+    }
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let (Some(p), false) = (self.pending.as_mut(), self.failed) {
+            if p.tmp.as_file_mut().write_all(&buf[..n]).is_err() {
+                self.failed = true;
+            }
+        }
+        Ok(n)
+    }
+}
+

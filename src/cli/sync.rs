@@ -1,0 +1,161 @@
+//! `vendoras sync`: vendir's flags, progress on a terminal, plain lines or a
+//! JSON summary otherwise.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use vendoras::cache::Cache;
+use vendoras::config::Input;
+use vendoras::ffi::Op;
+use vendoras::sync::{self, Event, SyncOptions};
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// Config file (repeatable; `-` reads stdin)
+    #[arg(short = 'f', long = "file", default_value = "vendir.yml")]
+    files: Vec<String>,
+    /// Lock file
+    #[arg(long, default_value = "vendir.lock.yml")]
+    lock_file: PathBuf,
+    /// Sync only this directory; `dir=local-dir` takes it from a local directory (lock not saved)
+    #[arg(short = 'd', long = "directory")]
+    directories: Vec<String>,
+    /// Pull exactly what the lock file records
+    #[arg(short = 'l', long)]
+    locked: bool,
+    /// Honour `lazy: true` (`--lazy=false` fetches lazy contents too)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    lazy: bool,
+    /// Change to this directory first
+    #[arg(long)]
+    chdir: Option<PathBuf>,
+    /// Contents fetched at once
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Print a JSON summary
+    #[arg(long)]
+    json: bool,
+    /// Blob cache directory (default: $VENDORAS_CACHE_DIR, $XDG_CACHE_HOME/vendoras or ~/.cache/vendoras)
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not use the blob cache
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
+    if let Some(dir) = &args.chdir {
+        std::env::set_current_dir(dir).with_context(|| format!("--chdir {}", dir.display()))?;
+    }
+    let workdir = std::env::current_dir().context("current directory")?;
+    let mut inputs = Vec::new();
+    for f in &args.files {
+        let text = if f == "-" {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("read config from stdin")?;
+            s
+        } else {
+            std::fs::read_to_string(f).with_context(|| format!("read config {f}"))?
+        };
+        inputs.push(Input { name: f.clone(), text });
+    }
+    let only = args
+        .directories
+        .iter()
+        .map(|d| match d.split_once('=') {
+            Some((dir, local)) => (dir.to_string(), Some(PathBuf::from(local))),
+            None => (d.clone(), None),
+        })
+        .collect();
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let opts = SyncOptions {
+        inputs,
+        lock_file: args.lock_file.clone(),
+        only,
+        locked: args.locked,
+        lazy: args.lazy,
+        jobs: args.jobs,
+        cache_dir: if args.no_cache { None } else { args.cache_dir.clone().or_else(Cache::default_dir) },
+        workdir,
+    };
+
+    let progress = Progress::new(!args.json && std::io::stderr().is_terminal());
+    let report = sync::sync(&opts, op, &|e| progress.event(e))?;
+    progress.finish();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "Synced {} content(s); lock {}",
+            report.contents.len(),
+            if report.lock_written { "updated" } else { "unchanged" }
+        );
+    }
+    Ok(())
+}
+
+/// Progress bars on a terminal, one line per content otherwise.
+struct Progress {
+    bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
+}
+
+impl Progress {
+    fn new(terminal: bool) -> Progress {
+        Progress {
+            bars: terminal.then(|| (MultiProgress::new(), Mutex::new(HashMap::new()))),
+        }
+    }
+
+    fn event(&self, e: Event<'_>) {
+        match (&self.bars, e) {
+            (_, Event::Waiting) => eprintln!("vendoras: waiting for another sync in this directory to finish"),
+            (Some((multi, bars)), Event::Started { id }) => {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix} {bytes} ({bytes_per_sec}) {elapsed}").expect("valid template"),
+                );
+                bar.set_prefix(id.to_string());
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                bars.lock().unwrap().insert(id.to_string(), bar);
+            }
+            (Some((_, bars)), Event::Bytes { id, n }) => {
+                if let Some(bar) = bars.lock().unwrap().get(id) {
+                    bar.inc(n);
+                }
+            }
+            (Some((_, bars)), Event::Finished { report }) => {
+                if let Some(bar) = bars.lock().unwrap().remove(&report.path) {
+                    bar.finish_with_message("done");
+                    bar.finish_and_clear();
+                }
+                eprintln!("{}", line(report));
+            }
+            (Some((multi, _)), Event::Warning { id, message }) => {
+                let _ = multi.println(format!("warning: {id}: {message}"));
+            }
+            (None, Event::Finished { report }) => eprintln!("{}", line(report)),
+            (None, Event::Warning { id, message }) => eprintln!("vendoras: warning: {id}: {message}"),
+            (None, _) => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((multi, _)) = &self.bars {
+            let _ = multi.clear();
+        }
+    }
+}
+
+fn line(r: &sync::ContentReport) -> String {
+    if r.skipped {
+        return format!("{}: {} (lazy, unchanged)", r.path, r.reference);
+    }
+    format!("{}: {} ({} files, {} bytes downloaded, {:.2}s)", r.path, r.reference, r.files, r.bytes, r.seconds)
+}

@@ -1,0 +1,86 @@
+//! `vendoras verify`: check a reference's cosign signature as
+//! `cosign verify` would, with the same flags, so the two can be compared.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use vendoras::ffi::Op;
+use vendoras::reference::Reference;
+use vendoras::registry::{RemoteOptions, Repository};
+use vendoras::verify::{self, Policy, PublicKey};
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// `<registry>/<repository>{:<tag>|@<digest>}`
+    reference: String,
+    /// Path to a PEM public key (repeatable: any one may have signed)
+    #[arg(long = "key")]
+    keys: Vec<PathBuf>,
+    /// The identity expected in a keyless signing certificate
+    #[arg(long)]
+    certificate_identity: Option<String>,
+    /// A regular expression the certificate identity must match
+    #[arg(long)]
+    certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer expected in a keyless signing certificate
+    #[arg(long)]
+    certificate_oidc_issuer: Option<String>,
+    /// A regular expression the OIDC issuer must match
+    #[arg(long)]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// A trusted_root.json (private or air-gapped Sigstore); default: the public-good root via TUF
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// Allow insecure connections to registry without SSL check
+    #[arg(long)]
+    plain_http: bool,
+    /// Allow connections to SSL registry without certs
+    #[arg(long)]
+    insecure: bool,
+    /// Server certificate authority file for the remote registry
+    #[arg(long = "ca-file")]
+    ca_files: Vec<PathBuf>,
+    /// Path of the authentication file for the registry
+    #[arg(long = "registry-config")]
+    registry_configs: Vec<PathBuf>,
+}
+
+pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
+    let reference: Reference = args.reference.parse()?;
+    let Some(object) = reference.object() else {
+        bail!("no tag or digest specified in {:?}", args.reference);
+    };
+    let keys = args
+        .keys
+        .iter()
+        .map(|p| PublicKey::from_file(p))
+        .collect::<Result<Vec<_>, _>>()
+        .context("read public key")?;
+    let policy = Policy {
+        keys,
+        certificate_identity: args.certificate_identity,
+        certificate_identity_regexp: args.certificate_identity_regexp,
+        certificate_oidc_issuer: args.certificate_oidc_issuer,
+        certificate_oidc_issuer_regexp: args.certificate_oidc_issuer_regexp,
+        trusted_root: args.trusted_root,
+        tuf_cache_dir: None,
+    };
+    policy.validate()?;
+    let options = RemoteOptions {
+        plain_http: args.plain_http.then_some(true),
+        insecure: args.insecure,
+        ca_files: args.ca_files,
+        credential: None,
+        registry_configs: args.registry_configs,
+        docker_config: None,
+    };
+    let repo = Repository::open_remote(&reference.repository_url(), &options)?;
+    // Resolved once; the signature is checked for exactly this digest.
+    let desc = repo.resolve(op, &object, None)?;
+    let verified = verify::verify(&repo, op, &desc, &policy)?;
+    println!("Verified {}@{}", reference.repository_url(), verified.digest);
+    println!("Signed by: {}", verified.signer);
+    println!("Signature: {} {}", verified.layout, verified.signature_digest);
+    Ok(())
+}

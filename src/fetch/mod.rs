@@ -1,0 +1,78 @@
+//! Sources: each turns one content's config into files plus a lock entry.
+//!
+//! The seam is [`Source`]: the staging and commit code never knows which
+//! source it is handling (as in vendir's `pkg/vendir/fetch/<source>`).
+//! `ociArtifact` is the headline source; `manual`, `directory` and `inline`
+//! let a real vendir.yml mix local content with artifacts.
+
+mod local;
+mod oci;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cache::Cache;
+use crate::config::{Content, Loaded, Source as SourceConfig};
+use crate::error::Result;
+use crate::extract::{Limits, Root};
+use crate::ffi::Op;
+use crate::lock::LockContent;
+
+pub use local::link_tree;
+
+/// What a source needs besides its own config.
+pub struct FetchContext<'a> {
+    /// Cancels registry I/O (Ctrl-C).
+    pub op: &'a Arc<Op>,
+    /// Blob cache, if enabled.
+    pub cache: Option<&'a Cache>,
+    /// Secrets and config maps from the input documents.
+    pub loaded: &'a Loaded,
+    /// The working directory (relative paths in the config start here).
+    pub workdir: &'a Path,
+    /// With `--locked`: the lock entry this content must reproduce.
+    pub locked: Option<&'a LockContent>,
+    /// Where this content currently lives (for `manual`), if it exists.
+    pub current: Option<&'a Path>,
+    /// Extraction limits.
+    pub limits: Limits,
+    /// Called with the number of bytes received as a blob streams in.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+}
+
+/// What a source fetched.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// The lock entry (its `path` is filled in by the caller).
+    pub lock: LockContent,
+    /// Bytes downloaded or read.
+    pub bytes: u64,
+    /// Warnings to show (skipped entries, untitled layers, ...).
+    pub warnings: Vec<String>,
+    /// One line saying what was fetched (`ghcr.io/x@sha256:…`), for output.
+    pub summary: String,
+}
+
+/// A content source.
+pub trait Source {
+    /// Writes the content's files beneath `dest` (an empty directory).
+    fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched>;
+}
+
+/// The source for a content.
+pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
+    match &content.source {
+        SourceConfig::OciArtifact(cfg) => Box::new(oci::OciSource {
+            cfg,
+            permissions: content.permissions,
+        }),
+        SourceConfig::Manual => Box::new(local::Manual),
+        SourceConfig::Directory { path } => Box::new(local::Directory { path }),
+        SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
+    }
+}
+
+/// A `directory` source for a local path (`sync -d dir=local-dir`).
+pub fn directory_source(path: &str) -> Box<dyn Source + '_> {
+    Box::new(local::Directory { path })
+}

@@ -1,0 +1,387 @@
+//! The `ociArtifact` source: resolve → (verify) → fetch → extract.
+//!
+//! Layers are processed in manifest order after the `mediaTypes` filter.
+//! Each blob streams from the shim (or the cache) through a hash into the
+//! extractor; the stream is drained and its digest checked before the
+//! content counts as fetched (SPEC §3, §4).
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use base64::Engine as _;
+
+use super::{FetchContext, Fetched, Source};
+use crate::cache::Tee;
+use crate::config::{OciArtifact, Secret, Unpack};
+use crate::digest::{Digest, HashingReader};
+use crate::error::{Error, Result};
+use crate::extract::layer::{extract_archive, extract_oras_directory, Compression};
+use crate::extract::{self, Modes, RelPath, Root};
+use crate::lock::{LockContent, LockOciArtifact};
+use crate::oci::{Descriptor, Platform, ANNOTATION_CONTENT_DIGEST, ANNOTATION_UNPACK};
+use crate::reference::Reference;
+use crate::registry::{Credential, RemoteOptions, Repository};
+use crate::resolve::select_tag;
+
+pub(super) struct OciSource<'a> {
+    pub cfg: &'a OciArtifact,
+    pub permissions: Option<u32>,
+}
+
+/// Where the artifact lives and how it was named.
+struct Located {
+    repo: Repository,
+    /// `registry/repository` or `oci-layout:<dir>`, for lock URLs.
+    name: String,
+    /// The tag or digest to resolve.
+    object: String,
+    /// The tag, when one was resolved (for the lock).
+    tag: Option<String>,
+}
+
+impl OciSource<'_> {
+    fn locate(&self, ctx: &FetchContext<'_>) -> Result<Located> {
+        let cfg = self.cfg;
+        let (repo, name, image_tag, image_digest) = if let Some(layout) = &cfg.oci_layout {
+            let path = ctx.workdir.join(layout);
+            (Repository::open_layout(&path)?, format!("oci-layout:{layout}"), None, None)
+        } else {
+            let image = cfg.image.as_deref().unwrap_or_default();
+            let reference: Reference = image.parse().map_err(|e| Error::Refused(format!("ociArtifact.image: {e}")))?;
+            let options = RemoteOptions {
+                plain_http: cfg.plain_http,
+                insecure: cfg.dangerous_skip_tls_verify,
+                credential: match &cfg.secret_ref {
+                    Some(r) => Some(credential_from_secret(
+                        ctx.loaded.secrets.get(&r.name).ok_or_else(|| Error::Refused(format!("secretRef {:?}: no such Secret", r.name)))?,
+                        &reference.registry,
+                    )?),
+                    None => None,
+                },
+                ..RemoteOptions::default()
+            };
+            let name = reference.repository_url();
+            (Repository::open_remote(&name, &options)?, name, reference.tag.clone(), reference.digest.clone())
+        };
+
+        // --locked: exactly the recorded digest.
+        if let Some(locked) = ctx.locked {
+            let entry = locked.oci_artifact.as_ref().ok_or_else(|| {
+                Error::Refused(format!("lock entry for content {:?} is not an ociArtifact; run sync without --locked", locked.path))
+            })?;
+            let digest = entry
+                .url
+                .rsplit_once('@')
+                .and_then(|(_, d)| d.parse::<Digest>().ok())
+                .ok_or_else(|| Error::Refused(format!("lock entry url {:?} has no digest", entry.url)))?;
+            return Ok(Located {
+                repo,
+                name,
+                object: digest.to_string(),
+                tag: entry.tag.clone(),
+            });
+        }
+
+        let tag = cfg.tag.clone().or(image_tag);
+        let (object, tag) = match (&cfg.tag_selection, image_digest, tag) {
+            (Some(sel), _, _) => {
+                let tags = repo.tags(ctx.op)?;
+                let t = select_tag(&tags, &sel.semver.constraints, sel.semver.prerelease_identifiers.as_deref())?;
+                (t.clone(), Some(t))
+            }
+            (None, Some(d), tag) => (d.to_string(), tag),
+            (None, None, Some(t)) => (t.clone(), Some(t)),
+            (None, None, None) => ("latest".to_string(), Some("latest".to_string())),
+        };
+        Ok(Located { repo, name, object, tag })
+    }
+}
+
+impl Source for OciSource<'_> {
+    fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
+        let loc = self.locate(ctx)?;
+        let platform = match &self.cfg.platform {
+            Some(p) => Some(p.parse::<Platform>().map_err(|e| Error::Refused(format!("ociArtifact.platform: {e}")))?),
+            None => None,
+        };
+        // With --locked the digest already is the platform's manifest.
+        let platform = if ctx.locked.is_some() { None } else { platform };
+        let mut manifest_desc = loc.repo.resolve(ctx.op, &loc.object, platform.as_ref())?;
+        let (_, mut manifest) = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?;
+        if !manifest.manifests.is_empty() || manifest.config.is_none() {
+            // An index without a platform: fine when it has one manifest.
+            let platforms: Vec<String> = manifest
+                .manifests
+                .iter()
+                .map(|m| m.platform.as_ref().map_or_else(|| m.digest.to_string(), |p| p.to_string()))
+                .collect();
+            if manifest.manifests.len() != 1 {
+                return Err(Error::Refused(format!(
+                    "{}:{} is an index of {} manifests; set ociArtifact.platform to one of: {}",
+                    loc.name,
+                    loc.object,
+                    manifest.manifests.len(),
+                    platforms.join(", ")
+                )));
+            }
+            manifest_desc = manifest.manifests[0].clone();
+            manifest = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?.1;
+        }
+
+        let mut layers: Vec<&Descriptor> = manifest.layers.iter().collect();
+        if !self.cfg.media_types.is_empty() {
+            layers.retain(|l| self.cfg.media_types.iter().any(|m| m == &l.media_type));
+        }
+        if layers.is_empty() {
+            let have: Vec<String> = manifest.layers.iter().map(|l| format!("{} ({})", l.media_type, l.digest)).collect();
+            return Err(Error::Refused(format!(
+                "{}@{}: no layer left after the mediaTypes filter; the artifact has: {}",
+                loc.name,
+                manifest_desc.digest,
+                if have.is_empty() { "no layers".to_string() } else { have.join(", ") }
+            )));
+        }
+
+        let mut fetched = Fetched::default();
+        let mut owners: BTreeMap<RelPath, String> = BTreeMap::new();
+        for layer in layers {
+            let what = format!("layer {} ({})", layer.digest, layer.media_type);
+            let plan = plan_layer(layer, self.cfg.unpack)?;
+            let Some(plan) = plan else {
+                fetched.warnings.push(format!(
+                    "Skipped pulling layers without file name in \"org.opencontainers.image.title\": {what}"
+                ));
+                continue;
+            };
+            let (report_paths, bytes) = self.fetch_layer(ctx, &loc.repo, layer, &plan, dest).map_err(|e| match e {
+                Error::Refused(m) => Error::Refused(format!("{what}: {m}")),
+                other => other,
+            })?;
+            fetched.bytes += bytes;
+            for p in report_paths {
+                if let Some(prev) = owners.insert(p.clone(), what.clone()) {
+                    if prev != what {
+                        return Err(Error::Refused(format!("{p}: written by both {prev} and {what}")));
+                    }
+                }
+            }
+        }
+        fetched.summary = format!("{}@{}", loc.name, manifest_desc.digest);
+        fetched.lock = LockContent {
+            oci_artifact: Some(LockOciArtifact {
+                url: format!("{}@{}", loc.name, manifest_desc.digest),
+                tag: loc.tag,
+            }),
+            ..LockContent::default()
+        };
+        Ok(fetched)
+    }
+}
+
+/// How one layer lands (SPEC §3).
+enum Plan {
+    /// An oras directory tarball, extracted under its title.
+    Directory { title: RelPath, digest: Option<Digest> },
+    /// A plain file at its title.
+    File { title: RelPath },
+    /// A tar archive extracted into the content root.
+    Archive(Compression),
+}
+
+fn plan_layer(layer: &Descriptor, unpack: Unpack) -> Result<Option<Plan>> {
+    let title = || {
+        let t = layer.title().unwrap_or_default();
+        RelPath::normalize(t)
+            .filter(|r| !r.is_root())
+            .ok_or_else(|| Error::Refused(format!("title {t:?} must be a relative path inside the content")))
+    };
+    let archive = || {
+        Compression::from_media_type(&layer.media_type).map(Plan::Archive).ok_or_else(|| {
+            Error::Refused(format!(
+                "not an archive: the media type names neither tar, tar+gzip nor tar+zstd, and the layer has no \
+                 org.opencontainers.image.title to write it to; exclude it by listing the media types you want under mediaTypes"
+            ))
+        })
+    };
+    let unpack_dir = layer.annotations.get(ANNOTATION_UNPACK).map(String::as_str) == Some("true");
+    Ok(match (unpack, layer.title().is_some()) {
+        (Unpack::Archives, _) => Some(archive()?),
+        (_, true) if unpack_dir => Some(Plan::Directory {
+            title: title()?,
+            digest: layer.annotations.get(ANNOTATION_CONTENT_DIGEST).and_then(|d| d.parse().ok()),
+        }),
+        (_, true) => Some(Plan::File { title: title()? }),
+        (Unpack::Files, false) => None,
+        (Unpack::Auto, false) => Some(archive()?),
+    })
+}
+
+/// Counts bytes for the progress callback.
+struct Counting<'a, R> {
+    inner: R,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+impl OciSource<'_> {
+    /// Fetches one layer (from the cache when it holds it) and writes it.
+    fn fetch_layer(
+        &self,
+        ctx: &FetchContext<'_>,
+        repo: &Repository,
+        layer: &Descriptor,
+        plan: &Plan,
+        dest: &Root,
+    ) -> Result<(Vec<RelPath>, u64)> {
+        if let Some(file) = ctx.cache.and_then(|c| c.open(&layer.digest, layer.size)) {
+            let mut reader = HashingReader::new(file, layer.digest.algorithm());
+            let written = self.write_layer(&mut reader, plan, dest);
+            let (digest, size, _) = reader.drain().map_err(|e| Error::io("cache", e))?;
+            if digest == layer.digest && size == layer.size {
+                return written.map(|paths| (paths, 0));
+            }
+            // A damaged cache entry: forget it and fetch for real. What was
+            // written is overwritten entry by entry below.
+            ctx.cache.expect("cache present").evict(&layer.digest);
+        }
+        let pending = match ctx.cache {
+            Some(c) => c.begin(&layer.digest).ok(),
+            None => None,
+        };
+        let stream = repo.open_blob(ctx.op, layer)?;
+        let mut tee = Tee::new(
+            Counting {
+                inner: stream,
+                progress: ctx.progress,
+            },
+            pending,
+        );
+        let written = self.write_layer(&mut tee, plan, dest);
+        if ctx.op.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let paths = written?;
+        let (counting, pending) = tee.finish().map_err(|e| Error::io("blob stream", e))?;
+        counting.inner.finish()?;
+        if let Some(p) = pending {
+            let _ = p.commit(); // a cache that cannot be written is not an error
+        }
+        Ok((paths, layer.size))
+    }
+
+    fn write_layer<R: Read>(&self, reader: &mut R, plan: &Plan, dest: &Root) -> Result<Vec<RelPath>> {
+        let opts = |within: RelPath| extract::Options {
+            within,
+            final_root: None,
+            modes: Modes::Normalized { files: self.permissions },
+            limits: extract::Limits::default(),
+            create_parents: true,
+        };
+        let refused = |e: extract::ExtractError| Error::Refused(e.to_string());
+        match plan {
+            Plan::File { title } => {
+                let mut file = dest.create_file(title, 0o600, Some(0o755)).map_err(|e| Error::io(title.to_string(), e))?;
+                copy(reader, &mut file).map_err(|e| Error::io(title.to_string(), e))?;
+                extract::root::set_mode(&file, self.permissions.unwrap_or(0o644)).map_err(|e| Error::io(title.to_string(), e))?;
+                Ok(vec![title.clone()])
+            }
+            Plan::Directory { title, digest } => {
+                let (report, _) = extract_oras_directory(reader, digest.as_ref(), dest, &opts(title.clone())).map_err(refused)?;
+                Ok(report.paths)
+            }
+            Plan::Archive(compression) => {
+                let (report, _) = extract_archive(reader, *compression, dest, &opts(RelPath::root())).map_err(refused)?;
+                Ok(report.paths)
+            }
+        }
+    }
+}
+
+fn copy<R: Read, W: Write>(r: &mut R, w: &mut W) -> io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
+/// Credentials from a vendir-style Secret: `username`/`password`, `token`,
+/// or a `.dockerconfigjson` holding an entry for `registry`.
+fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential> {
+    let get = |k: &str| secret.data.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
+    if let Some(json) = secret.data.get(".dockerconfigjson") {
+        #[derive(serde::Deserialize)]
+        struct Auth {
+            #[serde(default)]
+            auth: String,
+            #[serde(default)]
+            username: String,
+            #[serde(default)]
+            password: String,
+            #[serde(default, rename = "identitytoken")]
+            identity_token: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct DockerConfig {
+            #[serde(default)]
+            auths: BTreeMap<String, Auth>,
+        }
+        let cfg: DockerConfig = serde_json::from_slice(json)
+            .map_err(|e| Error::Refused(format!("secret {:?}: .dockerconfigjson is not valid JSON: {e}", secret.name)))?;
+        let entry = cfg
+            .auths
+            .iter()
+            .find(|(k, _)| {
+                let k = k.trim_start_matches("https://").trim_start_matches("http://");
+                k.split('/').next() == Some(registry)
+            })
+            .map(|(_, v)| v)
+            .ok_or_else(|| Error::Refused(format!("secret {:?}: .dockerconfigjson has no entry for {registry}", secret.name)))?;
+        let (mut username, mut password) = (entry.username.clone(), entry.password.clone());
+        if !entry.auth.is_empty() {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(entry.auth.trim())
+                .map_err(|_| Error::Refused(format!("secret {:?}: bad auth field for {registry}", secret.name)))?;
+            let decoded = String::from_utf8_lossy(&decoded).into_owned();
+            let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
+            (username, password) = (u.to_string(), p.to_string());
+        }
+        return Ok(Credential {
+            username,
+            password,
+            refresh_token: entry.identity_token.clone(),
+            ..Credential::default()
+        });
+    }
+    if let Some(token) = get("token") {
+        return Ok(Credential {
+            access_token: token,
+            ..Credential::default()
+        });
+    }
+    match (get("username"), get("password")) {
+        (Some(username), Some(password)) => Ok(Credential {
+            username,
+            password,
+            ..Credential::default()
+        }),
+        _ => Err(Error::Refused(format!(
+            "secret {:?}: expected keys username and password, token, or .dockerconfigjson",
+            secret.name
+        ))),
+    }
+}

@@ -1,0 +1,398 @@
+//! vendir's path filtering: `includePaths`, `excludePaths`, `legalPaths`,
+//! `ignorePaths` and `newRootPath`, on `/`-separated paths relative to a
+//! content's root.
+//!
+//! # What is matched from vendir
+//!
+//! Reference: carvel-dev/vendir (`pkg/vendir/directory/`, `pkg/vendir/config/`).
+//!
+//! * [`ContentFilter::keep`] is `FileFilter.Apply` (`directory/file_filter.go`)
+//!   for one file: a file is kept when there are no include patterns or one
+//!   matches; then an exclude match drops it; then a legal match keeps it
+//!   *again*. So, exactly as vendir does it, the result is
+//!   `(includes empty || include) && !exclude || legal` — legal paths win
+//!   over `excludePaths` (and over a non-matching `includePaths`).
+//! * `FileFilter.Apply` runs on every regular file *and symlink*
+//!   (`filepath.Walk` stats with `Lstat`; only directories are skipped), so
+//!   the caller must ask `keep` for symlinks too. Directories are never
+//!   matched; afterwards vendir's `deleteEmptyDirs` removes every directory
+//!   that holds no file (recursively — also directories that were empty in
+//!   the source), and fails with "Expected to find at least one file within
+//!   directory" when the content root ends up with no file at all. The sync
+//!   engine implements that part: a directory is kept iff it contains a kept
+//!   file (or symlink), and a content with no kept file is an error.
+//! * vendir skips the filter for `manual` contents (`directory.go`,
+//!   `skipFileFilter`), and so should the caller.
+//! * Defaults for `legalPaths` are `DefaultLegalPaths` from
+//!   `config/directory.go`, used when `legalPaths` is absent
+//!   (`LegalPathsWithDefaults`); `legalPaths: []` means none.
+//! * Patterns are joined to the content directory with Go's `filepath.Join`
+//!   (`scopePatterns`), which cleans them lexically: `./a/`, `/a` and `a//b/..`
+//!   mean `a`; we clean the same way (see the deviations for `..`).
+//! * Matching is `doublestar.PathMatch` from bmatcuk/doublestar v1.2.1 (the
+//!   version vendir's `go.mod` pins): `*` and `?` stay within one path
+//!   component, `**` as a whole component matches zero or more components
+//!   (`a/**/b` matches `a/b`; `a/**` does *not* match `a` itself), `**`
+//!   inside a component is a plain `*`, `{a,b}` alternation (empty
+//!   alternatives allowed, as the legal defaults need), `[...]` classes and
+//!   `\` escapes. Here that is [`globset`] with `literal_separator`,
+//!   `backslash_escape` and `empty_alternates` on.
+//! * [`IgnoreMatcher`] is `StagingDir.CopyExistingFiles` / `isPathIgnored`
+//!   (`directory/staging_dir.go`): existing files in the destination whose
+//!   path matches an `ignorePaths` pattern are copied over the freshly
+//!   fetched content (so they win over a fetched file of the same name).
+//! * [`new_root`] is `SubPath.Extract` (`directory/sub_path.go`): after
+//!   filtering, the subdirectory `newRootPath` becomes the content root and
+//!   everything outside it is dropped. vendir fails with "Expected directory
+//!   '…' (subpath) to exist" when it is missing; the caller reports that when
+//!   no path maps.
+//!
+//! # Deviations (on purpose)
+//!
+//! * Patterns are compiled up front, so a malformed pattern is an error at
+//!   config load time naming the pattern; doublestar only notices while
+//!   matching (and only if matching reaches the bad part).
+//! * Character-class negation: doublestar v1 negates only with `[^...]`;
+//!   globset also negates with `[!...]` (where doublestar matches a literal
+//!   `!`). We keep globset's reading, the common glob convention.
+//! * A pattern whose `..` climbs out of the content directory never matches.
+//!   In vendir, `filepath.Join(dir, "../x/f")` may land back inside `dir`
+//!   when `dir`'s own name is `x`; depending on the staging directory's name
+//!   is an accident, not a feature.
+//! * `ignorePaths` are matched against file (and symlink) paths only. vendir
+//!   also matches directories, and then fails because it cannot copy a
+//!   directory ("is not a regular file"); to keep a whole directory write
+//!   `dir/**`.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// vendir's default `legalPaths` (`DefaultLegalPaths` in
+/// `pkg/vendir/config/directory.go`), kept even when excluded.
+pub fn default_legal_paths() -> Vec<String> {
+    vec![
+        "{LICENSE,LICENCE,License,Licence}{,.md,.txt,.rst}".to_string(),
+        "{COPYRIGHT,Copyright}{,.md,.txt,.rst}".to_string(),
+        "{NOTICE,Notice}{,.md,.txt,.rst}".to_string(),
+    ]
+}
+
+/// Checks that `pattern` is a valid glob; the error names the pattern.
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    build_glob(pattern).map(|_| ())
+}
+
+/// Lexically cleans a pattern as `filepath.Join(contentDir, pattern)` would,
+/// relative to the content directory. `None`: the pattern names the content
+/// directory itself (`""`, `.`) or climbs out of it, so it matches no file.
+fn clean_pattern(pattern: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in pattern.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join("/"))
+    }
+}
+
+/// Normalises a path to be matched: drops empty and `.` components.
+fn clean_path(path: &str) -> String {
+    path.split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn build_glob(pattern: &str) -> Result<Option<globset::Glob>, String> {
+    let Some(cleaned) = clean_pattern(pattern) else {
+        return Ok(None);
+    };
+    GlobBuilder::new(&cleaned)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .empty_alternates(true)
+        .build()
+        .map(Some)
+        .map_err(|e| format!("invalid glob pattern `{pattern}`: {}", e.kind()))
+}
+
+fn build_set(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        if let Some(glob) = build_glob(pattern)? {
+            builder.add(glob);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| format!("invalid glob patterns: {e}"))
+}
+
+/// A content's `includePaths` / `excludePaths` / `legalPaths`, compiled.
+///
+/// See the module documentation for the exact vendir semantics.
+#[derive(Debug, Clone)]
+pub struct ContentFilter {
+    has_include: bool,
+    include: GlobSet,
+    exclude: GlobSet,
+    legal: GlobSet,
+}
+
+impl ContentFilter {
+    /// Compiles the patterns. `legal: None` means vendir's defaults
+    /// ([`default_legal_paths`]); `Some(&[])` means no legal paths. A bad
+    /// glob is an error naming the pattern.
+    pub fn new(
+        include: &[String],
+        exclude: &[String],
+        legal: Option<&[String]>,
+    ) -> Result<ContentFilter, String> {
+        let legal = match legal {
+            Some(l) => build_set(l)?,
+            None => build_set(&default_legal_paths())?,
+        };
+        Ok(ContentFilter {
+            // vendir tests `len(includePaths) == 0` on the list as written.
+            has_include: !include.is_empty(),
+            include: build_set(include)?,
+            exclude: build_set(exclude)?,
+            legal,
+        })
+    }
+
+    /// Whether the file (or symlink) at `rel_path` (relative to the content
+    /// root, `/`-separated) stays: `(no includePaths || an include matches)
+    /// && no exclude matches`, or a legal path matches (vendir's
+    /// `FileFilter.Apply`). Not meant for directories: a directory stays iff
+    /// it ends up holding a kept file.
+    pub fn keep(&self, rel_path: &str) -> bool {
+        let path = clean_path(rel_path);
+        let mut matched = !self.has_include || self.include.is_match(&path);
+        if matched && self.exclude.is_match(&path) {
+            matched = false;
+        }
+        if !matched && self.legal.is_match(&path) {
+            matched = true;
+        }
+        matched
+    }
+}
+
+/// A content's `ignorePaths`: files already in the destination that sync must
+/// keep (vendir's `StagingDir.CopyExistingFiles`).
+#[derive(Debug, Clone)]
+pub struct IgnoreMatcher {
+    set: GlobSet,
+    empty: bool,
+}
+
+impl IgnoreMatcher {
+    /// Compiles the patterns; a bad glob is an error naming the pattern.
+    pub fn new(patterns: &[String]) -> Result<Self, String> {
+        Ok(IgnoreMatcher {
+            set: build_set(patterns)?,
+            empty: patterns.is_empty(),
+        })
+    }
+
+    /// Whether the existing file at `rel_path` (relative to the content root)
+    /// must be kept. Match file (and symlink) paths only; a pattern matching
+    /// a directory name does not cover the files in it (use `dir/**`).
+    pub fn is_ignored(&self, rel_path: &str) -> bool {
+        !self.empty && self.set.is_match(clean_path(rel_path))
+    }
+
+    /// Whether there are no patterns at all (nothing to preserve).
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+}
+
+/// vendir's `newRootPath` (`SubPath.Extract`): the path re-rooted at
+/// `new_root_path`, or `None` when it lies outside (it is dropped). The new
+/// root itself also maps to `None` (it becomes the content root, which always
+/// exists). Both arguments are cleaned lexically first; an empty or `.` new
+/// root is a no-op. Apply after [`ContentFilter::keep`], as vendir does.
+pub fn new_root(rel_path: &str, new_root_path: &str) -> Option<String> {
+    let path = clean_path(rel_path);
+    let root = clean_path(new_root_path);
+    if root.is_empty() {
+        return if path.is_empty() { None } else { Some(path) };
+    }
+    path.strip_prefix(&root)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|rest| !rest.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn no_patterns_keeps_everything() {
+        let f = ContentFilter::new(&[], &[], None).unwrap();
+        assert!(f.keep("a"));
+        assert!(f.keep("a/b/c.yaml"));
+    }
+
+    #[test]
+    fn include_only() {
+        let f = ContentFilter::new(
+            &s(&["crds/*.yaml", "charts/**/values.yaml"]),
+            &[],
+            Some(&[]),
+        )
+        .unwrap();
+        assert!(f.keep("crds/a.yaml"));
+        assert!(!f.keep("crds/sub/a.yaml"), "* must not cross /");
+        assert!(f.keep("charts/values.yaml"), "** matches zero dirs");
+        assert!(f.keep("charts/x/y/values.yaml"));
+        assert!(!f.keep("README.md"));
+    }
+
+    #[test]
+    fn exclude_wins_over_include() {
+        let f = ContentFilter::new(&s(&["**/*.yaml"]), &s(&["test/**"]), Some(&[])).unwrap();
+        assert!(f.keep("a/b.yaml"));
+        assert!(f.keep("b.yaml"));
+        assert!(!f.keep("test/b.yaml"));
+        assert!(!f.keep("test/x/b.yaml"));
+        assert!(!f.keep("b.json"));
+    }
+
+    #[test]
+    fn legal_paths_win_over_exclude_and_include() {
+        // vendir file_filter.go: the legal check comes last and sets matched.
+        let f = ContentFilter::new(&s(&["src/**"]), &s(&["**/*"]), None).unwrap();
+        assert!(f.keep("LICENSE"));
+        assert!(f.keep("NOTICE.txt"));
+        assert!(f.keep("Copyright.md"));
+        assert!(f.keep("Licence.rst"));
+        assert!(!f.keep("src/a.go"), "excluded");
+        assert!(!f.keep("LICENSE.pdf"));
+        assert!(!f.keep("sub/LICENSE"), "defaults are root-only");
+        assert!(!f.keep("license"), "case-sensitive");
+    }
+
+    #[test]
+    fn explicit_empty_legal_paths_disable_defaults() {
+        let f = ContentFilter::new(&s(&["a"]), &[], Some(&[])).unwrap();
+        assert!(!f.keep("LICENSE"));
+        let f = ContentFilter::new(&s(&["a"]), &[], Some(&s(&["COPYING"]))).unwrap();
+        assert!(f.keep("COPYING"));
+        assert!(!f.keep("LICENSE"));
+    }
+
+    #[test]
+    fn default_legal_paths_exact() {
+        assert_eq!(
+            default_legal_paths(),
+            s(&[
+                "{LICENSE,LICENCE,License,Licence}{,.md,.txt,.rst}",
+                "{COPYRIGHT,Copyright}{,.md,.txt,.rst}",
+                "{NOTICE,Notice}{,.md,.txt,.rst}",
+            ])
+        );
+    }
+
+    #[test]
+    fn patterns_are_cleaned_like_filepath_join() {
+        let f = ContentFilter::new(&s(&["./a/", "/b", "c//d/../e"]), &[], Some(&[])).unwrap();
+        assert!(f.keep("a"));
+        assert!(f.keep("b"));
+        assert!(f.keep("c/e"));
+        assert!(!f.keep("c/d/e"));
+        // names the directory itself or climbs out: matches nothing, but
+        // still counts as "includePaths given".
+        let f = ContentFilter::new(&s(&[".", "../x"]), &[], Some(&[])).unwrap();
+        assert!(!f.keep("x"));
+        assert!(!f.keep("a"));
+        // paths are cleaned too
+        let f = ContentFilter::new(&s(&["a/b"]), &[], Some(&[])).unwrap();
+        assert!(f.keep("./a/b"));
+    }
+
+    #[test]
+    fn doublestar_details() {
+        let f = ContentFilter::new(&s(&["a/**"]), &[], Some(&[])).unwrap();
+        assert!(!f.keep("a"), "doublestar v1: a/** does not match a");
+        assert!(f.keep("a/b"));
+        let f = ContentFilter::new(
+            &s(&["x**y", "{p,q}/*.{yml,yaml}", "f?.txt"]),
+            &[],
+            Some(&[]),
+        )
+        .unwrap();
+        assert!(f.keep("xzzy"));
+        assert!(!f.keep("xz/zy"), "** inside a component is *");
+        assert!(f.keep("p/a.yml"));
+        assert!(f.keep("q/a.yaml"));
+        assert!(!f.keep("r/a.yaml"));
+        assert!(f.keep("f1.txt"));
+        assert!(!f.keep("f12.txt"));
+        let f = ContentFilter::new(&s(&["**"]), &[], Some(&[])).unwrap();
+        assert!(f.keep(".hidden/x"), "no special dotfile handling");
+        let f = ContentFilter::new(&s(&[r"a\*b"]), &[], Some(&[])).unwrap();
+        assert!(f.keep("a*b"));
+        assert!(!f.keep("axb"));
+    }
+
+    #[test]
+    fn bad_glob_names_pattern() {
+        let e = ContentFilter::new(&s(&["ok", "a[b"]), &[], None).unwrap_err();
+        assert!(e.contains("`a[b`"), "{e}");
+        let e = ContentFilter::new(&[], &s(&["{a,b"]), None).unwrap_err();
+        assert!(e.contains("`{a,b`"), "{e}");
+        let e = ContentFilter::new(&[], &[], Some(&s(&["[z-a]"]))).unwrap_err();
+        assert!(e.contains("`[z-a]`"), "{e}");
+        assert!(check_pattern("a/**/b").is_ok());
+        assert!(check_pattern("a[").is_err());
+        assert!(IgnoreMatcher::new(&s(&["x{"]))
+            .unwrap_err()
+            .contains("`x{`"));
+    }
+
+    #[test]
+    fn ignore_matcher() {
+        let m = IgnoreMatcher::new(&s(&["local/**", "*.local.yaml"])).unwrap();
+        assert!(!m.is_empty());
+        assert!(m.is_ignored("local/a"));
+        assert!(m.is_ignored("local/a/b"));
+        assert!(m.is_ignored("x.local.yaml"));
+        assert!(!m.is_ignored("sub/x.local.yaml"));
+        assert!(!m.is_ignored("other"));
+        let m = IgnoreMatcher::new(&[]).unwrap();
+        assert!(m.is_empty());
+        assert!(!m.is_ignored("anything"));
+    }
+
+    #[test]
+    fn new_root_paths() {
+        assert_eq!(
+            new_root("charts/app/values.yaml", "charts/app"),
+            Some("values.yaml".into())
+        );
+        assert_eq!(
+            new_root("charts/app/t/a.yaml", "./charts/app/"),
+            Some("t/a.yaml".into())
+        );
+        assert_eq!(new_root("charts/app", "charts/app"), None);
+        assert_eq!(new_root("charts/application/x", "charts/app"), None);
+        assert_eq!(new_root("README.md", "charts/app"), None);
+        assert_eq!(new_root("a/b", "."), Some("a/b".into()));
+        assert_eq!(new_root("a/b", ""), Some("a/b".into()));
+    }
+}

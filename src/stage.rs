@@ -1,0 +1,154 @@
+//! Staging and commit: each directory is assembled next to its destination
+//! (same file system) and swapped in by rename only when every content in
+//! it succeeded.
+//!
+//! The swap uses `renameat2(RENAME_EXCHANGE)` when the destination exists,
+//! so there is no moment without a tree at the destination; the old tree
+//! then sits at the staging path and is removed. Staging directories are
+//! named `.vendoras-staging-<name>-<pid>` and any left by a killed run are
+//! removed at the start of the next (under the working-directory lock).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{renameat_with, RenameFlags, CWD};
+
+use crate::error::{Error, Result};
+use crate::extract::root::{set_mode, Existing};
+use crate::extract::{RelPath, Root};
+use crate::filter::{new_root, ContentFilter};
+
+const PREFIX: &str = ".vendoras-staging-";
+
+/// A directory being assembled.
+pub struct Staging {
+    dir: PathBuf,
+    dest: PathBuf,
+    root: Root,
+}
+
+impl Staging {
+    /// Creates an empty staging directory for `dest` beside it.
+    pub fn create(dest: &Path) -> Result<Staging> {
+        let parent = dest.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = parent.join(format!("{PREFIX}{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        let root = Root::open(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Staging {
+            dir,
+            dest: dest.to_path_buf(),
+            root,
+        })
+    }
+
+    /// The staging root.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// A scratch directory for one content's raw fetch, inside staging (so
+    /// moving files out of it is a rename).
+    pub fn scratch(&self, index: usize) -> Result<(PathBuf, Root)> {
+        let path = self.dir.join(format!(".fetch-{index}"));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
+        let root = Root::open(&path).map_err(|e| Error::io(&path, e))?;
+        Ok((path, root))
+    }
+
+    /// Swaps the staged tree in. `mode` sets the directory's own mode.
+    pub fn commit(self, mode: Option<u32>) -> Result<()> {
+        set_mode(self.root_fd()?, mode.unwrap_or(0o755)).map_err(|e| Error::io(&self.dir, e))?;
+        let exists = fs::symlink_metadata(&self.dest).is_ok();
+        let flags = if exists { RenameFlags::EXCHANGE } else { RenameFlags::empty() };
+        renameat_with(CWD, &self.dir, CWD, &self.dest, flags).map_err(|e| Error::io(&self.dest, e.into()))?;
+        // After an exchange the old tree is at the staging path; Drop removes it.
+        Ok(())
+    }
+
+    fn root_fd(&self) -> Result<std::os::fd::OwnedFd> {
+        self.root.open_dir(&RelPath::root(), None).map_err(|e| Error::io(&self.dir, e))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes staging directories a killed run left in `parent`.
+pub fn clean_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(PREFIX) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Moves a fetched tree (`scratch`) into `dest` at `rel`, keeping what the
+/// filters keep and re-rooting at `new_root_path`. Returns the file count.
+pub fn place(
+    scratch: &Root,
+    dest: &Root,
+    rel: &RelPath,
+    filter: &ContentFilter,
+    new_root_path: Option<&str>,
+) -> Result<u64> {
+    dest.create_dir(rel, 0o755).map_err(|e| Error::io(rel.to_path(dest.path()), e))?;
+    let mut count = 0;
+    let mut stack = vec![RelPath::root()];
+    while let Some(dir) = stack.pop() {
+        for name in list(&dir.to_path(scratch.path()))? {
+            let from = dir.join(&name).expect("plain name");
+            let kind = scratch.existing(&from).map_err(|e| Error::io(from.to_path(scratch.path()), e))?;
+            if kind == Existing::Dir {
+                stack.push(from);
+                continue;
+            }
+            let path = from.to_string();
+            let path = match new_root_path {
+                Some(nr) => match new_root(&path, nr) {
+                    Some(p) => p,
+                    None => continue,
+                },
+                None => path,
+            };
+            if !filter.keep(&path) {
+                continue;
+            }
+            let to = rel.join(&path).ok_or_else(|| Error::Refused(format!("{path}: outside the content")))?;
+            if kind == Existing::Symlink {
+                // Re-rooting can make a link that was inside point outside.
+                let target = fs::read_link(from.to_path(scratch.path())).map_err(|e| Error::io(&path, e))?;
+                let target = target.to_string_lossy();
+                let inside = RelPath::normalize(&path).and_then(|p| p.parent().join(&target));
+                if target.starts_with('/') || inside.is_none() {
+                    return Err(Error::Refused(format!(
+                        "{path}: symbolic link target {target:?} leaves the content after newRootPath/filters"
+                    )));
+                }
+            }
+            scratch
+                .merge_into(&from, dest, &to)
+                .map_err(|e| Error::io(to.to_path(dest.path()), e))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn list(dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<io::Result<_>>()
+        .map_err(|e| Error::io(dir, e))?;
+    names.sort();
+    Ok(names)
+}
