@@ -15,7 +15,8 @@ fn main() {
     // VENDORAS_SHIM_DIR builds the shim from another checkout of `go/`
     // (handy while the Go side is being changed separately).
     println!("cargo:rerun-if-env-changed=VENDORAS_SHIM_DIR");
-    let go_dir = env::var_os("VENDORAS_SHIM_DIR").map_or_else(|| manifest_dir.join("go"), PathBuf::from);
+    let go_dir =
+        env::var_os("VENDORAS_SHIM_DIR").map_or_else(|| manifest_dir.join("go"), PathBuf::from);
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
 
     // Rebuild the archive only when the Go sources change.

@@ -30,7 +30,11 @@ impl Cache {
     /// The default location: `$VENDORAS_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/vendoras`, else `~/.cache/vendoras`.
     pub fn default_dir() -> Option<PathBuf> {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         env("VENDORAS_CACHE_DIR")
             .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("vendoras")))
             .or_else(|| env("HOME").map(|h| h.join(".cache").join("vendoras")))
@@ -78,7 +82,9 @@ impl Pending {
     /// Moves the verified blob into place.
     pub fn commit(self) -> Result<()> {
         let path = self.path;
-        self.tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        self.tmp
+            .persist(&path)
+            .map_err(|e| Error::io(&path, e.error))?;
         Ok(())
     }
 }
@@ -121,4 +127,3 @@ impl<R: Read> Read for Tee<R> {
         Ok(n)
     }
 }
-

@@ -76,7 +76,9 @@ impl FromStr for Digest {
             "sha512" => Algorithm::Sha512,
             _ => return Err(bad()),
         };
-        if hex.len() != algorithm.hex_len() || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hex.len() != algorithm.hex_len()
+            || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(bad());
         }
         Ok(Digest {
@@ -183,15 +185,26 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        let d: Digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a".parse().unwrap();
-        assert_eq!(d.to_string(), "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        let d: Digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            d.to_string(),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
         assert_eq!(d.short(), "44136fa355b3");
         assert_eq!(Digest::of(Algorithm::Sha256, b"{}"), d);
     }
 
     #[test]
     fn rejects_bad_digests() {
-        for s in ["", "sha256:", "sha256:ABC", "md5:00", "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8"] {
+        for s in [
+            "",
+            "sha256:",
+            "sha256:ABC",
+            "md5:00",
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8",
+        ] {
             assert!(s.parse::<Digest>().is_err(), "{s}");
         }
     }

@@ -21,9 +21,9 @@ pub mod oci;
 pub mod pull;
 pub mod reference;
 pub mod registry;
-pub mod verify;
 pub mod resolve;
 pub mod stage;
 pub mod sync;
+pub mod verify;
 
 pub use error::{Error, Result};

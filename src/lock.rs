@@ -93,10 +93,15 @@ impl LockConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let lock: LockConfig = serde_yaml::from_str(&text)
-            .map_err(|e| Error::Refused(format!("{}: not a valid lock file: {e}", path.display())))?;
+        let lock: LockConfig = serde_yaml::from_str(&text).map_err(|e| {
+            Error::Refused(format!("{}: not a valid lock file: {e}", path.display()))
+        })?;
         if lock.kind != "LockConfig" {
-            return Err(Error::Refused(format!("{}: kind is {:?}, expected LockConfig", path.display(), lock.kind)));
+            return Err(Error::Refused(format!(
+                "{}: kind is {:?}, expected LockConfig",
+                path.display(),
+                lock.kind
+            )));
         }
         Ok(Some(lock))
     }
@@ -138,13 +143,18 @@ impl LockConfig {
 /// Writes a file by temp file + fsync + rename in the same directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".vendoras-tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }
@@ -188,9 +198,17 @@ mod tests {
         assert!(sample().write(&path).unwrap());
         assert!(!sample().write(&path).unwrap());
         let mut changed = sample();
-        changed.directories[0].contents[0].oci_artifact.as_mut().unwrap().tag = None;
+        changed.directories[0].contents[0]
+            .oci_artifact
+            .as_mut()
+            .unwrap()
+            .tag = None;
         assert!(changed.write(&path).unwrap());
         assert_eq!(LockConfig::read(&path).unwrap().unwrap(), changed);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 }

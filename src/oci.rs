@@ -22,7 +22,8 @@ pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Docker schema 2 manifest.
 pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker manifest list.
-pub const MEDIA_TYPE_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const MEDIA_TYPE_DOCKER_LIST: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 /// The empty JSON config `{}`.
 pub const MEDIA_TYPE_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
@@ -56,14 +57,18 @@ pub struct Descriptor {
 impl Descriptor {
     /// The title annotation, when present and non-empty.
     pub fn title(&self) -> Option<&str> {
-        self.annotations.get(ANNOTATION_TITLE).map(String::as_str).filter(|t| !t.is_empty())
+        self.annotations
+            .get(ANNOTATION_TITLE)
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
     }
 
     /// Whether this is oras's empty config `{}` (the annotations aside).
     pub fn is_empty_json(&self) -> bool {
         self.media_type == MEDIA_TYPE_EMPTY
             && self.size == 2
-            && self.digest.to_string() == "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+            && self.digest.to_string()
+                == "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
     }
 
     /// Whether the media type names a manifest or an index (content with
@@ -83,7 +88,10 @@ impl Descriptor {
 pub fn is_manifest_media_type(media_type: &str) -> bool {
     matches!(
         media_type,
-        MEDIA_TYPE_MANIFEST | MEDIA_TYPE_INDEX | MEDIA_TYPE_DOCKER_MANIFEST | MEDIA_TYPE_DOCKER_LIST
+        MEDIA_TYPE_MANIFEST
+            | MEDIA_TYPE_INDEX
+            | MEDIA_TYPE_DOCKER_MANIFEST
+            | MEDIA_TYPE_DOCKER_LIST
     )
 }
 
@@ -95,7 +103,11 @@ pub struct Platform {
     /// Operating system, e.g. `linux`.
     pub os: String,
     /// OS version.
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// OS features.
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
@@ -116,7 +128,9 @@ impl FromStr for Platform {
         };
         let parts: Vec<&str> = main.split('/').collect();
         if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return Err(format!("failed to parse platform {s:?}: expected format os/arch[/variant]"));
+            return Err(format!(
+                "failed to parse platform {s:?}: expected format os/arch[/variant]"
+            ));
         }
         Ok(Platform {
             os: parts[0].to_string(),
@@ -183,7 +197,10 @@ mod tests {
     #[test]
     fn platform_parsing() {
         let p: Platform = "linux/arm64/v8".parse().unwrap();
-        assert_eq!((p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()), ("linux", "arm64", Some("v8")));
+        assert_eq!(
+            (p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()),
+            ("linux", "arm64", Some("v8"))
+        );
         assert_eq!(p.to_string(), "linux/arm64/v8");
         assert!("linux".parse::<Platform>().is_err());
         assert!("linux//".parse::<Platform>().is_err());

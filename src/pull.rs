@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::digest::Digest;
-use crate::extract::layer::extract_oras_directory;
 use crate::error::{Error, Result};
+use crate::extract::layer::extract_oras_directory;
 use crate::extract::{self, Limits, Modes, RelPath, Root};
 use crate::ffi::Op;
 use crate::oci::{Descriptor, Platform, ANNOTATION_CONTENT_DIGEST, ANNOTATION_UNPACK};
@@ -270,7 +270,10 @@ fn place(layers: &[Descriptor], output: &Path, opts: &PullOptions) -> Result<Vec
                 Dest::Outside(p) => p.clone(),
             };
             if path.exists() {
-                return Err(Error::Refused(format!("{title}: overwrite disallowed ({} exists)", path.display())));
+                return Err(Error::Refused(format!(
+                    "{title}: overwrite disallowed ({} exists)",
+                    path.display()
+                )));
             }
         }
         items.push(Item {
@@ -355,18 +358,26 @@ impl Staging {
                     }
                     (&dir.root, output.to_path_buf(), top)
                 }
-                (Dest::Outside(path), _, Some(dir)) => (&dir.root, path.parent().unwrap_or(Path::new("/")).to_path_buf(), base_name(path)),
+                (Dest::Outside(path), _, Some(dir)) => (
+                    &dir.root,
+                    path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+                    base_name(path),
+                ),
                 _ => unreachable!("staging created for every item"),
             };
             let dest = Root::open(&dest_dir).map_err(|e| Error::io(&dest_dir, e))?;
-            from.merge_into(&rel, &dest, &rel).map_err(|e| Error::io(rel.to_path(&dest_dir), e))?;
+            from.merge_into(&rel, &dest, &rel)
+                .map_err(|e| Error::io(rel.to_path(&dest_dir), e))?;
         }
         Ok(())
     }
 }
 
 fn base_name(path: &Path) -> RelPath {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     RelPath::normalize(&name).unwrap_or_default()
 }
 
@@ -437,7 +448,8 @@ fn fetch_all(
         let mut file = to_root
             .create_file(&to_rel, 0o666, Some(0o777))
             .map_err(|e| Error::io(to_rel.to_path(to_root.path()), e))?;
-        io::copy(&mut reader, &mut file).map_err(|e| Error::io(to_rel.to_path(to_root.path()), e))?;
+        io::copy(&mut reader, &mut file)
+            .map_err(|e| Error::io(to_rel.to_path(to_root.path()), e))?;
         status(Status::Restored, &items[i].desc);
     }
 
@@ -479,7 +491,11 @@ fn fetch_one(
         Ok(()) => stream.finish()?,
         Err(e) => {
             drop(stream);
-            return Err(if op.is_cancelled() { Error::Cancelled } else { e });
+            return Err(if op.is_cancelled() {
+                Error::Cancelled
+            } else {
+                e
+            });
         }
     }
     status(Status::Downloaded, &item.desc);
@@ -489,7 +505,9 @@ fn fetch_one(
 fn write_file(stream: &mut BlobStream, root: &Root, rel: &RelPath) -> Result<()> {
     let path = rel.to_path(root.path());
     // 0666 through the umask, as oras-go's file store creates files.
-    let mut file = root.create_file(rel, 0o666, Some(0o777)).map_err(|e| Error::io(&path, e))?;
+    let mut file = root
+        .create_file(rel, 0o666, Some(0o777))
+        .map_err(|e| Error::io(&path, e))?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = match stream.read(&mut buf) {
@@ -511,7 +529,10 @@ fn unpack(
     final_root: PathBuf,
     opts: &PullOptions,
 ) -> Result<()> {
-    let what = format!("layer {} ({}) titled {:?}", item.desc.digest, item.desc.media_type, item.title);
+    let what = format!(
+        "layer {} ({}) titled {:?}",
+        item.desc.digest, item.desc.media_type, item.title
+    );
     // oras ignores an unparsable content digest, and so do we.
     let expected: Option<Digest> = item
         .desc
@@ -520,7 +541,8 @@ fn unpack(
         .and_then(|d| d.parse().ok());
     // oras-go creates the title directory (and its parents) first; entries
     // below it need their directories in the archive.
-    root.create_dir(rel, 0o777).map_err(|e| Error::io(rel.to_path(root.path()), e))?;
+    root.create_dir(rel, 0o777)
+        .map_err(|e| Error::io(rel.to_path(root.path()), e))?;
     let options = extract::Options {
         within: rel.clone(),
         final_root: Some(final_root),

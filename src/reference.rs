@@ -58,7 +58,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn valid_repository(r: &str) -> bool {
@@ -66,7 +67,9 @@ fn valid_repository(r: &str) -> bool {
     !r.is_empty()
         && r.split('/').all(|c| {
             !c.is_empty()
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
                 && c.as_bytes()[0].is_ascii_alphanumeric()
                 && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
         })
@@ -80,12 +83,15 @@ impl FromStr for Reference {
             reason: reason.to_string(),
         };
         let (rest, digest) = match input.split_once('@') {
-            Some((r, d)) => (r, Some(d.parse::<Digest>().map_err(|e| err(&e.to_string()))?)),
+            Some((r, d)) => (
+                r,
+                Some(d.parse::<Digest>().map_err(|e| err(&e.to_string()))?),
+            ),
             None => (input, None),
         };
-        let (registry, path) = rest
-            .split_once('/')
-            .ok_or_else(|| err("missing registry or repository (expected registry/repository[:tag][@digest])"))?;
+        let (registry, path) = rest.split_once('/').ok_or_else(|| {
+            err("missing registry or repository (expected registry/repository[:tag][@digest])")
+        })?;
         if registry.is_empty() || registry.contains(|c: char| c.is_whitespace() || c == '@') {
             return Err(err("invalid registry"));
         }
@@ -94,7 +100,9 @@ impl FromStr for Reference {
             None => (path, None),
         };
         if !valid_repository(repository) {
-            return Err(err("invalid repository (lowercase letters, digits and . _ - separated by /)"));
+            return Err(err(
+                "invalid repository (lowercase letters, digits and . _ - separated by /)",
+            ));
         }
         if let Some(t) = tag {
             if !valid_tag(t) {
@@ -149,7 +157,10 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         let r: Reference = "localhost:5000/hello:v1".parse().unwrap();
-        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), ("localhost:5000", "hello", Some("v1")));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("localhost:5000", "hello", Some("v1"))
+        );
         let d = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
         let r: Reference = format!("ghcr.io/a/b/c:latest@{d}").parse().unwrap();
         assert_eq!(r.repository, "a/b/c");
@@ -161,15 +172,28 @@ mod tests {
 
     #[test]
     fn refuses_bad_references() {
-        for s in ["hello", "localhost:5000/Hello:v1", "r/x:", "r/x:bad tag", "r/x@sha256:abc", "/x"] {
+        for s in [
+            "hello",
+            "localhost:5000/Hello:v1",
+            "r/x:",
+            "r/x:bad tag",
+            "r/x@sha256:abc",
+            "/x",
+        ] {
             assert!(s.parse::<Reference>().is_err(), "{s}");
         }
     }
 
     #[test]
     fn layout_references() {
-        assert_eq!(split_layout_reference("dir:v1").unwrap(), ("dir".into(), Some("v1".into())));
-        assert_eq!(split_layout_reference("a/b@sha256:00").unwrap(), ("a/b".into(), Some("sha256:00".into())));
+        assert_eq!(
+            split_layout_reference("dir:v1").unwrap(),
+            ("dir".into(), Some("v1".into()))
+        );
+        assert_eq!(
+            split_layout_reference("a/b@sha256:00").unwrap(),
+            ("a/b".into(), Some("sha256:00".into()))
+        );
         assert_eq!(split_layout_reference("dir").unwrap(), ("dir".into(), None));
         assert!(split_layout_reference(":v1").is_err());
     }

@@ -103,12 +103,16 @@ impl Repository {
 
     /// Opens an OCI image layout (a directory or a tar file).
     pub fn open_layout(path: &Path) -> Result<Repository> {
-        Self::open(&TargetRequest::OciLayout { path }, &path.display().to_string())
+        Self::open(
+            &TargetRequest::OciLayout { path },
+            &path.display().to_string(),
+        )
     }
 
     fn open(req: &TargetRequest<'_>, name: &str) -> Result<Repository> {
         let json = serde_json::to_string(req).expect("request serialises");
-        let target = ffi::Target::open(&json).map_err(|e| Error::registry(format!("open {name}"), e))?;
+        let target =
+            ffi::Target::open(&json).map_err(|e| Error::registry(format!("open {name}"), e))?;
         Ok(Repository {
             target: Arc::new(target),
             name: name.to_string(),
@@ -126,7 +130,12 @@ impl Repository {
     }
 
     /// Resolves a tag or digest, optionally to one platform of an index.
-    pub fn resolve(&self, op: &Op, reference: &str, platform: Option<&Platform>) -> Result<Descriptor> {
+    pub fn resolve(
+        &self,
+        op: &Op,
+        reference: &str,
+        platform: Option<&Platform>,
+    ) -> Result<Descriptor> {
         let req = serde_json::json!({
             "reference": reference,
             "platform": platform.map(|p| p.to_string()).unwrap_or_default(),
@@ -151,9 +160,15 @@ impl Repository {
     /// Fetches small content whole (configs, signatures), verified.
     pub fn fetch_bytes(&self, op: &Op, desc: &Descriptor, max_size: i64) -> Result<Vec<u8>> {
         let json = serde_json::to_string(desc).expect("descriptor serialises");
-        self.target
-            .fetch_bytes(op, &json, max_size)
-            .map_err(|e| Error::registry(format!("fetch {} ({}) from {}", desc.digest, desc.media_type, self.name), e))
+        self.target.fetch_bytes(op, &json, max_size).map_err(|e| {
+            Error::registry(
+                format!(
+                    "fetch {} ({}) from {}",
+                    desc.digest, desc.media_type, self.name
+                ),
+                e,
+            )
+        })
     }
 
     /// Lists the repository's tags.
@@ -167,7 +182,9 @@ impl Repository {
             .target
             .list_tags(op)
             .map_err(|e| Error::registry(format!("list tags of {}", self.name), e))?;
-        Ok(serde_json::from_str::<Tags>(&out).map_err(|e| bad_answer("list tags", e))?.tags)
+        Ok(serde_json::from_str::<Tags>(&out)
+            .map_err(|e| bad_answer("list tags", e))?
+            .tags)
     }
 
     /// Starts streaming a blob. Read it, then call [`BlobStream::finish`]
@@ -186,7 +203,10 @@ impl Repository {
             .spawn(move || target.fetch_to_fd(&op, &json, write))
             .map_err(|e| Error::io("spawn", e))?;
         Ok(BlobStream {
-            reader: Some(HashingReader::new(File::from(read), desc.digest.algorithm())),
+            reader: Some(HashingReader::new(
+                File::from(read),
+                desc.digest.algorithm(),
+            )),
             desc: desc.clone(),
             worker: Some(worker),
             source: self.name.clone(),
@@ -195,7 +215,9 @@ impl Repository {
 }
 
 fn bad_answer(what: &str, e: serde_json::Error) -> Error {
-    Error::Refused(format!("{what}: unexpected answer from the registry shim: {e}"))
+    Error::Refused(format!(
+        "{what}: unexpected answer from the registry shim: {e}"
+    ))
 }
 
 /// A blob arriving from the shim: read it like a file; it hashes as it goes.
@@ -224,17 +246,30 @@ impl BlobStream {
         let reader = self.reader.take().expect("stream finished once");
         let drained = reader.drain();
         let shim = self.worker.take().expect("worker joined once").join();
-        let what = || format!("blob {} ({}) from {}", self.desc.digest, self.desc.media_type, self.source);
+        let what = || {
+            format!(
+                "blob {} ({}) from {}",
+                self.desc.digest, self.desc.media_type, self.source
+            )
+        };
         match shim {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(Error::registry(format!("fetch {}", what()), e)),
-            Err(_) => return Err(Error::Refused(format!("fetch {}: shim thread panicked", what()))),
+            Err(_) => {
+                return Err(Error::Refused(format!(
+                    "fetch {}: shim thread panicked",
+                    what()
+                )))
+            }
         }
         let (digest, size, _) = drained.map_err(|e| Error::io("blob pipe", e))?;
         if size != self.desc.size {
             return Err(Error::Verify {
                 what: what(),
-                detail: format!("size mismatch: expected {} bytes, got {size}", self.desc.size),
+                detail: format!(
+                    "size mismatch: expected {} bytes, got {size}",
+                    self.desc.size
+                ),
             });
         }
         if digest != self.desc.digest {
@@ -254,7 +289,10 @@ impl Read for BlobStream {
         if reader.count() > self.desc.size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("blob {} is larger than its descriptor's {} bytes", self.desc.digest, self.desc.size),
+                format!(
+                    "blob {} is larger than its descriptor's {} bytes",
+                    self.desc.digest, self.desc.size
+                ),
             ));
         }
         Ok(n)
@@ -278,7 +316,12 @@ pub fn verify_bytes(what: &str, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
     if bytes.len() as u64 != desc.size || got != desc.digest {
         return Err(Error::Verify {
             what: what.to_string(),
-            detail: format!("expected {} ({} bytes), got {got} ({} bytes)", desc.digest, desc.size, bytes.len()),
+            detail: format!(
+                "expected {} ({} bytes), got {got} ({} bytes)",
+                desc.digest,
+                desc.size,
+                bytes.len()
+            ),
         });
     }
     Ok(())

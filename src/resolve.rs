@@ -33,11 +33,20 @@ fn parse_version(s: &str) -> Option<Version> {
         // Relaxed like vendir: "1.2" → 1.2.0, "1" → 1.0.0.
         let (core, rest) = s.split_at(s.find(['-', '+']).unwrap_or(s.len()));
         let parts: Vec<&str> = core.split('.').collect();
-        if parts.is_empty() || parts.len() > 2 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        if parts.is_empty()
+            || parts.len() > 2
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
             return None;
         }
         let full = format!("{}.{}.0{rest}", parts[0], parts.get(1).unwrap_or(&"0"));
-        let full = if parts.len() == 1 { format!("{}.0.0{rest}", parts[0]) } else { full };
+        let full = if parts.len() == 1 {
+            format!("{}.0.0{rest}", parts[0])
+        } else {
+            full
+        };
         Version::parse(&full).ok()
     })
 }
@@ -45,16 +54,29 @@ fn parse_version(s: &str) -> Option<Version> {
 impl Range {
     /// Parses a constraint such as `>=1.2.0 <2.0.0 || 3.0.0`.
     pub fn parse(constraints: &str) -> Result<Range> {
-        let bad = |why: String| Error::Refused(format!("tagSelection.semver.constraints {constraints:?}: {why}"));
+        let bad = |why: String| {
+            Error::Refused(format!(
+                "tagSelection.semver.constraints {constraints:?}: {why}"
+            ))
+        };
         let mut any_of = Vec::new();
         for alternative in constraints.split("||") {
             let mut all = Vec::new();
             for token in alternative.split([' ', ',']).filter(|t| !t.is_empty()) {
-                let (op, rest) = [(">=", Op::Ge), ("<=", Op::Le), ("!=", Op::Ne), ("==", Op::Eq), (">", Op::Gt), ("<", Op::Lt), ("=", Op::Eq)]
-                    .iter()
-                    .find_map(|(p, op)| token.strip_prefix(p).map(|r| (*op, r)))
-                    .unwrap_or((Op::Eq, token));
-                let v = parse_version(rest.trim()).ok_or_else(|| bad(format!("{token:?} is not a comparator with a version")))?;
+                let (op, rest) = [
+                    (">=", Op::Ge),
+                    ("<=", Op::Le),
+                    ("!=", Op::Ne),
+                    ("==", Op::Eq),
+                    (">", Op::Gt),
+                    ("<", Op::Lt),
+                    ("=", Op::Eq),
+                ]
+                .iter()
+                .find_map(|(p, op)| token.strip_prefix(p).map(|r| (*op, r)))
+                .unwrap_or((Op::Eq, token));
+                let v = parse_version(rest.trim())
+                    .ok_or_else(|| bad(format!("{token:?} is not a comparator with a version")))?;
                 all.push((op, v));
             }
             if all.is_empty() {
@@ -83,7 +105,11 @@ impl Range {
 /// Picks the highest tag matching `constraints`. `prereleases` is `None`
 /// to exclude prereleases, `Some(&[])` to allow any, or identifiers to
 /// allow only prereleases containing one of them.
-pub fn select_tag(tags: &[String], constraints: &str, prereleases: Option<&[String]>) -> Result<String> {
+pub fn select_tag(
+    tags: &[String],
+    constraints: &str,
+    prereleases: Option<&[String]>,
+) -> Result<String> {
     let range = Range::parse(constraints)?;
     let best = tags
         .iter()
@@ -95,7 +121,11 @@ pub fn select_tag(tags: &[String], constraints: &str, prereleases: Option<&[Stri
             match prereleases {
                 None => false,
                 Some([]) => true,
-                Some(ids) => v.pre.as_str().split('.').any(|p| ids.iter().any(|id| id == p)),
+                Some(ids) => v
+                    .pre
+                    .as_str()
+                    .split('.')
+                    .any(|p| ids.iter().any(|id| id == p)),
             }
         })
         .filter(|(v, _)| range.matches(v))
@@ -109,8 +139,16 @@ pub fn select_tag(tags: &[String], constraints: &str, prereleases: Option<&[Stri
             }
             Err(Error::Refused(format!(
                 "no tag matches semver constraints {constraints:?}{} (tags: {})",
-                if prereleases.is_none() { " (prereleases excluded)" } else { "" },
-                if shown.is_empty() { "none".to_string() } else { shown.join(", ") }
+                if prereleases.is_none() {
+                    " (prereleases excluded)"
+                } else {
+                    ""
+                },
+                if shown.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown.join(", ")
+                }
             )))
         }
     }
@@ -126,14 +164,30 @@ mod tests {
 
     #[test]
     fn picks_highest_in_range() {
-        let t = tags(&["1.0.0", "v1.2.0", "1.10.1", "2.0.0", "latest", "1.11.0-rc.1"]);
+        let t = tags(&[
+            "1.0.0",
+            "v1.2.0",
+            "1.10.1",
+            "2.0.0",
+            "latest",
+            "1.11.0-rc.1",
+        ]);
         assert_eq!(select_tag(&t, ">=1.2.0 <2.0.0", None).unwrap(), "1.10.1");
-        assert_eq!(select_tag(&t, ">=1.2.0 <2.0.0", Some(&["rc".into()])).unwrap(), "1.11.0-rc.1");
-        assert_eq!(select_tag(&t, ">=1.2.0 <2.0.0", Some(&["beta".into()])).unwrap(), "1.10.1");
+        assert_eq!(
+            select_tag(&t, ">=1.2.0 <2.0.0", Some(&["rc".into()])).unwrap(),
+            "1.11.0-rc.1"
+        );
+        assert_eq!(
+            select_tag(&t, ">=1.2.0 <2.0.0", Some(&["beta".into()])).unwrap(),
+            "1.10.1"
+        );
         assert_eq!(select_tag(&t, "<1.1.0 || >=2.0.0", None).unwrap(), "2.0.0");
         assert_eq!(select_tag(&t, "1.0.0", None).unwrap(), "1.0.0");
         let err = select_tag(&t, ">=3.0.0", None).unwrap_err().to_string();
-        assert!(err.contains("no tag matches") && err.contains("latest"), "{err}");
+        assert!(
+            err.contains("no tag matches") && err.contains("latest"),
+            "{err}"
+        );
         assert!(Range::parse(">=x").is_err());
     }
 }

@@ -33,7 +33,10 @@ impl Staging {
     pub fn create(dest: &Path) -> Result<Staging> {
         let parent = dest.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let dir = parent.join(format!("{PREFIX}{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -64,14 +67,21 @@ impl Staging {
     pub fn commit(self, mode: Option<u32>) -> Result<()> {
         set_mode(self.root_fd()?, mode.unwrap_or(0o755)).map_err(|e| Error::io(&self.dir, e))?;
         let exists = fs::symlink_metadata(&self.dest).is_ok();
-        let flags = if exists { RenameFlags::EXCHANGE } else { RenameFlags::empty() };
-        renameat_with(CWD, &self.dir, CWD, &self.dest, flags).map_err(|e| Error::io(&self.dest, e.into()))?;
+        let flags = if exists {
+            RenameFlags::EXCHANGE
+        } else {
+            RenameFlags::empty()
+        };
+        renameat_with(CWD, &self.dir, CWD, &self.dest, flags)
+            .map_err(|e| Error::io(&self.dest, e.into()))?;
         // After an exchange the old tree is at the staging path; Drop removes it.
         Ok(())
     }
 
     fn root_fd(&self) -> Result<std::os::fd::OwnedFd> {
-        self.root.open_dir(&RelPath::root(), None).map_err(|e| Error::io(&self.dir, e))
+        self.root
+            .open_dir(&RelPath::root(), None)
+            .map_err(|e| Error::io(&self.dir, e))
     }
 }
 
@@ -83,7 +93,9 @@ impl Drop for Staging {
 
 /// Removes staging directories a killed run left in `parent`.
 pub fn clean_stale(parent: &Path) {
-    let Ok(entries) = fs::read_dir(parent) else { return };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with(PREFIX) {
             let _ = fs::remove_dir_all(entry.path());
@@ -100,13 +112,16 @@ pub fn place(
     filter: &ContentFilter,
     new_root_path: Option<&str>,
 ) -> Result<u64> {
-    dest.create_dir(rel, 0o755).map_err(|e| Error::io(rel.to_path(dest.path()), e))?;
+    dest.create_dir(rel, 0o755)
+        .map_err(|e| Error::io(rel.to_path(dest.path()), e))?;
     let mut count = 0;
     let mut stack = vec![RelPath::root()];
     while let Some(dir) = stack.pop() {
         for name in list(&dir.to_path(scratch.path()))? {
             let from = dir.join(&name).expect("plain name");
-            let kind = scratch.existing(&from).map_err(|e| Error::io(from.to_path(scratch.path()), e))?;
+            let kind = scratch
+                .existing(&from)
+                .map_err(|e| Error::io(from.to_path(scratch.path()), e))?;
             if kind == Existing::Dir {
                 stack.push(from);
                 continue;
@@ -122,10 +137,13 @@ pub fn place(
             if !filter.keep(&path) {
                 continue;
             }
-            let to = rel.join(&path).ok_or_else(|| Error::Refused(format!("{path}: outside the content")))?;
+            let to = rel
+                .join(&path)
+                .ok_or_else(|| Error::Refused(format!("{path}: outside the content")))?;
             if kind == Existing::Symlink {
                 // Re-rooting can make a link that was inside point outside.
-                let target = fs::read_link(from.to_path(scratch.path())).map_err(|e| Error::io(&path, e))?;
+                let target =
+                    fs::read_link(from.to_path(scratch.path())).map_err(|e| Error::io(&path, e))?;
                 let target = target.to_string_lossy();
                 let inside = RelPath::normalize(&path).and_then(|p| p.parent().join(&target));
                 if target.starts_with('/') || inside.is_none() {

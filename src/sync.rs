@@ -109,7 +109,11 @@ pub struct SyncReport {
 }
 
 /// Runs a sync.
-pub fn sync(opts: &SyncOptions, op: &Arc<Op>, events: &(dyn Fn(Event<'_>) + Sync)) -> Result<SyncReport> {
+pub fn sync(
+    opts: &SyncOptions,
+    op: &Arc<Op>,
+    events: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<SyncReport> {
     let loaded = config::load(&opts.inputs).map_err(|e| Error::Refused(e.to_string()))?;
     let _guard = lock_workdir(&opts.workdir, op, events)?;
     let lock_path = opts.workdir.join(&opts.lock_file);
@@ -133,7 +137,8 @@ pub fn sync(opts: &SyncOptions, op: &Arc<Op>, events: &(dyn Fn(Event<'_>) + Sync
         .enumerate()
         .flat_map(|(d, (dir, _))| (0..dir.contents.len()).map(move |c| (d, c)))
         .collect();
-    let results: Mutex<BTreeMap<(usize, usize), (ContentReport, LockContent)>> = Mutex::new(BTreeMap::new());
+    let results: Mutex<BTreeMap<(usize, usize), (ContentReport, LockContent)>> =
+        Mutex::new(BTreeMap::new());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -142,7 +147,9 @@ pub fn sync(opts: &SyncOptions, op: &Arc<Op>, events: &(dyn Fn(Event<'_>) + Sync
                 if failure.lock().unwrap().is_some() {
                     return;
                 }
-                let Some(&(d, c)) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                let Some(&(d, c)) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    return;
+                };
                 let (dir, local) = &directories[d];
                 let job = ContentJob {
                     dir,
@@ -180,18 +187,28 @@ pub fn sync(opts: &SyncOptions, op: &Arc<Op>, events: &(dyn Fn(Event<'_>) + Sync
 
     // Commit every directory, then the lock.
     let results = results.into_inner().unwrap();
-    let mut lock = if opts.only.is_empty() { LockConfig::default() } else { previous.clone().unwrap_or_default() };
+    let mut lock = if opts.only.is_empty() {
+        LockConfig::default()
+    } else {
+        previous.clone().unwrap_or_default()
+    };
     for (d, staging) in stagings.into_iter().enumerate() {
         let dir = &directories[d].0;
         staging.commit(dir.permissions)?;
         lock.merge(LockDirectory {
             path: dir.path.clone(),
-            contents: (0..dir.contents.len()).map(|c| results[&(d, c)].1.clone()).collect(),
+            contents: (0..dir.contents.len())
+                .map(|c| results[&(d, c)].1.clone())
+                .collect(),
         });
     }
     // vendir does not save the lock when a directory was overridden locally.
     let overridden = directories.iter().any(|(_, local)| local.is_some());
-    let lock_written = if overridden { false } else { lock.write(&lock_path)? };
+    let lock_written = if overridden {
+        false
+    } else {
+        lock.write(&lock_path)?
+    };
     Ok(SyncReport {
         contents: results.into_values().map(|(r, _)| r).collect(),
         lock_written,
@@ -215,19 +232,38 @@ struct ContentJob<'a> {
 impl ContentJob<'_> {
     fn run(&self, events: &(dyn Fn(Event<'_>) + Sync)) -> Result<(ContentReport, LockContent)> {
         let start = Instant::now();
-        let id = if self.content.path == "." { self.dir.path.clone() } else { format!("{}/{}", self.dir.path, self.content.path) };
+        let id = if self.content.path == "." {
+            self.dir.path.clone()
+        } else {
+            format!("{}/{}", self.dir.path, self.content.path)
+        };
         let rel = RelPath::normalize(&self.content.path).unwrap_or_default();
-        let current = self.opts.workdir.join(&self.dir.path).join(&self.content.path);
+        let current = self
+            .opts
+            .workdir
+            .join(&self.dir.path)
+            .join(&self.content.path);
         let config_digest = config_digest(self.content);
-        let prev_entry = self.previous.and_then(|l| l.content(&self.dir.path, &self.content.path));
+        let prev_entry = self
+            .previous
+            .and_then(|l| l.content(&self.dir.path, &self.content.path));
         events(Event::Started { id: &id });
         let wrap = |e: Error| match e {
             Error::Cancelled => Error::Cancelled,
-            e => Error::Refused(format!("directory {:?}, content {:?} ({}): {e}", self.dir.path, self.content.path, self.content.source_kind())),
+            e => Error::Refused(format!(
+                "directory {:?}, content {:?} ({}): {e}",
+                self.dir.path,
+                self.content.path,
+                self.content.source_kind()
+            )),
         };
 
-        let filter = ContentFilter::new(&self.content.include_paths, &self.content.exclude_paths, self.content.legal_paths.as_deref())
-            .map_err(|e| wrap(Error::Refused(e)))?;
+        let filter = ContentFilter::new(
+            &self.content.include_paths,
+            &self.content.exclude_paths,
+            self.content.legal_paths.as_deref(),
+        )
+        .map_err(|e| wrap(Error::Refused(e)))?;
         let lazy_hit = self.opts.lazy
             && self.content.lazy
             && self.local.is_none()
@@ -273,9 +309,28 @@ impl ContentJob<'_> {
             };
             let fetched = source.fetch(&ctx, &scratch).map_err(wrap)?;
             for w in &fetched.warnings {
-                events(Event::Warning { id: &id, message: w });
+                events(Event::Warning {
+                    id: &id,
+                    message: w,
+                });
             }
-            let files = stage::place(&scratch, self.staging.root(), &rel, &filter, self.content.new_root_path.as_deref()).map_err(wrap)?;
+            let files = stage::place(
+                &scratch,
+                self.staging.root(),
+                &rel,
+                &filter,
+                self.content.new_root_path.as_deref(),
+            )
+            .map_err(wrap)?;
+            // vendir: a fetched content must leave at least one file.
+            if files == 0
+                && self.local.is_none()
+                && !matches!(self.content.source, SourceConfig::Manual)
+            {
+                return Err(wrap(Error::Refused(
+                    "expected at least one file after includePaths/excludePaths/newRootPath; nothing was left".into(),
+                )));
+            }
             drop(scratch);
             let _ = std::fs::remove_dir_all(&scratch_path);
             let mut entry = fetched.lock;
@@ -306,14 +361,24 @@ impl ContentJob<'_> {
         let matcher = IgnoreMatcher::new(&self.content.ignore_paths).map_err(Error::Refused)?;
         let mut stack = vec![PathBuf::new()];
         while let Some(sub) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(current.join(&sub)) else { continue };
+            let Ok(entries) = std::fs::read_dir(current.join(&sub)) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let relative = sub.join(entry.file_name());
                 let text = relative.to_string_lossy().into_owned();
                 let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
                 if matcher.is_ignored(&text) {
-                    let to = rel.join(&text).ok_or_else(|| Error::Refused(format!("{text}: outside the content")))?;
-                    if self.staging.root().existing(&to).map_err(|e| Error::io(&text, e))? == extract::root::Existing::Absent {
+                    let to = rel
+                        .join(&text)
+                        .ok_or_else(|| Error::Refused(format!("{text}: outside the content")))?;
+                    if self
+                        .staging
+                        .root()
+                        .existing(&to)
+                        .map_err(|e| Error::io(&text, e))?
+                        == extract::root::Existing::Absent
+                    {
                         link_tree(&entry.path(), self.staging.root(), &to)?;
                     }
                 } else if ft.is_dir() {
@@ -326,7 +391,10 @@ impl ContentJob<'_> {
 }
 
 fn digest_of(entry: &LockContent) -> Option<String> {
-    entry.oci_artifact.as_ref().and_then(|o| o.url.rsplit_once('@').map(|(_, d)| d.to_string()))
+    entry
+        .oci_artifact
+        .as_ref()
+        .and_then(|o| o.url.rsplit_once('@').map(|(_, d)| d.to_string()))
 }
 
 /// sha256 of the content's config as given: `lazy` skips when it is unchanged.
@@ -336,13 +404,23 @@ fn config_digest(content: &Content) -> String {
 }
 
 /// The directories to sync, with their `-d` local overrides.
-fn select<'a>(loaded: &'a Loaded, only: &[(String, Option<PathBuf>)]) -> Result<Vec<(&'a Directory, Option<PathBuf>)>> {
+fn select<'a>(
+    loaded: &'a Loaded,
+    only: &[(String, Option<PathBuf>)],
+) -> Result<Vec<(&'a Directory, Option<PathBuf>)>> {
     if only.is_empty() {
-        return Ok(loaded.config.directories.iter().map(|d| (d, None)).collect());
+        return Ok(loaded
+            .config
+            .directories
+            .iter()
+            .map(|d| (d, None))
+            .collect());
     }
     only.iter()
         .map(|(path, local)| {
-            let want = RelPath::normalize(path).map(|r| r.to_string()).unwrap_or_default();
+            let want = RelPath::normalize(path)
+                .map(|r| r.to_string())
+                .unwrap_or_default();
             loaded
                 .config
                 .directories
@@ -350,16 +428,33 @@ fn select<'a>(loaded: &'a Loaded, only: &[(String, Option<PathBuf>)]) -> Result<
                 .find(|d| d.path == want)
                 .map(|d| (d, local.clone()))
                 .ok_or_else(|| {
-                    let known: Vec<&str> = loaded.config.directories.iter().map(|d| d.path.as_str()).collect();
-                    Error::Refused(format!("-d {path}: no such directory in the config (have: {})", known.join(", ")))
+                    let known: Vec<&str> = loaded
+                        .config
+                        .directories
+                        .iter()
+                        .map(|d| d.path.as_str())
+                        .collect();
+                    Error::Refused(format!(
+                        "-d {path}: no such directory in the config (have: {})",
+                        known.join(", ")
+                    ))
                 })
         })
         .collect()
 }
 
 /// `--locked` needs an entry for every content.
-fn check_locked(directories: &[(&Directory, Option<PathBuf>)], lock: Option<&LockConfig>, path: &Path) -> Result<()> {
-    let lock = lock.ok_or_else(|| Error::Refused(format!("--locked: lock file {} does not exist; run sync without --locked first", path.display())))?;
+fn check_locked(
+    directories: &[(&Directory, Option<PathBuf>)],
+    lock: Option<&LockConfig>,
+    path: &Path,
+) -> Result<()> {
+    let lock = lock.ok_or_else(|| {
+        Error::Refused(format!(
+            "--locked: lock file {} does not exist; run sync without --locked first",
+            path.display()
+        ))
+    })?;
     for (dir, _) in directories {
         for c in &dir.contents {
             let entry = lock.content(&dir.path, &c.path);
@@ -384,8 +479,12 @@ fn check_locked(directories: &[(&Directory, Option<PathBuf>)], lock: Option<&Loc
 /// Holds an exclusive `flock` on the working directory for the whole sync,
 /// so two syncs in one directory never interleave. Released on drop.
 fn lock_workdir(workdir: &Path, op: &Op, events: &(dyn Fn(Event<'_>) + Sync)) -> Result<OwnedFd> {
-    let fd = rustix::fs::open(workdir, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io(workdir, e.into()))?;
+    let fd = rustix::fs::open(
+        workdir,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(workdir, e.into()))?;
     if flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
         events(Event::Waiting);
         loop {

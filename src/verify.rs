@@ -95,7 +95,9 @@ impl Policy {
                     "cosign: keyless verification needs certificateIdentity or certificateIdentityRegexp".into(),
                 ));
             }
-            if self.certificate_oidc_issuer.is_none() && self.certificate_oidc_issuer_regexp.is_none() {
+            if self.certificate_oidc_issuer.is_none()
+                && self.certificate_oidc_issuer_regexp.is_none()
+            {
                 return Err(Error::Refused(
                     "cosign: keyless verification needs certificateOidcIssuer or certificateOidcIssuerRegexp".into(),
                 ));
@@ -158,7 +160,9 @@ impl fmt::Display for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Signer::Key { name, fingerprint } => write!(f, "key {name} ({fingerprint})"),
-            Signer::Identity { identity, issuer } => write!(f, "identity {identity} issued by {issuer}"),
+            Signer::Identity { identity, issuer } => {
+                write!(f, "identity {identity} issued by {issuer}")
+            }
         }
     }
 }
@@ -222,10 +226,16 @@ struct Answer {
 pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) -> Result<Verified> {
     policy.validate()?;
     let trusted_root_json = match &policy.trusted_root {
-        Some(p) if policy.is_keyless() => std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?,
+        Some(p) if policy.is_keyless() => {
+            std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?
+        }
         _ => String::new(),
     };
-    let tuf_cache_dir = policy.tuf_cache_dir.clone().or_else(default_tuf_cache_dir).unwrap_or_default();
+    let tuf_cache_dir = policy
+        .tuf_cache_dir
+        .clone()
+        .or_else(default_tuf_cache_dir)
+        .unwrap_or_default();
     let none = String::new();
     let req = Request {
         digest: desc.digest.to_string(),
@@ -235,20 +245,32 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         certificate_identity: policy.certificate_identity.as_ref().unwrap_or(&none),
         certificate_identity_regexp: policy.certificate_identity_regexp.as_ref().unwrap_or(&none),
         certificate_oidc_issuer: policy.certificate_oidc_issuer.as_ref().unwrap_or(&none),
-        certificate_oidc_issuer_regexp: policy.certificate_oidc_issuer_regexp.as_ref().unwrap_or(&none),
+        certificate_oidc_issuer_regexp: policy
+            .certificate_oidc_issuer_regexp
+            .as_ref()
+            .unwrap_or(&none),
         trusted_root_json,
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
     };
     let json = serde_json::to_string(&req).expect("request serialises");
-    let out = repo
-        .target()
-        .verify(op, &json)
-        .map_err(|e| Error::registry(format!("verify cosign signature of {}@{}", repo.name(), desc.digest), e))?;
-    let answer: Answer = serde_json::from_str(&out)
-        .map_err(|e| Error::Refused(format!("verify: unexpected answer from the registry shim: {e}")))?;
+    let out = repo.target().verify(op, &json).map_err(|e| {
+        Error::registry(
+            format!("verify cosign signature of {}@{}", repo.name(), desc.digest),
+            e,
+        )
+    })?;
+    let answer: Answer = serde_json::from_str(&out).map_err(|e| {
+        Error::Refused(format!(
+            "verify: unexpected answer from the registry shim: {e}"
+        ))
+    })?;
     let signer = match answer.key_index {
         Some(i) => Signer::Key {
-            name: policy.keys.get(i).map(|k| k.name.clone()).unwrap_or_default(),
+            name: policy
+                .keys
+                .get(i)
+                .map(|k| k.name.clone())
+                .unwrap_or_default(),
             fingerprint: answer.key_fingerprint,
         },
         None => Signer::Identity {
@@ -302,7 +324,11 @@ mod tests {
             keys: vec![key],
             ..full
         };
-        assert!(both.validate().unwrap_err().to_string().contains("not both"));
+        assert!(both
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not both"));
     }
 
     #[test]

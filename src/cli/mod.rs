@@ -14,7 +14,11 @@ use clap::{CommandFactory, Parser, Subcommand};
 use vendoras::ffi::{signal, Op};
 
 #[derive(Parser)]
-#[command(name = "vendoras", version, about = "Vendor OCI artifacts into a directory tree, vendir-style")]
+#[command(
+    name = "vendoras",
+    version,
+    about = "Vendor OCI artifacts into a directory tree, vendir-style"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,7 +47,10 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
             let text = e.render().to_string();
-            eprint!("vendoras: Error: {}", text.strip_prefix("error: ").unwrap_or(&text));
+            eprint!(
+                "vendoras: Error: {}",
+                text.strip_prefix("error: ").unwrap_or(&text)
+            );
             return ExitCode::FAILURE;
         }
         Err(e) => {
@@ -67,14 +74,22 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Completion { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "vendoras", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "vendoras",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if op.is_cancelled() || e.downcast_ref::<vendoras::Error>().is_some_and(|e| e.is_cancelled()) {
+            if op.is_cancelled()
+                || e.downcast_ref::<vendoras::Error>()
+                    .is_some_and(|e| e.is_cancelled())
+            {
                 eprintln!("vendoras: interrupted; nothing from this run was kept");
                 return ExitCode::from(130);
             }

@@ -92,12 +92,18 @@ pub fn run(args: PullArgs, op: &Arc<Op>) -> anyhow::Result<()> {
             println!("{} {} {}", status.prompt(), desc.digest.short(), name);
         }
     };
-    let report = pull::pull(&repo, &object, &opts, op, &printer).with_context(|| format!("pull {}", args.reference))?;
+    let report = pull::pull(&repo, &object, &opts, op, &printer)
+        .with_context(|| format!("pull {}", args.reference))?;
 
     match args.format {
         Format::Text if report.skipped_untitled => {
-            println!("Skipped pulling layers without file name in \"org.opencontainers.image.title\"");
-            println!("Use 'oras copy {} --to-oci-layout <layout-dir>' to pull all layers.", args.reference);
+            println!(
+                "Skipped pulling layers without file name in \"org.opencontainers.image.title\""
+            );
+            println!(
+                "Use 'oras copy {} --to-oci-layout <layout-dir>' to pull all layers.",
+                args.reference
+            );
         }
         Format::Text => {
             println!("Pulled {display_name}");
@@ -143,7 +149,11 @@ fn open(args: &PullArgs) -> anyhow::Result<(Repository, Option<String>, String, 
         let (path, object) = split_layout_reference(&args.reference)?;
         let path = PathBuf::from(path);
         if !path.exists() {
-            bail!("invalid argument {:?}: failed to find path {:?}", args.reference, path.display().to_string());
+            bail!(
+                "invalid argument {:?}: failed to find path {:?}",
+                args.reference,
+                path.display().to_string()
+            );
         }
         let repo = Repository::open_layout(&path)?;
         let display = format!("[oci-layout] {}", args.reference);
@@ -156,7 +166,9 @@ fn open(args: &PullArgs) -> anyhow::Result<(Repository, Option<String>, String, 
             bail!("--password and --password-stdin cannot be used together");
         }
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("read password from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("read password from stdin")?;
         password = Some(s.trim_end_matches(['\n', '\r']).to_string());
     } else if args.username.is_some() && password.is_none() {
         bail!("--username needs --password or --password-stdin");

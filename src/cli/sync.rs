@@ -57,12 +57,17 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
     for f in &args.files {
         let text = if f == "-" {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("read config from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("read config from stdin")?;
             s
         } else {
             std::fs::read_to_string(f).with_context(|| format!("read config {f}"))?
         };
-        inputs.push(Input { name: f.clone(), text });
+        inputs.push(Input {
+            name: f.clone(),
+            text,
+        });
     }
     let only = args
         .directories
@@ -82,7 +87,11 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
         locked: args.locked,
         lazy: args.lazy,
         jobs: args.jobs,
-        cache_dir: if args.no_cache { None } else { args.cache_dir.clone().or_else(Cache::default_dir) },
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(Cache::default_dir)
+        },
         workdir,
     };
 
@@ -95,7 +104,11 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
         println!(
             "Synced {} content(s); lock {}",
             report.contents.len(),
-            if report.lock_written { "updated" } else { "unchanged" }
+            if report.lock_written {
+                "updated"
+            } else {
+                "unchanged"
+            }
         );
     }
     Ok(())
@@ -115,11 +128,16 @@ impl Progress {
 
     fn event(&self, e: Event<'_>) {
         match (&self.bars, e) {
-            (_, Event::Waiting) => eprintln!("vendoras: waiting for another sync in this directory to finish"),
+            (_, Event::Waiting) => {
+                eprintln!("vendoras: waiting for another sync in this directory to finish")
+            }
             (Some((multi, bars)), Event::Started { id }) => {
                 let bar = multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix} {bytes} ({bytes_per_sec}) {elapsed}").expect("valid template"),
+                    ProgressStyle::with_template(
+                        "{spinner} {prefix} {bytes} ({bytes_per_sec}) {elapsed}",
+                    )
+                    .expect("valid template"),
                 );
                 bar.set_prefix(id.to_string());
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -141,7 +159,9 @@ impl Progress {
                 let _ = multi.println(format!("warning: {id}: {message}"));
             }
             (None, Event::Finished { report }) => eprintln!("{}", line(report)),
-            (None, Event::Warning { id, message }) => eprintln!("vendoras: warning: {id}: {message}"),
+            (None, Event::Warning { id, message }) => {
+                eprintln!("vendoras: warning: {id}: {message}")
+            }
             (None, _) => {}
         }
     }
@@ -157,5 +177,8 @@ fn line(r: &sync::ContentReport) -> String {
     if r.skipped {
         return format!("{}: {} (lazy, unchanged)", r.path, r.reference);
     }
-    format!("{}: {} ({} files, {} bytes downloaded, {:.2}s)", r.path, r.reference, r.files, r.bytes, r.seconds)
+    format!(
+        "{}: {} ({} files, {} bytes downloaded, {:.2}s)",
+        r.path, r.reference, r.files, r.bytes, r.seconds
+    )
 }

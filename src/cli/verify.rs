@@ -79,8 +79,15 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
     // Resolved once; the signature is checked for exactly this digest.
     let desc = repo.resolve(op, &object, None)?;
     let verified = verify::verify(&repo, op, &desc, &policy)?;
-    println!("Verified {}@{}", reference.repository_url(), verified.digest);
+    println!(
+        "Verified {}@{}",
+        reference.repository_url(),
+        verified.digest
+    );
     println!("Signed by: {}", verified.signer);
-    println!("Signature: {} {}", verified.layout, verified.signature_digest);
+    println!(
+        "Signature: {} {}",
+        verified.layout, verified.signature_digest
+    );
     Ok(())
 }

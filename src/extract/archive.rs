@@ -99,7 +99,11 @@ fn refuse(entry: &str, reason: impl Into<String>) -> ExtractError {
 
 /// Extracts a tar stream into `root`. Reads only up to the end-of-archive
 /// marker: the caller drains and verifies the rest of the stream.
-pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(Report, R), ExtractError> {
+pub fn extract_tar<R: Read>(
+    reader: R,
+    root: &Root,
+    opts: &Options,
+) -> Result<(Report, R), ExtractError> {
     let mut archive = tar::Archive::new(reader);
     let mut report = Report::default();
     let mut files: HashSet<RelPath> = HashSet::new();
@@ -109,31 +113,58 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
         Modes::Normalized { .. } => 0o755,
     };
     let parents = opts.create_parents.then_some(dir_mode);
-    let entries = archive.entries().map_err(|e| refuse("<archive>", format!("not a tar archive: {e}")))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| refuse("<archive>", format!("not a tar archive: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| refuse("<archive>", format!("corrupt tar archive: {e}")))?;
+        let mut entry =
+            entry.map_err(|e| refuse("<archive>", format!("corrupt tar archive: {e}")))?;
         let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = raw_name.as_str();
         report.entries += 1;
         if report.entries > opts.limits.max_entries {
-            return Err(refuse(name, format!("more than {} entries; raise the entry limit if this archive is trusted", opts.limits.max_entries)));
+            return Err(refuse(
+                name,
+                format!(
+                    "more than {} entries; raise the entry limit if this archive is trusted",
+                    opts.limits.max_entries
+                ),
+            ));
         }
         let kind = entry.header().entry_type();
-        if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
+        if matches!(
+            kind,
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
+        ) {
             continue; // metadata entries tar-rs already applied
         }
         let rel = RelPath::normalize(name).ok_or_else(|| {
             if name.starts_with('/') {
-                refuse(name, format!("{name:?} is outside of {:?} (absolute path)", opts.within.to_string()))
+                refuse(
+                    name,
+                    format!(
+                        "{name:?} is outside of {:?} (absolute path)",
+                        opts.within.to_string()
+                    ),
+                )
             } else {
                 refuse(name, "path escapes the destination with '..'")
             }
         })?;
         if rel.byte_len() > opts.limits.max_path_len {
-            return Err(refuse(name, format!("path longer than {} bytes", opts.limits.max_path_len)));
+            return Err(refuse(
+                name,
+                format!("path longer than {} bytes", opts.limits.max_path_len),
+            ));
         }
         if !rel.starts_with(&opts.within) {
-            return Err(refuse(name, format!("{name:?} is outside of {:?}", opts.within.to_string())));
+            return Err(refuse(
+                name,
+                format!("{name:?} is outside of {:?}", opts.within.to_string()),
+            ));
         }
         let io_err = |e: io::Error| refuse(name, e.to_string());
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
@@ -151,7 +182,9 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
                     Modes::Umask => mode,
                     Modes::Normalized { .. } => 0o600,
                 };
-                let mut file = root.create_file(&rel, create_mode, parents).map_err(io_err)?;
+                let mut file = root
+                    .create_file(&rel, create_mode, parents)
+                    .map_err(io_err)?;
                 let written = copy(&mut entry, &mut file, &mut buf).map_err(io_err)?;
                 report.bytes += written;
                 if let Modes::Normalized { files } = opts.modes {
@@ -165,7 +198,14 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
             }
             EntryType::Directory => {
                 let fd = root
-                    .create_dir(&rel, if opts.modes == Modes::Umask { mode } else { 0o755 })
+                    .create_dir(
+                        &rel,
+                        if opts.modes == Modes::Umask {
+                            mode
+                        } else {
+                            0o755
+                        },
+                    )
                     .map_err(io_err)?;
                 if matches!(opts.modes, Modes::Normalized { .. }) {
                     set_mode(&fd, 0o755).map_err(io_err)?;
@@ -189,7 +229,15 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
                 // (not relative to the link's directory).
                 let trel = RelPath::normalize(&target)
                     .filter(|t| t.starts_with(&opts.within))
-                    .ok_or_else(|| refuse(name, format!("hard link target {target:?} is outside of {:?}", opts.within.to_string())))?;
+                    .ok_or_else(|| {
+                        refuse(
+                            name,
+                            format!(
+                                "hard link target {target:?} is outside of {:?}",
+                                opts.within.to_string()
+                            ),
+                        )
+                    })?;
                 if !files.contains(&trel) {
                     return Err(refuse(name, format!("hard link target {target:?} is not a file extracted earlier from this archive")));
                 }
@@ -197,11 +245,15 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
                 files.insert(rel.clone());
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                report.warnings.push(format!("{name}: skipped device or FIFO entry"));
+                report
+                    .warnings
+                    .push(format!("{name}: skipped device or FIFO entry"));
                 continue;
             }
             other => {
-                report.warnings.push(format!("{name}: skipped unsupported entry type {other:?}"));
+                report
+                    .warnings
+                    .push(format!("{name}: skipped unsupported entry type {other:?}"));
                 continue;
             }
         }
@@ -212,8 +264,21 @@ pub fn extract_tar<R: Read>(reader: R, root: &Root, opts: &Options) -> Result<(R
 
 /// A symlink is kept only when its target, resolved from the link's
 /// directory, stays within the allowed subtree (oras's `ensureLinkPath`).
-fn check_symlink(name: &str, rel: &RelPath, target: &str, opts: &Options) -> Result<(), ExtractError> {
-    let outside = || refuse(name, format!("symbolic link target {target:?} is outside of {:?}", opts.within.to_string()));
+fn check_symlink(
+    name: &str,
+    rel: &RelPath,
+    target: &str,
+    opts: &Options,
+) -> Result<(), ExtractError> {
+    let outside = || {
+        refuse(
+            name,
+            format!(
+                "symbolic link target {target:?} is outside of {:?}",
+                opts.within.to_string()
+            ),
+        )
+    };
     if target.is_empty() || target.contains('\0') {
         return Err(refuse(name, "symbolic link with an empty target"));
     }
@@ -221,8 +286,14 @@ fn check_symlink(name: &str, rel: &RelPath, target: &str, opts: &Options) -> Res
         // Accepted only when it points inside the final location.
         let root = opts.final_root.as_ref().ok_or_else(outside)?;
         let inside = opts.within.to_path(root);
-        let resolved = RelPath::normalize(abs).ok_or_else(outside)?.to_path(std::path::Path::new("/"));
-        return if resolved.starts_with(&inside) { Ok(()) } else { Err(outside()) };
+        let resolved = RelPath::normalize(abs)
+            .ok_or_else(outside)?
+            .to_path(std::path::Path::new("/"));
+        return if resolved.starts_with(&inside) {
+            Ok(())
+        } else {
+            Err(outside())
+        };
     }
     let resolved = rel.parent().join(target).ok_or_else(outside)?;
     if resolved.starts_with(&opts.within) {

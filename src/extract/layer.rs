@@ -30,11 +30,19 @@ impl Compression {
     pub fn from_media_type(media_type: &str) -> Option<Compression> {
         let m = media_type.to_ascii_lowercase();
         let m = m.split(';').next().unwrap_or("").trim();
-        if m.ends_with("tar+gzip") || m.ends_with("tar.gzip") || m.ends_with("tar+gz") || m.ends_with("tar.gz") {
+        if m.ends_with("tar+gzip")
+            || m.ends_with("tar.gzip")
+            || m.ends_with("tar+gz")
+            || m.ends_with("tar.gz")
+        {
             Some(Compression::Gzip)
         } else if m.ends_with("tar+zstd") || m.ends_with("tar.zstd") {
             Some(Compression::Zstd)
-        } else if m.ends_with(".tar") || m.ends_with("+tar") || m.ends_with("/tar") || m.ends_with("x-tar") {
+        } else if m.ends_with(".tar")
+            || m.ends_with("+tar")
+            || m.ends_with("/tar")
+            || m.ends_with("x-tar")
+        {
             Some(Compression::None)
         } else {
             None
@@ -70,15 +78,24 @@ fn looks_like_tar(head: &[u8]) -> bool {
     let sum: u32 = head[..512]
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { b' ' as u32 } else { b as u32 })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                b' ' as u32
+            } else {
+                b as u32
+            }
+        })
         .sum();
     stored == Some(sum)
 }
 
+/// A reader that yields peeked bytes again, then the rest.
+type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// Reads up to `n` bytes, and returns them with a reader that yields them
 /// again followed by the rest (a pipe may return short reads, so a single
 /// `fill_buf` is not enough to sniff a 512-byte tar header).
-fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
     let mut head = Vec::with_capacity(n);
     (&mut r).take(n as u64).read_to_end(&mut head)?;
     Ok((head.clone(), io::Cursor::new(head).chain(r)))
@@ -118,7 +135,8 @@ pub fn extract_archive<R: Read>(
         }
         Compression::Zstd => {
             let mut z = zstd::stream::read::Decoder::new(reader).map_err(|e| read_error(&e))?;
-            z.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|e| read_error(&e))?;
+            z.window_log_max(ZSTD_WINDOW_LOG_MAX)
+                .map_err(|e| read_error(&e))?;
             let report = extract_from_decoded(&mut z, root, opts)?;
             (report, z.finish().into_inner())
         }
@@ -127,7 +145,11 @@ pub fn extract_archive<R: Read>(
     Ok((report, reader.into_inner().1))
 }
 
-fn extract_from_decoded<D: Read>(decoded: &mut D, root: &Root, opts: &Options) -> Result<Report, ExtractError> {
+fn extract_from_decoded<D: Read>(
+    decoded: &mut D,
+    root: &Root,
+    opts: &Options,
+) -> Result<Report, ExtractError> {
     let (head, mut inner) = peek(decoded, 512).map_err(|e| read_error(&e))?;
     if !looks_like_tar(&head) {
         return Err(ExtractError {
@@ -139,11 +161,15 @@ fn extract_from_decoded<D: Read>(decoded: &mut D, root: &Root, opts: &Options) -
     // Decompress to the end so bombs hiding after the end marker still hit
     // the limit and the compressed stream is fully consumed (and hashed).
     let budget = opts.limits.max_bytes.saturating_sub(report.bytes);
-    let trailing = io::copy(&mut rest.take(budget.saturating_add(1)), &mut io::sink()).map_err(|e| read_error(&e))?;
+    let trailing = io::copy(&mut rest.take(budget.saturating_add(1)), &mut io::sink())
+        .map_err(|e| read_error(&e))?;
     if trailing > budget {
         return Err(ExtractError {
             entry: "<layer>".into(),
-            reason: format!("archive expands beyond {} bytes; raise the size limit if this archive is trusted", opts.limits.max_bytes),
+            reason: format!(
+                "archive expands beyond {} bytes; raise the size limit if this archive is trusted",
+                opts.limits.max_bytes
+            ),
         });
     }
     Ok(report)
@@ -190,11 +216,23 @@ mod tests {
             ("application/vnd.oci.image.layer.v1.tar", Some(None)),
             ("application/vnd.oci.image.layer.v1.tar+gzip", Some(Gzip)),
             ("application/vnd.oci.image.layer.v1.tar+zstd", Some(Zstd)),
-            ("application/vnd.docker.image.rootfs.diff.tar.gzip", Some(Gzip)),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                Some(Gzip),
+            ),
             ("application/vnd.cncf.flux.content.v1.tar+gzip", Some(Gzip)),
-            ("application/vnd.cncf.helm.chart.content.v1.tar+gzip", Some(Gzip)),
-            ("application/vnd.cncf.openpolicyagent.layer.v1.tar+gzip", Some(Gzip)),
-            ("application/vnd.cncf.helm.chart.provenance.v1.prov", Option::None),
+            (
+                "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                Some(Gzip),
+            ),
+            (
+                "application/vnd.cncf.openpolicyagent.layer.v1.tar+gzip",
+                Some(Gzip),
+            ),
+            (
+                "application/vnd.cncf.helm.chart.provenance.v1.prov",
+                Option::None,
+            ),
             ("application/vnd.wasm.content.layer.v1+wasm", Option::None),
         ] {
             assert_eq!(Compression::from_media_type(mt), want, "{mt}");
@@ -203,8 +241,14 @@ mod tests {
 
     #[test]
     fn bytes_confirm_the_format() {
-        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8, 0]), Some(Compression::Gzip));
-        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Some(Compression::Zstd));
+        assert_eq!(
+            Compression::sniff(&[0x1f, 0x8b, 8, 0]),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Some(Compression::Zstd)
+        );
         assert_eq!(Compression::sniff(b"\0asm\x01\0\0\0"), None);
         let mut h = tar::Header::new_ustar();
         h.set_path("a").unwrap();

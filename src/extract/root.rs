@@ -83,7 +83,11 @@ impl RelPath {
 
     /// Length in bytes of the `/`-joined form.
     pub fn byte_len(&self) -> usize {
-        self.0.iter().map(|c| c.len() + 1).sum::<usize>().saturating_sub(1)
+        self.0
+            .iter()
+            .map(|c| c.len() + 1)
+            .sum::<usize>()
+            .saturating_sub(1)
     }
 
     /// Appends the path to a real path.
@@ -138,7 +142,11 @@ impl Root {
     /// reached through symlinks (it is the caller's choice); nothing
     /// beneath it will be.
     pub fn open(path: &Path) -> io::Result<Root> {
-        let fd = rfs::open(path, OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())?;
+        let fd = rfs::open(
+            path,
+            OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY,
+            Mode::empty(),
+        )?;
         Ok(Root {
             fd,
             path: path.to_path_buf(),
@@ -153,17 +161,27 @@ impl Root {
     /// Opens the directory at `rel` (no symlinks on the way), creating
     /// missing components with `dir_mode` when `create` is set.
     pub fn open_dir(&self, rel: &RelPath, create: Option<u32>) -> io::Result<OwnedFd> {
-        let mut cur = rfs::openat(&self.fd, ".", OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())?;
+        let mut cur = rfs::openat(
+            &self.fd,
+            ".",
+            OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY,
+            Mode::empty(),
+        )?;
         for (i, comp) in rel.components().iter().enumerate() {
             let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY;
             cur = match rfs::openat(&cur, comp.as_str(), flags, Mode::empty()) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) if create.is_some() => {
-                    match rfs::mkdirat(&cur, comp.as_str(), Mode::from_raw_mode(create.unwrap_or(0o755))) {
+                    match rfs::mkdirat(
+                        &cur,
+                        comp.as_str(),
+                        Mode::from_raw_mode(create.unwrap_or(0o755)),
+                    ) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(errno(e)),
                     }
-                    rfs::openat(&cur, comp.as_str(), flags, Mode::empty()).map_err(|e| self.explain(rel, i, e))?
+                    rfs::openat(&cur, comp.as_str(), flags, Mode::empty())
+                        .map_err(|e| self.explain(rel, i, e))?
                 }
                 Err(e) => return Err(self.explain(rel, i, e)),
             };
@@ -177,9 +195,10 @@ impl Root {
         // depending on the kernel path; look at what is there to say which.
         let is_link = matches!(self.existing(&upto), Ok(Existing::Symlink));
         match e {
-            Errno::LOOP | Errno::NOTDIR if is_link => {
-                refused(rel, &format!("refusing to write through the symbolic link {upto}"))
-            }
+            Errno::LOOP | Errno::NOTDIR if is_link => refused(
+                rel,
+                &format!("refusing to write through the symbolic link {upto}"),
+            ),
             Errno::NOTDIR => refused(rel, &format!("{upto} is not a directory")),
             e => io::Error::new(errno(e).kind(), format!("{upto}: {e}")),
         }
@@ -213,7 +232,9 @@ impl Root {
     /// error when it is `None`. `mode` is passed to `openat`, so the umask
     /// applies; use [`set_mode`] for exact modes.
     pub fn create_file(&self, rel: &RelPath, mode: u32, parents: Option<u32>) -> io::Result<File> {
-        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot write a file at the root"))?;
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(rel, "cannot write a file at the root"))?;
         let parent = self.open_dir(&rel.parent(), parents)?;
         Self::clear(&parent, name, rel)?;
         let fd = rfs::openat(
@@ -243,21 +264,36 @@ impl Root {
     /// Creates a symlink at `rel` pointing at `target` (kept verbatim; the
     /// caller checks that it stays inside). Replaces a file or symlink.
     pub fn symlink(&self, rel: &RelPath, target: &str, parents: Option<u32>) -> io::Result<()> {
-        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
         let parent = self.open_dir(&rel.parent(), parents)?;
         Self::clear(&parent, name, rel)?;
-        rfs::symlinkat(target, &parent, name).map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
+        rfs::symlinkat(target, &parent, name)
+            .map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
     }
 
     /// Hard-links `rel` to the regular file at `target` (both beneath the
     /// root). Refuses a target that is not a regular file.
-    pub fn hard_link(&self, rel: &RelPath, target: &RelPath, parents: Option<u32>) -> io::Result<()> {
-        let tname = target.file_name().ok_or_else(|| refused(rel, "hard link to the root"))?;
+    pub fn hard_link(
+        &self,
+        rel: &RelPath,
+        target: &RelPath,
+        parents: Option<u32>,
+    ) -> io::Result<()> {
+        let tname = target
+            .file_name()
+            .ok_or_else(|| refused(rel, "hard link to the root"))?;
         let tdir = self.open_dir(&target.parent(), None)?;
         if existing_at(&tdir, tname)? != Existing::File {
-            return Err(refused(rel, &format!("hard link target {target} is not a regular file")));
+            return Err(refused(
+                rel,
+                &format!("hard link target {target} is not a regular file"),
+            ));
         }
-        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
         let parent = self.open_dir(&rel.parent(), parents)?;
         Self::clear(&parent, name, rel)?;
         // No AT_SYMLINK_FOLLOW: the target itself is linked, never followed.
@@ -267,7 +303,9 @@ impl Root {
 
     /// Hard-links the existing file at `src` (outside any root) to `rel`.
     pub fn link_from(&self, src: &Path, rel: &RelPath, parents: Option<u32>) -> io::Result<()> {
-        let name = rel.file_name().ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(rel, "cannot replace the root with a link"))?;
         let parent = self.open_dir(&rel.parent(), parents)?;
         Self::clear(&parent, name, rel)?;
         rfs::linkat(CWD, src, &parent, name, AtFlags::empty()).map_err(errno)
@@ -281,7 +319,11 @@ impl Root {
             // Root into root: merge every entry.
             let dir = self.open_dir(rel, None)?;
             for entry in list(&dir)? {
-                self.merge_into(&rel.join(&entry).expect("plain name"), dest, &dest_rel.join(&entry).expect("plain name"))?;
+                self.merge_into(
+                    &rel.join(&entry).expect("plain name"),
+                    dest,
+                    &dest_rel.join(&entry).expect("plain name"),
+                )?;
             }
             return Ok(());
         };
@@ -292,7 +334,11 @@ impl Root {
             (Existing::Dir, Existing::Dir) => {
                 let dir = self.open_dir(rel, None)?;
                 for entry in list(&dir)? {
-                    self.merge_into(&rel.join(&entry).expect("plain name"), dest, &dest_rel.join(&entry).expect("plain name"))?;
+                    self.merge_into(
+                        &rel.join(&entry).expect("plain name"),
+                        dest,
+                        &dest_rel.join(&entry).expect("plain name"),
+                    )?;
                 }
                 Ok(())
             }
@@ -339,7 +385,12 @@ fn existing_at(dir: &OwnedFd, name: &str) -> io::Result<Existing> {
 }
 
 fn list(dir: &OwnedFd) -> io::Result<Vec<String>> {
-    let fd = rfs::openat(dir, ".", OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())?;
+    let fd = rfs::openat(
+        dir,
+        ".",
+        OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY,
+        Mode::empty(),
+    )?;
     let mut names = Vec::new();
     for entry in rfs::Dir::read_from(&fd)? {
         let entry = entry?;
@@ -372,7 +423,10 @@ mod tests {
 
     #[test]
     fn normalize_refuses_escapes() {
-        assert_eq!(RelPath::normalize("a/./b//c/").unwrap().to_string(), "a/b/c");
+        assert_eq!(
+            RelPath::normalize("a/./b//c/").unwrap().to_string(),
+            "a/b/c"
+        );
         assert_eq!(RelPath::normalize("a/../b").unwrap().to_string(), "b");
         assert!(RelPath::normalize("../x").is_none());
         assert!(RelPath::normalize("a/../../x").is_none());
@@ -388,16 +442,25 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("f"), root_dir.path().join("link")).unwrap();
         let root = Root::open(root_dir.path()).unwrap();
 
-        let err = root.create_file(&RelPath::normalize("evil/x").unwrap(), 0o644, Some(0o755)).unwrap_err();
+        let err = root
+            .create_file(&RelPath::normalize("evil/x").unwrap(), 0o644, Some(0o755))
+            .unwrap_err();
         assert!(err.to_string().contains("symbolic link evil"), "{err}");
-        let err = root.create_dir(&RelPath::normalize("evil/d").unwrap(), 0o755).unwrap_err();
+        let err = root
+            .create_dir(&RelPath::normalize("evil/d").unwrap(), 0o755)
+            .unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
 
         // A file entry over a symlink replaces the link, never writes through.
-        let mut f = root.create_file(&RelPath::normalize("link").unwrap(), 0o644, Some(0o755)).unwrap();
+        let mut f = root
+            .create_file(&RelPath::normalize("link").unwrap(), 0o644, Some(0o755))
+            .unwrap();
         f.write_all(b"inside").unwrap();
         assert!(!outside.path().join("f").exists());
-        assert_eq!(std::fs::read(root_dir.path().join("link")).unwrap(), b"inside");
+        assert_eq!(
+            std::fs::read(root_dir.path().join("link")).unwrap(),
+            b"inside"
+        );
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 
@@ -406,14 +469,25 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), b"s").unwrap();
         let root_dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), root_dir.path().join("sl")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root_dir.path().join("sl"))
+            .unwrap();
         let root = Root::open(root_dir.path()).unwrap();
         let err = root
-            .hard_link(&RelPath::normalize("h").unwrap(), &RelPath::normalize("sl").unwrap(), Some(0o755))
+            .hard_link(
+                &RelPath::normalize("h").unwrap(),
+                &RelPath::normalize("sl").unwrap(),
+                Some(0o755),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
-        root.create_file(&RelPath::normalize("a").unwrap(), 0o644, None).unwrap();
-        root.hard_link(&RelPath::normalize("d/h").unwrap(), &RelPath::normalize("a").unwrap(), Some(0o755)).unwrap();
+        root.create_file(&RelPath::normalize("a").unwrap(), 0o644, None)
+            .unwrap();
+        root.hard_link(
+            &RelPath::normalize("d/h").unwrap(),
+            &RelPath::normalize("a").unwrap(),
+            Some(0o755),
+        )
+        .unwrap();
         assert!(root_dir.path().join("d/h").is_file());
     }
 
@@ -427,8 +501,12 @@ mod tests {
         std::fs::create_dir_all(dst.path().join("d")).unwrap();
         std::fs::write(dst.path().join("d/same"), b"old").unwrap();
         std::fs::write(dst.path().join("d/keep"), b"keep").unwrap();
-        let (s, d) = (Root::open(src.path()).unwrap(), Root::open(dst.path()).unwrap());
-        s.merge_into(&RelPath::root(), &d, &RelPath::root()).unwrap();
+        let (s, d) = (
+            Root::open(src.path()).unwrap(),
+            Root::open(dst.path()).unwrap(),
+        );
+        s.merge_into(&RelPath::root(), &d, &RelPath::root())
+            .unwrap();
         assert_eq!(std::fs::read(dst.path().join("d/same")).unwrap(), b"new");
         assert_eq!(std::fs::read(dst.path().join("d/keep")).unwrap(), b"keep");
         assert_eq!(std::fs::read(dst.path().join("d/e/new")).unwrap(), b"new");

@@ -42,7 +42,10 @@ impl Source for Directory<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
         let src = ctx.workdir.join(self.path);
         if !src.is_dir() {
-            return Err(Error::Refused(format!("directory source {:?}: not a directory", src.display().to_string())));
+            return Err(Error::Refused(format!(
+                "directory source {:?}: not a directory",
+                src.display().to_string()
+            )));
         }
         let bytes = copy_tree(&src, dest, &RelPath::root())?;
         Ok(Fetched {
@@ -64,26 +67,33 @@ pub struct Inline<'a> {
 
 impl Source for Inline<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
-        let mut files: Vec<(String, Vec<u8>)> = self.cfg.paths.iter().map(|(p, c)| (p.clone(), c.clone().into_bytes())).collect();
+        let mut files: Vec<(String, Vec<u8>)> = self
+            .cfg
+            .paths
+            .iter()
+            .map(|(p, c)| (p.clone(), c.clone().into_bytes()))
+            .collect();
         for from in &self.cfg.paths_from {
             if let Some(r) = &from.secret_ref {
-                let secret = ctx
-                    .loaded
-                    .secrets
-                    .get(&r.name)
-                    .ok_or_else(|| Error::Refused(format!("inline pathsFrom: secret {:?} not found", r.name)))?;
+                let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
+                    Error::Refused(format!("inline pathsFrom: secret {:?} not found", r.name))
+                })?;
                 for (k, v) in &secret.data {
                     files.push((join_opt(r.directory_path.as_deref(), k), v.clone()));
                 }
             }
             if let Some(r) = &from.config_map_ref {
-                let cm = ctx
-                    .loaded
-                    .config_maps
-                    .get(&r.name)
-                    .ok_or_else(|| Error::Refused(format!("inline pathsFrom: config map {:?} not found", r.name)))?;
+                let cm = ctx.loaded.config_maps.get(&r.name).ok_or_else(|| {
+                    Error::Refused(format!(
+                        "inline pathsFrom: config map {:?} not found",
+                        r.name
+                    ))
+                })?;
                 for (k, v) in &cm.data {
-                    files.push((join_opt(r.directory_path.as_deref(), k), v.clone().into_bytes()));
+                    files.push((
+                        join_opt(r.directory_path.as_deref(), k),
+                        v.clone().into_bytes(),
+                    ));
                 }
             }
         }
@@ -91,8 +101,14 @@ impl Source for Inline<'_> {
         for (path, content) in files {
             let rel = RelPath::normalize(&path)
                 .filter(|r| !r.is_root())
-                .ok_or_else(|| Error::Refused(format!("inline path {path:?} must be relative and stay inside the content")))?;
-            let mut f = dest.create_file(&rel, 0o600, Some(0o755)).map_err(|e| Error::io(&path, e))?;
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "inline path {path:?} must be relative and stay inside the content"
+                    ))
+                })?;
+            let mut f = dest
+                .create_file(&rel, 0o600, Some(0o755))
+                .map_err(|e| Error::io(&path, e))?;
             io::Write::write_all(&mut f, &content).map_err(|e| Error::io(&path, e))?;
             crate::extract::root::set_mode(&f, 0o644).map_err(|e| Error::io(&path, e))?;
             bytes += content.len() as u64;
@@ -133,11 +149,16 @@ fn transfer_tree(src: &Path, dest: &Root, rel: &RelPath, link: bool) -> Result<u
     if ft.is_dir() {
         dest.create_dir(rel, 0o755).map_err(|e| Error::io(src, e))?;
         let mut total = 0;
-        let mut entries: Vec<_> = fs::read_dir(src).map_err(|e| Error::io(src, e))?.collect::<io::Result<_>>().map_err(|e| Error::io(src, e))?;
+        let mut entries: Vec<_> = fs::read_dir(src)
+            .map_err(|e| Error::io(src, e))?
+            .collect::<io::Result<_>>()
+            .map_err(|e| Error::io(src, e))?;
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let child = rel.join(&name).filter(|c| c.components().len() == rel.components().len() + 1);
+            let child = rel
+                .join(&name)
+                .filter(|c| c.components().len() == rel.components().len() + 1);
             let Some(child) = child else { continue };
             total += transfer_tree(&entry.path(), dest, &child, link)?;
         }
@@ -145,7 +166,8 @@ fn transfer_tree(src: &Path, dest: &Root, rel: &RelPath, link: bool) -> Result<u
     }
     if ft.is_symlink() {
         let target = fs::read_link(src).map_err(|e| Error::io(src, e))?;
-        dest.symlink(rel, &target.to_string_lossy(), Some(0o755)).map_err(|e| Error::io(src, e))?;
+        dest.symlink(rel, &target.to_string_lossy(), Some(0o755))
+            .map_err(|e| Error::io(src, e))?;
         return Ok(0);
     }
     if !ft.is_file() {
@@ -156,9 +178,12 @@ fn transfer_tree(src: &Path, dest: &Root, rel: &RelPath, link: bool) -> Result<u
         return Ok(meta.len());
     }
     let mut from = fs::File::open(src).map_err(|e| Error::io(src, e))?;
-    let mut to = dest.create_file(rel, 0o600, Some(0o755)).map_err(|e| Error::io(&target, e))?;
+    let mut to = dest
+        .create_file(rel, 0o600, Some(0o755))
+        .map_err(|e| Error::io(&target, e))?;
     io::copy(&mut from, &mut to).map_err(|e| Error::io(&target, e))?;
     use std::os::unix::fs::PermissionsExt;
-    crate::extract::root::set_mode(&to, meta.permissions().mode()).map_err(|e| Error::io(&target, e))?;
+    crate::extract::root::set_mode(&to, meta.permissions().mode())
+        .map_err(|e| Error::io(&target, e))?;
     Ok(meta.len())
 }

@@ -44,16 +44,25 @@ impl OciSource<'_> {
         let cfg = self.cfg;
         let (repo, name, image_tag, image_digest) = if let Some(layout) = &cfg.oci_layout {
             let path = ctx.workdir.join(layout);
-            (Repository::open_layout(&path)?, format!("oci-layout:{layout}"), None, None)
+            (
+                Repository::open_layout(&path)?,
+                format!("oci-layout:{layout}"),
+                None,
+                None,
+            )
         } else {
             let image = cfg.image.as_deref().unwrap_or_default();
-            let reference: Reference = image.parse().map_err(|e| Error::Refused(format!("ociArtifact.image: {e}")))?;
+            let reference: Reference = image
+                .parse()
+                .map_err(|e| Error::Refused(format!("ociArtifact.image: {e}")))?;
             let options = RemoteOptions {
                 plain_http: cfg.plain_http,
                 insecure: cfg.dangerous_skip_tls_verify,
                 credential: match &cfg.secret_ref {
                     Some(r) => Some(credential_from_secret(
-                        ctx.loaded.secrets.get(&r.name).ok_or_else(|| Error::Refused(format!("secretRef {:?}: no such Secret", r.name)))?,
+                        ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
+                            Error::Refused(format!("secretRef {:?}: no such Secret", r.name))
+                        })?,
                         &reference.registry,
                     )?),
                     None => None,
@@ -61,19 +70,29 @@ impl OciSource<'_> {
                 ..RemoteOptions::default()
             };
             let name = reference.repository_url();
-            (Repository::open_remote(&name, &options)?, name, reference.tag.clone(), reference.digest.clone())
+            (
+                Repository::open_remote(&name, &options)?,
+                name,
+                reference.tag.clone(),
+                reference.digest.clone(),
+            )
         };
 
         // --locked: exactly the recorded digest.
         if let Some(locked) = ctx.locked {
             let entry = locked.oci_artifact.as_ref().ok_or_else(|| {
-                Error::Refused(format!("lock entry for content {:?} is not an ociArtifact; run sync without --locked", locked.path))
+                Error::Refused(format!(
+                    "lock entry for content {:?} is not an ociArtifact; run sync without --locked",
+                    locked.path
+                ))
             })?;
             let digest = entry
                 .url
                 .rsplit_once('@')
                 .and_then(|(_, d)| d.parse::<Digest>().ok())
-                .ok_or_else(|| Error::Refused(format!("lock entry url {:?} has no digest", entry.url)))?;
+                .ok_or_else(|| {
+                    Error::Refused(format!("lock entry url {:?} has no digest", entry.url))
+                })?;
             return Ok(Located {
                 repo,
                 name,
@@ -86,14 +105,23 @@ impl OciSource<'_> {
         let (object, tag) = match (&cfg.tag_selection, image_digest, tag) {
             (Some(sel), _, _) => {
                 let tags = repo.tags(ctx.op)?;
-                let t = select_tag(&tags, &sel.semver.constraints, sel.semver.prerelease_identifiers.as_deref())?;
+                let t = select_tag(
+                    &tags,
+                    &sel.semver.constraints,
+                    sel.semver.prerelease_identifiers.as_deref(),
+                )?;
                 (t.clone(), Some(t))
             }
             (None, Some(d), tag) => (d.to_string(), tag),
             (None, None, Some(t)) => (t.clone(), Some(t)),
             (None, None, None) => ("latest".to_string(), Some("latest".to_string())),
         };
-        Ok(Located { repo, name, object, tag })
+        Ok(Located {
+            repo,
+            name,
+            object,
+            tag,
+        })
     }
 }
 
@@ -101,7 +129,10 @@ impl Source for OciSource<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
         let loc = self.locate(ctx)?;
         let platform = match &self.cfg.platform {
-            Some(p) => Some(p.parse::<Platform>().map_err(|e| Error::Refused(format!("ociArtifact.platform: {e}")))?),
+            Some(p) => Some(
+                p.parse::<Platform>()
+                    .map_err(|e| Error::Refused(format!("ociArtifact.platform: {e}")))?,
+            ),
             None => None,
         };
         // With --locked the digest already is the platform's manifest.
@@ -113,7 +144,11 @@ impl Source for OciSource<'_> {
             let platforms: Vec<String> = manifest
                 .manifests
                 .iter()
-                .map(|m| m.platform.as_ref().map_or_else(|| m.digest.to_string(), |p| p.to_string()))
+                .map(|m| {
+                    m.platform
+                        .as_ref()
+                        .map_or_else(|| m.digest.to_string(), |p| p.to_string())
+                })
                 .collect();
             if manifest.manifests.len() != 1 {
                 return Err(Error::Refused(format!(
@@ -133,12 +168,20 @@ impl Source for OciSource<'_> {
             layers.retain(|l| self.cfg.media_types.iter().any(|m| m == &l.media_type));
         }
         if layers.is_empty() {
-            let have: Vec<String> = manifest.layers.iter().map(|l| format!("{} ({})", l.media_type, l.digest)).collect();
+            let have: Vec<String> = manifest
+                .layers
+                .iter()
+                .map(|l| format!("{} ({})", l.media_type, l.digest))
+                .collect();
             return Err(Error::Refused(format!(
                 "{}@{}: no layer left after the mediaTypes filter; the artifact has: {}",
                 loc.name,
                 manifest_desc.digest,
-                if have.is_empty() { "no layers".to_string() } else { have.join(", ") }
+                if have.is_empty() {
+                    "no layers".to_string()
+                } else {
+                    have.join(", ")
+                }
             )));
         }
 
@@ -153,15 +196,19 @@ impl Source for OciSource<'_> {
                 ));
                 continue;
             };
-            let (report_paths, bytes) = self.fetch_layer(ctx, &loc.repo, layer, &plan, dest).map_err(|e| match e {
-                Error::Refused(m) => Error::Refused(format!("{what}: {m}")),
-                other => other,
-            })?;
+            let (report_paths, bytes) = self
+                .fetch_layer(ctx, &loc.repo, layer, &plan, dest)
+                .map_err(|e| match e {
+                    Error::Refused(m) => Error::Refused(format!("{what}: {m}")),
+                    other => other,
+                })?;
             fetched.bytes += bytes;
             for p in report_paths {
                 if let Some(prev) = owners.insert(p.clone(), what.clone()) {
                     if prev != what {
-                        return Err(Error::Refused(format!("{p}: written by both {prev} and {what}")));
+                        return Err(Error::Refused(format!(
+                            "{p}: written by both {prev} and {what}"
+                        )));
                     }
                 }
             }
@@ -181,7 +228,10 @@ impl Source for OciSource<'_> {
 /// How one layer lands (SPEC §3).
 enum Plan {
     /// An oras directory tarball, extracted under its title.
-    Directory { title: RelPath, digest: Option<Digest> },
+    Directory {
+        title: RelPath,
+        digest: Option<Digest>,
+    },
     /// A plain file at its title.
     File { title: RelPath },
     /// A tar archive extracted into the content root.
@@ -193,14 +243,19 @@ fn plan_layer(layer: &Descriptor, unpack: Unpack) -> Result<Option<Plan>> {
         let t = layer.title().unwrap_or_default();
         RelPath::normalize(t)
             .filter(|r| !r.is_root())
-            .ok_or_else(|| Error::Refused(format!("title {t:?} must be a relative path inside the content")))
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "title {t:?} must be a relative path inside the content"
+                ))
+            })
     };
     let archive = || {
         Compression::from_media_type(&layer.media_type).map(Plan::Archive).ok_or_else(|| {
-            Error::Refused(format!(
+            Error::Refused(
                 "not an archive: the media type names neither tar, tar+gzip nor tar+zstd, and the layer has no \
                  org.opencontainers.image.title to write it to; exclude it by listing the media types you want under mediaTypes"
-            ))
+                    .to_string(),
+            )
         })
     };
     let unpack_dir = layer.annotations.get(ANNOTATION_UNPACK).map(String::as_str) == Some("true");
@@ -208,7 +263,10 @@ fn plan_layer(layer: &Descriptor, unpack: Unpack) -> Result<Option<Plan>> {
         (Unpack::Archives, _) => Some(archive()?),
         (_, true) if unpack_dir => Some(Plan::Directory {
             title: title()?,
-            digest: layer.annotations.get(ANNOTATION_CONTENT_DIGEST).and_then(|d| d.parse().ok()),
+            digest: layer
+                .annotations
+                .get(ANNOTATION_CONTENT_DIGEST)
+                .and_then(|d| d.parse().ok()),
         }),
         (_, true) => Some(Plan::File { title: title()? }),
         (Unpack::Files, false) => None,
@@ -276,28 +334,42 @@ impl OciSource<'_> {
         Ok((paths, layer.size))
     }
 
-    fn write_layer<R: Read>(&self, reader: &mut R, plan: &Plan, dest: &Root) -> Result<Vec<RelPath>> {
+    fn write_layer<R: Read>(
+        &self,
+        reader: &mut R,
+        plan: &Plan,
+        dest: &Root,
+    ) -> Result<Vec<RelPath>> {
         let opts = |within: RelPath| extract::Options {
             within,
             final_root: None,
-            modes: Modes::Normalized { files: self.permissions },
+            modes: Modes::Normalized {
+                files: self.permissions,
+            },
             limits: extract::Limits::default(),
             create_parents: true,
         };
         let refused = |e: extract::ExtractError| Error::Refused(e.to_string());
         match plan {
             Plan::File { title } => {
-                let mut file = dest.create_file(title, 0o600, Some(0o755)).map_err(|e| Error::io(title.to_string(), e))?;
+                let mut file = dest
+                    .create_file(title, 0o600, Some(0o755))
+                    .map_err(|e| Error::io(title.to_string(), e))?;
                 copy(reader, &mut file).map_err(|e| Error::io(title.to_string(), e))?;
-                extract::root::set_mode(&file, self.permissions.unwrap_or(0o644)).map_err(|e| Error::io(title.to_string(), e))?;
+                extract::root::set_mode(&file, self.permissions.unwrap_or(0o644))
+                    .map_err(|e| Error::io(title.to_string(), e))?;
                 Ok(vec![title.clone()])
             }
             Plan::Directory { title, digest } => {
-                let (report, _) = extract_oras_directory(reader, digest.as_ref(), dest, &opts(title.clone())).map_err(refused)?;
+                let (report, _) =
+                    extract_oras_directory(reader, digest.as_ref(), dest, &opts(title.clone()))
+                        .map_err(refused)?;
                 Ok(report.paths)
             }
             Plan::Archive(compression) => {
-                let (report, _) = extract_archive(reader, *compression, dest, &opts(RelPath::root())).map_err(refused)?;
+                let (report, _) =
+                    extract_archive(reader, *compression, dest, &opts(RelPath::root()))
+                        .map_err(refused)?;
                 Ok(report.paths)
             }
         }
@@ -322,7 +394,12 @@ fn copy<R: Read, W: Write>(r: &mut R, w: &mut W) -> io::Result<u64> {
 /// Credentials from a vendir-style Secret: `username`/`password`, `token`,
 /// or a `.dockerconfigjson` holding an entry for `registry`.
 fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential> {
-    let get = |k: &str| secret.data.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
+    let get = |k: &str| {
+        secret
+            .data
+            .get(k)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
     if let Some(json) = secret.data.get(".dockerconfigjson") {
         #[derive(serde::Deserialize)]
         struct Auth {
@@ -340,22 +417,38 @@ fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential>
             #[serde(default)]
             auths: BTreeMap<String, Auth>,
         }
-        let cfg: DockerConfig = serde_json::from_slice(json)
-            .map_err(|e| Error::Refused(format!("secret {:?}: .dockerconfigjson is not valid JSON: {e}", secret.name)))?;
+        let cfg: DockerConfig = serde_json::from_slice(json).map_err(|e| {
+            Error::Refused(format!(
+                "secret {:?}: .dockerconfigjson is not valid JSON: {e}",
+                secret.name
+            ))
+        })?;
         let entry = cfg
             .auths
             .iter()
             .find(|(k, _)| {
-                let k = k.trim_start_matches("https://").trim_start_matches("http://");
+                let k = k
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://");
                 k.split('/').next() == Some(registry)
             })
             .map(|(_, v)| v)
-            .ok_or_else(|| Error::Refused(format!("secret {:?}: .dockerconfigjson has no entry for {registry}", secret.name)))?;
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "secret {:?}: .dockerconfigjson has no entry for {registry}",
+                    secret.name
+                ))
+            })?;
         let (mut username, mut password) = (entry.username.clone(), entry.password.clone());
         if !entry.auth.is_empty() {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(entry.auth.trim())
-                .map_err(|_| Error::Refused(format!("secret {:?}: bad auth field for {registry}", secret.name)))?;
+                .map_err(|_| {
+                    Error::Refused(format!(
+                        "secret {:?}: bad auth field for {registry}",
+                        secret.name
+                    ))
+                })?;
             let decoded = String::from_utf8_lossy(&decoded).into_owned();
             let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
             (username, password) = (u.to_string(), p.to_string());

@@ -14,7 +14,12 @@ use std::ptr;
 
 use serde::Deserialize;
 
-#[allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code
+)]
 mod raw {
     include!(concat!(env!("OUT_DIR"), "/shim.rs"));
 }
@@ -197,7 +202,8 @@ impl Op {
 
     /// Cancels the operation; calls using it return `ErrorKind::Cancelled`.
     pub fn cancel(&self) {
-        self.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         // SAFETY: plain integer id; the shim checks it and ignores stale ids.
         unsafe { raw::vdr_op_cancel(self.id) };
     }
@@ -231,7 +237,11 @@ impl Target {
         // SAFETY: `req` outlives the call; `id` and `err` are valid
         // out-pointers; the shim keeps no pointer after returning.
         let code = unsafe {
-            raw::vdr_target_open(req.as_ptr(), &mut id, &mut err.0 as *mut _ as *mut *mut c_char)
+            raw::vdr_target_open(
+                req.as_ptr(),
+                &mut id,
+                &mut err.0 as *mut _ as *mut *mut c_char,
+            )
         };
         check(code, &err)?;
         Ok(Target { id })

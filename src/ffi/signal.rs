@@ -41,8 +41,9 @@ fn install<F>(callback: F) -> std::io::Result<()>
 where
     F: Fn(i32) + Send + 'static,
 {
-    let (read, write): (OwnedFd, OwnedFd) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK)?;
+    let (read, write): (OwnedFd, OwnedFd) = rustix::pipe::pipe_with(
+        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+    )?;
     // The reader blocks; only the handler's side must never block.
     rustix::fs::fcntl_setfl(&read, rustix::fs::OFlags::empty())?;
     PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
