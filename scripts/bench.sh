@@ -86,5 +86,6 @@ echo "P1-like sync cold / oras pull: $(ratio "$(cut -f2 <<<"$c")" "$(cut -f2 <<<
 echo "P3 warm / cold: $(ratio "$(cut -f2 <<<"$w")" "$(cut -f2 <<<"$c")")  (target <= 0.1)"
 echo "P4 peak RSS during cold sync: $(cut -f3 <<<"$c") MiB  (target <= 100)"
 
-echo "== bridge overhead: oras-go resolve baseline (Go benchmark)"
-(cd go && VENDORAS_BENCH_REF="localhost:$port/tree:v1" go test -run '^$' -bench BenchmarkResolve -benchtime 200x . 2>/dev/null | grep -E 'Benchmark|ok' || true)
+echo "== bridge overhead: resolve through Rust -> cgo -> oras-go vs oras-go alone"
+cargo run --release --locked -q --example bench_resolve -- "$host/tree:v1" 200
+(cd go && VENDORAS_BENCH_REF="$host/tree:v1" go test -run '^$' -bench BenchmarkResolve -benchtime 200x . 2>/dev/null | grep -E 'Benchmark|ok' || true)
