@@ -126,12 +126,19 @@ pub fn sync(
     let cache = opts.cache_dir.as_ref().map(Cache::new);
 
     // Stage every directory.
-    let mut stagings = Vec::new();
-    for (dir, _) in &directories {
-        let dest = opts.workdir.join(&dir.path);
+    // Clean what killed runs left in every parent first: a parent may hold
+    // several of this run's directories.
+    let dests: Vec<PathBuf> = directories
+        .iter()
+        .map(|(dir, _)| opts.workdir.join(&dir.path))
+        .collect();
+    for dest in &dests {
         stage::clean_stale(dest.parent().unwrap_or(&opts.workdir));
-        stagings.push(Staging::create(&dest)?);
     }
+    let stagings = dests
+        .iter()
+        .map(|d| Staging::create(d))
+        .collect::<Result<Vec<_>>>()?;
     let jobs: Vec<(usize, usize)> = directories
         .iter()
         .enumerate()

@@ -189,20 +189,26 @@ impl Source for OciSource<'_> {
         let mut owners: BTreeMap<RelPath, String> = BTreeMap::new();
         for layer in layers {
             let what = format!("layer {} ({})", layer.digest, layer.media_type);
-            let plan = plan_layer(layer, self.cfg.unpack)?;
+            let plan = plan_layer(layer, self.cfg.unpack).map_err(|e| match e {
+                Error::Refused(m) => Error::Refused(format!("{what}: {m}")),
+                other => other,
+            })?;
             let Some(plan) = plan else {
                 fetched.warnings.push(format!(
                     "Skipped pulling layers without file name in \"org.opencontainers.image.title\": {what}"
                 ));
                 continue;
             };
-            let (report_paths, bytes) = self
+            let (report_paths, warnings, bytes) = self
                 .fetch_layer(ctx, &loc.repo, layer, &plan, dest)
                 .map_err(|e| match e {
                     Error::Refused(m) => Error::Refused(format!("{what}: {m}")),
                     other => other,
                 })?;
             fetched.bytes += bytes;
+            fetched
+                .warnings
+                .extend(warnings.into_iter().map(|w| format!("{what}: {w}")));
             for p in report_paths {
                 if let Some(prev) = owners.insert(p.clone(), what.clone()) {
                     if prev != what {
@@ -297,13 +303,13 @@ impl OciSource<'_> {
         layer: &Descriptor,
         plan: &Plan,
         dest: &Root,
-    ) -> Result<(Vec<RelPath>, u64)> {
+    ) -> Result<(Vec<RelPath>, Vec<String>, u64)> {
         if let Some(file) = ctx.cache.and_then(|c| c.open(&layer.digest, layer.size)) {
             let mut reader = HashingReader::new(file, layer.digest.algorithm());
             let written = self.write_layer(&mut reader, plan, dest);
             let (digest, size, _) = reader.drain().map_err(|e| Error::io("cache", e))?;
             if digest == layer.digest && size == layer.size {
-                return written.map(|paths| (paths, 0));
+                return written.map(|(paths, warnings)| (paths, warnings, 0));
             }
             // A damaged cache entry: forget it and fetch for real. What was
             // written is overwritten entry by entry below.
@@ -325,13 +331,13 @@ impl OciSource<'_> {
         if ctx.op.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let paths = written?;
+        let (paths, warnings) = written?;
         let (counting, pending) = tee.finish().map_err(|e| Error::io("blob stream", e))?;
         counting.inner.finish()?;
         if let Some(p) = pending {
             let _ = p.commit(); // a cache that cannot be written is not an error
         }
-        Ok((paths, layer.size))
+        Ok((paths, warnings, layer.size))
     }
 
     fn write_layer<R: Read>(
@@ -339,7 +345,7 @@ impl OciSource<'_> {
         reader: &mut R,
         plan: &Plan,
         dest: &Root,
-    ) -> Result<Vec<RelPath>> {
+    ) -> Result<(Vec<RelPath>, Vec<String>)> {
         let opts = |within: RelPath| extract::Options {
             within,
             final_root: None,
@@ -358,19 +364,19 @@ impl OciSource<'_> {
                 copy(reader, &mut file).map_err(|e| Error::io(title.to_string(), e))?;
                 extract::root::set_mode(&file, self.permissions.unwrap_or(0o644))
                     .map_err(|e| Error::io(title.to_string(), e))?;
-                Ok(vec![title.clone()])
+                Ok((vec![title.clone()], Vec::new()))
             }
             Plan::Directory { title, digest } => {
                 let (report, _) =
                     extract_oras_directory(reader, digest.as_ref(), dest, &opts(title.clone()))
                         .map_err(refused)?;
-                Ok(report.paths)
+                Ok((report.paths, report.warnings))
             }
             Plan::Archive(compression) => {
                 let (report, _) =
                     extract_archive(reader, *compression, dest, &opts(RelPath::root()))
                         .map_err(refused)?;
-                Ok(report.paths)
+                Ok((report.paths, report.warnings))
             }
         }
     }

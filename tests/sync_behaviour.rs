@@ -1,0 +1,575 @@
+//! `vendoras sync` behaviour (SPEC §2, §4, §7): tag selection, `--locked`, `lazy`,
+//! `-d`, `secretRef` credentials, removal of unmanaged files, `manual` and
+//! `ignorePaths`, and an idempotent re-sync.
+//!
+//! One plain registry is shared by the tests of this file; the lazy and secure tests
+//! start their own.
+
+#![allow(dead_code)] // the sync helpers below are shared text across tests/sync_*.rs
+
+mod support;
+
+use std::fs;
+use std::sync::OnceLock;
+
+use support::*;
+
+// ---------------------------------------------------------------------------------------
+// Sync helpers (shared text between tests/sync_*.rs)
+// ---------------------------------------------------------------------------------------
+
+/// A temp root holding `work/` (the working directory), `cache/` (blob cache) and
+/// `sentinel/` (a sibling of the work dir that must never change).
+struct Work {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    sentinel: std::path::PathBuf,
+}
+
+impl Work {
+    fn new() -> Work {
+        let tmp = tempfile::Builder::new().prefix("vsync").tempdir().unwrap();
+        let dir = tmp.path().join("work");
+        let cache = tmp.path().join("cache");
+        let sentinel = tmp.path().join("sentinel");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&sentinel).unwrap();
+        std::fs::write(sentinel.join("keep.txt"), "sentinel\n").unwrap();
+        Work {
+            _tmp: tmp,
+            dir,
+            cache,
+            sentinel,
+        }
+    }
+
+    fn config(&self, yaml: &str) {
+        std::fs::write(self.dir.join("vendir.yml"), yaml).unwrap();
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = vendoras();
+        c.current_dir(&self.dir)
+            .arg("sync")
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args);
+        c
+    }
+
+    fn sync(&self, args: &[&str]) -> Outcome {
+        run(&mut self.cmd(args))
+    }
+
+    fn lock(&self) -> String {
+        std::fs::read_to_string(self.dir.join("vendir.lock.yml")).unwrap_or_default()
+    }
+
+    fn tree(&self, rel: &str) -> Tree {
+        tree_snapshot(&self.dir.join(rel))
+    }
+
+    /// Everything in the work dir except the config (which tests rewrite).
+    fn state(&self) -> (Tree, String) {
+        let mut t = tree_snapshot(&self.dir);
+        t.remove("vendir.yml");
+        (t, self.lock())
+    }
+
+    fn sentinel_tree(&self) -> Tree {
+        tree_snapshot(&self.sentinel)
+    }
+}
+
+/// The `url:` values of a lock file, in order.
+fn lock_urls(lock: &str) -> Vec<String> {
+    lock.lines()
+        .filter_map(|l| l.trim().strip_prefix("url: "))
+        .map(|s| s.trim().trim_matches('"').trim_matches('\'').to_string())
+        .collect()
+}
+
+/// A vendir.yml of these `directories:` items (see [`dir_yaml`]) plus extra documents.
+fn config_yaml(dirs: &[String], extra_docs: &str) -> String {
+    format!(
+        "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n{}{extra_docs}",
+        dirs.concat()
+    )
+}
+
+/// One `directories:` item with these content items (see [`oci_yaml`]).
+fn dir_yaml(path: &str, contents: &[String]) -> String {
+    format!("- path: {path}\n  contents:\n{}", contents.concat())
+}
+
+/// One `contents:` item with an ociArtifact source. `extra` are lines of the
+/// `ociArtifact` mapping (e.g. `mediaTypes: [x]`); `content_extra` lines of the content.
+fn oci_yaml(
+    path: &str,
+    image: &str,
+    tag: Option<&str>,
+    extra: &[&str],
+    content_extra: &[&str],
+) -> String {
+    let mut s = format!("  - path: {path}\n");
+    for l in content_extra {
+        s.push_str(&format!("    {l}\n"));
+    }
+    s.push_str(&format!("    ociArtifact:\n      image: {image}\n"));
+    if let Some(t) = tag {
+        s.push_str(&format!("      tag: \"{t}\"\n"));
+    }
+    for l in extra {
+        s.push_str(&format!("      {l}\n"));
+    }
+    s
+}
+
+/// A one-directory, one-content config for `image:tag` on a plain-HTTP registry.
+fn simple_config(dir: &str, image: &str, tag: &str, extra: &[&str]) -> String {
+    let mut e = vec!["plainHTTP: true"];
+    e.extend_from_slice(extra);
+    config_yaml(
+        &[dir_yaml(dir, &[oci_yaml(".", image, Some(tag), &e, &[])])],
+        "",
+    )
+}
+
+/// `oras resolve REF` (the manifest digest).
+fn oras_resolve(registry: &Registry, reference: &str) -> String {
+    run(oras()
+        .arg("resolve")
+        .args(registry.access_flags())
+        .arg(reference))
+    .ok()
+    .stdout
+    .trim()
+    .to_string()
+}
+
+/// `oras push` inside `dir`; returns the manifest digest.
+fn oras_push_in(
+    registry: &Registry,
+    dir: &std::path::Path,
+    flags: &[&str],
+    reference: &str,
+    paths: &[&str],
+) -> String {
+    run(oras()
+        .current_dir(dir)
+        .arg("push")
+        .args(registry.access_flags())
+        .args(flags)
+        .arg(reference)
+        .args(paths)
+        .args(["--format", "go-template={{.digest}}"]))
+    .ok()
+    .stdout
+    .trim()
+    .to_string()
+}
+
+fn write_file(path: &std::path::Path, data: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// A tree from (path, content) pairs of regular non-executable files plus their dirs.
+fn files_tree(files: &[(&str, &[u8])]) -> Tree {
+    let mut t = Tree::new();
+    for (p, data) in files {
+        let mut acc = String::new();
+        let parts: Vec<&str> = p.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            if !acc.is_empty() {
+                acc.push('/');
+            }
+            acc.push_str(part);
+            t.insert(acc.clone(), Entry::Dir);
+        }
+        t.insert(
+            p.to_string(),
+            Entry::File {
+                sha256: sha256_hex(data),
+                size: data.len() as u64,
+                exec: false,
+            },
+        );
+    }
+    t
+}
+
+#[track_caller]
+fn assert_contains(out: &Outcome, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            out.stderr.contains(n),
+            "stderr should mention {n:?}\n{out:?}"
+        );
+    }
+}
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let r = Registry::start();
+        for tag in ["1.0.0", "1.2.0", "2.0.0"] {
+            push_text(&r, "semver", tag, &format!("{tag}\n"));
+        }
+        r
+    })
+}
+
+/// Pushes one file `version.txt` holding `text` to `repo:tag`; returns the digest.
+fn push_text(r: &Registry, repo: &str, tag: &str, text: &str) -> String {
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("version.txt"), text).unwrap();
+    oras_push_in(
+        r,
+        src.path(),
+        &[],
+        &r.reference(repo, tag),
+        &["version.txt"],
+    )
+}
+
+fn read(w: &Work, rel: &str) -> String {
+    fs::read_to_string(w.dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn tag_selection_picks_the_highest_matching_semver_tag() {
+    let r = registry();
+    let w = Work::new();
+    let content = oci_yaml(
+        ".",
+        &format!("{}/semver", r.host()),
+        None,
+        &[
+            "plainHTTP: true",
+            "tagSelection:",
+            "  semver:",
+            "    constraints: \">=1.0.0 <2.0.0\"",
+        ],
+        &[],
+    );
+    w.config(&config_yaml(&[dir_yaml("vendor/x", &[content])], ""));
+    w.sync(&[]).ok();
+    assert_eq!(read(&w, "vendor/x/version.txt"), "1.2.0\n");
+    let lock = w.lock();
+    assert!(
+        lock.contains("tag: 1.2.0") || lock.contains("tag: \"1.2.0\""),
+        "lock tag\n{lock}"
+    );
+    let digest = oras_resolve(r, &r.reference("semver", "1.2.0"));
+    assert_eq!(
+        lock_urls(&lock),
+        vec![format!("{}/semver@{digest}", r.host())]
+    );
+}
+
+#[test]
+fn locked_sync_pulls_the_pinned_digest_after_the_tag_moved() {
+    let r = registry();
+    let old = push_text(r, "moving", "v1", "old\n");
+    let w = Work::new();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/moving", r.host()),
+        "v1",
+        &[],
+    ));
+    w.sync(&[]).ok();
+    assert_eq!(read(&w, "vendor/x/version.txt"), "old\n");
+    let lock = w.lock();
+    assert!(lock.contains(&old), "{lock}");
+
+    let new = push_text(r, "moving", "v1", "new\n");
+    assert_ne!(old, new);
+    // Wipe the tree so --locked really has to fetch.
+    fs::remove_dir_all(w.dir.join("vendor/x")).unwrap();
+    w.sync(&["--locked"]).ok();
+    assert_eq!(
+        read(&w, "vendor/x/version.txt"),
+        "old\n",
+        "--locked must pull the pinned digest"
+    );
+    assert_eq!(w.lock(), lock, "--locked must not change the lock");
+
+    // And without --locked the moved tag is followed (proves the tag did move).
+    w.sync(&[]).ok();
+    assert_eq!(read(&w, "vendor/x/version.txt"), "new\n");
+    assert!(w.lock().contains(&new));
+}
+
+#[test]
+fn locked_sync_without_a_lock_file_fails_clearly() {
+    let r = registry();
+    let w = Work::new();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/semver", r.host()),
+        "1.0.0",
+        &[],
+    ));
+    let out = w.sync(&["--locked"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(&out, &["vendoras: Error:", "--locked", "vendir.lock.yml"]);
+    assert!(w.tree("vendor").is_empty(), "nothing may be written");
+
+    // -l is the short form; and a lock without the content's entry fails too.
+    fs::write(
+        w.dir.join("vendir.lock.yml"),
+        "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories: []\n",
+    )
+    .unwrap();
+    let out = w.sync(&["-l"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(&out, &["vendoras: Error:", "vendor/x"]);
+}
+
+#[test]
+fn lazy_content_with_unchanged_config_is_not_fetched_again() {
+    let own = Registry::start();
+    push_text(&own, "lazy", "v1", "lazy\n");
+    let w = Work::new();
+    w.config(&config_yaml(
+        &[dir_yaml(
+            "vendor/x",
+            &[oci_yaml(
+                ".",
+                &format!("{}/lazy", own.host()),
+                Some("v1"),
+                &["plainHTTP: true"],
+                &["lazy: true"],
+            )],
+        )],
+        "",
+    ));
+    w.sync(&[]).ok();
+    let before = w.state();
+    assert_eq!(read(&w, "vendor/x/version.txt"), "lazy\n");
+
+    // No registry and no cache any more: only a lazy skip can succeed.
+    drop(own);
+    fs::remove_dir_all(&w.cache).unwrap();
+    let out = w.sync(&[]).ok();
+    assert!(
+        out.stderr.contains("lazy"),
+        "the skip should be reported\n{out:?}"
+    );
+    assert_eq!(w.state(), before, "a lazy skip changes nothing");
+
+    // --lazy=false does fetch (and so fails now), leaving everything as it was.
+    let out = w.sync(&["--lazy=false"]);
+    assert!(
+        !out.success(),
+        "--lazy=false must fetch; the registry is gone\n{out:?}"
+    );
+    assert_eq!(w.state(), before);
+}
+
+#[test]
+fn directory_flag_syncs_one_directory_and_keeps_the_others_lock_entry() {
+    let r = registry();
+    let a1 = push_text(r, "dir-a", "v1", "a1\n");
+    let a2 = push_text(r, "dir-a", "v2", "a2\n");
+    let b1 = push_text(r, "dir-b", "v1", "b1\n");
+    let cfg = |a_tag: &str, b_tag: &str| {
+        config_yaml(
+            &[
+                dir_yaml(
+                    "vendor/a",
+                    &[oci_yaml(
+                        ".",
+                        &format!("{}/dir-a", r.host()),
+                        Some(a_tag),
+                        &["plainHTTP: true"],
+                        &[],
+                    )],
+                ),
+                dir_yaml(
+                    "vendor/b",
+                    &[oci_yaml(
+                        ".",
+                        &format!("{}/dir-b", r.host()),
+                        Some(b_tag),
+                        &["plainHTTP: true"],
+                        &[],
+                    )],
+                ),
+            ],
+            "",
+        )
+    };
+    let w = Work::new();
+    w.config(&cfg("v1", "v1"));
+    w.sync(&[]).ok();
+    assert_eq!(
+        lock_urls(&w.lock()),
+        vec![
+            format!("{}/dir-a@{a1}", r.host()),
+            format!("{}/dir-b@{b1}", r.host())
+        ]
+    );
+    let b_tree = w.tree("vendor/b");
+
+    // b's config now names a tag that does not exist: -d vendor/a must not touch b.
+    w.config(&cfg("v2", "does-not-exist"));
+    w.sync(&["-d", "vendor/a"]).ok();
+    assert_eq!(read(&w, "vendor/a/version.txt"), "a2\n");
+    assert_eq!(
+        lock_urls(&w.lock()),
+        vec![
+            format!("{}/dir-a@{a2}", r.host()),
+            format!("{}/dir-b@{b1}", r.host())
+        ]
+    );
+    assert_eq!(w.tree("vendor/b"), b_tree);
+
+    // -d with an unknown directory is an error naming the known ones.
+    let out = w.sync(&["-d", "vendor/nope"]);
+    assert!(!out.success());
+    assert_contains(&out, &["vendor/nope", "vendor/a"]);
+}
+
+#[test]
+fn secret_ref_credentials_authenticate_and_a_wrong_password_is_not_echoed() {
+    let r = Registry::start_secure();
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("secret.txt"), "behind auth\n").unwrap();
+    oras_push_in(
+        &r,
+        src.path(),
+        &[],
+        &r.reference("private", "v1"),
+        &["secret.txt"],
+    );
+
+    let cfg = |password: &str| {
+        let secret = format!(
+            "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  username: {}\n  password: \"{password}\"\n",
+            r.user()
+        );
+        config_yaml(
+            &[dir_yaml(
+                "vendor/x",
+                &[oci_yaml(
+                    ".",
+                    &format!("{}/private", r.host()),
+                    Some("v1"),
+                    &["secretRef: {name: creds}", "dangerousSkipTLSVerify: true"],
+                    &[],
+                )],
+            )],
+            &secret,
+        )
+    };
+    let w = Work::new();
+    w.config(&cfg(r.password()));
+    let out = w.sync(&[]).ok();
+    assert!(!out.stderr.contains(r.password()) && !out.stdout.contains(r.password()));
+    assert_eq!(read(&w, "vendor/x/secret.txt"), "behind auth\n");
+    let before = w.state();
+
+    let wrong = "Wr0ng-Pa55word-zz9";
+    w.config(&cfg(wrong));
+    let out = w.sync(&["--lazy=false"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(&out, &["vendoras: Error:", &r.host()]);
+    assert!(
+        !out.stderr.contains(wrong) && !out.stdout.contains(wrong),
+        "the password leaked\n{out:?}"
+    );
+    assert_eq!(w.state(), before, "a refused login changes nothing");
+}
+
+#[test]
+fn unmanaged_files_are_removed_but_manual_and_ignored_paths_are_kept() {
+    let r = registry();
+    push_text(r, "managed", "v1", "managed\n");
+    let w = Work::new();
+    w.config(&config_yaml(
+        &[dir_yaml(
+            "vendor/x",
+            &[
+                oci_yaml(
+                    "oci",
+                    &format!("{}/managed", r.host()),
+                    Some("v1"),
+                    &["plainHTTP: true"],
+                    &["ignorePaths: [\"local/**\", keep-me.txt]"],
+                ),
+                "  - path: handmade\n    manual: {}\n".to_string(),
+            ],
+        )],
+        "",
+    ));
+    write_file(&w.dir.join("vendor/x/stale.txt"), "stale\n");
+    write_file(&w.dir.join("vendor/x/oci/old.txt"), "old\n");
+    write_file(&w.dir.join("vendor/x/oci/keep-me.txt"), "ignored\n");
+    write_file(
+        &w.dir.join("vendor/x/oci/local/notes/n.txt"),
+        "ignored dir\n",
+    );
+    write_file(&w.dir.join("vendor/x/handmade/mine.txt"), "manual\n");
+    w.sync(&[]).ok();
+    let expected = files_tree(&[
+        ("oci/version.txt", b"managed\n"),
+        ("oci/keep-me.txt", b"ignored\n"),
+        ("oci/local/notes/n.txt", b"ignored dir\n"),
+        ("handmade/mine.txt", b"manual\n"),
+    ]);
+    assert_same_tree(
+        "after sync",
+        "expected",
+        &expected,
+        "synced",
+        &w.tree("vendor/x"),
+    );
+
+    // A file added later is removed by the next sync too.
+    write_file(&w.dir.join("vendor/x/oci/added-later.txt"), "x\n");
+    w.sync(&[]).ok();
+    assert_same_tree(
+        "after re-sync",
+        "expected",
+        &expected,
+        "synced",
+        &w.tree("vendor/x"),
+    );
+}
+
+#[test]
+fn a_second_sync_is_idempotent_and_leaves_the_lock_file_untouched() {
+    let r = registry();
+    let w = Work::new();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/semver", r.host()),
+        "1.0.0",
+        &[],
+    ));
+    let first = w.sync(&[]).ok();
+    assert!(first.stdout.contains("lock updated"), "{first:?}");
+    let lock_path = w.dir.join("vendir.lock.yml");
+    let mtime = fs::metadata(&lock_path).unwrap().modified().unwrap();
+    let ino = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&lock_path).unwrap());
+    let before = w.state();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = w.sync(&[]).ok();
+    assert!(second.stdout.contains("lock unchanged"), "{second:?}");
+    assert_eq!(w.state(), before);
+    let meta = fs::metadata(&lock_path).unwrap();
+    assert_eq!(
+        meta.modified().unwrap(),
+        mtime,
+        "the lock file was rewritten"
+    );
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&meta),
+        ino,
+        "the lock file was replaced"
+    );
+}

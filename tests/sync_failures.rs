@@ -1,0 +1,665 @@
+//! `vendoras sync` failures (SPEC §3, §4): a bad or hostile archive, a refused login, a
+//! config error, `kill -9` and Ctrl-C mid-sync. Each leaves the previous tree and lock
+//! byte for byte as they were and creates nothing outside the content path.
+//!
+//! One plain registry is shared by the tests of this file.
+
+#![allow(dead_code)] // the sync helpers below are shared text across tests/sync_*.rs
+
+mod support;
+
+use std::fs;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use support::*;
+
+// ---------------------------------------------------------------------------------------
+// Sync helpers (shared text between tests/sync_*.rs)
+// ---------------------------------------------------------------------------------------
+
+/// A temp root holding `work/` (the working directory), `cache/` (blob cache) and
+/// `sentinel/` (a sibling of the work dir that must never change).
+struct Work {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    sentinel: std::path::PathBuf,
+}
+
+impl Work {
+    fn new() -> Work {
+        let tmp = tempfile::Builder::new().prefix("vsync").tempdir().unwrap();
+        let dir = tmp.path().join("work");
+        let cache = tmp.path().join("cache");
+        let sentinel = tmp.path().join("sentinel");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&sentinel).unwrap();
+        std::fs::write(sentinel.join("keep.txt"), "sentinel\n").unwrap();
+        Work {
+            _tmp: tmp,
+            dir,
+            cache,
+            sentinel,
+        }
+    }
+
+    fn config(&self, yaml: &str) {
+        std::fs::write(self.dir.join("vendir.yml"), yaml).unwrap();
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = vendoras();
+        c.current_dir(&self.dir)
+            .arg("sync")
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args);
+        c
+    }
+
+    fn sync(&self, args: &[&str]) -> Outcome {
+        run(&mut self.cmd(args))
+    }
+
+    fn lock(&self) -> String {
+        std::fs::read_to_string(self.dir.join("vendir.lock.yml")).unwrap_or_default()
+    }
+
+    fn tree(&self, rel: &str) -> Tree {
+        tree_snapshot(&self.dir.join(rel))
+    }
+
+    /// Everything in the work dir except the config (which tests rewrite).
+    fn state(&self) -> (Tree, String) {
+        let mut t = tree_snapshot(&self.dir);
+        t.remove("vendir.yml");
+        (t, self.lock())
+    }
+
+    fn sentinel_tree(&self) -> Tree {
+        tree_snapshot(&self.sentinel)
+    }
+}
+
+/// The `url:` values of a lock file, in order.
+fn lock_urls(lock: &str) -> Vec<String> {
+    lock.lines()
+        .filter_map(|l| l.trim().strip_prefix("url: "))
+        .map(|s| s.trim().trim_matches('"').trim_matches('\'').to_string())
+        .collect()
+}
+
+/// A vendir.yml of these `directories:` items (see [`dir_yaml`]) plus extra documents.
+fn config_yaml(dirs: &[String], extra_docs: &str) -> String {
+    format!(
+        "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n{}{extra_docs}",
+        dirs.concat()
+    )
+}
+
+/// One `directories:` item with these content items (see [`oci_yaml`]).
+fn dir_yaml(path: &str, contents: &[String]) -> String {
+    format!("- path: {path}\n  contents:\n{}", contents.concat())
+}
+
+/// One `contents:` item with an ociArtifact source. `extra` are lines of the
+/// `ociArtifact` mapping (e.g. `mediaTypes: [x]`); `content_extra` lines of the content.
+fn oci_yaml(
+    path: &str,
+    image: &str,
+    tag: Option<&str>,
+    extra: &[&str],
+    content_extra: &[&str],
+) -> String {
+    let mut s = format!("  - path: {path}\n");
+    for l in content_extra {
+        s.push_str(&format!("    {l}\n"));
+    }
+    s.push_str(&format!("    ociArtifact:\n      image: {image}\n"));
+    if let Some(t) = tag {
+        s.push_str(&format!("      tag: \"{t}\"\n"));
+    }
+    for l in extra {
+        s.push_str(&format!("      {l}\n"));
+    }
+    s
+}
+
+/// A one-directory, one-content config for `image:tag` on a plain-HTTP registry.
+fn simple_config(dir: &str, image: &str, tag: &str, extra: &[&str]) -> String {
+    let mut e = vec!["plainHTTP: true"];
+    e.extend_from_slice(extra);
+    config_yaml(
+        &[dir_yaml(dir, &[oci_yaml(".", image, Some(tag), &e, &[])])],
+        "",
+    )
+}
+
+/// `oras resolve REF` (the manifest digest).
+fn oras_resolve(registry: &Registry, reference: &str) -> String {
+    run(oras()
+        .arg("resolve")
+        .args(registry.access_flags())
+        .arg(reference))
+    .ok()
+    .stdout
+    .trim()
+    .to_string()
+}
+
+/// `oras push` inside `dir`; returns the manifest digest.
+fn oras_push_in(
+    registry: &Registry,
+    dir: &std::path::Path,
+    flags: &[&str],
+    reference: &str,
+    paths: &[&str],
+) -> String {
+    run(oras()
+        .current_dir(dir)
+        .arg("push")
+        .args(registry.access_flags())
+        .args(flags)
+        .arg(reference)
+        .args(paths)
+        .args(["--format", "go-template={{.digest}}"]))
+    .ok()
+    .stdout
+    .trim()
+    .to_string()
+}
+
+fn write_file(path: &std::path::Path, data: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// A tree from (path, content) pairs of regular non-executable files plus their dirs.
+fn files_tree(files: &[(&str, &[u8])]) -> Tree {
+    let mut t = Tree::new();
+    for (p, data) in files {
+        let mut acc = String::new();
+        let parts: Vec<&str> = p.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            if !acc.is_empty() {
+                acc.push('/');
+            }
+            acc.push_str(part);
+            t.insert(acc.clone(), Entry::Dir);
+        }
+        t.insert(
+            p.to_string(),
+            Entry::File {
+                sha256: sha256_hex(data),
+                size: data.len() as u64,
+                exec: false,
+            },
+        );
+    }
+    t
+}
+
+#[track_caller]
+fn assert_contains(out: &Outcome, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            out.stderr.contains(n),
+            "stderr should mention {n:?}\n{out:?}"
+        );
+    }
+}
+
+const TGZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let r = Registry::start();
+        let src = tempfile::tempdir().unwrap();
+        write_file(&src.path().join("good.txt"), "good\n");
+        write_file(&src.path().join("sub/deep.txt"), "deep\n");
+        oras_push_in(
+            &r,
+            src.path(),
+            &[],
+            &r.reference("good", "v1"),
+            &["good.txt", "sub"],
+        );
+        r
+    })
+}
+
+/// A work dir holding a good synced tree in `vendor/x` (plus a second directory), with
+/// its lock.
+fn synced() -> Work {
+    let r = registry();
+    let w = Work::new();
+    w.config(&good_config());
+    w.sync(&[]).ok();
+    assert!(w.dir.join("vendor/x/good.txt").is_file());
+    assert!(!w.lock().is_empty());
+    let _ = r;
+    w
+}
+
+fn good_config() -> String {
+    simple_config(
+        "vendor/x",
+        &format!("{}/good", registry().host()),
+        "v1",
+        &[],
+    )
+}
+
+/// Points `vendor/x` at `repo:tag`, syncs, and checks the sync failed and left the
+/// work dir (minus vendir.yml) and the sentinel exactly as they were.
+#[track_caller]
+fn fails_and_keeps_everything(w: &Work, repo: &str, tag: &str) -> Outcome {
+    let before = w.state();
+    let sentinel = w.sentinel_tree();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/{repo}", registry().host()),
+        tag,
+        &[],
+    ));
+    let out = w.sync(&[]);
+    assert_eq!(out.code(), Some(1), "{repo}:{tag} must fail\n{out:?}");
+    assert!(out.stderr.contains("vendoras: Error:"), "{out:?}");
+    let after = w.state();
+    assert_same_tree(
+        &format!("{repo}: work dir after failure"),
+        "before",
+        &before.0,
+        "after",
+        &after.0,
+    );
+    assert_eq!(before.1, after.1, "{repo}: the lock changed");
+    assert_same_tree(
+        &format!("{repo}: sentinel"),
+        "before",
+        &sentinel,
+        "after",
+        &w.sentinel_tree(),
+    );
+    out
+}
+
+fn push_tar(repo: &str, data: Vec<u8>) {
+    Crafter::new(registry(), repo).artifact("v1", vec![(layer(TGZ, &[]), data)]);
+}
+
+#[test]
+fn a_layer_that_is_not_the_gzip_it_claims_fails_and_keeps_the_old_tree() {
+    push_tar(
+        "not-gzip",
+        b"this is plain text, not gzip at all\n".repeat(10),
+    );
+    let w = synced();
+    fails_and_keeps_everything(&w, "not-gzip", "v1");
+}
+
+#[test]
+fn hostile_archives_are_refused_naming_the_entry() {
+    let w = synced();
+    let sentinel = w.sentinel.display().to_string();
+    // Relative to the content path <tmp>/work/vendor/x, ../../../sentinel is the sentinel.
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "dotdot",
+            {
+                let mut t = TarBuilder::new();
+                t.file("ok.txt", b"ok")
+                    .file("../../../sentinel/evil.txt", b"evil");
+                t.finish_gz()
+            },
+            "../../../sentinel/evil.txt".into(),
+        ),
+        (
+            "dotdot-inner",
+            {
+                let mut t = TarBuilder::new();
+                t.file("a/../../escape.txt", b"evil");
+                t.finish_gz()
+            },
+            "a/../../escape.txt".into(),
+        ),
+        (
+            "absolute",
+            {
+                let mut t = TarBuilder::new();
+                t.file(&format!("{sentinel}/abs.txt"), b"evil");
+                t.finish_gz()
+            },
+            format!("{sentinel}/abs.txt"),
+        ),
+        (
+            "symlink-out-then-write",
+            {
+                let mut t = TarBuilder::new();
+                t.symlink("esc", "../../../sentinel")
+                    .file("esc/through.txt", b"evil");
+                t.finish_gz()
+            },
+            "esc".into(),
+        ),
+        (
+            "symlink-abs-then-write",
+            {
+                let mut t = TarBuilder::new();
+                t.symlink("esc2", &sentinel)
+                    .file("esc2/through.txt", b"evil");
+                t.finish_gz()
+            },
+            "esc2".into(),
+        ),
+        (
+            "hardlink-out",
+            {
+                let mut t = TarBuilder::new();
+                t.hardlink("hl", &format!("{sentinel}/keep.txt"));
+                t.finish_gz()
+            },
+            "hl".into(),
+        ),
+        (
+            "hardlink-dotdot",
+            {
+                let mut t = TarBuilder::new();
+                t.hardlink("hl2", "../../../sentinel/keep.txt");
+                t.finish_gz()
+            },
+            "hl2".into(),
+        ),
+        (
+            "symlink-dir-file",
+            {
+                let mut t = TarBuilder::new();
+                t.symlink("sd", "../../../sentinel")
+                    .dir("sd")
+                    .file("sd/x.txt", b"evil");
+                t.finish_gz()
+            },
+            "sd".into(),
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (repo, data, name) in cases {
+        let repo = format!("hostile-{repo}");
+        push_tar(&repo, data);
+        let out = fails_and_keeps_everything(&w, &repo, "v1");
+        if !out.stderr.contains(&name) {
+            problems.push(format!(
+                "{repo}: the error does not name entry {name:?}:\n{}",
+                out.stderr
+            ));
+        }
+        for p in ["vendor/escape.txt", "escape.txt", "vendor/evil.txt"] {
+            assert!(
+                !w.dir.join(p).exists(),
+                "{repo}: {p} was created outside the content path"
+            );
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn device_and_fifo_entries_are_skipped_with_a_warning() {
+    let mut t = TarBuilder::new();
+    t.file("ok.txt", b"ok\n")
+        .fifo("pipe")
+        .entry("chardev", b'3', 0o644, b"", "")
+        .entry("blockdev", b'4', 0o644, b"", "");
+    push_tar("devices", t.finish_gz());
+    let w = synced();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/devices", registry().host()),
+        "v1",
+        &[],
+    ));
+    let out = w.sync(&[]).ok();
+    for name in ["pipe", "chardev", "blockdev"] {
+        assert!(
+            out.stderr.contains(name) && out.stderr.contains("warning"),
+            "a warning should name {name}\n{out:?}"
+        );
+    }
+    assert_same_tree(
+        "devices skipped",
+        "expected",
+        &files_tree(&[("ok.txt", b"ok\n")]),
+        "synced",
+        &w.tree("vendor/x"),
+    );
+}
+
+/// A PAX header says size=0 for a file whose ustar header says 1024 bytes; those bytes
+/// hold a tar header for an escaping entry. A reader that honours PAX (as GNU and Go
+/// tar do) sees that smuggled entry and must refuse it; nothing may escape either way.
+#[test]
+fn a_pax_size_that_desyncs_the_archive_cannot_smuggle_an_entry_out() {
+    let mut inner = TarBuilder::new();
+    inner.file("../../../sentinel/pax-evil.txt", b"evil");
+    let inner = inner.finish();
+    let smuggled = inner[..1024].to_vec(); // header + data block of the evil entry
+    let record = "size=0\n";
+    let len = record.len() + 3; // "NN " + record
+    let pax = format!("{} {record}", len + (len + 1).to_string().len() - 2);
+    let pax = if pax.len() == pax.split(' ').next().unwrap().parse::<usize>().unwrap() {
+        pax
+    } else {
+        format!("{} {record}", record.len() + 3)
+    };
+    assert_eq!(
+        pax.len(),
+        pax.split(' ').next().unwrap().parse::<usize>().unwrap(),
+        "pax record length: {pax:?}"
+    );
+    let mut t = TarBuilder::new();
+    t.entry("PaxHeaders/carrier", b'x', 0o644, pax.as_bytes(), "")
+        .file("carrier", &smuggled)
+        .file("after.txt", b"after\n");
+    push_tar("pax-desync", t.finish_gz());
+    let w = synced();
+    let out = fails_and_keeps_everything(&w, "pax-desync", "v1");
+    assert!(
+        out.stderr.contains("pax-evil.txt"),
+        "the smuggled entry should be named\n{out:?}"
+    );
+}
+
+#[test]
+fn a_registry_refusing_auth_fails_and_keeps_the_old_tree() {
+    let secure = Registry::start_secure();
+    let src = tempfile::tempdir().unwrap();
+    write_file(&src.path().join("s.txt"), "s\n");
+    oras_push_in(
+        &secure,
+        src.path(),
+        &[],
+        &secure.reference("locked", "v1"),
+        &["s.txt"],
+    );
+    let w = synced();
+    let before = w.state();
+    w.config(&config_yaml(
+        &[dir_yaml(
+            "vendor/x",
+            &[oci_yaml(
+                ".",
+                &format!("{}/locked", secure.host()),
+                Some("v1"),
+                &["dangerousSkipTLSVerify: true"],
+                &[],
+            )],
+        )],
+        "",
+    ));
+    let out = w.sync(&[]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(&out, &["vendoras: Error:", &secure.host()]);
+    assert_eq!(w.state(), before);
+}
+
+#[test]
+fn a_misspelled_key_is_an_error_with_file_line_and_suggestion() {
+    let w = synced();
+    let before = w.state();
+    let cfg = good_config().replacen("- path: vendor/x", "- pathh: vendor/x", 1);
+    let line = cfg.lines().position(|l| l.contains("pathh")).unwrap() + 1;
+    w.config(&cfg);
+    let out = w.sync(&[]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(
+        &out,
+        &[
+            "vendoras: Error:",
+            &format!("vendir.yml:{line}"),
+            "pathh",
+            "did you mean",
+            "`path`",
+        ],
+    );
+    assert_eq!(w.state(), before);
+}
+
+const BIG: u64 = 24 * 1024 * 1024;
+const RATE: u64 = 2 * 1024 * 1024;
+
+fn big_repo() -> &'static str {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let src = tempfile::tempdir().unwrap();
+        write_random_file(&src.path().join("big.bin"), BIG, 11);
+        oras_push_in(
+            registry(),
+            src.path(),
+            &[],
+            &registry().reference("big", "v1"),
+            &["big.bin"],
+        );
+    });
+    "big"
+}
+
+/// Starts a sync of the big artifact through a throttling proxy and waits until it is
+/// downloading. Returns the child, the proxy and the state before.
+fn start_slow_sync(
+    w: &Work,
+) -> (
+    std::process::Child,
+    ThrottleProxy,
+    (Tree, String),
+    std::path::PathBuf,
+) {
+    let repo = big_repo();
+    let before = w.state();
+    let proxy =
+        ThrottleProxy::start_with_lifetime(registry().addr(), RATE, Duration::from_secs(120));
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/{repo}", proxy.host()),
+        "v1",
+        &[],
+    ));
+    let log = w.sentinel.parent().unwrap().join("sync.log");
+    let child = w
+        .cmd(&[])
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (child, proxy, before, log)
+}
+
+fn staging_dirs(w: &Work) -> Vec<String> {
+    fs::read_dir(w.dir.join("vendor"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".vendoras-staging-"))
+        .collect()
+}
+
+#[test]
+fn kill_9_mid_sync_leaves_the_old_tree_and_the_next_sync_cleans_up() {
+    let w = synced();
+    let (mut child, proxy, before, log) = start_slow_sync(&w);
+    assert!(
+        proxy.wait_forwarded(3 * 1024 * 1024, Duration::from_secs(60)),
+        "download did not start\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "sync finished before the kill"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let mut after = w.state();
+    assert_eq!(after.1, before.1, "lock changed by a killed sync");
+    let staged: Vec<String> = after
+        .0
+        .keys()
+        .filter(|k| k.contains(".vendoras-staging-"))
+        .cloned()
+        .collect();
+    after.0.retain(|k, _| !k.contains(".vendoras-staging-"));
+    assert_same_tree("after kill -9", "before", &before.0, "after", &after.0);
+    eprintln!("staging left by the killed run: {staged:?}");
+    drop(proxy);
+
+    // The next sync (direct, unthrottled) succeeds and removes the leftovers.
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/big", registry().host()),
+        "v1",
+        &[],
+    ));
+    w.sync(&[]).ok();
+    assert!(
+        staging_dirs(&w).is_empty(),
+        "stale staging dirs remain: {:?}",
+        staging_dirs(&w)
+    );
+    assert_eq!(
+        fs::metadata(w.dir.join("vendor/x/big.bin")).unwrap().len(),
+        BIG
+    );
+    assert!(!w.dir.join("vendor/x/good.txt").exists());
+}
+
+#[test]
+fn ctrl_c_mid_sync_exits_130_and_leaves_the_old_tree() {
+    let w = synced();
+    let (mut child, proxy, before, log) = start_slow_sync(&w);
+    assert!(
+        proxy.wait_forwarded(3 * 1024 * 1024, Duration::from_secs(60)),
+        "download did not start\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "sync finished before the interrupt"
+    );
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = wait_timeout(&mut child, Duration::from_secs(15))
+        .expect("sync did not stop within 15 s of SIGINT");
+    let logs = fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(130), "exit status after SIGINT\n{logs}");
+    let after = w.state();
+    assert_same_tree("after Ctrl-C", "before", &before.0, "after", &after.0);
+    assert_eq!(after.1, before.1, "lock changed by an interrupted sync");
+    assert!(
+        staging_dirs(&w).is_empty(),
+        "an interrupted sync should clean its staging dir: {:?}",
+        staging_dirs(&w)
+    );
+}
