@@ -12,7 +12,10 @@ use vendoras::registry::{RemoteOptions, Repository};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let reference: Reference = args.next().ok_or("usage: bench_resolve HOST/REPO:TAG [N]")?.parse()?;
+    let reference: Reference = args
+        .next()
+        .ok_or("usage: bench_resolve HOST/REPO:TAG [N]")?
+        .parse()?;
     let n: u32 = args.next().map_or(Ok(200), |s| s.parse())?;
     let options = RemoteOptions {
         plain_http: Some(true),
@@ -20,7 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     let op = Op::new();
-    let object = reference.object().ok_or("reference needs a tag or digest")?;
+    let object = reference
+        .object()
+        .ok_or("reference needs a tag or digest")?;
     repo.resolve(&op, &object, None)?; // warm the connection
     let start = Instant::now();
     for _ in 0..n {

@@ -34,28 +34,48 @@ fn quickstart_syncs_offline_and_pins_the_layout_digest() {
             .unwrap()
     };
     let out = run();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let vendor = work.path().join("vendor/quickstart");
     let cm = std::fs::read_to_string(vendor.join("configmap.yaml")).unwrap();
     assert!(cm.contains("hello from an OCI artifact"));
     assert!(vendor.join("namespace.yaml").is_file() && vendor.join("NOTICE").is_file());
 
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(work.path().join("layout/index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("layout/index.json")).unwrap())
+            .unwrap();
     let digest = index["manifests"][0]["digest"].as_str().unwrap();
     let lock = std::fs::read_to_string(work.path().join("vendir.lock.yml")).unwrap();
-    assert!(lock.contains(&format!("url: oci-layout:layout@{digest}")), "{lock}");
+    assert!(
+        lock.contains(&format!("url: oci-layout:layout@{digest}")),
+        "{lock}"
+    );
     assert!(lock.contains("tag: v1.0.0"), "{lock}");
 
     // A second sync leaves the lock's bytes alone and the tree identical,
     // and removes files vendoras does not manage.
     std::fs::write(vendor.join("stray.txt"), b"not managed").unwrap();
     let out = run();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(work.path().join("vendir.lock.yml")).unwrap(), lock);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("vendir.lock.yml")).unwrap(),
+        lock
+    );
     assert!(!vendor.join("stray.txt").exists());
     let leftovers: Vec<_> = std::fs::read_dir(work.path().join("vendor"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers, vec!["quickstart".to_string()], "no staging directories left");
+    assert_eq!(
+        leftovers,
+        vec!["quickstart".to_string()],
+        "no staging directories left"
+    );
 }
