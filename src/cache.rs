@@ -40,6 +40,11 @@ impl Cache {
             .or_else(|| env("HOME").map(|h| h.join(".cache").join("vendoras")))
     }
 
+    /// The cache's root directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     fn path(&self, digest: &Digest) -> PathBuf {
         self.dir
             .join("blobs")

@@ -25,5 +25,6 @@ pub mod resolve;
 pub mod stage;
 pub mod sync;
 pub mod verify;
+pub mod workers;
 
 pub use error::{Error, Result};

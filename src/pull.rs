@@ -19,8 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -407,35 +406,10 @@ fn fetch_all(
         }
     }
 
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let workers = opts.concurrency.clamp(1, jobs.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if failure.lock().unwrap().is_some() {
-                    return;
-                }
-                let Some(&i) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    return;
-                };
-                let item = &items[i];
-                let (root, rel) = staging.slot(i, item);
-                let result = fetch_one(repo, op, item, &root, &rel, output, opts, status);
-                if let Err(e) = result {
-                    let mut f = failure.lock().unwrap();
-                    // Cancellation wins: it decides the exit code.
-                    if f.is_none() || e.is_cancelled() {
-                        *f = Some(e);
-                    }
-                    return;
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().unwrap() {
-        return Err(e);
-    }
+    crate::workers::run(opts.concurrency, &jobs, |&i| {
+        let (root, rel) = staging.slot(i, &items[i]);
+        fetch_one(repo, op, &items[i], &root, &rel, output, opts, status)
+    })?;
     if op.is_cancelled() {
         return Err(Error::Cancelled);
     }

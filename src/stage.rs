@@ -170,3 +170,46 @@ fn list(dir: &Path) -> Result<Vec<String>> {
     names.sort();
     Ok(names)
 }
+
+/// A fingerprint of a committed tree: every entry's path, type, size, mode,
+/// mtime, inode and link target. Any edit, addition or removal changes it,
+/// which is what lets an unchanged directory be kept without re-extracting
+/// it. `None` when the tree cannot be read (or does not exist).
+pub fn fingerprint(root: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut hasher = crate::digest::Hasher::new(crate::digest::Algorithm::Sha256);
+    let mut stack = vec![PathBuf::new()];
+    let meta = fs::symlink_metadata(root).ok()?;
+    if !meta.is_dir() {
+        return None;
+    }
+    while let Some(sub) = stack.pop() {
+        for name in list(&root.join(&sub)).ok()? {
+            let rel = sub.join(&name);
+            let m = fs::symlink_metadata(root.join(&rel)).ok()?;
+            let target = if m.file_type().is_symlink() {
+                fs::read_link(root.join(&rel))
+                    .ok()?
+                    .to_string_lossy()
+                    .into_owned()
+            } else {
+                String::new()
+            };
+            let line = format!(
+                "{}\0{:o}\0{}\0{}.{}\0{}\0{}\n",
+                rel.display(),
+                m.mode(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ino(),
+                target
+            );
+            hasher.update(line.as_bytes());
+            if m.is_dir() {
+                stack.push(rel);
+            }
+        }
+    }
+    Some(hasher.finish().to_string())
+}

@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::fs::{flock, FlockOperation, Mode, OFlags};
@@ -25,6 +24,7 @@ use crate::ffi::Op;
 use crate::filter::{ContentFilter, IgnoreMatcher};
 use crate::lock::{LockConfig, LockContent, LockDirectory};
 use crate::stage::{self, Staging};
+use crate::workers;
 
 /// Options of a sync, named after vendir's flags.
 #[derive(Debug, Clone)]
@@ -124,84 +124,122 @@ pub fn sync(
         check_locked(&directories, previous.as_ref(), &lock_path)?;
     }
     let cache = opts.cache_dir.as_ref().map(Cache::new);
+    let jobs_of = |dirs: &[usize]| -> Vec<(usize, usize)> {
+        dirs.iter()
+            .flat_map(|&d| (0..directories[d].0.contents.len()).map(move |c| (d, c)))
+            .collect()
+    };
+    let shared = Shared {
+        directories: &directories,
+        loaded: &loaded,
+        previous: previous.as_ref(),
+        opts,
+        op,
+        cache: cache.as_ref(),
+    };
+    let job = |d: usize, c: usize, staging| shared.job(d, c, staging);
 
-    // Stage every directory.
-    // Clean what killed runs left in every parent first: a parent may hold
-    // several of this run's directories.
+    // Resolve every content once: tags become digests here, and the fetch
+    // below pulls exactly those digests.
+    let all: Vec<usize> = (0..directories.len()).collect();
+    let probes = workers::run(opts.jobs, &jobs_of(&all), |&(d, c)| job(d, c, None).probe())?;
+    let probes: BTreeMap<(usize, usize), Probe> = jobs_of(&all).into_iter().zip(probes).collect();
+
+    // A directory whose contents all resolved to what its last sync
+    // recorded, and whose tree is exactly as that sync left it, is kept.
+    let stamps = cache.as_ref().map(|c| TreeStamps::new(c.dir()));
+    let mut kept: BTreeMap<usize, TreeStamp> = BTreeMap::new();
+    for (d, (dir, local)) in directories.iter().enumerate() {
+        let dest = opts.workdir.join(&dir.path);
+        let stamp = match (&stamps, local) {
+            (Some(stamps), None) => stamps.read(&dest),
+            _ => None,
+        };
+        let Some(stamp) = stamp else { continue };
+        let configs: Vec<String> = dir.contents.iter().map(config_digest).collect();
+        let same = stamp.configs == configs
+            && stamp.directory.contents.len() == dir.contents.len()
+            && dir.contents.iter().enumerate().all(|(c, content)| {
+                let recorded = &stamp.directory.contents[c];
+                match &probes[&(d, c)] {
+                    Probe::Resolved(entry) => entry.oci_artifact == recorded.oci_artifact,
+                    Probe::Lazy => true,
+                    Probe::Unknown => matches!(
+                        content.source,
+                        SourceConfig::Manual | SourceConfig::Inline(_)
+                    ),
+                }
+            })
+            && stage::fingerprint(&dest).as_deref() == Some(stamp.fingerprint.as_str());
+        if same {
+            kept.insert(d, stamp);
+        }
+    }
+
+    // Stage the rest. Clean what killed runs left in every parent first: a
+    // parent may hold several of this run's directories.
+    let fetch_dirs: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|d| !kept.contains_key(d))
+        .collect();
     let dests: Vec<PathBuf> = directories
         .iter()
         .map(|(dir, _)| opts.workdir.join(&dir.path))
         .collect();
-    for dest in &dests {
-        stage::clean_stale(dest.parent().unwrap_or(&opts.workdir));
+    for &d in &fetch_dirs {
+        stage::clean_stale(dests[d].parent().unwrap_or(&opts.workdir));
     }
-    let stagings = dests
-        .iter()
-        .map(|d| Staging::create(d))
-        .collect::<Result<Vec<_>>>()?;
-    let jobs: Vec<(usize, usize)> = directories
-        .iter()
-        .enumerate()
-        .flat_map(|(d, (dir, _))| (0..dir.contents.len()).map(move |c| (d, c)))
-        .collect();
-    let results: Mutex<BTreeMap<(usize, usize), (ContentReport, LockContent)>> =
-        Mutex::new(BTreeMap::new());
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.clamp(1, jobs.len().max(1)) {
-            s.spawn(|| loop {
-                if failure.lock().unwrap().is_some() {
-                    return;
-                }
-                let Some(&(d, c)) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    return;
-                };
-                let (dir, local) = &directories[d];
-                let job = ContentJob {
-                    dir,
-                    content: &dir.contents[c],
-                    index: c,
-                    local: local.as_deref(),
-                    staging: &stagings[d],
-                    loaded: &loaded,
-                    previous: previous.as_ref(),
-                    opts,
-                    op,
-                    cache: cache.as_ref(),
-                };
-                match job.run(events) {
-                    Ok(r) => {
-                        results.lock().unwrap().insert((d, c), r);
-                    }
-                    Err(e) => {
-                        let mut f = failure.lock().unwrap();
-                        if f.is_none() || e.is_cancelled() {
-                            *f = Some(e);
-                        }
-                        return;
-                    }
-                }
-            });
+    let mut stagings: BTreeMap<usize, Staging> = BTreeMap::new();
+    for &d in &fetch_dirs {
+        stagings.insert(d, Staging::create(&dests[d])?);
+    }
+    let fetch_jobs = jobs_of(&fetch_dirs);
+    let fetched = workers::run(opts.jobs, &fetch_jobs, |&(d, c)| {
+        job(d, c, Some(&stagings[&d])).run(&probes[&(d, c)], events)
+    })
+    .map_err(|e| {
+        if op.is_cancelled() {
+            Error::Cancelled
+        } else {
+            e
         }
-    });
+    })?;
+    let mut results: BTreeMap<(usize, usize), (ContentReport, LockContent)> =
+        fetch_jobs.into_iter().zip(fetched).collect();
+    for (&d, stamp) in &kept {
+        let dir = &directories[d].0;
+        for (c, entry) in stamp.directory.contents.iter().enumerate() {
+            let report = ContentReport {
+                path: content_id(dir, &dir.contents[c]),
+                source: dir.contents[c].source_kind().into(),
+                reference: "unchanged (same digest, tree as last synced)".into(),
+                digest: digest_of(entry),
+                files: 0,
+                bytes: 0,
+                seconds: 0.0,
+                skipped: true,
+            };
+            events(Event::Finished { report: &report });
+            results.insert((d, c), (report, entry.clone()));
+        }
+    }
     if op.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    if let Some(e) = failure.into_inner().unwrap() {
-        return Err(e);
-    }
 
-    // Commit every directory, then the lock.
-    let results = results.into_inner().unwrap();
+    // Commit every staged directory, then the lock, then the stamps.
     let mut lock = if opts.only.is_empty() {
         LockConfig::default()
     } else {
         previous.clone().unwrap_or_default()
     };
-    for (d, staging) in stagings.into_iter().enumerate() {
-        let dir = &directories[d].0;
-        staging.commit(dir.permissions)?;
+    let mut committed = Vec::new();
+    for (d, (dir, _)) in directories.iter().enumerate() {
+        if let Some(staging) = stagings.remove(&d) {
+            staging.commit(dir.permissions)?;
+            committed.push(d);
+        }
         lock.merge(LockDirectory {
             path: dir.path.clone(),
             contents: (0..dir.contents.len())
@@ -216,10 +254,120 @@ pub fn sync(
     } else {
         lock.write(&lock_path)?
     };
+    if let (Some(stamps), false) = (&stamps, overridden) {
+        for d in committed {
+            let dir = &directories[d].0;
+            let directory = lock
+                .directories
+                .iter()
+                .find(|l| l.path == dir.path)
+                .cloned();
+            if let (Some(directory), Some(fingerprint)) = (directory, stage::fingerprint(&dests[d]))
+            {
+                let configs = dir.contents.iter().map(config_digest).collect();
+                stamps.write(
+                    &dests[d],
+                    &TreeStamp {
+                        directory,
+                        configs,
+                        fingerprint,
+                    },
+                );
+            }
+        }
+    }
     Ok(SyncReport {
         contents: results.into_values().map(|(r, _)| r).collect(),
         lock_written,
     })
+}
+
+/// What every content job shares.
+struct Shared<'a> {
+    directories: &'a [(&'a Directory, Option<PathBuf>)],
+    loaded: &'a Loaded,
+    previous: Option<&'a LockConfig>,
+    opts: &'a SyncOptions,
+    op: &'a Arc<Op>,
+    cache: Option<&'a Cache>,
+}
+
+impl<'a> Shared<'a> {
+    fn job(&self, d: usize, c: usize, staging: Option<&'a Staging>) -> ContentJob<'a> {
+        let (dir, local) = &self.directories[d];
+        ContentJob {
+            dir,
+            content: &dir.contents[c],
+            index: c,
+            local: local.as_deref(),
+            staging,
+            loaded: self.loaded,
+            previous: self.previous,
+            opts: self.opts,
+            op: self.op,
+            cache: self.cache,
+        }
+    }
+}
+
+/// What the resolve phase learnt about a content.
+enum Probe {
+    /// It resolved to this entry; the fetch pulls exactly that.
+    Resolved(LockContent),
+    /// `lazy: true` with an unchanged config: nothing to fetch.
+    Lazy,
+    /// Only a fetch can tell (local sources, `-d` overrides).
+    Unknown,
+}
+
+fn content_id(dir: &Directory, content: &Content) -> String {
+    if content.path == "." {
+        dir.path.clone()
+    } else {
+        format!("{}/{}", dir.path, content.path)
+    }
+}
+
+/// What the last successful sync of a directory left, kept in the cache
+/// (`trees/<sha256 of the absolute path>.json`) rather than in the lock so
+/// the lock stays vendir's.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TreeStamp {
+    directory: LockDirectory,
+    configs: Vec<String>,
+    fingerprint: String,
+}
+
+struct TreeStamps {
+    dir: PathBuf,
+}
+
+impl TreeStamps {
+    fn new(cache: &Path) -> TreeStamps {
+        TreeStamps {
+            dir: cache.join("trees"),
+        }
+    }
+
+    fn path(&self, dest: &Path) -> PathBuf {
+        let abs = std::path::absolute(dest).unwrap_or_else(|_| dest.to_path_buf());
+        let key = Digest::of(Algorithm::Sha256, abs.to_string_lossy().as_bytes());
+        self.dir.join(format!("{}.json", key.hex()))
+    }
+
+    fn read(&self, dest: &Path) -> Option<TreeStamp> {
+        serde_json::from_slice(&std::fs::read(self.path(dest)).ok()?).ok()
+    }
+
+    /// Best effort: a stamp that cannot be written only costs a re-extract.
+    fn write(&self, dest: &Path, stamp: &TreeStamp) {
+        if std::fs::create_dir_all(&self.dir).is_ok() {
+            let _ = crate::lock::write_atomic(
+                &self.path(dest),
+                &serde_json::to_vec(stamp).unwrap_or_default(),
+            );
+        }
+    }
 }
 
 /// One content to sync.
@@ -228,7 +376,8 @@ struct ContentJob<'a> {
     content: &'a Content,
     index: usize,
     local: Option<&'a Path>,
-    staging: &'a Staging,
+    /// Where the directory is being assembled (absent while probing).
+    staging: Option<&'a Staging>,
     loaded: &'a Loaded,
     previous: Option<&'a LockConfig>,
     opts: &'a SyncOptions,
@@ -237,25 +386,20 @@ struct ContentJob<'a> {
 }
 
 impl ContentJob<'_> {
-    fn run(&self, events: &(dyn Fn(Event<'_>) + Sync)) -> Result<(ContentReport, LockContent)> {
-        let start = Instant::now();
-        let id = if self.content.path == "." {
-            self.dir.path.clone()
-        } else {
-            format!("{}/{}", self.dir.path, self.content.path)
-        };
-        let rel = RelPath::normalize(&self.content.path).unwrap_or_default();
-        let current = self
-            .opts
+    fn current(&self) -> PathBuf {
+        self.opts
             .workdir
             .join(&self.dir.path)
-            .join(&self.content.path);
-        let config_digest = config_digest(self.content);
-        let prev_entry = self
-            .previous
-            .and_then(|l| l.content(&self.dir.path, &self.content.path));
-        events(Event::Started { id: &id });
-        let wrap = |e: Error| match e {
+            .join(&self.content.path)
+    }
+
+    fn previous_entry(&self) -> Option<&LockContent> {
+        self.previous
+            .and_then(|l| l.content(&self.dir.path, &self.content.path))
+    }
+
+    fn wrap(&self, e: Error) -> Error {
+        match e {
             Error::Cancelled => Error::Cancelled,
             e => Error::Refused(format!(
                 "directory {:?}, content {:?} ({}): {e}",
@@ -263,23 +407,91 @@ impl ContentJob<'_> {
                 self.content.path,
                 self.content.source_kind()
             )),
+        }
+    }
+
+    fn source(&self) -> Box<dyn fetch::Source + '_> {
+        match self.local {
+            // -d dir=local-dir: the directory comes from a local path.
+            Some(local) => fetch::directory_source(local.to_str().unwrap_or_default()),
+            None => fetch::source_for(self.content),
+        }
+    }
+
+    fn context<'c>(
+        &'c self,
+        pinned: Option<&'c LockContent>,
+        current: &'c Path,
+        progress: &'c (dyn Fn(u64) + Sync),
+    ) -> FetchContext<'c> {
+        FetchContext {
+            op: self.op,
+            cache: self.cache,
+            loaded: self.loaded,
+            workdir: &self.opts.workdir,
+            pinned,
+            current: Some(current),
+            limits: extract::Limits::default(),
+            progress,
+        }
+    }
+
+    /// `lazy: true` and the config is what the lock recorded.
+    fn lazy_hit(&self) -> bool {
+        self.opts.lazy
+            && self.content.lazy
+            && self.local.is_none()
+            && self
+                .previous_entry()
+                .and_then(|p| p.config_digest.as_deref())
+                == Some(config_digest(self.content).as_str())
+            && self.current().exists()
+    }
+
+    /// Resolves what this content would pull (no layer is fetched).
+    fn probe(&self) -> Result<Probe> {
+        if self.lazy_hit() {
+            return Ok(Probe::Lazy);
+        }
+        if self.local.is_some() {
+            return Ok(Probe::Unknown);
+        }
+        let current = self.current();
+        let pinned = if self.opts.locked {
+            self.previous_entry()
+        } else {
+            None
         };
+        let ctx = self.context(pinned, &current, &|_| {});
+        match self.source().probe(&ctx).map_err(|e| self.wrap(e))? {
+            Some(entry) => Ok(Probe::Resolved(entry)),
+            None => Ok(Probe::Unknown),
+        }
+    }
+
+    /// Fetches the content into the directory's staging.
+    fn run(
+        &self,
+        probe: &Probe,
+        events: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<(ContentReport, LockContent)> {
+        let staging = self.staging.expect("run has a staging directory");
+        let start = Instant::now();
+        let id = content_id(self.dir, self.content);
+        let rel = RelPath::normalize(&self.content.path).unwrap_or_default();
+        let current = self.current();
+        events(Event::Started { id: &id });
 
         let filter = ContentFilter::new(
             &self.content.include_paths,
             &self.content.exclude_paths,
             self.content.legal_paths.as_deref(),
         )
-        .map_err(|e| wrap(Error::Refused(e)))?;
-        let lazy_hit = self.opts.lazy
-            && self.content.lazy
-            && self.local.is_none()
-            && prev_entry.and_then(|p| p.config_digest.as_deref()) == Some(config_digest.as_str())
-            && current.exists();
+        .map_err(|e| self.wrap(Error::Refused(e)))?;
 
-        let (mut entry, report) = if lazy_hit {
-            link_tree(&current, self.staging.root(), &rel).map_err(wrap)?;
-            let mut entry = prev_entry.cloned().unwrap_or_default();
+        let (mut entry, report) = if let Probe::Lazy = probe {
+            link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
+            let mut entry = self.previous_entry().cloned().unwrap_or_default();
             entry.path = self.content.path.clone();
             let report = ContentReport {
                 path: id.clone(),
@@ -293,28 +505,17 @@ impl ContentJob<'_> {
             };
             (entry, report)
         } else {
-            let (scratch_path, scratch) = self.staging.scratch(self.index)?;
+            let (scratch_path, scratch) = staging.scratch(self.index)?;
             let progress = |n: u64| events(Event::Bytes { id: &id, n });
-            let local_path;
-            let source: Box<dyn fetch::Source> = match self.local {
-                // -d dir=local-dir: the directory comes from a local path.
-                Some(local) => {
-                    local_path = local.to_string_lossy().into_owned();
-                    fetch::directory_source(&local_path)
-                }
-                None => fetch::source_for(self.content),
+            let pinned = match probe {
+                Probe::Resolved(entry) => Some(entry),
+                _ => None,
             };
-            let ctx = FetchContext {
-                op: self.op,
-                cache: self.cache,
-                loaded: self.loaded,
-                workdir: &self.opts.workdir,
-                locked: if self.opts.locked { prev_entry } else { None },
-                current: Some(&current),
-                limits: extract::Limits::default(),
-                progress: &progress,
-            };
-            let fetched = source.fetch(&ctx, &scratch).map_err(wrap)?;
+            let ctx = self.context(pinned, &current, &progress);
+            let fetched = self
+                .source()
+                .fetch(&ctx, &scratch)
+                .map_err(|e| self.wrap(e))?;
             for w in &fetched.warnings {
                 events(Event::Warning {
                     id: &id,
@@ -323,18 +524,18 @@ impl ContentJob<'_> {
             }
             let files = stage::place(
                 &scratch,
-                self.staging.root(),
+                staging.root(),
                 &rel,
                 &filter,
                 self.content.new_root_path.as_deref(),
             )
-            .map_err(wrap)?;
+            .map_err(|e| self.wrap(e))?;
             // vendir: a fetched content must leave at least one file.
             if files == 0
                 && self.local.is_none()
                 && !matches!(self.content.source, SourceConfig::Manual)
             {
-                return Err(wrap(Error::Refused(
+                return Err(self.wrap(Error::Refused(
                     "expected at least one file after includePaths/excludePaths/newRootPath; nothing was left".into(),
                 )));
             }
@@ -354,14 +555,15 @@ impl ContentJob<'_> {
             };
             (entry, report)
         };
-        self.keep_ignored(&current, &rel).map_err(wrap)?;
-        entry.config_digest = self.content.lazy.then_some(config_digest);
+        self.keep_ignored(staging, &current, &rel)
+            .map_err(|e| self.wrap(e))?;
+        entry.config_digest = self.content.lazy.then(|| config_digest(self.content));
         events(Event::Finished { report: &report });
         Ok((report, entry))
     }
 
     /// Carries files matching `ignorePaths` over from the current tree.
-    fn keep_ignored(&self, current: &Path, rel: &RelPath) -> Result<()> {
+    fn keep_ignored(&self, staging: &Staging, current: &Path, rel: &RelPath) -> Result<()> {
         if self.content.ignore_paths.is_empty() || !current.is_dir() {
             return Ok(());
         }
@@ -379,14 +581,13 @@ impl ContentJob<'_> {
                     let to = rel
                         .join(&text)
                         .ok_or_else(|| Error::Refused(format!("{text}: outside the content")))?;
-                    if self
-                        .staging
+                    if staging
                         .root()
                         .existing(&to)
                         .map_err(|e| Error::io(&text, e))?
                         == extract::root::Existing::Absent
                     {
-                        link_tree(&entry.path(), self.staging.root(), &to)?;
+                        link_tree(&entry.path(), staging.root(), &to)?;
                     }
                 } else if ft.is_dir() {
                     stack.push(relative);

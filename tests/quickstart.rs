@@ -79,3 +79,54 @@ fn quickstart_syncs_offline_and_pins_the_layout_digest() {
         "no staging directories left"
     );
 }
+
+#[test]
+fn an_unchanged_directory_is_kept_and_a_local_edit_is_restored() {
+    use std::os::unix::fs::MetadataExt;
+    let work = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    copy_dir(&example.join("layout"), &work.path().join("layout"));
+    std::fs::copy(example.join("vendir.yml"), work.path().join("vendir.yml")).unwrap();
+    let cache = work.path().join("cache");
+    let sync = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_vendoras"))
+            .args(["sync", "--json", "--cache-dir"])
+            .arg(&cache)
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["contents"][0].clone()
+    };
+    let file = work.path().join("vendor/quickstart/configmap.yaml");
+    let first = sync();
+    assert_eq!(first["skipped"], false);
+    let original = std::fs::read(&file).unwrap();
+    let inode = std::fs::metadata(&file).unwrap().ino();
+
+    // Same digest, same tree: nothing is re-extracted (same inode).
+    let second = sync();
+    assert_eq!(second["skipped"], true, "{second}");
+    assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode);
+
+    // A local edit changes the tree's fingerprint: the next sync restores it.
+    std::fs::write(&file, b"edited locally\n").unwrap();
+    let third = sync();
+    assert_eq!(third["skipped"], false, "{third}");
+    assert_eq!(std::fs::read(&file).unwrap(), original);
+
+    // Without a cache there is no record of the tree, so it is rebuilt.
+    let out = Command::new(env!("CARGO_BIN_EXE_vendoras"))
+        .args(["sync", "--json", "--no-cache"])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["contents"][0]["skipped"], false);
+}

@@ -30,8 +30,10 @@ pub struct FetchContext<'a> {
     pub loaded: &'a Loaded,
     /// The working directory (relative paths in the config start here).
     pub workdir: &'a Path,
-    /// With `--locked`: the lock entry this content must reproduce.
-    pub locked: Option<&'a LockContent>,
+    /// The entry this content must reproduce exactly: the lock's with
+    /// `--locked`, or what [`Source::probe`] resolved earlier in this sync
+    /// (so a tag is resolved once, and what was verified is what is pulled).
+    pub pinned: Option<&'a LockContent>,
     /// Where this content currently lives (for `manual`), if it exists.
     pub current: Option<&'a Path>,
     /// Extraction limits.
@@ -55,6 +57,13 @@ pub struct Fetched {
 
 /// A content source.
 pub trait Source {
+    /// Resolves what `fetch` would pull, without fetching it: the lock
+    /// entry, or `None` when only a full fetch can tell (local sources).
+    fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<LockContent>> {
+        let _ = ctx;
+        Ok(None)
+    }
+
     /// Writes the content's files beneath `dest` (an empty directory).
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched>;
 }

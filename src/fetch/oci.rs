@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::extract::layer::{extract_archive, extract_oras_directory, Compression};
 use crate::extract::{self, Modes, RelPath, Root};
 use crate::lock::{LockContent, LockOciArtifact};
-use crate::oci::{Descriptor, Platform, ANNOTATION_CONTENT_DIGEST, ANNOTATION_UNPACK};
+use crate::oci::{Descriptor, Manifest, Platform, ANNOTATION_CONTENT_DIGEST, ANNOTATION_UNPACK};
 use crate::reference::Reference;
 use crate::registry::{Credential, RemoteOptions, Repository};
 use crate::resolve::select_tag;
@@ -78,12 +78,13 @@ impl OciSource<'_> {
             )
         };
 
-        // --locked: exactly the recorded digest.
-        if let Some(locked) = ctx.locked {
-            let entry = locked.oci_artifact.as_ref().ok_or_else(|| {
+        // A pinned entry (--locked, or this sync's own probe): exactly
+        // the recorded digest.
+        if let Some(pinned) = ctx.pinned {
+            let entry = pinned.oci_artifact.as_ref().ok_or_else(|| {
                 Error::Refused(format!(
                     "lock entry for content {:?} is not an ociArtifact; run sync without --locked",
-                    locked.path
+                    pinned.path
                 ))
             })?;
             let digest = entry
@@ -125,9 +126,11 @@ impl OciSource<'_> {
     }
 }
 
-impl Source for OciSource<'_> {
-    fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
-        let loc = self.locate(ctx)?;
+impl OciSource<'_> {
+    /// Resolves the tag (or tag selection, or digest) once, to the manifest
+    /// that will be extracted: after platform selection, or the only
+    /// manifest of a single-entry index.
+    fn resolve(&self, ctx: &FetchContext<'_>, loc: &Located) -> Result<(Descriptor, Manifest)> {
         let platform = match &self.cfg.platform {
             Some(p) => Some(
                 p.parse::<Platform>()
@@ -135,8 +138,8 @@ impl Source for OciSource<'_> {
             ),
             None => None,
         };
-        // With --locked the digest already is the platform's manifest.
-        let platform = if ctx.locked.is_some() { None } else { platform };
+        // A pinned digest already is the platform's manifest.
+        let platform = if ctx.pinned.is_some() { None } else { platform };
         let mut manifest_desc = loc.repo.resolve(ctx.op, &loc.object, platform.as_ref())?;
         let (_, mut manifest) = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?;
         if !manifest.manifests.is_empty() || manifest.config.is_none() {
@@ -162,6 +165,30 @@ impl Source for OciSource<'_> {
             manifest_desc = manifest.manifests[0].clone();
             manifest = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?.1;
         }
+        Ok((manifest_desc, manifest))
+    }
+
+    fn lock_entry(loc: &Located, manifest: &Descriptor) -> LockContent {
+        LockContent {
+            oci_artifact: Some(LockOciArtifact {
+                url: format!("{}@{}", loc.name, manifest.digest),
+                tag: loc.tag.clone(),
+            }),
+            ..LockContent::default()
+        }
+    }
+}
+
+impl Source for OciSource<'_> {
+    fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<LockContent>> {
+        let loc = self.locate(ctx)?;
+        let (manifest_desc, _) = self.resolve(ctx, &loc)?;
+        Ok(Some(Self::lock_entry(&loc, &manifest_desc)))
+    }
+
+    fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
+        let loc = self.locate(ctx)?;
+        let (manifest_desc, manifest) = self.resolve(ctx, &loc)?;
 
         let mut layers: Vec<&Descriptor> = manifest.layers.iter().collect();
         if !self.cfg.media_types.is_empty() {
@@ -220,13 +247,7 @@ impl Source for OciSource<'_> {
             }
         }
         fetched.summary = format!("{}@{}", loc.name, manifest_desc.digest);
-        fetched.lock = LockContent {
-            oci_artifact: Some(LockOciArtifact {
-                url: format!("{}@{}", loc.name, manifest_desc.digest),
-                tag: loc.tag,
-            }),
-            ..LockContent::default()
-        };
+        fetched.lock = Self::lock_entry(&loc, &manifest_desc);
         Ok(fetched)
     }
 }

@@ -1254,3 +1254,450 @@ fn copy_until_stop(
         let _ = from.shutdown(Shutdown::Both);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Fault-injecting HTTP proxy
+// ---------------------------------------------------------------------------------------
+
+/// What a [`FaultProxy`] does to requests for one path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// GET: forward the upstream response with one byte in the middle of the body
+    /// flipped (Content-Length kept), so the content no longer matches its digest.
+    /// Applies to every matching GET.
+    CorruptBody,
+    /// GET: send the upstream status and headers (full Content-Length) but only the
+    /// first `n` body bytes, then close the connection. Applies to every matching GET.
+    Truncate(usize),
+    /// Any method: answer the next `times` matching requests with this status and an
+    /// empty body (429 carries `Retry-After: 1`) without contacting the upstream, then
+    /// pass through. `u32::MAX` means forever.
+    Status(u16, u32),
+}
+
+/// One request the proxy saw: method, path (no query) and the status it answered.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub fault: Option<Fault>,
+}
+
+impl fmt::Display for Seen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", self.method, self.path, self.status)?;
+        if let Some(fault) = self.fault {
+            write!(f, " [{fault:?}]")?;
+        }
+        Ok(())
+    }
+}
+
+struct FaultState {
+    upstream: SocketAddr,
+    stop: AtomicBool,
+    /// path -> (fault, remaining uses for `Status`)
+    rules: std::sync::Mutex<BTreeMap<String, Fault>>,
+    seen: std::sync::Mutex<Vec<Seen>>,
+    /// Clones of the sockets of connections in flight, shut down on drop so no worker
+    /// stays blocked.
+    open: std::sync::Mutex<BTreeMap<u64, Vec<TcpStream>>>,
+}
+
+/// A loopback HTTP/1.1 reverse proxy in front of a plain-HTTP [`Registry`] that injects
+/// faults per request path (exact match on the path, query ignored), e.g.
+/// `/v2/<repo>/blobs/sha256:<hex>` or `/v2/<repo>/manifests/<tag>`.
+///
+/// One request per connection: every response carries `Connection: close`, and requests
+/// go upstream with `Connection: close` too. Request bodies are read by Content-Length
+/// (chunked request bodies are refused with 501; registries' pull paths never send one).
+/// It counts and records every request so tests can assert retries. It stops accepting
+/// and shuts every connection down when dropped or after its lifetime.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    state: Arc<FaultState>,
+    accept: Option<thread::JoinHandle<()>>,
+}
+
+const FAULT_IO_TIMEOUT: Duration = Duration::from_secs(30);
+const FAULT_MAX_HEAD: usize = 64 * 1024;
+
+impl FaultProxy {
+    pub fn start(upstream: SocketAddr) -> FaultProxy {
+        Self::start_with_lifetime(upstream, Duration::from_secs(300))
+    }
+
+    pub fn start_with_lifetime(upstream: SocketAddr, max_lifetime: Duration) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(FaultState {
+            upstream,
+            stop: AtomicBool::new(false),
+            rules: Default::default(),
+            seen: Default::default(),
+            open: Default::default(),
+        });
+        let st = state.clone();
+        let deadline = Instant::now() + max_lifetime;
+        let accept = thread::spawn(move || {
+            let mut workers = Vec::new();
+            let mut next_id = 0u64;
+            while !st.stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((client, peer)) => {
+                        if !peer.ip().is_loopback() {
+                            continue;
+                        }
+                        next_id += 1;
+                        let (st, id) = (st.clone(), next_id);
+                        workers.push(thread::spawn(move || fault_connection(&st, id, client)));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => break,
+                }
+                workers.retain(|w: &thread::JoinHandle<()>| !w.is_finished());
+            }
+            drop(listener);
+            st.stop.store(true, Ordering::SeqCst);
+            fault_shutdown_all(&st);
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        FaultProxy {
+            addr,
+            state,
+            accept: Some(accept),
+        }
+    }
+
+    /// "127.0.0.1:PORT" of the proxy.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Sets (replaces) the fault for requests to `path`.
+    pub fn set(&self, path: &str, fault: Fault) {
+        self.state.rules.lock().unwrap().insert(path.into(), fault);
+    }
+
+    /// Removes the fault for `path`.
+    pub fn clear(&self, path: &str) {
+        self.state.rules.lock().unwrap().remove(path);
+    }
+
+    /// Requests to `path` so far (any method, faulted or not).
+    pub fn count(&self, path: &str) -> usize {
+        self.state
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .count()
+    }
+
+    /// Requests to `path` with `method` so far.
+    pub fn count_method(&self, method: &str, path: &str) -> usize {
+        self.state
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path && s.method == method)
+            .count()
+    }
+
+    /// Every request seen so far, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    /// [`seen`](Self::seen) as lines, for failure messages.
+    pub fn seen_text(&self) -> String {
+        let seen = self.seen();
+        if seen.is_empty() {
+            return "    (no requests)".into();
+        }
+        seen.iter()
+            .map(|s| format!("    {s}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        fault_shutdown_all(&self.state);
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn fault_shutdown_all(st: &FaultState) {
+    for streams in st.open.lock().unwrap().values() {
+        for s in streams {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Registers clones of a connection's sockets for [`fault_shutdown_all`]; false when the
+/// proxy is already stopping.
+fn fault_track(st: &FaultState, id: u64, s: &TcpStream) -> bool {
+    let mut open = st.open.lock().unwrap();
+    if st.stop.load(Ordering::SeqCst) {
+        return false;
+    }
+    if let Ok(c) = s.try_clone() {
+        open.entry(id).or_default().push(c);
+    }
+    true
+}
+
+/// Reads up to the end of an HTTP head ("\r\n\r\n"); returns (head, bytes after it).
+fn read_http_head(s: &mut TcpStream) -> io::Result<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(end + 4);
+            buf.truncate(end);
+            return Ok((String::from_utf8_lossy(&buf).into_owned(), rest));
+        }
+        if buf.len() > FAULT_MAX_HEAD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "HTTP head too long",
+            ));
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed inside the HTTP head",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Splits a head into its first line and (name, value) headers.
+fn parse_http_head(head: &str) -> (String, Vec<(String, String)>) {
+    let mut lines = head.split("\r\n");
+    let first = lines.next().unwrap_or_default().to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    (first, headers)
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Headers minus the hop-by-hop connection management ones, plus `Connection: close`.
+fn rewrite_headers(first: &str, headers: &[(String, String)]) -> Vec<u8> {
+    let mut out = format!("{first}\r\n");
+    for (k, v) in headers {
+        if ["connection", "keep-alive", "proxy-connection"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        408 => "Request Timeout",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Fault",
+    }
+}
+
+fn fault_connection(st: &FaultState, id: u64, client: TcpStream) {
+    let _ = fault_exchange(st, id, client);
+    st.open.lock().unwrap().remove(&id);
+}
+
+fn fault_exchange(st: &FaultState, id: u64, mut client: TcpStream) -> io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(FAULT_IO_TIMEOUT))?;
+    client.set_write_timeout(Some(FAULT_IO_TIMEOUT))?;
+    let _ = client.set_nodelay(true);
+    if !fault_track(st, id, &client) {
+        return Ok(());
+    }
+    // Request head and body (by Content-Length).
+    let (head, mut body) = read_http_head(&mut client)?;
+    let (first, headers) = parse_http_head(&head);
+    let mut parts = first.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let path = target.split('?').next().unwrap_or_default().to_string();
+    let record = |status: u16, fault: Option<Fault>| {
+        st.seen.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            status,
+            fault,
+        })
+    };
+    if header(&headers, "transfer-encoding").is_some() {
+        record(501, None);
+        client.write_all(
+            b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
+        return Ok(());
+    }
+    let req_len: usize = header(&headers, "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while body.len() < req_len {
+        let mut chunk = vec![0u8; (req_len - body.len()).min(64 * 1024)];
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(req_len);
+
+    // The rule for this path (a `Status` rule is used up one request at a time).
+    let fault = {
+        let mut rules = st.rules.lock().unwrap();
+        match rules.get(&path).copied() {
+            Some(Fault::Status(code, times)) if times > 0 => {
+                if times != u32::MAX {
+                    rules.insert(path.clone(), Fault::Status(code, times - 1));
+                }
+                Some(Fault::Status(code, times))
+            }
+            Some(f @ (Fault::CorruptBody | Fault::Truncate(_))) if method == "GET" => Some(f),
+            _ => None,
+        }
+    };
+    if let Some(Fault::Status(code, _)) = fault {
+        record(code, fault);
+        let retry_after = if code == 429 {
+            "Retry-After: 1\r\n"
+        } else {
+            ""
+        };
+        let resp = format!(
+            "HTTP/1.1 {code} {}\r\nContent-Length: 0\r\n{retry_after}Connection: close\r\n\r\n",
+            reason(code)
+        );
+        client.write_all(resp.as_bytes())?;
+        let _ = client.shutdown(Shutdown::Write);
+        return Ok(());
+    }
+
+    // Forward upstream.
+    let mut server = match TcpStream::connect_timeout(&st.upstream, Duration::from_secs(10)) {
+        Ok(s) => s,
+        Err(e) => {
+            record(502, None);
+            client.write_all(
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
+            return Err(e);
+        }
+    };
+    server.set_read_timeout(Some(FAULT_IO_TIMEOUT))?;
+    server.set_write_timeout(Some(FAULT_IO_TIMEOUT))?;
+    let _ = server.set_nodelay(true);
+    if !fault_track(st, id, &server) {
+        return Ok(());
+    }
+    server.write_all(&rewrite_headers(&first, &headers))?;
+    server.write_all(&body)?;
+
+    // Upstream response head.
+    let (rhead, mut rbody) = read_http_head(&mut server)?;
+    let (status_line, rheaders) = parse_http_head(&rhead);
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length: Option<usize> = header(&rheaders, "content-length").and_then(|v| v.parse().ok());
+    let no_body =
+        method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status);
+    // Only a 200 GET with a known length is altered.
+    let fault = match (fault, length) {
+        (Some(f), Some(_)) if status == 200 && !no_body => Some(f),
+        _ => None,
+    };
+    record(status, fault);
+    client.write_all(&rewrite_headers(&status_line, &rheaders))?;
+    if no_body {
+        let _ = client.shutdown(Shutdown::Write);
+        return Ok(());
+    }
+
+    // Body: stream, altering on the way.
+    let limit = match fault {
+        Some(Fault::Truncate(n)) => length.map(|l| l.min(n)),
+        _ => length,
+    };
+    let flip_at = match fault {
+        Some(Fault::CorruptBody) => length.map(|l| l / 2),
+        _ => None,
+    };
+    let mut sent = 0usize;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        if limit.is_some_and(|l| sent >= l) {
+            break;
+        }
+        if rbody.is_empty() {
+            let n = server.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            rbody.extend_from_slice(&chunk[..n]);
+        }
+        let take = match limit {
+            Some(l) => rbody.len().min(l - sent),
+            None => rbody.len(),
+        };
+        let mut piece: Vec<u8> = rbody.drain(..take).collect();
+        if let Some(at) = flip_at {
+            if at >= sent && at < sent + piece.len() {
+                piece[at - sent] ^= 0xff;
+            }
+        }
+        client.write_all(&piece)?;
+        sent += piece.len();
+    }
+    client.flush()?;
+    // Close with a FIN (not a reset): stop writing, then wait briefly for the client
+    // to hang up.
+    let _ = client.shutdown(Shutdown::Write);
+    let _ = client.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut sink = [0u8; 1024];
+    while matches!(client.read(&mut sink), Ok(n) if n > 0) {}
+    Ok(())
+}
