@@ -19,7 +19,7 @@ use crate::config::{self, Content, Directory, Input, Loaded, Source as SourceCon
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
-use crate::fetch::{self, link_tree, FetchContext};
+use crate::fetch::{self, link_tree, FetchContext, Probed};
 use crate::ffi::Op;
 use crate::filter::{ContentFilter, IgnoreMatcher};
 use crate::lock::{LockConfig, LockContent, LockDirectory};
@@ -69,6 +69,13 @@ pub enum Event<'a> {
     },
     /// A warning about a content.
     Warning {
+        /// Its id.
+        id: &'a str,
+        /// The text.
+        message: &'a str,
+    },
+    /// Something worth telling about a content (what verified it).
+    Note {
         /// Its id.
         id: &'a str,
         /// The text.
@@ -137,12 +144,13 @@ pub fn sync(
         op,
         cache: cache.as_ref(),
     };
-    let job = |d: usize, c: usize, staging| shared.job(d, c, staging);
 
     // Resolve every content once: tags become digests here, and the fetch
     // below pulls exactly those digests.
     let all: Vec<usize> = (0..directories.len()).collect();
-    let probes = workers::run(opts.jobs, &jobs_of(&all), |&(d, c)| job(d, c, None).probe())?;
+    let probes = workers::run(opts.jobs, &jobs_of(&all), |&(d, c)| {
+        shared.job(d, c, None).probe()
+    })?;
     let probes: BTreeMap<(usize, usize), Probe> = jobs_of(&all).into_iter().zip(probes).collect();
 
     // A directory whose contents all resolved to what its last sync
@@ -162,7 +170,7 @@ pub fn sync(
             && dir.contents.iter().enumerate().all(|(c, content)| {
                 let recorded = &stamp.directory.contents[c];
                 match &probes[&(d, c)] {
-                    Probe::Resolved(entry) => entry.oci_artifact == recorded.oci_artifact,
+                    Probe::Resolved(p) => p.lock.oci_artifact == recorded.oci_artifact,
                     Probe::Lazy => true,
                     Probe::Unknown => matches!(
                         content.source,
@@ -196,7 +204,9 @@ pub fn sync(
     }
     let fetch_jobs = jobs_of(&fetch_dirs);
     let fetched = workers::run(opts.jobs, &fetch_jobs, |&(d, c)| {
-        job(d, c, Some(&stagings[&d])).run(&probes[&(d, c)], events)
+        shared
+            .job(d, c, Some(&stagings[&d]))
+            .run(&probes[&(d, c)], events)
     })
     .map_err(|e| {
         if op.is_cancelled() {
@@ -210,8 +220,18 @@ pub fn sync(
     for (&d, stamp) in &kept {
         let dir = &directories[d].0;
         for (c, entry) in stamp.directory.contents.iter().enumerate() {
+            let id = content_id(dir, &dir.contents[c]);
+            if let Probe::Resolved(Probed {
+                note: Some(note), ..
+            }) = &probes[&(d, c)]
+            {
+                events(Event::Note {
+                    id: &id,
+                    message: note,
+                });
+            }
             let report = ContentReport {
-                path: content_id(dir, &dir.contents[c]),
+                path: id.clone(),
                 source: dir.contents[c].source_kind().into(),
                 reference: "unchanged (same digest, tree as last synced)".into(),
                 digest: digest_of(entry),
@@ -313,7 +333,7 @@ impl<'a> Shared<'a> {
 /// What the resolve phase learnt about a content.
 enum Probe {
     /// It resolved to this entry; the fetch pulls exactly that.
-    Resolved(LockContent),
+    Resolved(Probed),
     /// `lazy: true` with an unchanged config: nothing to fetch.
     Lazy,
     /// Only a fetch can tell (local sources, `-d` overrides).
@@ -464,7 +484,7 @@ impl ContentJob<'_> {
         };
         let ctx = self.context(pinned, &current, &|_| {});
         match self.source().probe(&ctx).map_err(|e| self.wrap(e))? {
-            Some(entry) => Ok(Probe::Resolved(entry)),
+            Some(probed) => Ok(Probe::Resolved(probed)),
             None => Ok(Probe::Unknown),
         }
     }
@@ -481,6 +501,15 @@ impl ContentJob<'_> {
         let rel = RelPath::normalize(&self.content.path).unwrap_or_default();
         let current = self.current();
         events(Event::Started { id: &id });
+        if let Probe::Resolved(Probed {
+            note: Some(note), ..
+        }) = probe
+        {
+            events(Event::Note {
+                id: &id,
+                message: note,
+            });
+        }
 
         let filter = ContentFilter::new(
             &self.content.include_paths,
@@ -508,7 +537,7 @@ impl ContentJob<'_> {
             let (scratch_path, scratch) = staging.scratch(self.index)?;
             let progress = |n: u64| events(Event::Bytes { id: &id, n });
             let pinned = match probe {
-                Probe::Resolved(entry) => Some(entry),
+                Probe::Resolved(p) => Some(&p.lock),
                 _ => None,
             };
             let ctx = self.context(pinned, &current, &progress);

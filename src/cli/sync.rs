@@ -159,6 +159,10 @@ impl Progress {
                 let _ = multi.println(format!("warning: {id}: {message}"));
             }
             (None, Event::Finished { report }) => eprintln!("{}", line(report)),
+            (Some((multi, _)), Event::Note { id, message }) => {
+                let _ = multi.println(format!("{id}: {message}"));
+            }
+            (None, Event::Note { id, message }) => eprintln!("{id}: {message}"),
             (None, Event::Warning { id, message }) => {
                 eprintln!("vendoras: warning: {id}: {message}")
             }

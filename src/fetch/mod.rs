@@ -21,6 +21,7 @@ use crate::lock::LockContent;
 pub use local::link_tree;
 
 /// What a source needs besides its own config.
+#[derive(Clone, Copy)]
 pub struct FetchContext<'a> {
     /// Cancels registry I/O (Ctrl-C).
     pub op: &'a Arc<Op>,
@@ -55,11 +56,20 @@ pub struct Fetched {
     pub summary: String,
 }
 
+/// What [`Source::probe`] resolved.
+#[derive(Debug, Clone)]
+pub struct Probed {
+    /// The lock entry a fetch will reproduce.
+    pub lock: LockContent,
+    /// Something to tell the user (what verified the signature).
+    pub note: Option<String>,
+}
+
 /// A content source.
 pub trait Source {
     /// Resolves what `fetch` would pull, without fetching it: the lock
     /// entry, or `None` when only a full fetch can tell (local sources).
-    fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<LockContent>> {
+    fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let _ = ctx;
         Ok(None)
     }

@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 
 use base64::Engine as _;
 
-use super::{FetchContext, Fetched, Source};
+use super::{FetchContext, Fetched, Probed, Source};
 use crate::cache::Tee;
 use crate::config::{OciArtifact, Secret, Unpack};
 use crate::digest::{Digest, HashingReader};
@@ -22,6 +22,7 @@ use crate::oci::{Descriptor, Manifest, Platform, ANNOTATION_CONTENT_DIGEST, ANNO
 use crate::reference::Reference;
 use crate::registry::{Credential, RemoteOptions, Repository};
 use crate::resolve::select_tag;
+use crate::verify::{verify, Policy, PublicKey, Verified};
 
 pub(super) struct OciSource<'a> {
     pub cfg: &'a OciArtifact,
@@ -130,7 +131,12 @@ impl OciSource<'_> {
     /// Resolves the tag (or tag selection, or digest) once, to the manifest
     /// that will be extracted: after platform selection, or the only
     /// manifest of a single-entry index.
-    fn resolve(&self, ctx: &FetchContext<'_>, loc: &Located) -> Result<(Descriptor, Manifest)> {
+    fn resolve(
+        &self,
+        ctx: &FetchContext<'_>,
+        loc: &Located,
+        check_signature: bool,
+    ) -> Result<(Descriptor, Manifest, Option<Verified>)> {
         let platform = match &self.cfg.platform {
             Some(p) => Some(
                 p.parse::<Platform>()
@@ -138,9 +144,19 @@ impl OciSource<'_> {
             ),
             None => None,
         };
+        // The tag is resolved once; the signature is checked on the digest
+        // it names (an index's signature covers the children it lists), and
+        // the platform is then chosen from that very digest.
+        let top = loc.repo.resolve(ctx.op, &loc.object, None)?;
+        let verified = match self.policy(ctx)? {
+            Some(policy) if check_signature => Some(verify(&loc.repo, ctx.op, &top, &policy)?),
+            _ => None,
+        };
         // A pinned digest already is the platform's manifest.
-        let platform = if ctx.pinned.is_some() { None } else { platform };
-        let mut manifest_desc = loc.repo.resolve(ctx.op, &loc.object, platform.as_ref())?;
+        let mut manifest_desc = match (&platform, ctx.pinned) {
+            (Some(p), None) => loc.repo.resolve(ctx.op, &top.digest.to_string(), Some(p))?,
+            _ => top,
+        };
         let (_, mut manifest) = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?;
         if !manifest.manifests.is_empty() || manifest.config.is_none() {
             // An index without a platform: fine when it has one manifest.
@@ -165,7 +181,48 @@ impl OciSource<'_> {
             manifest_desc = manifest.manifests[0].clone();
             manifest = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?.1;
         }
-        Ok((manifest_desc, manifest))
+        Ok((manifest_desc, manifest, verified))
+    }
+
+    /// The signature policy, when `cosign:` is set.
+    fn policy(&self, ctx: &FetchContext<'_>) -> Result<Option<Policy>> {
+        let Some(c) = &self.cfg.cosign else {
+            return Ok(None);
+        };
+        let mut keys = Vec::new();
+        if let Some(key) = &c.key {
+            keys.push(PublicKey::from_file(&ctx.workdir.join(key))?);
+        }
+        if let Some(r) = &c.secret_ref {
+            let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
+                Error::Refused(format!("cosign.secretRef {:?}: no such Secret", r.name))
+            })?;
+            keys.extend(
+                secret
+                    .data
+                    .iter()
+                    .filter(|(k, _)| k.ends_with(".pub"))
+                    .map(|(k, v)| PublicKey {
+                        name: format!("secret {}: {k}", r.name),
+                        pem: String::from_utf8_lossy(v).into_owned(),
+                    }),
+            );
+            if keys.is_empty() {
+                return Err(Error::Refused(format!(
+                    "cosign.secretRef {:?}: the Secret has no *.pub key",
+                    r.name
+                )));
+            }
+        }
+        Ok(Some(Policy {
+            keys,
+            certificate_identity: c.certificate_identity.clone(),
+            certificate_identity_regexp: c.certificate_identity_regexp.clone(),
+            certificate_oidc_issuer: c.certificate_oidc_issuer.clone(),
+            certificate_oidc_issuer_regexp: c.certificate_oidc_issuer_regexp.clone(),
+            trusted_root: c.trusted_root.as_ref().map(|t| ctx.workdir.join(t)),
+            tuf_cache_dir: None,
+        }))
     }
 
     fn lock_entry(loc: &Located, manifest: &Descriptor) -> LockContent {
@@ -180,15 +237,31 @@ impl OciSource<'_> {
 }
 
 impl Source for OciSource<'_> {
-    fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<LockContent>> {
+    fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let loc = self.locate(ctx)?;
-        let (manifest_desc, _) = self.resolve(ctx, &loc)?;
-        Ok(Some(Self::lock_entry(&loc, &manifest_desc)))
+        let (manifest_desc, _, verified) = self.resolve(ctx, &loc, true)?;
+        Ok(Some(Probed {
+            lock: Self::lock_entry(&loc, &manifest_desc),
+            note: verified.map(|v| format!("verified {v}")),
+        }))
     }
 
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
+        // Layers are only fetched for a digest that `probe` resolved (and
+        // verified, with `cosign:`); without one, probe first.
+        let (probed, pinned_ctx);
+        let ctx = if ctx.pinned.is_some() {
+            ctx
+        } else {
+            probed = self.probe(ctx)?.map(|p| p.lock);
+            pinned_ctx = FetchContext {
+                pinned: probed.as_ref(),
+                ..*ctx
+            };
+            &pinned_ctx
+        };
         let loc = self.locate(ctx)?;
-        let (manifest_desc, manifest) = self.resolve(ctx, &loc)?;
+        let (manifest_desc, manifest, _) = self.resolve(ctx, &loc, false)?;
 
         let mut layers: Vec<&Descriptor> = manifest.layers.iter().collect();
         if !self.cfg.media_types.is_empty() {
