@@ -553,6 +553,9 @@ func (p *policy) checkBundleKeyless(c *candidate, where string) (*verifyResponse
 }
 
 func (p *policy) keyless(c *candidate, entity verify.SignedEntity, ap verify.ArtifactPolicyOption, where string) (*verifyResponse, *failure) {
+	if f := p.checkChain(entity, where); f != nil {
+		return nil, f
+	}
 	v, err := verify.NewVerifier(p.trust, p.vopts...)
 	if err != nil {
 		return nil, &failure{rankUnusable, fmt.Sprintf("%s: %v", where, err)}
@@ -588,4 +591,38 @@ func keylessFailure(where string, err error) *failure {
 		return &failure{rankSignature, fmt.Sprintf("%s: no trusted timestamp: %s", where, msg)}
 	}
 	return &failure{rankSignature, fmt.Sprintf("%s: %s", where, msg)}
+}
+
+// checkChain tells "not issued by a CA this root trusts" apart up front:
+// sigstore-go checks the transparency log first, and would report an
+// untrusted signer as a log entry it cannot verify. The full check
+// (at the observed timestamps) is still sigstore-go's.
+func (p *policy) checkChain(entity verify.SignedEntity, where string) *failure {
+	vc, err := entity.VerificationContent()
+	if err != nil {
+		return &failure{rankUnusable, fmt.Sprintf("%s: %v", where, err)}
+	}
+	leaf := vc.Certificate()
+	if leaf == nil {
+		return nil
+	}
+	c := *leaf
+	c.UnhandledCriticalExtensions = nil // Fulcio's OtherName SAN; as sigstore-go does
+	var last error
+	for _, ca := range p.trust.FulcioCertificateAuthorities() {
+		if _, err := ca.Verify(&c, c.NotBefore); err == nil {
+			return nil
+		} else {
+			last = err
+		}
+	}
+	san := ""
+	if len(c.EmailAddresses) > 0 {
+		san = c.EmailAddresses[0]
+	} else if len(c.URIs) > 0 {
+		san = c.URIs[0].String()
+	}
+	return &failure{rankSignature, fmt.Sprintf(
+		"%s: untrusted certificate chain: the signing certificate (for %q, issued by %q) does not chain to a Fulcio CA of the trusted root: %v",
+		where, san, c.Issuer.String(), last)}
 }

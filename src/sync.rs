@@ -45,6 +45,8 @@ pub struct SyncOptions {
     pub cache_dir: Option<PathBuf>,
     /// The working directory.
     pub workdir: PathBuf,
+    /// Extraction limits per layer (decompression bombs).
+    pub limits: extract::Limits,
 }
 
 /// A progress event.
@@ -451,7 +453,7 @@ impl ContentJob<'_> {
             workdir: &self.opts.workdir,
             pinned,
             current: Some(current),
-            limits: extract::Limits::default(),
+            limits: self.opts.limits,
             progress,
         }
     }

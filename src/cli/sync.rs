@@ -46,6 +46,33 @@ pub struct SyncArgs {
     /// Do not use the blob cache
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
+    /// Most bytes one layer may expand to (suffixes K, M, G, T)
+    #[arg(long, value_parser = parse_size, default_value = "32G")]
+    max_layer_bytes: u64,
+    /// Most entries one layer may hold
+    #[arg(long, default_value_t = 1_000_000)]
+    max_layer_entries: u64,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 512M or 32G"))?;
+    let shift = match unit
+        .trim_end_matches(['i', 'B'])
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
@@ -93,6 +120,11 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
             args.cache_dir.clone().or_else(Cache::default_dir)
         },
         workdir,
+        limits: vendoras::extract::Limits {
+            max_bytes: args.max_layer_bytes,
+            max_entries: args.max_layer_entries,
+            ..Default::default()
+        },
     };
 
     let progress = Progress::new(!args.json && std::io::stderr().is_terminal());

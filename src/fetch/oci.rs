@@ -400,7 +400,7 @@ impl OciSource<'_> {
     ) -> Result<(Vec<RelPath>, Vec<String>, u64)> {
         if let Some(file) = ctx.cache.and_then(|c| c.open(&layer.digest, layer.size)) {
             let mut reader = HashingReader::new(file, layer.digest.algorithm());
-            let written = self.write_layer(&mut reader, plan, dest);
+            let written = self.write_layer(&mut reader, plan, dest, ctx.limits);
             let (digest, size, _) = reader.drain().map_err(|e| Error::io("cache", e))?;
             if digest == layer.digest && size == layer.size {
                 return written.map(|(paths, warnings)| (paths, warnings, 0));
@@ -421,7 +421,7 @@ impl OciSource<'_> {
             },
             pending,
         );
-        let written = self.write_layer(&mut tee, plan, dest);
+        let written = self.write_layer(&mut tee, plan, dest, ctx.limits);
         if ctx.op.is_cancelled() {
             return Err(Error::Cancelled);
         }
@@ -439,6 +439,7 @@ impl OciSource<'_> {
         reader: &mut R,
         plan: &Plan,
         dest: &Root,
+        limits: extract::Limits,
     ) -> Result<(Vec<RelPath>, Vec<String>)> {
         let opts = |within: RelPath| extract::Options {
             within,
@@ -446,7 +447,7 @@ impl OciSource<'_> {
             modes: Modes::Normalized {
                 files: self.permissions,
             },
-            limits: extract::Limits::default(),
+            limits,
             create_parents: true,
         };
         let refused = |e: extract::ExtractError| Error::Refused(e.to_string());

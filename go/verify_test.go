@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/errdef"
+
+	"vendoras.dev/shim/internal/testsigner"
+)
+
+// Unit tests of vdr_verify's logic on an OCI layout (the integration tests
+// in tests/verify_cosign.rs use a real registry and the real cosign CLI).
+
+type sigFixture struct {
+	t     *testing.T
+	store *oci.Store
+	tid   uint64
+}
+
+func newSigFixture(t *testing.T) *sigFixture {
+	t.Helper()
+	store, err := oci.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := targetAdd(&target{rt: store})
+	t.Cleanup(func() { _ = targetClose(tid) })
+	return &sigFixture{t: t, store: store, tid: tid}
+}
+
+func (f *sigFixture) artifact(content string) ocispec.Descriptor {
+	f.t.Helper()
+	ctx := context.Background()
+	layer, err := oras.PushBytes(ctx, f.store, ocispec.MediaTypeImageLayer, []byte(content))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	d, err := oras.PackManifest(ctx, f.store, oras.PackManifestVersion1_1, "application/vnd.example",
+		oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return d
+}
+
+// legacy pushes a cosign <= v2 .sig manifest for subject.
+func (f *sigFixture) legacy(subject ocispec.Descriptor, payload []byte, ann map[string]string) {
+	f.t.Helper()
+	ctx := context.Background()
+	layer, err := oras.PushBytes(ctx, f.store, simpleSigningMediaType, payload)
+	if errors.Is(err, errdef.ErrAlreadyExists) {
+		layer = content.NewDescriptorFromBytes(simpleSigningMediaType, payload)
+	} else if err != nil {
+		f.t.Fatal(err)
+	}
+	layer.Annotations = ann
+	d, err := oras.PackManifest(ctx, f.store, oras.PackManifestVersion1_1, "application/vnd.example.sig",
+		oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.store.Tag(ctx, d, "sha256-"+subject.Digest.Encoded()+".sig"); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// referrer attaches a bundle to subject as an OCI 1.1 referrer.
+func (f *sigFixture) referrer(subject ocispec.Descriptor, bundleJSON []byte) {
+	f.t.Helper()
+	ctx := context.Background()
+	layer, err := oras.PushBytes(ctx, f.store, "application/vnd.dev.sigstore.bundle.v0.3+json", bundleJSON)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := oras.PackManifest(ctx, f.store, oras.PackManifestVersion1_1,
+		"application/vnd.dev.sigstore.bundle.v0.3+json",
+		oras.PackManifestOptions{Subject: &subject, Layers: []ocispec.Descriptor{layer}}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *sigFixture) verify(d ocispec.Descriptor, req map[string]any) (*verifyResponse, *vdrError) {
+	f.t.Helper()
+	req["digest"] = d.Digest.String()
+	req["media_type"] = d.MediaType
+	req["size"] = d.Size
+	b, _ := json.Marshal(req)
+	out, verr := verifySignatures(f.tid, 0, string(b))
+	if verr != nil {
+		return nil, verr
+	}
+	var resp verifyResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		f.t.Fatal(err)
+	}
+	return &resp, nil
+}
+
+func simpleSigningPayload(digest string) []byte {
+	return []byte(`{"critical":{"identity":{"docker-reference":"example.com/app"},"image":{"docker-manifest-digest":"` +
+		digest + `"},"type":"cosign container image signature"},"optional":null}`)
+}
+
+func newKey(t *testing.T) (signature.Signer, string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := signature.LoadECDSASigner(priv, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := cryptoutils.MarshalPublicKeyToPEM(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, string(pem)
+}
+
+func signLegacy(t *testing.T, s signature.Signer, payload []byte) map[string]string {
+	t.Helper()
+	sig, err := s.SignMessage(strings.NewReader(string(payload)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{annSignature: base64.StdEncoding.EncodeToString(sig)}
+}
+
+func wantVerification(t *testing.T, verr *vdrError, contains string) {
+	t.Helper()
+	if verr == nil {
+		t.Fatalf("verified; want a failure mentioning %q", contains)
+	}
+	if verr.Code != codeVerification || !strings.Contains(verr.Message, contains) {
+		t.Fatalf("got code %d %q; want verification mentioning %q", verr.Code, verr.Message, contains)
+	}
+}
+
+func TestVerifyKeyLegacy(t *testing.T) {
+	f := newSigFixture(t)
+	signer, pub := newKey(t)
+	_, otherPub := newKey(t)
+
+	signed := f.artifact("signed")
+	f.legacy(signed, simpleSigningPayload(signed.Digest.String()), signLegacy(t, signer, simpleSigningPayload(signed.Digest.String())))
+	resp, verr := f.verify(signed, map[string]any{"keys": []string{otherPub, pub}})
+	if verr != nil {
+		t.Fatal(verr.Message)
+	}
+	if resp.Layout != layoutLegacy || resp.KeyIndex == nil || *resp.KeyIndex != 1 || !strings.HasPrefix(resp.VerifiedBy, "key sha256:") {
+		t.Fatalf("unexpected answer %+v", resp)
+	}
+
+	_, verr = f.verify(signed, map[string]any{"keys": []string{otherPub}})
+	wantVerification(t, verr, "does not verify with the given public key")
+
+	unsigned := f.artifact("unsigned")
+	_, verr = f.verify(unsigned, map[string]any{"keys": []string{pub}})
+	wantVerification(t, verr, "no signature found for "+unsigned.Digest.String()+" (looked for tag sha256-"+unsigned.Digest.Encoded()+".sig and referrers)")
+
+	// A valid signature whose claim names another digest.
+	other := f.artifact("other")
+	payload := simpleSigningPayload(signed.Digest.String())
+	f.legacy(other, payload, signLegacy(t, signer, payload))
+	_, verr = f.verify(other, map[string]any{"keys": []string{pub}})
+	wantVerification(t, verr, "the signed claim names "+signed.Digest.String()+", not "+other.Digest.String())
+
+	// Tampered payload.
+	tampered := f.artifact("tampered")
+	good := simpleSigningPayload(tampered.Digest.String())
+	ann := signLegacy(t, signer, good)
+	f.legacy(tampered, []byte(strings.Replace(string(good), "example.com/app", "example.com/evil", 1)), ann)
+	_, verr = f.verify(tampered, map[string]any{"keys": []string{pub}})
+	wantVerification(t, verr, "does not verify")
+}
+
+func TestVerifyKeyless(t *testing.T) {
+	const id, issuer = "alice@example.com", "https://issuer.example"
+	f := newSigFixture(t)
+	for _, legacy := range []bool{false, true} {
+		d := f.artifact("keyless " + map[bool]string{false: "bundle", true: "legacy"}[legacy])
+		out, err := testsigner.Sign(id, issuer, d.Digest.String(), "example.com/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if legacy {
+			f.legacy(d, out.LegacyPayload, out.LegacyAnnotations)
+		} else {
+			f.referrer(d, out.Bundle)
+		}
+		req := func(identity, iss string, root []byte) map[string]any {
+			return map[string]any{"certificate_identity": identity, "certificate_oidc_issuer": iss, "trusted_root_json": string(root)}
+		}
+		resp, verr := f.verify(d, req(id, issuer, out.TrustedRoot))
+		if verr != nil {
+			t.Fatalf("legacy=%v: %s", legacy, verr.Message)
+		}
+		wantLayout := map[bool]string{false: layoutReferrer, true: layoutLegacy}[legacy]
+		if resp.Identity != id || resp.Issuer != issuer || resp.Layout != wantLayout {
+			t.Fatalf("unexpected answer %+v", resp)
+		}
+		_, verr = f.verify(d, req("bob@example.com", issuer, out.TrustedRoot))
+		wantVerification(t, verr, `expected SAN value "bob@example.com"`)
+		_, verr = f.verify(d, req(id, "https://evil.example", out.TrustedRoot))
+		wantVerification(t, verr, `expected issuer value "https://evil.example"`)
+		_, verr = f.verify(d, req(id, issuer, out.UntrustedRoot))
+		wantVerification(t, verr, "untrusted certificate chain")
+		// A key policy does not accept a certificate signature.
+		_, pub := newKey(t)
+		_, verr = f.verify(d, map[string]any{"keys": []string{pub}})
+		wantVerification(t, verr, "")
+	}
+}
+
+func TestVerifyRequestValidation(t *testing.T) {
+	f := newSigFixture(t)
+	d := f.artifact("x")
+	_, pub := newKey(t)
+	for name, req := range map[string]map[string]any{
+		"nothing":        {},
+		"both":           {"keys": []string{pub}, "certificate_identity": "a", "certificate_oidc_issuer": "b"},
+		"no issuer":      {"certificate_identity": "a"},
+		"no identity":    {"certificate_oidc_issuer_regexp": "b"},
+		"bad regexp":     {"certificate_identity_regexp": "(", "certificate_oidc_issuer": "b"},
+		"bad key":        {"keys": []string{"not a key"}},
+		"bad root":       {"certificate_identity": "a", "certificate_oidc_issuer": "b", "trusted_root_json": "{"},
+		"bad root path":  {"certificate_identity": "a", "certificate_oidc_issuer": "b", "trusted_root_path": "/nonexistent/root.json"},
+		"sha512 digests": {"keys": []string{pub}, "digest_override": true},
+	} {
+		if req["digest_override"] == true {
+			b, _ := json.Marshal(map[string]any{"digest": "sha512:" + strings.Repeat("a", 128), "keys": []string{pub}})
+			if _, verr := verifySignatures(f.tid, 0, string(b)); verr == nil || verr.Code != codeInvalid {
+				t.Errorf("%s: got %+v, want invalid", name, verr)
+			}
+			continue
+		}
+		if _, verr := f.verify(d, req); verr == nil || verr.Code != codeInvalid {
+			t.Errorf("%s: got %+v, want invalid", name, verr)
+		}
+	}
+	if _, verr := verifySignatures(1<<62, 0, `{}`); verr == nil || verr.Code != codeBadHandle {
+		t.Errorf("bad handle: got %+v", verr)
+	}
+	if _, verr := verifySignatures(f.tid, 0, `{not json`); verr == nil || verr.Code != codeInvalid {
+		t.Errorf("bad json: got %+v", verr)
+	}
+}
