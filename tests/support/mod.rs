@@ -6,6 +6,8 @@
 //! helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod sync;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
