@@ -1005,54 +1005,8 @@ pub fn load(inputs: &[Input]) -> Result<Loaded, ConfigError> {
     }
 
     // Secrets and ConfigMaps.
-    let mut secrets: BTreeMap<String, Secret> = BTreeMap::new();
-    let mut secret_places: BTreeMap<String, String> = BTreeMap::new();
-    for parsed in secret_docs {
-        let ctx = Ctx {
-            doc: parsed.doc,
-            root: "the Secret",
-        };
-        let secret = parse_secret(&ctx, &parsed.value)?;
-        let place = ctx.doc.place(&P::default().k("metadata").k("name"));
-        if let Some(prev) = secrets.get(&secret.name) {
-            if prev.data != secret.data {
-                return Err(ctx.doc.err(
-                    &P::default().k("metadata").k("name"),
-                    format!(
-                        "Secret `{}` is defined twice with different data (first at {})",
-                        secret.name, secret_places[&secret.name]
-                    ),
-                ));
-            }
-            continue;
-        }
-        secret_places.insert(secret.name.clone(), place);
-        secrets.insert(secret.name.clone(), secret);
-    }
-    let mut config_maps: BTreeMap<String, ConfigMap> = BTreeMap::new();
-    let mut cm_places: BTreeMap<String, String> = BTreeMap::new();
-    for parsed in config_map_docs {
-        let ctx = Ctx {
-            doc: parsed.doc,
-            root: "the ConfigMap",
-        };
-        let cm = parse_config_map(&ctx, &parsed.value)?;
-        let place = ctx.doc.place(&P::default().k("metadata").k("name"));
-        if let Some(prev) = config_maps.get(&cm.name) {
-            if prev.data != cm.data {
-                return Err(ctx.doc.err(
-                    &P::default().k("metadata").k("name"),
-                    format!(
-                        "ConfigMap `{}` is defined twice with different data (first at {})",
-                        cm.name, cm_places[&cm.name]
-                    ),
-                ));
-            }
-            continue;
-        }
-        cm_places.insert(cm.name.clone(), place);
-        config_maps.insert(cm.name.clone(), cm);
-    }
+    let secrets = collect_named(secret_docs, "Secret", parse_secret, |s| &s.name)?;
+    let config_maps = collect_named(config_map_docs, "ConfigMap", parse_config_map, |c| &c.name)?;
 
     // The one Config.
     let mut configs = configs.into_iter();
@@ -1142,6 +1096,47 @@ fn string_map(
         out.push((k.clone(), v));
     }
     Ok(out)
+}
+
+/// Parses named documents (Secrets, ConfigMaps) into a map by name; the
+/// same name twice must carry the same data.
+fn collect_named<T: PartialEq>(
+    docs: Vec<Parsed<'_>>,
+    kind: &'static str,
+    parse: fn(&Ctx<'_>, &Value) -> Result<T, ConfigError>,
+    name: fn(&T) -> &String,
+) -> Result<BTreeMap<String, T>, ConfigError> {
+    let mut items: BTreeMap<String, T> = BTreeMap::new();
+    let mut places: BTreeMap<String, String> = BTreeMap::new();
+    let root = if kind == "Secret" {
+        "the Secret"
+    } else {
+        "the ConfigMap"
+    };
+    for parsed in docs {
+        let ctx = Ctx {
+            doc: parsed.doc,
+            root,
+        };
+        let item = parse(&ctx, &parsed.value)?;
+        let key = name(&item).clone();
+        let at = P::default().k("metadata").k("name");
+        if let Some(prev) = items.get(&key) {
+            if prev != &item {
+                return Err(ctx.doc.err(
+                    &at,
+                    format!(
+                        "{kind} `{key}` is defined twice with different data (first at {})",
+                        places[&key]
+                    ),
+                ));
+            }
+            continue;
+        }
+        places.insert(key.clone(), ctx.doc.place(&at));
+        items.insert(key, item);
+    }
+    Ok(items)
 }
 
 fn parse_secret(ctx: &Ctx<'_>, v: &Value) -> Result<Secret, ConfigError> {
