@@ -114,6 +114,11 @@ impl GoBuf {
         GoBuf(ptr::null_mut())
     }
 
+    /// The out-pointer the shim fills (a `char **`).
+    fn as_out(&mut self) -> *mut *mut c_char {
+        &mut self.0 as *mut *mut c_void as *mut *mut c_char
+    }
+
     fn text(&self) -> String {
         if self.0.is_null() {
             return String::new();
@@ -170,6 +175,16 @@ fn check(code: i32, err: &GoBuf) -> Result<()> {
         message,
         status,
     })
+}
+
+/// Runs a shim call that answers JSON text through `out`, owning both
+/// out-buffers so they are freed whatever happens.
+fn call_text(f: impl FnOnce(*mut *mut c_char, *mut *mut c_char) -> i32) -> Result<String> {
+    let mut out = GoBuf::null();
+    let mut err = GoBuf::null();
+    let code = f(out.as_out(), err.as_out());
+    check(code, &err)?;
+    Ok(out.text())
 }
 
 fn cstring(s: &str) -> Result<CString> {
@@ -236,13 +251,7 @@ impl Target {
         let mut err = GoBuf::null();
         // SAFETY: `req` outlives the call; `id` and `err` are valid
         // out-pointers; the shim keeps no pointer after returning.
-        let code = unsafe {
-            raw::vdr_target_open(
-                req.as_ptr(),
-                &mut id,
-                &mut err.0 as *mut _ as *mut *mut c_char,
-            )
-        };
+        let code = unsafe { raw::vdr_target_open(req.as_ptr(), &mut id, err.as_out()) };
         check(code, &err)?;
         Ok(Target { id })
     }
@@ -250,20 +259,9 @@ impl Target {
     /// Resolves a tag or digest; the answer is descriptor JSON.
     pub fn resolve(&self, op: &Op, request_json: &str) -> Result<String> {
         let req = cstring(request_json)?;
-        let mut out = GoBuf::null();
-        let mut err = GoBuf::null();
-        // SAFETY: as in `open`: borrowed input, owned out-pointers.
-        let code = unsafe {
-            raw::vdr_resolve(
-                self.id,
-                op.id,
-                req.as_ptr(),
-                &mut out.0 as *mut _ as *mut *mut c_char,
-                &mut err.0 as *mut _ as *mut *mut c_char,
-            )
-        };
-        check(code, &err)?;
-        Ok(out.text())
+        // SAFETY: borrowed input that outlives the call; out-pointers owned
+        // by `call_text`, which frees what the shim allocates.
+        call_text(|out, err| unsafe { raw::vdr_resolve(self.id, op.id, req.as_ptr(), out, err) })
     }
 
     /// Fetches the whole (small) content of a descriptor, verified.
@@ -279,9 +277,9 @@ impl Target {
                 op.id,
                 req.as_ptr(),
                 max_size,
-                &mut buf.0 as *mut _ as *mut *mut u8,
+                &mut buf.0 as *mut *mut c_void as *mut *mut u8,
                 &mut len,
-                &mut err.0 as *mut _ as *mut *mut c_char,
+                err.as_out(),
             )
         };
         check(code, &err)?;
@@ -297,52 +295,24 @@ impl Target {
         let raw_fd = fd.into_raw_fd();
         // SAFETY: ownership of `raw_fd` moves to the shim, which closes it
         // before returning (docs/ffi.md); we never touch it again.
-        let code = unsafe {
-            raw::vdr_fetch_to_fd(
-                self.id,
-                op.id,
-                req.as_ptr(),
-                raw_fd,
-                &mut err.0 as *mut _ as *mut *mut c_char,
-            )
-        };
+        let code =
+            unsafe { raw::vdr_fetch_to_fd(self.id, op.id, req.as_ptr(), raw_fd, err.as_out()) };
         check(code, &err)
     }
 
     /// Lists the repository's tags; the answer is `{"tags": [...]}`.
     pub fn list_tags(&self, op: &Op) -> Result<String> {
-        let mut out = GoBuf::null();
-        let mut err = GoBuf::null();
-        // SAFETY: owned out-pointers only.
-        let code = unsafe {
-            raw::vdr_list_tags(
-                self.id,
-                op.id,
-                &mut out.0 as *mut _ as *mut *mut c_char,
-                &mut err.0 as *mut _ as *mut *mut c_char,
-            )
-        };
-        check(code, &err)?;
-        Ok(out.text())
+        // SAFETY: borrowed input that outlives the call; out-pointers owned
+        // by `call_text`, which frees what the shim allocates.
+        call_text(|out, err| unsafe { raw::vdr_list_tags(self.id, op.id, out, err) })
     }
 
     /// Lists referrers of a manifest; the answer is `{"manifests": [...]}`.
     pub fn referrers(&self, op: &Op, request_json: &str) -> Result<String> {
         let req = cstring(request_json)?;
-        let mut out = GoBuf::null();
-        let mut err = GoBuf::null();
-        // SAFETY: as in `resolve`.
-        let code = unsafe {
-            raw::vdr_referrers(
-                self.id,
-                op.id,
-                req.as_ptr(),
-                &mut out.0 as *mut _ as *mut *mut c_char,
-                &mut err.0 as *mut _ as *mut *mut c_char,
-            )
-        };
-        check(code, &err)?;
-        Ok(out.text())
+        // SAFETY: borrowed input that outlives the call; out-pointers owned
+        // by `call_text`, which frees what the shim allocates.
+        call_text(|out, err| unsafe { raw::vdr_referrers(self.id, op.id, req.as_ptr(), out, err) })
     }
 }
 
@@ -352,20 +322,9 @@ impl Target {
     /// that does not verify is `ErrorKind::Verification`, with the reason.
     pub fn verify(&self, op: &Op, request_json: &str) -> Result<String> {
         let req = cstring(request_json)?;
-        let mut out = GoBuf::null();
-        let mut err = GoBuf::null();
-        // SAFETY: as in `resolve`: borrowed input, owned out-pointers.
-        let code = unsafe {
-            raw::vdr_verify(
-                self.id,
-                op.id,
-                req.as_ptr(),
-                &mut out.0 as *mut _ as *mut *mut c_char,
-                &mut err.0 as *mut _ as *mut *mut c_char,
-            )
-        };
-        check(code, &err)?;
-        Ok(out.text())
+        // SAFETY: borrowed input that outlives the call; out-pointers owned
+        // by `call_text`, which frees what the shim allocates.
+        call_text(|out, err| unsafe { raw::vdr_verify(self.id, op.id, req.as_ptr(), out, err) })
     }
 }
 
