@@ -19,7 +19,7 @@ use crate::config::{self, Content, Directory, Input, Loaded, Source as SourceCon
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
-use crate::fetch::{self, link_tree, FetchContext, Probed};
+use crate::fetch::{self, link_tree, FetchContext, Probed, Progress};
 use crate::ffi::Op;
 use crate::filter::{ContentFilter, IgnoreMatcher};
 use crate::lock::{LockConfig, LockContent, LockDirectory};
@@ -56,6 +56,13 @@ pub enum Event<'a> {
     Started {
         /// Its id (`directory/content`).
         id: &'a str,
+    },
+    /// How many bytes a content will read.
+    Expect {
+        /// Its id.
+        id: &'a str,
+        /// Total bytes.
+        total: u64,
     },
     /// Bytes arrived for a content.
     Bytes {
@@ -444,7 +451,7 @@ impl ContentJob<'_> {
         &'c self,
         pinned: Option<&'c LockContent>,
         current: &'c Path,
-        progress: &'c (dyn Fn(u64) + Sync),
+        progress: &'c (dyn Fn(Progress) + Sync),
     ) -> FetchContext<'c> {
         FetchContext {
             op: self.op,
@@ -484,7 +491,7 @@ impl ContentJob<'_> {
         } else {
             None
         };
-        let ctx = self.context(pinned, &current, &|_| {});
+        let ctx = self.context(pinned, &current, &|_: Progress| {});
         match self.source().probe(&ctx).map_err(|e| self.wrap(e))? {
             Some(probed) => Ok(Probe::Resolved(probed)),
             None => Ok(Probe::Unknown),
@@ -537,7 +544,10 @@ impl ContentJob<'_> {
             (entry, report)
         } else {
             let (scratch_path, scratch) = staging.scratch(self.index)?;
-            let progress = |n: u64| events(Event::Bytes { id: &id, n });
+            let progress = |p: Progress| match p {
+                Progress::Expect(total) => events(Event::Expect { id: &id, total }),
+                Progress::Received(n) => events(Event::Bytes { id: &id, n }),
+            };
             let pinned = match probe {
                 Probe::Resolved(p) => Some(&p.lock),
                 _ => None,

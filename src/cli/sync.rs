@@ -175,6 +175,18 @@ impl Progress {
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 bars.lock().unwrap().insert(id.to_string(), bar);
             }
+            (Some((_, bars)), Event::Expect { id, total }) => {
+                if let Some(bar) = bars.lock().unwrap().get(id) {
+                    bar.set_length(total);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+                        )
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                    );
+                }
+            }
             (Some((_, bars)), Event::Bytes { id, n }) => {
                 if let Some(bar) = bars.lock().unwrap().get(id) {
                     bar.inc(n);

@@ -39,8 +39,17 @@ pub struct FetchContext<'a> {
     pub current: Option<&'a Path>,
     /// Extraction limits.
     pub limits: Limits,
-    /// Called with the number of bytes received as a blob streams in.
-    pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Told how many bytes to expect, then how many arrived.
+    pub progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+/// Progress of one content's fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The total bytes of the layers to read (known once the manifest is).
+    Expect(u64),
+    /// More bytes were read (from the registry or the cache).
+    Received(u64),
 }
 
 /// What a source fetched.

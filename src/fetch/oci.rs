@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 
 use base64::Engine as _;
 
-use super::{FetchContext, Fetched, Probed, Source};
+use super::{FetchContext, Fetched, Probed, Progress, Source};
 use crate::cache::Tee;
 use crate::config::{OciArtifact, Secret, Unpack};
 use crate::digest::{Digest, HashingReader};
@@ -285,6 +285,7 @@ impl Source for OciSource<'_> {
             )));
         }
 
+        (ctx.progress)(Progress::Expect(layers.iter().map(|l| l.size).sum()));
         let mut fetched = Fetched::default();
         let mut owners: BTreeMap<RelPath, String> = BTreeMap::new();
         for layer in layers {
@@ -377,13 +378,13 @@ fn plan_layer(layer: &Descriptor, unpack: Unpack) -> Result<Option<Plan>> {
 /// Counts bytes for the progress callback.
 struct Counting<'a, R> {
     inner: R,
-    progress: &'a (dyn Fn(u64) + Sync),
+    progress: &'a (dyn Fn(Progress) + Sync),
 }
 
 impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        (self.progress)(n as u64);
+        (self.progress)(Progress::Received(n as u64));
         Ok(n)
     }
 }
@@ -403,6 +404,7 @@ impl OciSource<'_> {
             let written = self.write_layer(&mut reader, plan, dest, ctx.limits);
             let (digest, size, _) = reader.drain().map_err(|e| Error::io("cache", e))?;
             if digest == layer.digest && size == layer.size {
+                (ctx.progress)(Progress::Received(size));
                 return written.map(|(paths, warnings)| (paths, warnings, 0));
             }
             // A damaged cache entry: forget it and fetch for real. What was
