@@ -83,6 +83,11 @@ pub struct LockOciArtifact {
     /// The tag that was resolved, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// When `url` was chosen from an image index: the index's digest. That
+    /// is what a signature covers, so `--locked` verifies it again and
+    /// checks that `url` is still one of its manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
 }
 
 impl LockConfig {
@@ -172,6 +177,7 @@ mod tests {
                     oci_artifact: Some(LockOciArtifact {
                         url: "ghcr.io/x/y@sha256:00".into(),
                         tag: Some("latest".into()),
+                        index: None,
                     }),
                     ..Default::default()
                 }],

@@ -29,6 +29,17 @@ pub(super) struct OciSource<'a> {
     pub permissions: Option<u32>,
 }
 
+/// What resolving found.
+struct Resolved {
+    /// The manifest that will be extracted.
+    manifest_desc: Descriptor,
+    manifest: Manifest,
+    /// The index it was chosen from, if any.
+    index: Option<Digest>,
+    /// What verified the signature, with `cosign:`.
+    verified: Option<Verified>,
+}
+
 /// Where the artifact lives and how it was named.
 struct Located {
     repo: Repository,
@@ -38,6 +49,8 @@ struct Located {
     object: String,
     /// The tag, when one was resolved (for the lock).
     tag: Option<String>,
+    /// With a pinned entry that came from an index: that index's digest.
+    index: Option<Digest>,
 }
 
 impl OciSource<'_> {
@@ -95,11 +108,19 @@ impl OciSource<'_> {
                 .ok_or_else(|| {
                     Error::Refused(format!("lock entry url {:?} has no digest", entry.url))
                 })?;
+            let index = match &entry.index {
+                Some(i) => Some(
+                    i.parse::<Digest>()
+                        .map_err(|e| Error::Refused(format!("lock entry index {i:?}: {e}")))?,
+                ),
+                None => None,
+            };
             return Ok(Located {
                 repo,
                 name,
                 object: digest.to_string(),
                 tag: entry.tag.clone(),
+                index,
             });
         }
 
@@ -123,6 +144,7 @@ impl OciSource<'_> {
             name,
             object,
             tag,
+            index: None,
         })
     }
 }
@@ -136,7 +158,7 @@ impl OciSource<'_> {
         ctx: &FetchContext<'_>,
         loc: &Located,
         check_signature: bool,
-    ) -> Result<(Descriptor, Manifest, Option<Verified>)> {
+    ) -> Result<Resolved> {
         let platform = match &self.cfg.platform {
             Some(p) => Some(
                 p.parse::<Platform>()
@@ -146,16 +168,35 @@ impl OciSource<'_> {
         };
         // The tag is resolved once; the signature is checked on the digest
         // it names (an index's signature covers the children it lists), and
-        // the platform is then chosen from that very digest.
-        let top = loc.repo.resolve(ctx.op, &loc.object, None)?;
+        // the platform is then chosen from that very digest. A pinned entry
+        // that came from an index goes through the index the same way.
+        let top_ref = loc
+            .index
+            .as_ref()
+            .map_or_else(|| loc.object.clone(), Digest::to_string);
+        let top = loc.repo.resolve(ctx.op, &top_ref, None)?;
         let verified = match self.policy(ctx)? {
             Some(policy) if check_signature => Some(verify(&loc.repo, ctx.op, &top, &policy)?),
             _ => None,
         };
-        // A pinned digest already is the platform's manifest.
-        let mut manifest_desc = match (&platform, ctx.pinned) {
-            (Some(p), None) => loc.repo.resolve(ctx.op, &top.digest.to_string(), Some(p))?,
-            _ => top,
+        let mut manifest_desc = match (&platform, ctx.pinned, &loc.index) {
+            // Pinned through an index: the locked manifest must still be
+            // one of the (verified) index's manifests.
+            (_, Some(_), Some(_)) => {
+                let (_, index) = loc.repo.fetch_manifest(ctx.op, &top)?;
+                index
+                    .manifests
+                    .into_iter()
+                    .find(|m| m.digest.to_string() == loc.object)
+                    .ok_or_else(|| {
+                        Error::Refused(format!(
+                            "locked manifest {} is not listed by the locked index {}",
+                            loc.object, top.digest
+                        ))
+                    })?
+            }
+            (Some(p), None, _) => loc.repo.resolve(ctx.op, &top.digest.to_string(), Some(p))?,
+            _ => top.clone(),
         };
         let (_, mut manifest) = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?;
         if !manifest.manifests.is_empty() || manifest.config.is_none() {
@@ -181,7 +222,13 @@ impl OciSource<'_> {
             manifest_desc = manifest.manifests[0].clone();
             manifest = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?.1;
         }
-        Ok((manifest_desc, manifest, verified))
+        let index = (manifest_desc.digest != top.digest).then(|| top.digest.clone());
+        Ok(Resolved {
+            manifest_desc,
+            manifest,
+            index,
+            verified,
+        })
     }
 
     /// The signature policy, when `cosign:` is set.
@@ -225,11 +272,12 @@ impl OciSource<'_> {
         }))
     }
 
-    fn lock_entry(loc: &Located, manifest: &Descriptor) -> LockContent {
+    fn lock_entry(loc: &Located, resolved: &Resolved) -> LockContent {
         LockContent {
             oci_artifact: Some(LockOciArtifact {
-                url: format!("{}@{}", loc.name, manifest.digest),
+                url: format!("{}@{}", loc.name, resolved.manifest_desc.digest),
                 tag: loc.tag.clone(),
+                index: resolved.index.as_ref().map(Digest::to_string),
             }),
             ..LockContent::default()
         }
@@ -239,10 +287,10 @@ impl OciSource<'_> {
 impl Source for OciSource<'_> {
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let loc = self.locate(ctx)?;
-        let (manifest_desc, _, verified) = self.resolve(ctx, &loc, true)?;
+        let resolved = self.resolve(ctx, &loc, true)?;
         Ok(Some(Probed {
-            lock: Self::lock_entry(&loc, &manifest_desc),
-            note: verified.map(|v| format!("verified {v}")),
+            lock: Self::lock_entry(&loc, &resolved),
+            note: resolved.verified.as_ref().map(|v| format!("verified {v}")),
         }))
     }
 
@@ -261,7 +309,8 @@ impl Source for OciSource<'_> {
             &pinned_ctx
         };
         let loc = self.locate(ctx)?;
-        let (manifest_desc, manifest, _) = self.resolve(ctx, &loc, false)?;
+        let resolved = self.resolve(ctx, &loc, false)?;
+        let (manifest_desc, manifest) = (&resolved.manifest_desc, &resolved.manifest);
 
         let mut layers: Vec<&Descriptor> = manifest.layers.iter().collect();
         if !self.cfg.media_types.is_empty() {
@@ -321,7 +370,7 @@ impl Source for OciSource<'_> {
             }
         }
         fetched.summary = format!("{}@{}", loc.name, manifest_desc.digest);
-        fetched.lock = Self::lock_entry(&loc, &manifest_desc);
+        fetched.lock = Self::lock_entry(&loc, &resolved);
         Ok(fetched)
     }
 }
