@@ -25,5 +25,7 @@ lint:
 	@out=$$(gofmt -l go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	cd go && go vet ./...
 
-bench:
-	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else echo "no scripts/bench.sh yet"; fi
+# Figures and ratios against a loopback registry (not a test). BENCH_SCALE=0.05 for a
+# quick look; see README "Benchmarks".
+bench: tools
+	scripts/bench.sh

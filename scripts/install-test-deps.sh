@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently, on Debian 12 (as root):
-# the CNCF distribution registry, htpasswd, openssl, pigz, curl, libclang (bindgen),
+# the CNCF distribution registry, htpasswd, openssl, pigz, curl, zstd, libclang
+# (bindgen), cmake (flate2's zlib-ng backend),
 # and the oras CLI (the parity reference) into $TOOLS.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ declare -A pkgs=(
   [openssl]=openssl
   [pigz]=pigz
   [curl]=curl
+  [cmake]=cmake
+  [zstd]=zstd
 )
 missing=()
 for pkg in "${!pkgs[@]}"; do

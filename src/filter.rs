@@ -168,6 +168,12 @@ impl ContentFilter {
         })
     }
 
+    /// Whether every path is kept (no includePaths, no excludePaths), so a
+    /// fetched tree can be moved into place whole.
+    pub fn keeps_everything(&self) -> bool {
+        !self.has_include && self.exclude.is_empty()
+    }
+
     /// Whether the file (or symlink) at `rel_path` (relative to the content
     /// root, `/`-separated) stays: `(no includePaths || an include matches)
     /// && no exclude matches`, or a legal path matches (vendir's

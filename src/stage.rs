@@ -104,16 +104,36 @@ pub fn clean_stale(parent: &Path) {
 }
 
 /// Moves a fetched tree (`scratch`) into `dest` at `rel`, keeping what the
-/// filters keep and re-rooting at `new_root_path`. Returns the file count.
+/// filters keep and re-rooting at `new_root_path`. Returns the number of
+/// files and links placed (`known_files` when the source counted them).
+///
+/// Without filters or `newRootPath` the tree moves whole, one rename per
+/// top-level entry, and keeps the archive's empty directories; with them,
+/// each kept file moves on its own and directories left without a kept file
+/// are dropped (vendir's `FileFilter`).
 pub fn place(
     scratch: &Root,
     dest: &Root,
     rel: &RelPath,
     filter: &ContentFilter,
     new_root_path: Option<&str>,
+    known_files: Option<u64>,
 ) -> Result<u64> {
     dest.create_dir(rel, 0o755)
         .map_err(|e| Error::io(rel.to_path(dest.path()), e))?;
+    if filter.keeps_everything() && new_root_path.is_none() {
+        for name in list(scratch.path())? {
+            let from = RelPath::root().join(&name).expect("plain name");
+            let to = rel.join(&name).expect("plain name");
+            scratch
+                .merge_into(&from, dest, &to)
+                .map_err(|e| Error::io(to.to_path(dest.path()), e))?;
+        }
+        return match known_files {
+            Some(n) => Ok(n),
+            None => count_files(&rel.to_path(dest.path())),
+        };
+    }
     let mut count = 0;
     let mut stack = vec![RelPath::root()];
     while let Some(dir) = stack.pop() {
@@ -156,6 +176,24 @@ pub fn place(
                 .merge_into(&from, dest, &to)
                 .map_err(|e| Error::io(to.to_path(dest.path()), e))?;
             count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Files and links beneath `dir` (not following links).
+fn count_files(dir: &Path) -> Result<u64> {
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for name in list(&d)? {
+            let path = d.join(name);
+            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                count += 1;
+            }
         }
     }
     Ok(count)

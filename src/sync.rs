@@ -19,7 +19,7 @@ use crate::config::{self, Content, Directory, Input, Loaded, Source as SourceCon
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
-use crate::fetch::{self, link_tree, FetchContext, Probed, Progress};
+use crate::fetch::{self, link_tree, FetchContext, ManifestMemo, Probed, Progress};
 use crate::ffi::Op;
 use crate::filter::{ContentFilter, IgnoreMatcher};
 use crate::lock::{LockConfig, LockContent, LockDirectory};
@@ -145,6 +145,7 @@ pub fn sync(
             .flat_map(|&d| (0..directories[d].0.contents.len()).map(move |c| (d, c)))
             .collect()
     };
+    let memo = ManifestMemo::default();
     let shared = Shared {
         directories: &directories,
         loaded: &loaded,
@@ -152,6 +153,7 @@ pub fn sync(
         opts,
         op,
         cache: cache.as_ref(),
+        memo: &memo,
     };
 
     // Resolve every content once: tags become digests here, and the fetch
@@ -319,6 +321,7 @@ struct Shared<'a> {
     opts: &'a SyncOptions,
     op: &'a Arc<Op>,
     cache: Option<&'a Cache>,
+    memo: &'a ManifestMemo,
 }
 
 impl<'a> Shared<'a> {
@@ -335,6 +338,7 @@ impl<'a> Shared<'a> {
             opts: self.opts,
             op: self.op,
             cache: self.cache,
+            memo: self.memo,
         }
     }
 }
@@ -412,6 +416,7 @@ struct ContentJob<'a> {
     opts: &'a SyncOptions,
     op: &'a Arc<Op>,
     cache: Option<&'a Cache>,
+    memo: &'a ManifestMemo,
 }
 
 impl ContentJob<'_> {
@@ -459,6 +464,7 @@ impl ContentJob<'_> {
             loaded: self.loaded,
             workdir: &self.opts.workdir,
             pinned,
+            memo: self.memo,
             current: Some(current),
             limits: self.opts.limits,
             progress,
@@ -569,6 +575,7 @@ impl ContentJob<'_> {
                 &rel,
                 &filter,
                 self.content.new_root_path.as_deref(),
+                fetched.files,
             )
             .map_err(|e| self.wrap(e))?;
             // vendir: a fetched content must leave at least one file.

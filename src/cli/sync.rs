@@ -34,8 +34,8 @@ pub struct SyncArgs {
     /// Change to this directory first
     #[arg(long)]
     chdir: Option<PathBuf>,
-    /// Contents fetched at once
-    #[arg(long, default_value_t = 4)]
+    /// Contents resolved and fetched at once
+    #[arg(long, default_value_t = 8)]
     jobs: usize,
     /// Print a JSON summary
     #[arg(long)]

@@ -74,7 +74,8 @@ pub struct Report {
     pub entries: u64,
     /// Bytes of file content written.
     pub bytes: u64,
-    /// Paths written, relative to the root (for overlap checks).
+    /// Files and links written, relative to the root (for overlap checks
+    /// and counts); directories are not listed.
     pub paths: Vec<RelPath>,
     /// Entries skipped, with the reason (devices, FIFOs, ...).
     pub warnings: Vec<String>,
@@ -107,6 +108,9 @@ pub fn extract_tar<R: Read>(
     let mut archive = tar::Archive::new(reader);
     let mut report = Report::default();
     let mut files: HashSet<RelPath> = HashSet::new();
+    // The directory the previous file went into: most archives write many
+    // files per directory, so this saves walking from the root each time.
+    let mut last_parent: Option<(RelPath, std::os::fd::OwnedFd)> = None;
     let mut buf = vec![0u8; 256 * 1024];
     let dir_mode = match opts.modes {
         Modes::Umask => 0o777,
@@ -182,9 +186,17 @@ pub fn extract_tar<R: Read>(
                     Modes::Umask => mode,
                     Modes::Normalized { .. } => 0o600,
                 };
-                let mut file = root
-                    .create_file(&rel, create_mode, parents)
-                    .map_err(io_err)?;
+                let parent = rel.parent();
+                if last_parent.as_ref().map(|(p, _)| p) != Some(&parent) {
+                    last_parent = Some((
+                        parent.clone(),
+                        root.open_dir(&parent, parents).map_err(io_err)?,
+                    ));
+                }
+                let (_, parent_fd) = last_parent.as_ref().expect("just set");
+                let name = rel.file_name().expect("not the root");
+                let mut file =
+                    Root::create_file_in(parent_fd, name, &rel, create_mode).map_err(io_err)?;
                 let written = copy(&mut entry, &mut file, &mut buf).map_err(io_err)?;
                 report.bytes += written;
                 if let Modes::Normalized { files } = opts.modes {
@@ -210,6 +222,9 @@ pub fn extract_tar<R: Read>(
                 if matches!(opts.modes, Modes::Normalized { .. }) {
                     set_mode(&fd, 0o755).map_err(io_err)?;
                 }
+                // Directories are shared between layers; only what they hold
+                // can collide.
+                continue;
             }
             EntryType::Symlink => {
                 let target = entry

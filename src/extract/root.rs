@@ -236,9 +236,21 @@ impl Root {
             .file_name()
             .ok_or_else(|| refused(rel, "cannot write a file at the root"))?;
         let parent = self.open_dir(&rel.parent(), parents)?;
-        Self::clear(&parent, name, rel)?;
+        Self::create_file_in(&parent, name, rel, mode)
+    }
+
+    /// [`Root::create_file`] in a parent directory already opened with
+    /// [`Root::open_dir`] (extraction keeps the last one open: directories
+    /// are never removed while extracting, so that fd cannot go stale).
+    pub fn create_file_in(
+        parent: &OwnedFd,
+        name: &str,
+        rel: &RelPath,
+        mode: u32,
+    ) -> io::Result<File> {
+        Self::clear(parent, name, rel)?;
         let fd = rfs::openat(
-            &parent,
+            parent,
             name,
             OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
             Mode::from_raw_mode(mode & 0o777),

@@ -20,6 +20,28 @@ use crate::lock::LockContent;
 
 pub use local::link_tree;
 
+/// Manifests resolved while probing, so the fetch that follows in the same
+/// sync does not ask the registry for them again. Keyed by
+/// `registry/repository@digest`; content-addressed, so never stale.
+#[derive(Debug, Default)]
+pub struct ManifestMemo(
+    std::sync::Mutex<
+        std::collections::HashMap<String, (crate::oci::Descriptor, crate::oci::Manifest)>,
+    >,
+);
+
+impl ManifestMemo {
+    /// Remembers a verified manifest.
+    pub fn put(&self, key: String, desc: crate::oci::Descriptor, manifest: crate::oci::Manifest) {
+        self.0.lock().unwrap().insert(key, (desc, manifest));
+    }
+
+    /// A manifest remembered under `key`.
+    pub fn get(&self, key: &str) -> Option<(crate::oci::Descriptor, crate::oci::Manifest)> {
+        self.0.lock().unwrap().get(key).cloned()
+    }
+}
+
 /// What a source needs besides its own config.
 #[derive(Clone, Copy)]
 pub struct FetchContext<'a> {
@@ -39,6 +61,8 @@ pub struct FetchContext<'a> {
     pub current: Option<&'a Path>,
     /// Extraction limits.
     pub limits: Limits,
+    /// Manifests this sync already fetched.
+    pub memo: &'a ManifestMemo,
     /// Told how many bytes to expect, then how many arrived.
     pub progress: &'a (dyn Fn(Progress) + Sync),
 }
@@ -59,6 +83,8 @@ pub struct Fetched {
     pub lock: LockContent,
     /// Bytes downloaded or read.
     pub bytes: u64,
+    /// Files and links written, when the source counted them.
+    pub files: Option<u64>,
     /// Warnings to show (skipped entries, untitled layers, ...).
     pub warnings: Vec<String>,
     /// One line saying what was fetched (`ghcr.io/x@sha256:…`), for output.

@@ -288,6 +288,13 @@ impl Source for OciSource<'_> {
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let loc = self.locate(ctx)?;
         let resolved = self.resolve(ctx, &loc, true)?;
+        if resolved.index.is_none() {
+            ctx.memo.put(
+                format!("{}@{}", loc.name, resolved.manifest_desc.digest),
+                resolved.manifest_desc.clone(),
+                resolved.manifest.clone(),
+            );
+        }
         Ok(Some(Probed {
             lock: Self::lock_entry(&loc, &resolved),
             note: resolved.verified.as_ref().map(|v| format!("verified {v}")),
@@ -370,6 +377,7 @@ impl Source for OciSource<'_> {
             }
         }
         fetched.summary = format!("{}@{}", loc.name, manifest_desc.digest);
+        fetched.files = Some(owners.len() as u64);
         fetched.lock = Self::lock_entry(&loc, &resolved);
         Ok(fetched)
     }
