@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 
 	"oras.land/oras-go/v2"
@@ -23,15 +22,12 @@ type readTarget interface {
 }
 
 type target struct {
-	rt        readTarget
-	transport *http.Transport // nil for OCI layouts
+	rt readTarget
 }
 
-func (t *target) close() {
-	if t.transport != nil {
-		t.transport.CloseIdleConnections()
-	}
-}
+// close releases the target. Its transport is shared by every target with
+// the same TLS settings (transport.go), so idle connections stay for reuse.
+func (t *target) close() {}
 
 // openRequest is the vdr_target_open request (docs/ffi.md). Unknown fields are
 // ignored so either side can grow the request first.
@@ -89,7 +85,7 @@ func openRemote(req *openRequest) (*target, *vdrError) {
 		return nil, invalidf("%q: %v", req.Repository, err)
 	}
 	repo.PlainHTTP = isPlainHTTP(repo.Reference.Registry, req.PlainHTTP)
-	client, transport, err := newAuthClient(req)
+	client, err := newAuthClient(req)
 	if err != nil {
 		verr := toError(nil, err)
 		if verr.Code == codeInternal { // e.g. unparsable PEM or config.json
@@ -99,7 +95,7 @@ func openRemote(req *openRequest) (*target, *vdrError) {
 	}
 	repo.Client = client
 	repo.SkipReferrersGC = true // as oras; we never delete anyway
-	return &target{rt: repo, transport: transport}, nil
+	return &target{rt: repo}, nil
 }
 
 // openLayout is oras option.Target.NewReadonlyTarget for --oci-layout: a

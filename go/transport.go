@@ -3,10 +3,12 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/retry"
@@ -43,20 +45,45 @@ func tlsConfig(insecure bool, caFiles []string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// newAuthClient builds the same client stack as oras option.Remote.authClient
-// (minus client certs, --resolve and custom headers, which vendoras does not
-// expose): DefaultTransport clone + TLS -> retry.Transport -> auth.Client.
-// The *http.Transport is returned so closing the target can drop idle conns.
-func newAuthClient(req *openRequest) (*auth.Client, *http.Transport, error) {
-	cfg, err := tlsConfig(req.Insecure, req.CAFiles)
+// transports holds one *http.Transport per TLS setting, shared by every
+// target of the process: a sync opening a hundred repositories on one
+// registry then reuses keep-alive connections instead of dialling (and
+// handshaking) a hundred times. Keyed by the settings, not the config value.
+var transports sync.Map // string -> *http.Transport
+
+func sharedTransport(insecure bool, caFiles []string, cfg *tls.Config) (*http.Transport, error) {
+	key, err := json.Marshal(struct {
+		Insecure bool
+		CAFiles  []string
+	}{insecure, caFiles})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	if t, ok := transports.Load(string(key)); ok {
+		return t.(*http.Transport), nil
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = cfg
+	base.MaxIdleConnsPerHost = 16
+	t, _ := transports.LoadOrStore(string(key), base)
+	return t.(*http.Transport), nil
+}
+
+// newAuthClient builds the same client stack as oras option.Remote.authClient
+// (minus client certs, --resolve and custom headers, which vendoras does not
+// expose): DefaultTransport clone + TLS -> retry.Transport -> auth.Client.
+func newAuthClient(req *openRequest) (*auth.Client, error) {
+	cfg, err := tlsConfig(req.Insecure, req.CAFiles)
+	if err != nil {
+		return nil, err
+	}
+	base, err := sharedTransport(req.Insecure, req.CAFiles, cfg)
+	if err != nil {
+		return nil, err
+	}
 	credFn, err := credentialFunc(req.Credential, req.RegistryConfigs, req.DockerConfig)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	client := &auth.Client{
 		Client:     &http.Client{Transport: retry.NewTransport(base)},
@@ -66,5 +93,5 @@ func newAuthClient(req *openRequest) (*auth.Client, *http.Transport, error) {
 	if req.UserAgent != "" {
 		client.SetUserAgent(req.UserAgent)
 	}
-	return client, base, nil
+	return client, nil
 }

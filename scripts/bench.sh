@@ -169,7 +169,7 @@ for _ in $(seq "$REPS"); do
   run "curl|pigz -dc|tar -x" -- bash -o pipefail -c \
     "curl -sf http://$host/v2/tree/blobs/$layer | pigz -dc | tar -x -C $out/pipe"
   rm -rf "$out"; flush
-  run "inflate-only (flate2 zlib-rs)" -- "$INFLATE_EX" "$blob"  # vendoras's own flate2
+  run "inflate-only (crate flate2: zlib-ng)" -- "$INFLATE_EX" "$blob"  # vendoras's own flate2
   run "inflate-only (bench/inflate zlib-rs)" -- "$INFLATE_RS" "$blob"
   run "inflate-only (bench/inflate zlib-ng)" -- "$INFLATE_NG" "$blob"
   cold1
@@ -183,7 +183,7 @@ done
 "$ORAS" pull --plain-http -o "$out/oras" "$host/tree:v1" >/dev/null
 diff -rq "$out/oras/content" "$s1/vendor/tree/content" >/dev/null || echo "  WARNING: vendoras and oras trees differ"
 rm -rf "$out"
-python3 "$B/report.py" "$R" table "oras pull" "curl|pigz -dc|tar -x" "inflate-only (flate2 zlib-rs)" \
+python3 "$B/report.py" "$R" table "oras pull" "curl|pigz -dc|tar -x" "inflate-only (crate flate2: zlib-ng)" \
   "inflate-only (bench/inflate zlib-rs)" "inflate-only (bench/inflate zlib-ng)" "vendoras sync (cold)" "vendoras sync --no-cache" "vendoras sync (warm)"
 
 # ---------------------------------------------------------------- issue 3: P2
@@ -233,7 +233,7 @@ $S rss "issue 2: pull peak RSS, vendoras" "vendoras pull (big)" 100
 $S value "issue 2: resolve, bridge vs oras-go alone" "$bridge us vs ${gobench:-?} us per resolve"
 $S ratio "P1: sync (cold) / oras pull" "vendoras sync (cold)" "oras pull" 0.5
 $S ratio "P1: sync (cold) / curl|pigz -dc|tar -x" "vendoras sync (cold)" "curl|pigz -dc|tar -x" 1.0
-$S ratio "P1: sync (cold) / inflate-only (same decoder)" "vendoras sync (cold)" "inflate-only (flate2 zlib-rs)" 1.2
+$S ratio "P1: sync (cold) / inflate-only (same decoder)" "vendoras sync (cold)" "inflate-only (crate flate2: zlib-ng)" 1.2
 $S ratio "P2: sync of $SMALL / $SMALL sequential oras pulls" "vendoras sync, $SMALL artifacts (cold)" "$SMALL x oras pull (sequential)" 0.25
 [ -n "$vendir_bin" ] && $S ratio "P2: sync of $SMALL / vendir sync (image:)" "vendoras sync, $SMALL artifacts (cold)" "vendir sync (image:)" 0.25
 $S ratio "P3: warm re-sync / cold (P1 artifact)" "vendoras sync (warm)" "vendoras sync (cold)" 0.1

@@ -140,13 +140,14 @@ impl LockConfig {
         if std::fs::read(path).ok().as_deref() == Some(text.as_bytes()) {
             return Ok(false);
         }
-        write_atomic(path, text.as_bytes())?;
+        write_atomic(path, text.as_bytes(), true)?;
         Ok(true)
     }
 }
 
-/// Writes a file by temp file + fsync + rename in the same directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes a file by temp file + rename in the same directory; `durable`
+/// adds an fsync before the rename (the lock; not the cache's notes).
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     use std::io::Write;
     let dir = path
         .parent()
@@ -157,9 +158,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
+    if durable {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(tmp.path(), e))?;
+    }
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::config::{self, Content, Directory, Input, Loaded, Source as SourceCon
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
-use crate::fetch::{self, link_tree, FetchContext, ManifestMemo, Probed, Progress};
+use crate::fetch::{self, link_tree, FetchContext, Memo, Probed, Progress};
 use crate::ffi::Op;
 use crate::filter::{ContentFilter, IgnoreMatcher};
 use crate::lock::{LockConfig, LockContent, LockDirectory};
@@ -145,7 +145,7 @@ pub fn sync(
             .flat_map(|&d| (0..directories[d].0.contents.len()).map(move |c| (d, c)))
             .collect()
     };
-    let memo = ManifestMemo::default();
+    let memo = Memo::default();
     let shared = Shared {
         directories: &directories,
         loaded: &loaded,
@@ -321,7 +321,7 @@ struct Shared<'a> {
     opts: &'a SyncOptions,
     op: &'a Arc<Op>,
     cache: Option<&'a Cache>,
-    memo: &'a ManifestMemo,
+    memo: &'a Memo,
 }
 
 impl<'a> Shared<'a> {
@@ -398,6 +398,7 @@ impl TreeStamps {
             let _ = crate::lock::write_atomic(
                 &self.path(dest),
                 &serde_json::to_vec(stamp).unwrap_or_default(),
+                false,
             );
         }
     }
@@ -416,7 +417,7 @@ struct ContentJob<'a> {
     opts: &'a SyncOptions,
     op: &'a Arc<Op>,
     cache: Option<&'a Cache>,
-    memo: &'a ManifestMemo,
+    memo: &'a Memo,
 }
 
 impl ContentJob<'_> {

@@ -99,6 +99,40 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// The transport flags `oras` commands share (and so `pull` and `verify`).
+#[derive(clap::Args)]
+pub struct RemoteArgs {
+    /// Allow insecure connections to registry without SSL check
+    #[arg(long)]
+    plain_http: bool,
+    /// Allow connections to SSL registry without certs
+    #[arg(long)]
+    insecure: bool,
+    /// Server certificate authority file for the remote registry
+    #[arg(long = "ca-file")]
+    ca_files: Vec<std::path::PathBuf>,
+    /// Path of the authentication file for the registry
+    #[arg(long = "registry-config")]
+    registry_configs: Vec<std::path::PathBuf>,
+}
+
+impl RemoteArgs {
+    /// The registry options these flags ask for.
+    pub fn options(
+        &self,
+        credential: Option<vendoras::registry::Credential>,
+    ) -> vendoras::registry::RemoteOptions {
+        vendoras::registry::RemoteOptions {
+            plain_http: self.plain_http.then_some(true),
+            insecure: self.insecure,
+            ca_files: self.ca_files.clone(),
+            credential,
+            registry_configs: self.registry_configs.clone(),
+            docker_config: None,
+        }
+    }
+}
+
 /// `outer: inner: innermost`, skipping causes already in the outer text.
 fn chain(e: &anyhow::Error) -> String {
     let mut out = e.to_string();

@@ -11,7 +11,7 @@ use vendoras::ffi::Op;
 use vendoras::oci::{Descriptor, Platform};
 use vendoras::pull::{self, PullOptions, Status};
 use vendoras::reference::{split_layout_reference, Reference};
-use vendoras::registry::{Credential, RemoteOptions, Repository};
+use vendoras::registry::{Credential, Repository};
 
 #[derive(Args)]
 pub struct PullArgs {
@@ -32,15 +32,8 @@ pub struct PullArgs {
     /// Concurrency level
     #[arg(long, default_value_t = 3)]
     concurrency: usize,
-    /// Allow insecure connections to registry without SSL check
-    #[arg(long)]
-    plain_http: bool,
-    /// Allow connections to SSL registry without certs
-    #[arg(long)]
-    insecure: bool,
-    /// Server certificate authority file for the remote registry
-    #[arg(long = "ca-file")]
-    ca_files: Vec<PathBuf>,
+    #[command(flatten)]
+    remote: super::RemoteArgs,
     /// Registry username
     #[arg(short = 'u', long)]
     username: Option<String>,
@@ -50,9 +43,6 @@ pub struct PullArgs {
     /// Read password from stdin
     #[arg(long)]
     password_stdin: bool,
-    /// Path of the authentication file for the registry
-    #[arg(long = "registry-config")]
-    registry_configs: Vec<PathBuf>,
     /// Set target as an OCI image layout
     #[arg(long)]
     oci_layout: bool,
@@ -186,14 +176,7 @@ fn open(args: &PullArgs) -> anyhow::Result<(Repository, Option<String>, String, 
             ..Credential::default()
         }),
     };
-    let options = RemoteOptions {
-        plain_http: args.plain_http.then_some(true),
-        insecure: args.insecure,
-        ca_files: args.ca_files.clone(),
-        credential,
-        registry_configs: args.registry_configs.clone(),
-        docker_config: None,
-    };
+    let options = args.remote.options(credential);
     let repo_url = reference.repository_url();
     let repo = Repository::open_remote(&repo_url, &options)?;
     let display = format!("[registry] {}", args.reference);

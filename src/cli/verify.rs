@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use vendoras::ffi::Op;
 use vendoras::reference::Reference;
-use vendoras::registry::{RemoteOptions, Repository};
+use vendoras::registry::Repository;
 use vendoras::verify::{self, Policy, PublicKey};
 
 #[derive(Args)]
@@ -32,18 +32,8 @@ pub struct VerifyArgs {
     /// A trusted_root.json (private or air-gapped Sigstore); default: the public-good root via TUF
     #[arg(long)]
     trusted_root: Option<PathBuf>,
-    /// Allow insecure connections to registry without SSL check
-    #[arg(long)]
-    plain_http: bool,
-    /// Allow connections to SSL registry without certs
-    #[arg(long)]
-    insecure: bool,
-    /// Server certificate authority file for the remote registry
-    #[arg(long = "ca-file")]
-    ca_files: Vec<PathBuf>,
-    /// Path of the authentication file for the registry
-    #[arg(long = "registry-config")]
-    registry_configs: Vec<PathBuf>,
+    #[command(flatten)]
+    remote: super::RemoteArgs,
 }
 
 pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
@@ -67,14 +57,7 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
         tuf_cache_dir: None,
     };
     policy.validate()?;
-    let options = RemoteOptions {
-        plain_http: args.plain_http.then_some(true),
-        insecure: args.insecure,
-        ca_files: args.ca_files,
-        credential: None,
-        registry_configs: args.registry_configs,
-        docker_config: None,
-    };
+    let options = args.remote.options(None);
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     // Resolved once; the signature is checked for exactly this digest.
     let desc = repo.resolve(op, &object, None)?;

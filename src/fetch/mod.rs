@@ -8,8 +8,10 @@
 mod local;
 mod oci;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use crate::cache::Cache;
 use crate::config::{Content, Loaded, Source as SourceConfig};
@@ -17,28 +19,50 @@ use crate::error::Result;
 use crate::extract::{Limits, Root};
 use crate::ffi::Op;
 use crate::lock::LockContent;
+use crate::oci::{Descriptor, Manifest};
+use crate::registry::Repository;
 
 pub use local::link_tree;
 
-/// Manifests resolved while probing, so the fetch that follows in the same
-/// sync does not ask the registry for them again. Keyed by
-/// `registry/repository@digest`; content-addressed, so never stale.
+/// What one sync learns once and reuses: repositories opened (so their
+/// connections and tokens are shared between the probe and the fetch) and
+/// manifests resolved while probing (so the fetch does not ask again).
+/// Manifests are keyed by `registry/repository@digest`: content-addressed,
+/// never stale.
 #[derive(Debug, Default)]
-pub struct ManifestMemo(
-    std::sync::Mutex<
-        std::collections::HashMap<String, (crate::oci::Descriptor, crate::oci::Manifest)>,
-    >,
-);
+pub struct Memo {
+    manifests: Mutex<HashMap<String, (Descriptor, Option<Manifest>)>>,
+    repositories: Mutex<HashMap<String, Repository>>,
+}
 
-impl ManifestMemo {
-    /// Remembers a verified manifest.
-    pub fn put(&self, key: String, desc: crate::oci::Descriptor, manifest: crate::oci::Manifest) {
-        self.0.lock().unwrap().insert(key, (desc, manifest));
+impl Memo {
+    /// Remembers a resolved (and verified) manifest, and its document when
+    /// it was fetched.
+    pub fn put_manifest(&self, key: String, desc: Descriptor, manifest: Option<Manifest>) {
+        self.manifests.lock().unwrap().insert(key, (desc, manifest));
     }
 
     /// A manifest remembered under `key`.
-    pub fn get(&self, key: &str) -> Option<(crate::oci::Descriptor, crate::oci::Manifest)> {
-        self.0.lock().unwrap().get(key).cloned()
+    pub fn manifest(&self, key: &str) -> Option<(Descriptor, Option<Manifest>)> {
+        self.manifests.lock().unwrap().get(key).cloned()
+    }
+
+    /// The repository opened under `key` (which must capture everything
+    /// that configures it), opening it on first use.
+    pub fn repository(
+        &self,
+        key: &str,
+        open: impl FnOnce() -> Result<Repository>,
+    ) -> Result<Repository> {
+        if let Some(r) = self.repositories.lock().unwrap().get(key) {
+            return Ok(r.clone());
+        }
+        let repo = open()?;
+        self.repositories
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), repo.clone());
+        Ok(repo)
     }
 }
 
@@ -62,7 +86,7 @@ pub struct FetchContext<'a> {
     /// Extraction limits.
     pub limits: Limits,
     /// Manifests this sync already fetched.
-    pub memo: &'a ManifestMemo,
+    pub memo: &'a Memo,
     /// Told how many bytes to expect, then how many arrived.
     pub progress: &'a (dyn Fn(Progress) + Sync),
 }

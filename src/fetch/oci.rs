@@ -33,7 +33,8 @@ pub(super) struct OciSource<'a> {
 struct Resolved {
     /// The manifest that will be extracted.
     manifest_desc: Descriptor,
-    manifest: Manifest,
+    /// Its document, when it had to be (or was asked to be) fetched.
+    manifest: Option<Manifest>,
     /// The index it was chosen from, if any.
     index: Option<Digest>,
     /// What verified the signature, with `cosign:`.
@@ -59,7 +60,10 @@ impl OciSource<'_> {
         let (repo, name, image_tag, image_digest) = if let Some(layout) = &cfg.oci_layout {
             let path = ctx.workdir.join(layout);
             (
-                Repository::open_layout(&path)?,
+                ctx.memo
+                    .repository(&format!("layout:{}", path.display()), || {
+                        Repository::open_layout(&path)
+                    })?,
                 format!("oci-layout:{layout}"),
                 None,
                 None,
@@ -84,8 +88,20 @@ impl OciSource<'_> {
                 ..RemoteOptions::default()
             };
             let name = reference.repository_url();
+            // Everything that configures the connection is in the key; the
+            // credential only as a digest.
+            let key = format!(
+                "{name} {:?} {} {}",
+                options.plain_http,
+                options.insecure,
+                options.credential.as_ref().map_or_else(String::new, |c| {
+                    let json = serde_json::to_vec(c).unwrap_or_default();
+                    Digest::of(crate::digest::Algorithm::Sha256, &json).to_string()
+                })
+            );
             (
-                Repository::open_remote(&name, &options)?,
+                ctx.memo
+                    .repository(&key, || Repository::open_remote(&name, &options))?,
                 name,
                 reference.tag.clone(),
                 reference.digest.clone(),
@@ -158,6 +174,7 @@ impl OciSource<'_> {
         ctx: &FetchContext<'_>,
         loc: &Located,
         check_signature: bool,
+        need_manifest: bool,
     ) -> Result<Resolved> {
         let platform = match &self.cfg.platform {
             Some(p) => Some(
@@ -170,6 +187,18 @@ impl OciSource<'_> {
         // it names (an index's signature covers the children it lists), and
         // the platform is then chosen from that very digest. A pinned entry
         // that came from an index goes through the index the same way.
+        // This sync's probe already resolved (and verified) the pinned digest.
+        if let (Some(_), None, false) = (ctx.pinned, &loc.index, check_signature) {
+            let key = format!("{}@{}", loc.name, loc.object);
+            if let Some((manifest_desc, manifest)) = ctx.memo.manifest(&key) {
+                return Ok(Resolved {
+                    manifest_desc,
+                    manifest,
+                    index: None,
+                    verified: None,
+                });
+            }
+        }
         let top_ref = loc
             .index
             .as_ref()
@@ -198,6 +227,21 @@ impl OciSource<'_> {
             (Some(p), None, _) => loc.repo.resolve(ctx.op, &top.digest.to_string(), Some(p))?,
             _ => top.clone(),
         };
+        // A plain image manifest is all that probing needs to know; only an
+        // index (or a fetch) needs the document itself.
+        let plain = matches!(
+            manifest_desc.media_type.as_str(),
+            crate::oci::MEDIA_TYPE_MANIFEST | crate::oci::MEDIA_TYPE_DOCKER_MANIFEST
+        );
+        if plain && !need_manifest {
+            let index = (manifest_desc.digest != top.digest).then(|| top.digest.clone());
+            return Ok(Resolved {
+                manifest_desc,
+                manifest: None,
+                index,
+                verified,
+            });
+        }
         let (_, mut manifest) = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?;
         if !manifest.manifests.is_empty() || manifest.config.is_none() {
             // An index without a platform: fine when it has one manifest.
@@ -225,7 +269,7 @@ impl OciSource<'_> {
         let index = (manifest_desc.digest != top.digest).then(|| top.digest.clone());
         Ok(Resolved {
             manifest_desc,
-            manifest,
+            manifest: Some(manifest),
             index,
             verified,
         })
@@ -287,9 +331,9 @@ impl OciSource<'_> {
 impl Source for OciSource<'_> {
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let loc = self.locate(ctx)?;
-        let resolved = self.resolve(ctx, &loc, true)?;
+        let resolved = self.resolve(ctx, &loc, true, false)?;
         if resolved.index.is_none() {
-            ctx.memo.put(
+            ctx.memo.put_manifest(
                 format!("{}@{}", loc.name, resolved.manifest_desc.digest),
                 resolved.manifest_desc.clone(),
                 resolved.manifest.clone(),
@@ -316,8 +360,12 @@ impl Source for OciSource<'_> {
             &pinned_ctx
         };
         let loc = self.locate(ctx)?;
-        let resolved = self.resolve(ctx, &loc, false)?;
-        let (manifest_desc, manifest) = (&resolved.manifest_desc, &resolved.manifest);
+        let mut resolved = self.resolve(ctx, &loc, false, true)?;
+        if resolved.manifest.is_none() {
+            resolved.manifest = Some(loc.repo.fetch_manifest(ctx.op, &resolved.manifest_desc)?.1);
+        }
+        let manifest_desc = &resolved.manifest_desc;
+        let manifest = resolved.manifest.as_ref().expect("fetched above");
 
         let mut layers: Vec<&Descriptor> = manifest.layers.iter().collect();
         if !self.cfg.media_types.is_empty() {
