@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -482,16 +482,9 @@ fn write_file(stream: &mut BlobStream, root: &Root, rel: &RelPath) -> Result<()>
     let mut file = root
         .create_file(rel, 0o666, Some(0o777))
         .map_err(|e| Error::io(&path, e))?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        file.write_all(&buf[..n]).map_err(|e| Error::io(&path, e))?;
-    }
+    stream
+        .write_to(&mut file)
+        .map_err(|e| Error::io(&path, e))?;
     Ok(())
 }
 

@@ -244,6 +244,55 @@ impl BlobStream {
         self.received
     }
 
+    /// Writes the rest of the stream to `file`, moving pages from the pipe
+    /// inside the kernel (`splice(2)`) so the bytes are never copied through
+    /// this process; falls back to read and write where a file system does
+    /// not take spliced pages. Returns the bytes written.
+    pub fn write_to(&mut self, file: &mut File) -> io::Result<u64> {
+        use std::io::Write;
+        let mut total = 0u64;
+        let reader = self.reader.as_ref().expect("write after finish");
+        loop {
+            match rustix::pipe::splice(
+                reader,
+                None,
+                &*file,
+                None,
+                1 << 20,
+                rustix::pipe::SpliceFlags::MOVE | rustix::pipe::SpliceFlags::MORE,
+            ) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    total += n as u64;
+                    self.received += n as u64;
+                    if self.received > self.desc.size {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "blob {} is larger than its descriptor's {} bytes",
+                                self.desc.digest, self.desc.size
+                            ),
+                        ));
+                    }
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::INVAL) if total == 0 => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match self.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            file.write_all(&buf[..n])?;
+            total += n as u64;
+        }
+    }
+
     /// Reads whatever the consumer left (archive readers stop at their end
     /// marker), waits for the shim's verdict on size and digest, and checks
     /// the byte count. Only after this returns `Ok` may content derived from
