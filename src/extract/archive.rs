@@ -331,3 +331,122 @@ fn copy<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> io::Result<u
         total += n as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(limits: Limits) -> Options {
+        Options {
+            within: RelPath::root(),
+            final_root: None,
+            modes: Modes::Normalized { files: None },
+            limits,
+            create_parents: true,
+        }
+    }
+
+    fn archive(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        b.into_inner().unwrap()
+    }
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, name: &str, target: &str) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, name, target).unwrap();
+    }
+
+    fn file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_chain_cannot_be_walked_through() {
+        // a/up -> .. stays inside, but writing a/up/x would walk through a
+        // link; so would a/up/up2 -> ../.. once composed. Both refused.
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let tar = archive(|b| {
+            file(b, "a/keep.txt", b"k");
+            link(b, "a/up", "..");
+            file(b, "a/up/x.txt", b"through a link");
+        });
+        let err = extract_tar(&tar[..], &root, &opts(Limits::default())).unwrap_err();
+        assert_eq!(err.entry, "a/up/x.txt");
+        assert!(err.reason.contains("symbolic link"), "{err}");
+        assert!(!dir.path().join("x.txt").exists());
+    }
+
+    #[test]
+    fn link_targets_that_leave_the_root_are_refused_with_the_entry_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        for target in ["../../etc", "/etc/passwd", "a/../../../x"] {
+            let tar = archive(|b| link(b, "d/l", target));
+            let err = extract_tar(&tar[..], &root, &opts(Limits::default())).unwrap_err();
+            assert_eq!(err.entry, "d/l", "{target}");
+            assert!(err.reason.contains("outside"), "{target}: {err}");
+        }
+    }
+
+    #[test]
+    fn limits_stop_long_paths_many_entries_and_big_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        // A 5000-byte name (GNU long-name entry) against a 4096-byte limit.
+        let long = format!("{}/f", "d".repeat(5000));
+        let tar = archive(|b| file(b, &long, b"x"));
+        let err = extract_tar(&tar[..], &root, &opts(Limits::default())).unwrap_err();
+        assert!(err.reason.contains("path longer than 4096"), "{err}");
+
+        let tar = archive(|b| (0..10).for_each(|i| file(b, &format!("f{i}"), b"x")));
+        let limits = Limits {
+            max_entries: 5,
+            ..Limits::default()
+        };
+        let err = extract_tar(&tar[..], &root, &opts(limits)).unwrap_err();
+        assert!(err.reason.contains("more than 5 entries"), "{err}");
+
+        let tar = archive(|b| file(b, "big", &[0u8; 4096]));
+        let limits = Limits {
+            max_bytes: 1000,
+            ..Limits::default()
+        };
+        let err = extract_tar(&tar[..], &root, &opts(limits)).unwrap_err();
+        assert_eq!(err.entry, "big");
+        assert!(err.reason.contains("beyond 1000 bytes"), "{err}");
+    }
+
+    #[test]
+    fn modes_are_normalised_and_special_bits_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let tar = archive(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(0o4755);
+            b.append_data(&mut h, "suid", &b"x"[..]).unwrap();
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(0o600);
+            b.append_data(&mut h, "private", &b"x"[..]).unwrap();
+        });
+        extract_tar(&tar[..], &root, &opts(Limits::default())).unwrap();
+        let mode = |n: &str| {
+            std::fs::metadata(dir.path().join(n))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("suid"), 0o755);
+        assert_eq!(mode("private"), 0o644);
+    }
+}
