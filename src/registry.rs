@@ -244,6 +244,21 @@ impl BlobStream {
         self.received
     }
 
+    /// A registry sending more than the descriptor's size is cut off as soon
+    /// as it does (the shim would refuse it too, but only at the end).
+    fn check_size(&self) -> io::Result<()> {
+        if self.received > self.desc.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "blob {} is larger than its descriptor's {} bytes",
+                    self.desc.digest, self.desc.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Writes the rest of the stream to `file`, moving pages from the pipe
     /// inside the kernel (`splice(2)`) so the bytes are never copied through
     /// this process; falls back to read and write where a file system does
@@ -265,15 +280,7 @@ impl BlobStream {
                 Ok(n) => {
                     total += n as u64;
                     self.received += n as u64;
-                    if self.received > self.desc.size {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!(
-                                "blob {} is larger than its descriptor's {} bytes",
-                                self.desc.digest, self.desc.size
-                            ),
-                        ));
-                    }
+                    self.check_size()?;
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(rustix::io::Errno::INVAL) if total == 0 => break,
@@ -336,15 +343,7 @@ impl Read for BlobStream {
         let reader = self.reader.as_mut().expect("read after finish");
         let n = reader.read(buf)?;
         self.received += n as u64;
-        if self.received > self.desc.size {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "blob {} is larger than its descriptor's {} bytes",
-                    self.desc.digest, self.desc.size
-                ),
-            ));
-        }
+        self.check_size()?;
         Ok(n)
     }
 }

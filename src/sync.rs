@@ -325,20 +325,15 @@ struct Shared<'a> {
 }
 
 impl<'a> Shared<'a> {
-    fn job(&self, d: usize, c: usize, staging: Option<&'a Staging>) -> ContentJob<'a> {
+    fn job(&'a self, d: usize, c: usize, staging: Option<&'a Staging>) -> ContentJob<'a> {
         let (dir, local) = &self.directories[d];
         ContentJob {
+            shared: self,
             dir,
             content: &dir.contents[c],
             index: c,
             local: local.as_deref(),
             staging,
-            loaded: self.loaded,
-            previous: self.previous,
-            opts: self.opts,
-            op: self.op,
-            cache: self.cache,
-            memo: self.memo,
         }
     }
 }
@@ -406,30 +401,27 @@ impl TreeStamps {
 
 /// One content to sync.
 struct ContentJob<'a> {
+    shared: &'a Shared<'a>,
     dir: &'a Directory,
     content: &'a Content,
     index: usize,
     local: Option<&'a Path>,
     /// Where the directory is being assembled (absent while probing).
     staging: Option<&'a Staging>,
-    loaded: &'a Loaded,
-    previous: Option<&'a LockConfig>,
-    opts: &'a SyncOptions,
-    op: &'a Arc<Op>,
-    cache: Option<&'a Cache>,
-    memo: &'a Memo,
 }
 
 impl ContentJob<'_> {
     fn current(&self) -> PathBuf {
-        self.opts
+        self.shared
+            .opts
             .workdir
             .join(&self.dir.path)
             .join(&self.content.path)
     }
 
     fn previous_entry(&self) -> Option<&LockContent> {
-        self.previous
+        self.shared
+            .previous
             .and_then(|l| l.content(&self.dir.path, &self.content.path))
     }
 
@@ -460,21 +452,21 @@ impl ContentJob<'_> {
         progress: &'c (dyn Fn(Progress) + Sync),
     ) -> FetchContext<'c> {
         FetchContext {
-            op: self.op,
-            cache: self.cache,
-            loaded: self.loaded,
-            workdir: &self.opts.workdir,
+            op: self.shared.op,
+            cache: self.shared.cache,
+            loaded: self.shared.loaded,
+            workdir: &self.shared.opts.workdir,
             pinned,
-            memo: self.memo,
+            memo: self.shared.memo,
             current: Some(current),
-            limits: self.opts.limits,
+            limits: self.shared.opts.limits,
             progress,
         }
     }
 
     /// `lazy: true` and the config is what the lock recorded.
     fn lazy_hit(&self) -> bool {
-        self.opts.lazy
+        self.shared.opts.lazy
             && self.content.lazy
             && self.local.is_none()
             && self
@@ -493,7 +485,7 @@ impl ContentJob<'_> {
             return Ok(Probe::Unknown);
         }
         let current = self.current();
-        let pinned = if self.opts.locked {
+        let pinned = if self.shared.opts.locked {
             self.previous_entry()
         } else {
             None

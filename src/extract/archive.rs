@@ -318,7 +318,8 @@ fn check_symlink(
     }
 }
 
-fn copy<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> io::Result<u64> {
+/// Copies `r` to `w` through `buf` (entries and plain-file layers alike).
+pub(crate) fn copy<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
         let n = match r.read(buf) {

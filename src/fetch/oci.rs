@@ -6,7 +6,7 @@
 //! content counts as fetched (SPEC §3, §4).
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use base64::Engine as _;
 
@@ -563,7 +563,8 @@ impl OciSource<'_> {
                 let mut file = dest
                     .create_file(title, 0o600, Some(0o755))
                     .map_err(|e| Error::io(title.to_string(), e))?;
-                copy(reader, &mut file).map_err(|e| Error::io(title.to_string(), e))?;
+                crate::extract::archive::copy(reader, &mut file, &mut vec![0u8; 1 << 20])
+                    .map_err(|e| Error::io(title.to_string(), e))?;
                 extract::root::set_mode(&file, self.permissions.unwrap_or(0o644))
                     .map_err(|e| Error::io(title.to_string(), e))?;
                 Ok((vec![title.clone()], Vec::new()))
@@ -581,21 +582,6 @@ impl OciSource<'_> {
                 Ok((report.paths, report.warnings))
             }
         }
-    }
-}
-
-fn copy<R: Read, W: Write>(r: &mut R, w: &mut W) -> io::Result<u64> {
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        w.write_all(&buf[..n])?;
-        total += n as u64;
     }
 }
 

@@ -6,6 +6,7 @@
 //! helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod cosign;
 pub mod sync;
 
 use std::collections::BTreeMap;
