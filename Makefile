@@ -2,12 +2,18 @@
 TOOLS := $(abspath target/tools/bin)
 export VENDORAS_TOOLS := $(TOOLS)
 
-.PHONY: all build tools test lint bench
+.PHONY: all build tools test lint bench quickstart
 
 all: build
 
 build:
+	scripts/install-build-deps.sh
 	cargo build --locked
+
+# The README's main job: sync examples/quickstart (an OCI layout in the repo) offline.
+quickstart:
+	scripts/install-build-deps.sh
+	cargo run --release --locked -- sync --chdir examples/quickstart
 
 # Test dependencies: docker-registry, htpasswd, openssl, ... and the oras CLI in $(TOOLS).
 tools:
