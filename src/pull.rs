@@ -300,13 +300,38 @@ struct Dir {
 impl Dir {
     fn create(parent: &Path) -> Result<Dir> {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        sweep_stale(parent);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let path = parent.join(format!(".vendoras-pull-{}-{nanos:x}", std::process::id()));
+        let path = parent.join(format!("{STAGING_PREFIX}{}-{nanos:x}", std::process::id()));
         std::fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
         let root = Arc::new(Root::open(&path).map_err(|e| Error::io(&path, e))?);
         Ok(Dir { path, root })
+    }
+}
+
+const STAGING_PREFIX: &str = ".vendoras-pull-";
+
+/// Removes staging directories that a killed pull (`kill -9`) left in
+/// `parent`: those whose process is gone. A live pull's are left alone, so
+/// two pulls into one directory do not disturb each other.
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(STAGING_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = extract::root::remove_tree(&entry.path());
+        }
     }
 }
 
@@ -541,4 +566,32 @@ fn clean(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_left_by_a_dead_pull_is_swept_and_a_live_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid_max is at most 2^22 on Linux: this pid cannot be running.
+        let dead = dir
+            .path()
+            .join(format!("{STAGING_PREFIX}{}-1f", 1u32 << 23));
+        let live = dir.path().join(format!("{STAGING_PREFIX}1-2e")); // init is always alive
+        let unrelated = dir.path().join(".vendoras-pull-notes");
+        for d in [&dead, &live, &unrelated] {
+            std::fs::create_dir_all(d.join("in")).unwrap();
+        }
+        let staging = Dir::create(dir.path()).unwrap();
+        assert!(!dead.exists(), "a dead pull's staging should be swept");
+        assert!(live.exists() && unrelated.exists());
+        drop(staging);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+    }
 }
