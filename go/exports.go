@@ -127,6 +127,24 @@ func vdr_fetch_bytes(target, op C.uint64_t, desc_json *C.vdr_cchar, max_size C.i
 	return 0
 }
 
+//export vdr_fetch_reference
+func vdr_fetch_reference(target, op C.uint64_t, req_json *C.vdr_cchar, max_size C.int64_t,
+	out_json **C.char, buf **C.uint8_t, len *C.size_t, err **C.char) (rc C.int32_t) {
+	defer recoverTo(&rc, err)
+	d, b, e := fetchReference(uint64(target), uint64(op), goString(req_json), int64(max_size))
+	if e != nil {
+		return setErr(err, e)
+	}
+	setOutJSON(out_json, d)
+	if buf != nil {
+		*buf = (*C.uint8_t)(C.CBytes(b))
+	}
+	if len != nil { // the ABI names this parameter len, shadowing the builtin
+		*len = C.size_t(byteLen(b))
+	}
+	return 0
+}
+
 //export vdr_fetch_to_fd
 func vdr_fetch_to_fd(target, op C.uint64_t, desc_json *C.vdr_cchar, fd C.int32_t, err **C.char) (rc C.int32_t) {
 	defer recoverTo(&rc, err)

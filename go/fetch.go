@@ -7,15 +7,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 )
 
 const copyBufferSize = 1 << 20
+
+// copyBuffers recycles the copy buffers: a sync of many small artifacts
+// would otherwise allocate (and have the GC scan for) one MiB per blob.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 // errTruncatedBody marks a body the *transport* cut short (net/http reports
 // io.ErrUnexpectedEOF). Without it, the verifier's own io.ErrUnexpectedEOF
@@ -88,6 +94,32 @@ func fetchBytes(tid, oid uint64, descJSON string, maxSize int64) ([]byte, *vdrEr
 	return b, nil
 }
 
+// fetchReference resolves a tag or digest and fetches what it names in one
+// step: a registry answers a manifest GET by reference with the content and
+// its digest, so resolving costs no extra round trip. Verified like
+// fetchBytes; refused above maxSize.
+func fetchReference(tid, oid uint64, reqJSON string, maxSize int64) ([]byte, []byte, *vdrError) {
+	t, ctx, verr := lookup(tid, oid)
+	if verr != nil {
+		return nil, nil, verr
+	}
+	var req struct {
+		Reference string `json:"reference"`
+	}
+	if err := json.Unmarshal([]byte(reqJSON), &req); err != nil || req.Reference == "" {
+		return nil, nil, invalidf("fetch reference: bad request %q", reqJSON)
+	}
+	desc, b, err := oras.FetchBytes(ctx, t, req.Reference, oras.FetchBytesOptions{MaxBytes: maxSize})
+	if err != nil {
+		return nil, nil, toError(ctx, err)
+	}
+	out, err := json.Marshal(desc)
+	if err != nil {
+		return nil, nil, toError(ctx, err)
+	}
+	return out, b, nil
+}
+
 // fetchToFD streams desc into fd. It owns fd from the first statement: the
 // file is closed on every path (including panics) so the reader sees EOF.
 func fetchToFD(tid, oid uint64, descJSON string, fd int) *vdrError {
@@ -120,7 +152,9 @@ func fetchToFD(tid, oid uint64, descJSON string, fd int) *vdrError {
 	vr := content.NewVerifyReader(rc, desc)
 	// Hide (*os.File).ReadFrom so io.CopyBuffer really uses our 1 MiB buffer.
 	w := struct{ io.Writer }{f}
-	if _, err := io.CopyBuffer(w, vr, make([]byte, copyBufferSize)); err != nil {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	if _, err := io.CopyBuffer(w, vr, *buf); err != nil {
 		return toError(ctx, err)
 	}
 	if err := vr.Verify(); err != nil {

@@ -37,6 +37,19 @@ func TestRemoteResolveFetchList(t *testing.T) {
 		t.Fatal("manifest bytes differ")
 	}
 
+	// Resolve and fetch in one step: the same descriptor and bytes.
+	d, b, e := fetchReference(tid, 0, `{"reference":"v1"}`, 1<<20)
+	wantCode(t, e, codeOK)
+	var byRef ocispec.Descriptor
+	_ = json.Unmarshal(d, &byRef)
+	if byRef.Digest != m.Digest || !bytes.Equal(b, reg.manifests["v1"]) {
+		t.Fatalf("fetchReference = %s", d)
+	}
+	_, _, e = fetchReference(tid, 0, `{"reference":"v1"}`, 10)
+	wantCode(t, e, codeSizeExceeded)
+	_, _, e = fetchReference(tid, 0, `{"reference":"nope"}`, 1<<20)
+	wantCode(t, e, codeNotFound)
+
 	r, w := pipe(t)
 	ch := drain(r)
 	wantCode(t, fetchToFD(tid, 0, mustJSON(t, layer), w), codeOK)

@@ -147,6 +147,23 @@ impl Repository {
         serde_json::from_str(&out).map_err(|e| bad_answer("resolve", e))
     }
 
+    /// Resolves a tag or digest and fetches the manifest (or index) it names
+    /// in one round trip, verified and parsed.
+    pub fn fetch_reference(&self, op: &Op, reference: &str) -> Result<(Descriptor, Manifest)> {
+        let req = serde_json::json!({ "reference": reference }).to_string();
+        let (desc, bytes) = self
+            .target
+            .fetch_reference(op, &req, MAX_MANIFEST_BYTES)
+            .map_err(|e| Error::registry(format!("resolve {}:{reference}", self.name), e))?;
+        let desc: Descriptor =
+            serde_json::from_str(&desc).map_err(|e| bad_answer("fetch reference", e))?;
+        let manifest = Manifest::parse(&bytes).map_err(|e| Error::Verify {
+            what: format!("manifest {} ({})", desc.digest, desc.media_type),
+            detail: format!("not valid JSON: {e}"),
+        })?;
+        Ok((desc, manifest))
+    }
+
     /// Fetches and parses a manifest or index (at most 4 MiB, verified).
     pub fn fetch_manifest(&self, op: &Op, desc: &Descriptor) -> Result<(Vec<u8>, Manifest)> {
         let bytes = self.fetch_bytes(op, desc, MAX_MANIFEST_BYTES)?;

@@ -203,7 +203,8 @@ impl OciSource<'_> {
             .index
             .as_ref()
             .map_or_else(|| loc.object.clone(), Digest::to_string);
-        let top = loc.repo.resolve(ctx.op, &top_ref, None)?;
+        // One GET answers both "which digest?" and "what does it say?".
+        let (top, top_manifest) = loc.repo.fetch_reference(ctx.op, &top_ref)?;
         let verified = match self.policy(ctx)? {
             Some(policy) if check_signature => Some(verify(&loc.repo, ctx.op, &top, &policy)?),
             _ => None,
@@ -211,29 +212,28 @@ impl OciSource<'_> {
         let mut manifest_desc = match (&platform, ctx.pinned, &loc.index) {
             // Pinned through an index: the locked manifest must still be
             // one of the (verified) index's manifests.
-            (_, Some(_), Some(_)) => {
-                let (_, index) = loc.repo.fetch_manifest(ctx.op, &top)?;
-                index
-                    .manifests
-                    .into_iter()
-                    .find(|m| m.digest.to_string() == loc.object)
-                    .ok_or_else(|| {
-                        Error::Refused(format!(
-                            "locked manifest {} is not listed by the locked index {}",
-                            loc.object, top.digest
-                        ))
-                    })?
-            }
+            (_, Some(_), Some(_)) => top_manifest
+                .manifests
+                .iter()
+                .find(|m| m.digest.to_string() == loc.object)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "locked manifest {} is not listed by the locked index {}",
+                        loc.object, top.digest
+                    ))
+                })?,
             (Some(p), None, _) => loc.repo.resolve(ctx.op, &top.digest.to_string(), Some(p))?,
             _ => top.clone(),
         };
-        // A plain image manifest is all that probing needs to know; only an
-        // index (or a fetch) needs the document itself.
+        // The document is already here when no platform was chosen; a
+        // platform's manifest is fetched only when the caller needs it.
+        let known = (manifest_desc.digest == top.digest).then_some(top_manifest);
         let plain = matches!(
             manifest_desc.media_type.as_str(),
             crate::oci::MEDIA_TYPE_MANIFEST | crate::oci::MEDIA_TYPE_DOCKER_MANIFEST
         );
-        if plain && !need_manifest {
+        if plain && known.is_none() && !need_manifest {
             let index = (manifest_desc.digest != top.digest).then(|| top.digest.clone());
             return Ok(Resolved {
                 manifest_desc,
@@ -242,7 +242,10 @@ impl OciSource<'_> {
                 verified,
             });
         }
-        let (_, mut manifest) = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?;
+        let mut manifest = match known {
+            Some(m) => m,
+            None => loc.repo.fetch_manifest(ctx.op, &manifest_desc)?.1,
+        };
         if !manifest.manifests.is_empty() || manifest.config.is_none() {
             // An index without a platform: fine when it has one manifest.
             let platforms: Vec<String> = manifest

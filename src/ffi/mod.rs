@@ -286,6 +286,37 @@ impl Target {
         Ok(buf.bytes(len))
     }
 
+    /// Resolves a tag or digest and fetches what it names in one request
+    /// (verified, at most `max_size` bytes); the answer is descriptor JSON
+    /// and the content.
+    pub fn fetch_reference(
+        &self,
+        op: &Op,
+        request_json: &str,
+        max_size: i64,
+    ) -> Result<(String, Vec<u8>)> {
+        let req = cstring(request_json)?;
+        let mut out = GoBuf::null();
+        let mut buf = GoBuf::null();
+        let mut len: usize = 0;
+        let mut err = GoBuf::null();
+        // SAFETY: as in `fetch_bytes`; `out` is a C string the shim allocates.
+        let code = unsafe {
+            raw::vdr_fetch_reference(
+                self.id,
+                op.id,
+                req.as_ptr(),
+                max_size,
+                out.as_out(),
+                &mut buf.0 as *mut *mut c_void as *mut *mut u8,
+                &mut len,
+                err.as_out(),
+            )
+        };
+        check(code, &err)?;
+        Ok((out.text(), buf.bytes(len)))
+    }
+
     /// Streams a blob into `fd` (the write end of a pipe), blocking until the
     /// shim is done. The shim owns and closes `fd`, so the reader always sees
     /// EOF; size and digest are verified before this returns `Ok`.
