@@ -15,6 +15,17 @@ use tempfile::NamedTempFile;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The user's cache directory: `$XDG_CACHE_HOME`, else `~/.cache`.
+pub fn user_cache_home() -> Option<PathBuf> {
+    env_path("XDG_CACHE_HOME").or_else(|| env_path("HOME").map(|h| h.join(".cache")))
+}
+
 /// The blob cache.
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -30,14 +41,7 @@ impl Cache {
     /// The default location: `$VENDORAS_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/vendoras`, else `~/.cache/vendoras`.
     pub fn default_dir() -> Option<PathBuf> {
-        let env = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        env("VENDORAS_CACHE_DIR")
-            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("vendoras")))
-            .or_else(|| env("HOME").map(|h| h.join(".cache").join("vendoras")))
+        env_path("VENDORAS_CACHE_DIR").or_else(|| user_cache_home().map(|d| d.join("vendoras")))
     }
 
     /// The cache's root directory.

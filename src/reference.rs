@@ -46,11 +46,6 @@ impl Reference {
             (None, None) => None,
         }
     }
-
-    /// `registry/repository@digest` (the form written to locks).
-    pub fn pinned(&self, digest: &Digest) -> String {
-        format!("{}@{}", self.repository_url(), digest)
-    }
 }
 
 fn valid_tag(t: &str) -> bool {

@@ -110,11 +110,11 @@ impl Policy {
 /// The default TUF cache: `$XDG_CACHE_HOME/vendoras/sigstore-tuf`, else
 /// `~/.cache/vendoras/sigstore-tuf`.
 pub fn default_tuf_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("vendoras").join("sigstore-tuf"))
+    Some(
+        crate::cache::user_cache_home()?
+            .join("vendoras")
+            .join("sigstore-tuf"),
+    )
 }
 
 /// Which signature layout carried the signature that verified.

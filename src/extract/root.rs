@@ -423,11 +423,6 @@ pub fn remove_tree(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Whether `path` exists (not following a final symlink).
-pub fn lexists(path: &Path) -> bool {
-    rfs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
