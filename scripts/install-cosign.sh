@@ -12,7 +12,7 @@ TOOLS=${TOOLS:-$repo_root/target/tools/bin}
 mkdir -p "$TOOLS"
 
 if [[ -x $TOOLS/cosign ]] &&
-  "$TOOLS/cosign" version 2>/dev/null | grep -Eq "^GitVersion:[[:space:]]+$COSIGN_VERSION\$"; then
+  [[ $("$TOOLS/cosign" version 2>/dev/null) =~ (^|$'\n')GitVersion:[[:space:]]+"$COSIGN_VERSION"($'\n'|$) ]]; then
   exit 0
 fi
 

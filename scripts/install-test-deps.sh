@@ -61,10 +61,13 @@ if [[ $(id -u) == 0 ]] && dpkg -s docker-registry >/dev/null 2>&1; then
   fi
 fi
 
-if [[ -x $TOOLS/oras ]] && "$TOOLS/oras" version 2>/dev/null | grep -Eq "^Version: +$ORAS_VERSION\$"; then
+# Outputs are captured before matching: with pipefail, `oras version | grep -q`
+# or `| head -1` can fail with SIGPIPE when the reader exits first.
+if [[ -x $TOOLS/oras ]] && [[ $("$TOOLS/oras" version 2>/dev/null) =~ (^|$'\n')Version:\ +"$ORAS_VERSION"($'\n'|$) ]]; then
   exit 0
 fi
 echo "install-test-deps: installing oras v$ORAS_VERSION into $TOOLS"
 mkdir -p "$TOOLS"
 GOBIN=$TOOLS go install "oras.land/oras/cmd/oras@v$ORAS_VERSION"
-"$TOOLS/oras" version | head -1
+oras_version=$("$TOOLS/oras" version)
+echo "${oras_version%%$'\n'*}"
