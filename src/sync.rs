@@ -333,7 +333,7 @@ pub fn sync(
     // the way swaps the ones already made back.
     let committed: Vec<usize> = stagings.keys().copied().collect();
     let swapped = stage::commit_all(
-        std::mem::take(&mut stagings)
+        stagings
             .into_iter()
             .map(|(d, staging)| (staging, directories[d].0.permissions))
             .collect(),
