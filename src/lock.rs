@@ -4,7 +4,7 @@
 //! when its bytes change, so an unchanged sync leaves the file (and its
 //! mtime) alone and a git diff shows only real moves.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -90,25 +90,111 @@ pub struct LockOciArtifact {
     pub index: Option<String>,
 }
 
+/// What is at the lock path.
+#[derive(Debug)]
+pub enum LockFile {
+    /// No file.
+    Missing,
+    /// A lock.
+    Valid(LockConfig),
+    /// A file whose bytes are not a lock: a plain sync ignores it with a
+    /// warning and rewrites it; `--locked` refuses it (docs/lock.md).
+    Unreadable(Unreadable),
+}
+
+/// Why a lock file could not be read, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The lock file.
+    pub path: PathBuf,
+    /// 1-based line of the first conflict marker or parse error, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.reason),
+            None => write!(f, "{}: {}", self.path.display(), self.reason),
+        }
+    }
+}
+
 impl LockConfig {
-    /// Reads a lock file; `Ok(None)` when it does not exist.
+    /// Reads a lock file; `Ok(None)` when it does not exist, an error when
+    /// it is unreadable (see [`LockConfig::load`] to tell the cases apart).
     pub fn read(path: &Path) -> Result<Option<LockConfig>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        match Self::load(path)? {
+            LockFile::Missing => Ok(None),
+            LockFile::Valid(lock) => Ok(Some(lock)),
+            LockFile::Unreadable(u) => Err(Error::Refused(u.to_string())),
+        }
+    }
+
+    /// Reads a lock file. I/O errors are errors, and so is a YAML document
+    /// of another `kind` (a lock path pointing at some other file must not
+    /// be overwritten); bytes that are no lock at all (merge conflict
+    /// markers, an empty file, garbage) are [`LockFile::Unreadable`].
+    pub fn load(path: &Path) -> Result<LockFile> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockFile::Missing),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let lock: LockConfig = serde_yaml::from_str(&text).map_err(|e| {
-            Error::Refused(format!("{}: not a valid lock file: {e}", path.display()))
-        })?;
-        if lock.kind != "LockConfig" {
-            return Err(Error::Refused(format!(
-                "{}: kind is {:?}, expected LockConfig",
-                path.display(),
-                lock.kind
-            )));
+        let unreadable = |line: Option<usize>, reason: String| {
+            Ok(LockFile::Unreadable(Unreadable {
+                path: path.to_path_buf(),
+                line,
+                reason,
+            }))
+        };
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let line = bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
+                return unreadable(Some(line), "not a valid lock file: not UTF-8 text".into());
+            }
+        };
+        if let Some((line, marker)) = conflict_marker(text) {
+            return unreadable(
+                Some(line),
+                format!("not a valid lock file: merge conflict marker {marker:?}"),
+            );
         }
-        Ok(Some(lock))
+        if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            return unreadable(None, "not a valid lock file: it is empty".into());
+        }
+        // Another kind of document (`--lock-file vendir.yml`) is refused
+        // rather than ignored: a plain sync would overwrite it.
+        #[derive(Deserialize)]
+        struct Kind {
+            kind: Option<String>,
+        }
+        if let Ok(Kind { kind: Some(kind) }) = serde_yaml::from_str::<Kind>(text) {
+            if kind != "LockConfig" {
+                return Err(Error::Refused(format!(
+                    "{}: kind is {kind:?}, expected LockConfig",
+                    path.display()
+                )));
+            }
+        }
+        let lock: LockConfig = match serde_yaml::from_str(text) {
+            Ok(lock) => lock,
+            Err(e) => {
+                let line = e.location().map(|l| l.line());
+                return unreadable(line, format!("not a valid lock file: {e}"));
+            }
+        };
+        Ok(LockFile::Valid(lock))
     }
 
     /// The entry of `content` in `directory`, if any.
@@ -143,6 +229,19 @@ impl LockConfig {
         write_atomic(path, text.as_bytes(), true)?;
         Ok(true)
     }
+}
+
+/// The first line (1-based) git's merge left a conflict marker on, and the
+/// marker line itself.
+fn conflict_marker(text: &str) -> Option<(usize, &str)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let line = line.trim_end();
+        let marked = ["<<<<<<<", ">>>>>>>", "|||||||"]
+            .iter()
+            .any(|m| line == *m || line.strip_prefix(m).is_some_and(|r| r.starts_with(' ')))
+            || line == "=======";
+        marked.then_some((i + 1, line))
+    })
 }
 
 /// Writes a file by temp file + rename in the same directory; `durable`
@@ -198,6 +297,73 @@ mod tests {
         );
         let back: LockConfig = serde_yaml::from_str(&yaml).unwrap();
         assert_eq!(back, sample());
+    }
+
+    fn load_text(text: &[u8]) -> Result<LockFile> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vendir.lock.yml");
+        std::fs::write(&path, text).unwrap();
+        LockConfig::load(&path)
+    }
+
+    #[track_caller]
+    fn unreadable(text: &[u8]) -> Unreadable {
+        match load_text(text).unwrap() {
+            LockFile::Unreadable(u) => u,
+            other => panic!(
+                "{:?} should be unreadable, got {other:?}",
+                String::from_utf8_lossy(text)
+            ),
+        }
+    }
+
+    #[test]
+    fn a_conflicted_lock_is_unreadable_at_its_first_marker() {
+        let ours = sample().to_yaml();
+        let text = format!(
+            "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\n<<<<<<< HEAD\n{ours}=======\n{ours}>>>>>>> feature\n"
+        );
+        let u = unreadable(text.as_bytes());
+        assert_eq!(u.line, Some(3));
+        assert!(
+            u.reason.contains("merge conflict marker \"<<<<<<< HEAD\""),
+            "{u}"
+        );
+        assert!(u.to_string().contains("vendir.lock.yml:3: "), "{u}");
+        // A diff3 base section or a lone separator is found too.
+        assert_eq!(
+            unreadable(b"kind: LockConfig\n||||||| base\n").line,
+            Some(2)
+        );
+        assert_eq!(unreadable(b"a: 1\n=======\nb: 2\n").line, Some(2));
+    }
+
+    #[test]
+    fn empty_garbage_and_non_utf8_locks_are_unreadable() {
+        for text in [&b""[..], b"\n  \n", b"# only a comment\n"] {
+            let u = unreadable(text);
+            assert_eq!(u.line, None);
+            assert!(u.reason.contains("empty"), "{u}");
+        }
+        let u =
+            unreadable(b"apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories: [\n");
+        assert!(u.line.is_some_and(|l| l >= 3), "{u:?}");
+        let u = unreadable(b"just some words\n");
+        assert!(u.reason.starts_with("not a valid lock file: "), "{u}");
+        let u = unreadable(b"kind: LockConfig\n\xff\xfe\n");
+        assert_eq!(u.line, Some(2));
+    }
+
+    #[test]
+    fn a_document_of_another_kind_is_an_error_not_ignored() {
+        let err =
+            load_text(b"apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories: []\n")
+                .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("kind is \"Config\", expected LockConfig"),
+            "{err}"
+        );
     }
 
     #[test]

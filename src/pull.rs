@@ -541,6 +541,8 @@ fn unpack(
         modes: Modes::Umask,
         limits: opts.limits,
         create_parents: false,
+        // oras writes `.wh.` entries as plain files; so does pull.
+        refuse_whiteouts: false,
     };
     extract_oras_directory(stream, expected.as_ref(), root, &options)
         .map_err(|e| Error::Refused(format!("failed to extract {what}: {e}")))?;

@@ -63,19 +63,27 @@ impl Staging {
         Ok((path, root))
     }
 
-    /// Swaps the staged tree in. `mode` sets the directory's own mode.
-    pub fn commit(self, mode: Option<u32>) -> Result<()> {
+    /// Swaps the staged tree in. `mode` sets the directory's own mode. The
+    /// previous tree is kept (at the staging path) until the returned
+    /// [`Committed`] is finished or rolled back, so a sync of several
+    /// directories can undo the ones it already swapped in.
+    pub fn commit(mut self, mode: Option<u32>) -> Result<Committed> {
         set_mode(self.root_fd()?, mode.unwrap_or(0o755)).map_err(|e| Error::io(&self.dir, e))?;
-        let exists = fs::symlink_metadata(&self.dest).is_ok();
-        let flags = if exists {
+        let exchanged = fs::symlink_metadata(&self.dest).is_ok();
+        let flags = if exchanged {
             RenameFlags::EXCHANGE
         } else {
-            RenameFlags::empty()
+            RenameFlags::NOREPLACE
         };
         renameat_with(CWD, &self.dir, CWD, &self.dest, flags)
             .map_err(|e| Error::io(&self.dest, e.into()))?;
-        // After an exchange the old tree is at the staging path; Drop removes it.
-        Ok(())
+        // From here the staging path holds the old tree (or nothing): it
+        // belongs to `Committed`, not to this value's Drop.
+        Ok(Committed {
+            dir: std::mem::take(&mut self.dir),
+            dest: self.dest.clone(),
+            exchanged,
+        })
     }
 
     fn root_fd(&self) -> Result<std::os::fd::OwnedFd> {
@@ -87,8 +95,120 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
+}
+
+/// A directory swapped in whose previous tree is still kept: call
+/// [`finish`](Committed::finish) once everything else (the other
+/// directories, the lock) succeeded, or [`rollback`](Committed::rollback).
+/// Dropped without either, the old tree stays at the staging path until the
+/// next sync cleans it.
+#[must_use = "finish or roll back a commit"]
+pub struct Committed {
+    /// The staging path: the old tree when `exchanged`, else nothing.
+    dir: PathBuf,
+    dest: PathBuf,
+    exchanged: bool,
+}
+
+impl Committed {
+    /// The destination.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Drops the previous tree.
+    pub fn finish(self) {
+        if self.exchanged {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// Puts the previous tree back (or removes the new one when there was
+    /// none) and drops the new tree. When that fails the error says where
+    /// the previous tree now is.
+    pub fn rollback(self) -> Result<(), String> {
+        let flags = if self.exchanged {
+            RenameFlags::EXCHANGE
+        } else {
+            RenameFlags::NOREPLACE
+        };
+        match renameat_with(CWD, &self.dest, CWD, &self.dir, flags) {
+            Ok(()) => {
+                let _ = fs::remove_dir_all(&self.dir);
+                Ok(())
+            }
+            Err(e) if self.exchanged => Err(format!(
+                "{} could not be restored ({}): the new tree is in its place and the previous \
+                 one is at {}; move it back by hand before the next sync, which removes \
+                 staging directories",
+                self.dest.display(),
+                std::io::Error::from(e),
+                self.dir.display()
+            )),
+            Err(e) => Err(format!(
+                "{} could not be removed again ({}): it holds the new tree; there was no \
+                 previous one",
+                self.dest.display(),
+                std::io::Error::from(e)
+            )),
+        }
+    }
+}
+
+/// Swaps every staged directory in, all or nothing: when one commit fails
+/// the ones already made are rolled back, newest first. The previous trees
+/// are kept until the caller finishes the returned commits, so work after
+/// this (writing the lock) can still undo everything with
+/// [`rollback_all`].
+pub fn commit_all(stagings: Vec<(Staging, Option<u32>)>) -> Result<Vec<Committed>> {
+    let mut done: Vec<Committed> = Vec::with_capacity(stagings.len());
+    let mut stagings = stagings.into_iter();
+    for (staging, mode) in stagings.by_ref() {
+        match staging.commit(mode) {
+            Ok(c) => done.push(c),
+            Err(e) => {
+                // Not-yet-committed stagings are removed by their Drop.
+                drop(stagings);
+                return Err(rollback_all(done, e));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Rolls `done` back, newest first, and returns `cause` with what was undone
+/// (or, when an undo failed, where each previous tree now is).
+pub fn rollback_all(done: Vec<Committed>, cause: Error) -> Error {
+    if done.is_empty() {
+        return cause;
+    }
+    let mut restored = Vec::new();
+    let mut stuck = Vec::new();
+    for c in done.into_iter().rev() {
+        let dest = c.dest.display().to_string();
+        match c.rollback() {
+            Ok(()) => restored.push(dest),
+            Err(e) => stuck.push(e),
+        }
+    }
+    if stuck.is_empty() {
+        // Nothing changed on disk: the cause alone is what the user needs.
+        return cause;
+    }
+    restored.reverse();
+    Error::Refused(format!(
+        "{cause}; rolling back the directories already swapped in failed: {}{}",
+        stuck.join("; "),
+        if restored.is_empty() {
+            String::new()
+        } else {
+            format!(" (restored: {})", restored.join(", "))
+        }
+    ))
 }
 
 /// Removes staging directories a killed run left in `parent`.

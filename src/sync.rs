@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{flock, FlockOperation, Mode, OFlags};
@@ -22,7 +22,7 @@ use crate::extract::{self, RelPath};
 use crate::fetch::{self, link_tree, FetchContext, Memo, Probed, Progress};
 use crate::ffi::Op;
 use crate::filter::{ContentFilter, IgnoreMatcher};
-use crate::lock::{LockConfig, LockContent, LockDirectory};
+use crate::lock::{LockConfig, LockContent, LockDirectory, LockFile};
 use crate::stage::{self, Staging};
 use crate::workers;
 
@@ -76,9 +76,9 @@ pub enum Event<'a> {
         /// The report.
         report: &'a ContentReport,
     },
-    /// A warning about a content.
+    /// A warning about a content, or about the lock file.
     Warning {
-        /// Its id.
+        /// The content's id, or the lock file (`path:line`).
         id: &'a str,
         /// The text.
         message: &'a str,
@@ -122,6 +122,17 @@ pub struct SyncReport {
     pub contents: Vec<ContentReport>,
     /// Whether the lock file changed.
     pub lock_written: bool,
+    /// Every warning of the sync, in the order they came.
+    pub warnings: Vec<SyncWarning>,
+}
+
+/// A warning, as [`Event::Warning`] gave it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncWarning {
+    /// What it is about: a content id, or the lock file (`path:line`).
+    pub id: String,
+    /// The text.
+    pub message: String,
 }
 
 /// Runs a sync.
@@ -130,12 +141,56 @@ pub fn sync(
     op: &Arc<Op>,
     events: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<SyncReport> {
+    // Warnings also go into the report (`--json`).
+    let warnings = Mutex::new(Vec::new());
+    let events = &|e: Event<'_>| {
+        if let Event::Warning { id, message } = &e {
+            warnings.lock().unwrap().push(SyncWarning {
+                id: id.to_string(),
+                message: message.to_string(),
+            });
+        }
+        events(e)
+    };
     let loaded = config::load(&opts.inputs).map_err(|e| Error::Refused(e.to_string()))?;
     let _guard = lock_workdir(&opts.workdir, op, events)?;
     let lock_path = opts.workdir.join(&opts.lock_file);
-    let previous = LockConfig::read(&lock_path)?;
-
     let directories = select(&loaded, &opts.only)?;
+    // vendir does not save the lock when a directory was overridden locally.
+    let overridden = directories.iter().any(|(_, local)| local.is_some());
+
+    // vendir reads the lock only for --locked and lazy: an unreadable one
+    // (a merge left conflict markers in it) blocks only --locked.
+    let previous = match LockConfig::load(&lock_path)? {
+        LockFile::Missing => None,
+        LockFile::Valid(lock) => Some(lock),
+        LockFile::Unreadable(u) if opts.locked => {
+            return Err(Error::Refused(format!(
+                "--locked: {u}; resolve it, or run sync without --locked to rewrite it"
+            )))
+        }
+        LockFile::Unreadable(u) => {
+            let id = match u.line {
+                Some(line) => format!("{}:{line}", u.path.display()),
+                None => u.path.display().to_string(),
+            };
+            let message = format!(
+                "{}; ignored: lazy contents are fetched again{}",
+                u.reason,
+                if overridden {
+                    ", and the lock is not saved (-d dir=local-dir)"
+                } else {
+                    ", and a successful sync rewrites it"
+                }
+            );
+            events(Event::Warning {
+                id: &id,
+                message: &message,
+            });
+            None
+        }
+    };
+
     if opts.locked {
         check_locked(&directories, previous.as_ref(), &lock_path)?;
     }
@@ -265,12 +320,7 @@ pub fn sync(
     } else {
         previous.clone().unwrap_or_default()
     };
-    let mut committed = Vec::new();
     for (d, (dir, _)) in directories.iter().enumerate() {
-        if let Some(staging) = stagings.remove(&d) {
-            staging.commit(dir.permissions)?;
-            committed.push(d);
-        }
         lock.merge(LockDirectory {
             path: dir.path.clone(),
             contents: (0..dir.contents.len())
@@ -278,13 +328,25 @@ pub fn sync(
                 .collect(),
         });
     }
-    // vendir does not save the lock when a directory was overridden locally.
-    let overridden = directories.iter().any(|(_, local)| local.is_some());
+    // All or nothing across directories: every previous tree is kept until
+    // every directory is swapped in and the lock is written; a failure on
+    // the way swaps the ones already made back.
+    let committed: Vec<usize> = stagings.keys().copied().collect();
+    let swapped = stage::commit_all(
+        stagings
+            .into_iter()
+            .map(|(d, staging)| (staging, directories[d].0.permissions))
+            .collect(),
+    )?;
     let lock_written = if overridden {
         false
     } else {
-        lock.write(&lock_path)?
+        match lock.write(&lock_path) {
+            Ok(written) => written,
+            Err(e) => return Err(stage::rollback_all(swapped, e)),
+        }
     };
+    swapped.into_iter().for_each(stage::Committed::finish);
     if let (Some(stamps), false) = (&stamps, overridden) {
         for d in committed {
             let dir = &directories[d].0;
@@ -310,6 +372,7 @@ pub fn sync(
     Ok(SyncReport {
         contents: results.into_values().map(|(r, _)| r).collect(),
         lock_written,
+        warnings: warnings.into_inner().unwrap(),
     })
 }
 

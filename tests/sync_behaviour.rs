@@ -376,3 +376,172 @@ fn a_second_sync_is_idempotent_and_leaves_the_lock_file_untouched() {
         "the lock file was replaced"
     );
 }
+
+/// A lock as `git merge` leaves it when both sides changed it: `prefix` lines, then
+/// ours and theirs between conflict markers.
+fn conflicted(prefix: &str, ours: &str, theirs: &str) -> String {
+    format!("{prefix}<<<<<<< HEAD\n{ours}=======\n{theirs}>>>>>>> feature\n")
+}
+
+fn lazy_config(r: &Registry, repo: &str) -> String {
+    config_yaml(
+        &[dir_yaml(
+            "vendor/x",
+            &[oci_yaml(
+                ".",
+                &format!("{}/{repo}", r.host()),
+                Some("v1"),
+                &["plainHTTP: true"],
+                &["lazy: true"],
+            )],
+        )],
+        "",
+    )
+}
+
+#[test]
+fn a_conflicted_lock_is_ignored_with_a_warning_and_rewritten() {
+    let r = registry();
+    push_text(r, "conflicted", "v1", "one\n");
+    let w = Work::new();
+    w.config(&lazy_config(r, "conflicted"));
+    w.sync(&[]).ok();
+    let old_lock = w.lock();
+    assert_eq!(read(&w, "vendor/x/version.txt"), "one\n");
+
+    // The tag moves; with a readable lock `lazy: true` would keep "one". An unreadable
+    // lock records no config digest, so the content must be fetched.
+    let new = push_text(r, "conflicted", "v1", "two\n");
+    let lock_path = w.dir.join("vendir.lock.yml");
+    fs::write(&lock_path, conflicted("", &old_lock, &old_lock)).unwrap();
+    let out = w.sync(&["--json"]).ok();
+    assert_contains(
+        &out,
+        &[
+            "vendoras: warning: ",
+            "vendir.lock.yml:1: ",
+            "merge conflict marker \"<<<<<<< HEAD\"",
+            "ignored",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let warnings = report["warnings"].as_array().expect("warnings in --json");
+    assert_eq!(warnings.len(), 1, "{report}");
+    assert_eq!(
+        warnings[0]["id"].as_str().unwrap(),
+        format!("{}:1", lock_path.display())
+    );
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("merge conflict marker"),
+        "{report}"
+    );
+    assert_eq!(report["contents"][0]["skipped"], false, "{report}");
+    assert_eq!(read(&w, "vendor/x/version.txt"), "two\n");
+    let lock = w.lock();
+    assert!(
+        !lock.contains("<<<<<<<") && !lock.contains("======="),
+        "{lock}"
+    );
+    assert_eq!(
+        lock_urls(&lock),
+        vec![format!("{}/conflicted@{new}", r.host())]
+    );
+    assert_eq!(
+        lock,
+        old_lock.replace(&lock_urls(&old_lock)[0], &lock_urls(&lock)[0])
+    );
+
+    // The rewritten lock is a lock again: the next sync reads it (lazy skip) quietly.
+    let out = w.sync(&[]).ok();
+    assert!(!out.stderr.contains("warning"), "{out:?}");
+    assert!(out.stderr.contains("lazy"), "{out:?}");
+}
+
+#[test]
+fn locked_sync_refuses_a_conflicted_lock_naming_file_and_line() {
+    let r = registry();
+    push_text(r, "conflicted-locked", "v1", "one\n");
+    let w = Work::new();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/conflicted-locked", r.host()),
+        "v1",
+        &[],
+    ));
+    w.sync(&[]).ok();
+    let lock = w.lock();
+    let (head, body) = lock.split_once("directories:\n").unwrap();
+    let lock_path = w.dir.join("vendir.lock.yml");
+    fs::write(
+        &lock_path,
+        conflicted(&format!("{head}directories:\n"), body, body),
+    )
+    .unwrap();
+    let marker_line = head.lines().count() + 2;
+    let before = w.state();
+    let sentinel = w.sentinel_tree();
+
+    let out = w.sync(&["--locked"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(
+        &out,
+        &[
+            "vendoras: Error: --locked: ",
+            &format!("{}:{marker_line}: ", lock_path.display()),
+            "merge conflict marker \"<<<<<<< HEAD\"",
+            "without --locked",
+        ],
+    );
+    let after = w.state();
+    assert_same_tree("work dir", "before", &before.0, "after", &after.0);
+    assert_eq!(
+        before.1, after.1,
+        "the conflicted lock must stay byte-identical"
+    );
+    assert_same_tree("sentinel", "before", &sentinel, "after", &w.sentinel_tree());
+}
+
+#[test]
+fn an_empty_lock_is_rewritten_by_a_plain_sync_and_refused_by_locked() {
+    let r = registry();
+    let digest = push_text(r, "empty-lock", "v1", "one\n");
+    let w = Work::new();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/empty-lock", r.host()),
+        "v1",
+        &[],
+    ));
+    let lock_path = w.dir.join("vendir.lock.yml");
+    fs::write(&lock_path, "").unwrap();
+
+    let out = w.sync(&["--locked"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_contains(
+        &out,
+        &[&format!("--locked: {}: ", lock_path.display()), "empty"],
+    );
+    assert!(w.tree("vendor").is_empty(), "nothing may be written");
+    assert_eq!(
+        fs::read(&lock_path).unwrap(),
+        b"",
+        "the lock must stay as it was"
+    );
+
+    let out = w.sync(&[]).ok();
+    assert_contains(
+        &out,
+        &[
+            &format!("vendoras: warning: {}: ", lock_path.display()),
+            "empty",
+        ],
+    );
+    assert_eq!(read(&w, "vendor/x/version.txt"), "one\n");
+    assert_eq!(
+        lock_urls(&w.lock()),
+        vec![format!("{}/empty-lock@{digest}", r.host())]
+    );
+}

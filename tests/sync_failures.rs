@@ -240,6 +240,83 @@ fn device_and_fifo_entries_are_skipped_with_a_warning() {
     );
 }
 
+/// Whiteouts are image-layer semantics: an `ociArtifact` content refuses them at any
+/// depth (`crane export` would apply them, a file copy would write them), naming the
+/// layer and the entry and pointing to `image:`; nothing is written.
+#[test]
+fn whiteout_entries_are_refused_naming_layer_and_entry() {
+    let mut lower = TarBuilder::new();
+    lower
+        .file("gone.txt", b"lower\n")
+        .file("sub/kept.txt", b"kept\n");
+    let lower = lower.finish_gz();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "wh-file",
+            TarBuilder::new().file(".wh.gone.txt", b"").finish_gz(),
+            ".wh.gone.txt",
+        ),
+        (
+            "wh-opaque",
+            TarBuilder::new()
+                .dir("sub")
+                .file("sub/.wh..wh..opq", b"")
+                .finish_gz(),
+            "sub/.wh..wh..opq",
+        ),
+    ];
+    for (repo, upper, entry) in cases {
+        let upper_digest = digest_of(&upper);
+        Crafter::new(registry(), repo).artifact(
+            "v1",
+            vec![(layer(TGZ, &[]), lower.clone()), (layer(TGZ, &[]), upper)],
+        );
+        // A fresh directory: nothing at all may be written.
+        let w = Work::new();
+        w.config(&simple_config(
+            "vendor/x",
+            &format!("{}/{repo}", registry().host()),
+            "v1",
+            &[],
+        ));
+        let out = w.sync(&[]);
+        assert_eq!(out.code(), Some(1), "{repo}\n{out:?}");
+        assert_contains(
+            &out,
+            &[
+                &format!("layer {upper_digest} ({TGZ}): {entry}: whiteout entry refused"),
+                "`image:`",
+            ],
+        );
+        assert!(
+            w.tree("vendor").is_empty(),
+            "{repo}: {:?}",
+            w.tree("vendor")
+        );
+        assert!(w.lock().is_empty(), "{repo}: no lock may be written");
+        // Over a synced tree: the tree and lock stay as they were.
+        fails_and_keeps_everything(&synced(), repo, "v1");
+    }
+
+    // An oras directory tarball is an ociArtifact layer too.
+    let (d, gz) = oras_dir_layer(
+        "dir",
+        TarBuilder::new()
+            .dir("dir")
+            .file("dir/a.txt", b"a\n")
+            .file("dir/deep/.wh.b", b""),
+    );
+    let digest = digest_of(&gz);
+    Crafter::new(registry(), "wh-oras-dir").artifact("v1", vec![(d, gz)]);
+    let out = fails_and_keeps_everything(&synced(), "wh-oras-dir", "v1");
+    assert_contains(
+        &out,
+        &[&format!(
+            "layer {digest} ({TGZ}): dir/deep/.wh.b: whiteout entry refused"
+        )],
+    );
+}
+
 /// A PAX header says size=0 for a file whose ustar header says 1024 bytes; those bytes
 /// hold a tar header for an escaping entry. A reader that honours PAX (as GNU and Go
 /// tar do) sees that smuggled entry and must refuse it; nothing may escape either way.

@@ -65,6 +65,12 @@ pub struct Options {
     /// (an entry whose directory was not in the archive fails), so `pull`
     /// turns this off; `sync` is lenient.
     pub create_parents: bool,
+    /// Refuse whiteout entries (`.wh.<name>`, `.wh..wh..opq`): they are
+    /// image-layer semantics, which `ociArtifact` does not apply, so writing
+    /// them as files would be wrong. `oras pull` writes them as files
+    /// (oras-go's `extractTarDirectory` has no whiteout rule), so `pull`
+    /// keeps them.
+    pub refuse_whiteouts: bool,
 }
 
 /// What an extraction did.
@@ -168,6 +174,13 @@ pub fn extract_tar<R: Read>(
             return Err(refuse(
                 name,
                 format!("{name:?} is outside of {:?}", opts.within.to_string()),
+            ));
+        }
+        if opts.refuse_whiteouts && rel.components().iter().any(|c| c.starts_with(".wh.")) {
+            return Err(refuse(
+                name,
+                "whiteout entry refused: whiteouts are image-layer semantics, which an \
+                 ociArtifact content does not apply; vendir's `image:` source applies them",
             ));
         }
         let io_err = |e: io::Error| refuse(name, e.to_string());
@@ -344,6 +357,7 @@ mod tests {
             modes: Modes::Normalized { files: None },
             limits,
             create_parents: true,
+            refuse_whiteouts: true,
         }
     }
 
@@ -382,6 +396,48 @@ mod tests {
         assert_eq!(err.entry, "a/up/x.txt");
         assert!(err.reason.contains("symbolic link"), "{err}");
         assert!(!dir.path().join("x.txt").exists());
+    }
+
+    #[test]
+    fn whiteouts_are_refused_at_any_depth_unless_kept_for_pull() {
+        for name in [
+            ".wh.gone.txt",
+            "a/b/.wh.gone",
+            "a/.wh..wh..opq",
+            ".wh.dir/x",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let root = Root::open(dir.path()).unwrap();
+            let tar = archive(|b| {
+                file(b, "a/keep.txt", b"k");
+                file(b, name, b"");
+            });
+            let err = extract_tar(&tar[..], &root, &opts(Limits::default())).unwrap_err();
+            assert_eq!(err.entry, name);
+            assert!(
+                err.reason.contains("whiteout") && err.reason.contains("`image:`"),
+                "{err}"
+            );
+            assert!(!name
+                .split('/')
+                .fold(dir.path().to_path_buf(), |p, c| p.join(c))
+                .exists());
+
+            // pull (oras parity) writes them as files.
+            let dir = tempfile::tempdir().unwrap();
+            let root = Root::open(dir.path()).unwrap();
+            let keep = Options {
+                refuse_whiteouts: false,
+                ..opts(Limits::default())
+            };
+            extract_tar(&tar[..], &root, &keep).unwrap();
+            assert!(dir.path().join(name).is_file(), "{name}");
+        }
+        // A name merely containing ".wh." is an ordinary file.
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let tar = archive(|b| file(b, "a/not.wh.x", b"k"));
+        extract_tar(&tar[..], &root, &opts(Limits::default())).unwrap();
     }
 
     #[test]

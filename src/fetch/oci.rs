@@ -559,6 +559,7 @@ impl OciSource<'_> {
             },
             limits,
             create_parents: true,
+            refuse_whiteouts: true,
         };
         let refused = |e: extract::ExtractError| Error::Refused(e.to_string());
         match plan {
