@@ -98,15 +98,17 @@ impl LockConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let lock: LockConfig = serde_yaml::from_str(&text).map_err(|e| {
-            Error::Refused(format!("{}: not a valid lock file: {e}", path.display()))
+        let lock: LockConfig = serde_yaml::from_str(&text).map_err(|e| Error::Lock {
+            file: Some(path.to_path_buf()),
+            line: e.location().map(|l| l.line()),
+            message: format!("not a valid lock file: {e}"),
         })?;
         if lock.kind != "LockConfig" {
-            return Err(Error::Refused(format!(
-                "{}: kind is {:?}, expected LockConfig",
-                path.display(),
-                lock.kind
-            )));
+            return Err(Error::Lock {
+                file: Some(path.to_path_buf()),
+                line: None,
+                message: format!("kind is {:?}, expected LockConfig", lock.kind),
+            });
         }
         Ok(Some(lock))
     }

@@ -159,7 +159,7 @@ pub fn place(
             }
             let to = rel
                 .join(&path)
-                .ok_or_else(|| Error::Refused(format!("{path}: outside the content")))?;
+                .ok_or_else(|| Error::entry(&path, "outside the content"))?;
             if kind == Existing::Symlink {
                 // Re-rooting can make a link that was inside point outside.
                 let target =
@@ -167,9 +167,10 @@ pub fn place(
                 let target = target.to_string_lossy();
                 let inside = RelPath::normalize(&path).and_then(|p| p.parent().join(&target));
                 if target.starts_with('/') || inside.is_none() {
-                    return Err(Error::Refused(format!(
-                        "{path}: symbolic link target {target:?} leaves the content after newRootPath/filters"
-                    )));
+                    return Err(Error::entry(
+                        &path,
+                        format!("symbolic link target {target:?} leaves the content after newRootPath/filters"),
+                    ));
                 }
             }
             scratch
