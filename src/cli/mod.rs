@@ -148,15 +148,16 @@ impl RemoteArgs {
 /// text printed after `vendoras: Error: ` on stderr. Errors from the command
 /// line itself (bad flag values, unreadable stdin) are `kind: "usage"`.
 fn json_error(e: &anyhow::Error, cancelled: bool) -> String {
-    let mut fields = match e.chain().find_map(|c| c.downcast_ref::<vendoras::Error>()) {
-        Some(v) => v.to_json(),
-        None => serde_json::json!({ "kind": "usage" }),
-    };
-    if cancelled {
-        fields = vendoras::Error::Cancelled.to_json();
+    let fields = if cancelled {
+        vendoras::Error::Cancelled.to_json()
     } else {
+        let mut fields = match e.chain().find_map(|c| c.downcast_ref::<vendoras::Error>()) {
+            Some(v) => v.to_json(),
+            None => serde_json::json!({ "kind": "usage" }),
+        };
         fields["message"] = chain(e).into();
-    }
+        fields
+    };
     serde_json::to_string_pretty(&serde_json::json!({ "error": fields }))
         .expect("JSON values serialise")
 }
