@@ -122,6 +122,16 @@ impl std::fmt::Display for Unreadable {
     }
 }
 
+impl From<Unreadable> for Error {
+    fn from(u: Unreadable) -> Error {
+        Error::Lock {
+            file: Some(u.path),
+            line: u.line,
+            message: u.reason,
+        }
+    }
+}
+
 impl LockConfig {
     /// Reads a lock file; `Ok(None)` when it does not exist, an error when
     /// it is unreadable (see [`LockConfig::load`] to tell the cases apart).
@@ -129,7 +139,7 @@ impl LockConfig {
         match Self::load(path)? {
             LockFile::Missing => Ok(None),
             LockFile::Valid(lock) => Ok(Some(lock)),
-            LockFile::Unreadable(u) => Err(Error::Refused(u.to_string())),
+            LockFile::Unreadable(u) => Err(u.into()),
         }
     }
 
@@ -181,10 +191,11 @@ impl LockConfig {
         }
         if let Ok(Kind { kind: Some(kind) }) = serde_yaml::from_str::<Kind>(text) {
             if kind != "LockConfig" {
-                return Err(Error::Refused(format!(
-                    "{}: kind is {kind:?}, expected LockConfig",
-                    path.display()
-                )));
+                return Err(Error::Lock {
+                    file: Some(path.to_path_buf()),
+                    line: None,
+                    message: format!("kind is {kind:?}, expected LockConfig"),
+                });
             }
         }
         let lock: LockConfig = match serde_yaml::from_str(text) {

@@ -250,17 +250,18 @@ fn place(layers: &[Descriptor], output: &Path, opts: &PullOptions) -> Result<Vec
                 by_title.insert(title, prev);
                 continue; // the same file, reached twice
             }
-            return Err(Error::Refused(format!("{title}: duplicate name")));
+            return Err(Error::entry(title, "duplicate name"));
         }
         let dest = match RelPath::normalize(title).filter(|r| !r.is_root()) {
             Some(rel) => Dest::Inside(rel),
             None if opts.allow_path_traversal => Dest::Outside(clean(&output.join(title))),
             None => {
-                return Err(Error::Refused(format!(
-                    "{title}: path traversal disallowed\n\
+                return Err(Error::entry(
+                    title,
+                    "path traversal disallowed\n\
                      Pulling files outside of working directory is insecure and blocked by default. \
-                     If you trust the content producer, use --allow-path-traversal to bypass this check."
-                )))
+                     If you trust the content producer, use --allow-path-traversal to bypass this check.",
+                ))
             }
         };
         if opts.keep_old_files {
@@ -269,10 +270,10 @@ fn place(layers: &[Descriptor], output: &Path, opts: &PullOptions) -> Result<Vec
                 Dest::Outside(p) => p.clone(),
             };
             if path.exists() {
-                return Err(Error::Refused(format!(
-                    "{title}: overwrite disallowed ({} exists)",
-                    path.display()
-                )));
+                return Err(Error::entry(
+                    title,
+                    format!("overwrite disallowed ({} exists)", path.display()),
+                ));
             }
         }
         items.push(Item {
@@ -521,10 +522,6 @@ fn unpack(
     final_root: PathBuf,
     opts: &PullOptions,
 ) -> Result<()> {
-    let what = format!(
-        "layer {} ({}) titled {:?}",
-        item.desc.digest, item.desc.media_type, item.title
-    );
     // oras ignores an unparsable content digest, and so do we.
     let expected: Option<Digest> = item
         .desc
@@ -544,8 +541,9 @@ fn unpack(
         // oras writes `.wh.` entries as plain files; so does pull.
         refuse_whiteouts: false,
     };
-    extract_oras_directory(stream, expected.as_ref(), root, &options)
-        .map_err(|e| Error::Refused(format!("failed to extract {what}: {e}")))?;
+    extract_oras_directory(stream, expected.as_ref(), root, &options).map_err(|e| {
+        Error::from(e).in_layer(&item.desc.digest, &item.desc.media_type, Some(&item.title))
+    })?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Operation, RegistryError, Result};
 use crate::ffi::{self, Op, ShimError};
 use crate::oci::{Descriptor, Manifest, Platform, MAX_MANIFEST_BYTES};
 
@@ -83,6 +83,8 @@ enum TargetRequest<'a> {
 pub struct Repository {
     target: Arc<ffi::Target>,
     name: String,
+    /// The registry host, for errors; `None` for an OCI layout.
+    registry: Option<String>,
 }
 
 impl Repository {
@@ -98,7 +100,8 @@ impl Repository {
             docker_config: options.docker_config.clone().or_else(default_docker_config),
             user_agent: format!("vendoras/{}", env!("CARGO_PKG_VERSION")),
         };
-        Self::open(&req, repository)
+        let registry = repository.split('/').next().map(str::to_string);
+        Self::open(&req, repository, registry)
     }
 
     /// Opens an OCI image layout (a directory or a tar file).
@@ -106,17 +109,48 @@ impl Repository {
         Self::open(
             &TargetRequest::OciLayout { path },
             &path.display().to_string(),
+            None,
         )
     }
 
-    fn open(req: &TargetRequest<'_>, name: &str) -> Result<Repository> {
+    fn open(req: &TargetRequest<'_>, name: &str, registry: Option<String>) -> Result<Repository> {
         let json = serde_json::to_string(req).expect("request serialises");
-        let target =
-            ffi::Target::open(&json).map_err(|e| Error::registry(format!("open {name}"), e))?;
+        let target = ffi::Target::open(&json)
+            .map_err(|e| shim_error(name, registry.as_deref(), Operation::Open, None, None, e))?;
         Ok(Repository {
             target: Arc::new(target),
             name: name.to_string(),
+            registry,
         })
+    }
+
+    /// The error for a failed shim call about `digest`, for the crate's
+    /// other shim calls (signature checks).
+    pub(crate) fn shim_error(
+        &self,
+        operation: Operation,
+        digest: &Digest,
+        source: ShimError,
+    ) -> Error {
+        self.error(operation, Some(&digest.to_string()), None, source)
+    }
+
+    /// The error for a failed shim call on this repository.
+    fn error(
+        &self,
+        operation: Operation,
+        reference: Option<&str>,
+        media_type: Option<&str>,
+        source: ShimError,
+    ) -> Error {
+        shim_error(
+            &self.name,
+            self.registry.as_deref(),
+            operation,
+            reference,
+            media_type,
+            source,
+        )
     }
 
     /// The repository name or layout path, for messages.
@@ -143,7 +177,7 @@ impl Repository {
         let out = self
             .target
             .resolve(op, &req.to_string())
-            .map_err(|e| Error::registry(format!("resolve {}:{reference}", self.name), e))?;
+            .map_err(|e| self.error(Operation::Resolve, Some(reference), None, e))?;
         serde_json::from_str(&out).map_err(|e| bad_answer("resolve", e))
     }
 
@@ -154,11 +188,14 @@ impl Repository {
         let (desc, bytes) = self
             .target
             .fetch_reference(op, &req, MAX_MANIFEST_BYTES)
-            .map_err(|e| Error::registry(format!("resolve {}:{reference}", self.name), e))?;
+            .map_err(|e| self.error(Operation::Resolve, Some(reference), None, e))?;
         let desc: Descriptor =
             serde_json::from_str(&desc).map_err(|e| bad_answer("fetch reference", e))?;
         let manifest = Manifest::parse(&bytes).map_err(|e| Error::Verify {
-            what: format!("manifest {} ({})", desc.digest, desc.media_type),
+            object: "manifest",
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+            repository: Some(self.name.clone()),
             detail: format!("not valid JSON: {e}"),
         })?;
         Ok((desc, manifest))
@@ -168,7 +205,10 @@ impl Repository {
     pub fn fetch_manifest(&self, op: &Op, desc: &Descriptor) -> Result<(Vec<u8>, Manifest)> {
         let bytes = self.fetch_bytes(op, desc, MAX_MANIFEST_BYTES)?;
         let manifest = Manifest::parse(&bytes).map_err(|e| Error::Verify {
-            what: format!("manifest {} ({})", desc.digest, desc.media_type),
+            object: "manifest",
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+            repository: Some(self.name.clone()),
             detail: format!("not valid JSON: {e}"),
         })?;
         Ok((bytes, manifest))
@@ -178,11 +218,10 @@ impl Repository {
     pub fn fetch_bytes(&self, op: &Op, desc: &Descriptor, max_size: i64) -> Result<Vec<u8>> {
         let json = serde_json::to_string(desc).expect("descriptor serialises");
         self.target.fetch_bytes(op, &json, max_size).map_err(|e| {
-            Error::registry(
-                format!(
-                    "fetch {} ({}) from {}",
-                    desc.digest, desc.media_type, self.name
-                ),
+            self.error(
+                Operation::Fetch,
+                Some(&desc.digest.to_string()),
+                Some(&desc.media_type),
                 e,
             )
         })
@@ -198,7 +237,7 @@ impl Repository {
         let out = self
             .target
             .list_tags(op)
-            .map_err(|e| Error::registry(format!("list tags of {}", self.name), e))?;
+            .map_err(|e| self.error(Operation::ListTags, None, None, e))?;
         Ok(serde_json::from_str::<Tags>(&out)
             .map_err(|e| bad_answer("list tags", e))?
             .tags)
@@ -224,13 +263,38 @@ impl Repository {
             received: 0,
             desc: desc.clone(),
             worker: Some(worker),
-            source: self.name.clone(),
+            repo: self.clone(),
         })
     }
 }
 
+/// oras-go's remote repository reports an HTTP 404 on a manifest or blob as
+/// `errdef.ErrNotFound` without the status (`registry/remote/repository.go`),
+/// so for a remote repository "not found" is that 404.
+fn shim_error(
+    repository: &str,
+    registry: Option<&str>,
+    operation: Operation,
+    reference: Option<&str>,
+    media_type: Option<&str>,
+    source: ShimError,
+) -> Error {
+    let status = source
+        .status
+        .or_else(|| (registry.is_some() && source.kind == ErrorKind::NotFound).then_some(404));
+    Error::registry(RegistryError {
+        operation,
+        registry: registry.map(str::to_string),
+        repository: repository.to_string(),
+        reference: reference.map(str::to_string),
+        media_type: media_type.map(str::to_string),
+        status,
+        source,
+    })
+}
+
 fn bad_answer(what: &str, e: serde_json::Error) -> Error {
-    Error::Refused(format!(
+    Error::Internal(format!(
         "{what}: unexpected answer from the registry shim: {e}"
     ))
 }
@@ -247,7 +311,8 @@ pub struct BlobStream {
     received: u64,
     desc: Descriptor,
     worker: Option<JoinHandle<std::result::Result<(), ShimError>>>,
-    source: String,
+    /// Where the blob comes from, for errors.
+    repo: Repository,
 }
 
 impl BlobStream {
@@ -325,26 +390,31 @@ impl BlobStream {
         let drained = io::copy(&mut self, &mut io::sink());
         drop(self.reader.take());
         let shim = self.worker.take().expect("worker joined once").join();
-        let what = || {
-            format!(
-                "blob {} ({}) from {}",
-                self.desc.digest, self.desc.media_type, self.source
-            )
-        };
+        let digest = self.desc.digest.to_string();
         match shim {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Error::registry(format!("fetch {}", what()), e)),
+            Ok(Err(e)) => {
+                return Err(self.repo.error(
+                    Operation::Fetch,
+                    Some(&digest),
+                    Some(&self.desc.media_type),
+                    e,
+                ))
+            }
             Err(_) => {
-                return Err(Error::Refused(format!(
-                    "fetch {}: shim thread panicked",
-                    what()
+                return Err(Error::Internal(format!(
+                    "fetch {}@{digest}: shim thread panicked",
+                    self.repo.name
                 )))
             }
         }
         drained.map_err(|e| Error::io("blob pipe", e))?;
         if self.received != self.desc.size {
             return Err(Error::Verify {
-                what: what(),
+                object: "blob",
+                digest: self.desc.digest.clone(),
+                media_type: self.desc.media_type.clone(),
+                repository: Some(self.repo.name.clone()),
                 detail: format!(
                     "size mismatch: expected {} bytes, got {}",
                     self.desc.size, self.received
@@ -381,9 +451,12 @@ pub fn verify_bytes(what: &str, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
     let got = Digest::of(desc.digest.algorithm(), bytes);
     if bytes.len() as u64 != desc.size || got != desc.digest {
         return Err(Error::Verify {
-            what: what.to_string(),
+            object: "blob",
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+            repository: None,
             detail: format!(
-                "expected {} ({} bytes), got {got} ({} bytes)",
+                "{what}: expected {} ({} bytes), got {got} ({} bytes)",
                 desc.digest,
                 desc.size,
                 bytes.len()

@@ -54,11 +54,8 @@ fn parse_version(s: &str) -> Option<Version> {
 impl Range {
     /// Parses a constraint such as `>=1.2.0 <2.0.0 || 3.0.0`.
     pub fn parse(constraints: &str) -> Result<Range> {
-        let bad = |why: String| {
-            Error::Refused(format!(
-                "tagSelection.semver.constraints {constraints:?}: {why}"
-            ))
-        };
+        let bad =
+            |why: String| Error::setting("tagSelection.semver.constraints", Some(constraints), why);
         let mut any_of = Vec::new();
         for alternative in constraints.split("||") {
             let mut all = Vec::new();
@@ -137,19 +134,23 @@ pub fn select_tag(
             if tags.len() > 20 {
                 shown.push("...");
             }
-            Err(Error::Refused(format!(
-                "no tag matches semver constraints {constraints:?}{} (tags: {})",
-                if prereleases.is_none() {
-                    " (prereleases excluded)"
-                } else {
-                    ""
-                },
-                if shown.is_empty() {
-                    "none".to_string()
-                } else {
-                    shown.join(", ")
-                }
-            )))
+            Err(Error::setting(
+                "tagSelection.semver.constraints",
+                Some(constraints),
+                format!(
+                    "no tag matches{} (tags: {})",
+                    if prereleases.is_none() {
+                        " (prereleases excluded)"
+                    } else {
+                        ""
+                    },
+                    if shown.is_empty() {
+                        "none".to_string()
+                    } else {
+                        shown.join(", ")
+                    }
+                ),
+            ))
         }
     }
 }

@@ -189,7 +189,7 @@ pub fn rollback_all(done: Vec<Committed>, cause: Error) -> Error {
     let mut restored = Vec::new();
     let mut stuck = Vec::new();
     for c in done.into_iter().rev() {
-        let dest = c.dest.display().to_string();
+        let dest = c.dest.clone();
         match c.rollback() {
             Ok(()) => restored.push(dest),
             Err(e) => stuck.push(e),
@@ -200,15 +200,11 @@ pub fn rollback_all(done: Vec<Committed>, cause: Error) -> Error {
         return cause;
     }
     restored.reverse();
-    Error::Refused(format!(
-        "{cause}; rolling back the directories already swapped in failed: {}{}",
-        stuck.join("; "),
-        if restored.is_empty() {
-            String::new()
-        } else {
-            format!(" (restored: {})", restored.join(", "))
-        }
-    ))
+    Error::Rollback {
+        source: Box::new(cause),
+        stuck,
+        restored,
+    }
 }
 
 /// Removes staging directories a killed run left in `parent`.
@@ -279,7 +275,7 @@ pub fn place(
             }
             let to = rel
                 .join(&path)
-                .ok_or_else(|| Error::Refused(format!("{path}: outside the content")))?;
+                .ok_or_else(|| Error::entry(&path, "outside the content"))?;
             if kind == Existing::Symlink {
                 // Re-rooting can make a link that was inside point outside.
                 let target =
@@ -287,9 +283,10 @@ pub fn place(
                 let target = target.to_string_lossy();
                 let inside = RelPath::normalize(&path).and_then(|p| p.parent().join(&target));
                 if target.starts_with('/') || inside.is_none() {
-                    return Err(Error::Refused(format!(
-                        "{path}: symbolic link target {target:?} leaves the content after newRootPath/filters"
-                    )));
+                    return Err(Error::entry(
+                        &path,
+                        format!("symbolic link target {target:?} leaves the content after newRootPath/filters"),
+                    ));
                 }
             }
             scratch

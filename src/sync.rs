@@ -152,7 +152,7 @@ pub fn sync(
         }
         events(e)
     };
-    let loaded = config::load(&opts.inputs).map_err(|e| Error::Refused(e.to_string()))?;
+    let loaded = config::load(&opts.inputs).map_err(Error::from)?;
     let _guard = lock_workdir(&opts.workdir, op, events)?;
     let lock_path = opts.workdir.join(&opts.lock_file);
     let directories = select(&loaded, &opts.only)?;
@@ -165,9 +165,14 @@ pub fn sync(
         LockFile::Missing => None,
         LockFile::Valid(lock) => Some(lock),
         LockFile::Unreadable(u) if opts.locked => {
-            return Err(Error::Refused(format!(
-                "--locked: {u}; resolve it, or run sync without --locked to rewrite it"
-            )))
+            return Err(Error::Lock {
+                file: Some(u.path),
+                line: u.line,
+                message: format!(
+                    "{}; resolve it, or run sync without --locked (which rewrites it)",
+                    u.reason
+                ),
+            })
         }
         LockFile::Unreadable(u) => {
             let id = match u.line {
@@ -489,15 +494,11 @@ impl ContentJob<'_> {
     }
 
     fn wrap(&self, e: Error) -> Error {
-        match e {
-            Error::Cancelled => Error::Cancelled,
-            e => Error::Refused(format!(
-                "directory {:?}, content {:?} ({}): {e}",
-                self.dir.path,
-                self.content.path,
-                self.content.source_kind()
-            )),
-        }
+        e.in_content(
+            &self.dir.path,
+            &self.content.path,
+            self.content.source_kind(),
+        )
     }
 
     fn source(&self) -> Box<dyn fetch::Source + '_> {
@@ -587,7 +588,13 @@ impl ContentJob<'_> {
             &self.content.exclude_paths,
             self.content.legal_paths.as_deref(),
         )
-        .map_err(|e| self.wrap(Error::Refused(e)))?;
+        .map_err(|e| {
+            self.wrap(Error::setting(
+                "includePaths/excludePaths/legalPaths",
+                None,
+                e,
+            ))
+        })?;
 
         let (mut entry, report) = if let Probe::Lazy = probe {
             link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
@@ -639,8 +646,10 @@ impl ContentJob<'_> {
                 && self.local.is_none()
                 && !matches!(self.content.source, SourceConfig::Manual)
             {
-                return Err(self.wrap(Error::Refused(
-                    "expected at least one file after includePaths/excludePaths/newRootPath; nothing was left".into(),
+                return Err(self.wrap(Error::setting(
+                    "includePaths/excludePaths/newRootPath",
+                    None,
+                    "expected at least one file after filtering; nothing was left",
                 )));
             }
             drop(scratch);
@@ -671,7 +680,8 @@ impl ContentJob<'_> {
         if self.content.ignore_paths.is_empty() || !current.is_dir() {
             return Ok(());
         }
-        let matcher = IgnoreMatcher::new(&self.content.ignore_paths).map_err(Error::Refused)?;
+        let matcher = IgnoreMatcher::new(&self.content.ignore_paths)
+            .map_err(|e| Error::setting("ignorePaths", None, e))?;
         let mut stack = vec![PathBuf::new()];
         while let Some(sub) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(current.join(&sub)) else {
@@ -684,7 +694,7 @@ impl ContentJob<'_> {
                 if matcher.is_ignored(&text) {
                     let to = rel
                         .join(&text)
-                        .ok_or_else(|| Error::Refused(format!("{text}: outside the content")))?;
+                        .ok_or_else(|| Error::entry(&text, "outside the content"))?;
                     if staging
                         .root()
                         .existing(&to)
@@ -746,10 +756,14 @@ fn select<'a>(
                         .iter()
                         .map(|d| d.path.as_str())
                         .collect();
-                    Error::Refused(format!(
-                        "-d {path}: no such directory in the config (have: {})",
-                        known.join(", ")
-                    ))
+                    Error::setting(
+                        "-d",
+                        Some(path),
+                        format!(
+                            "no such directory in the config (have: {})",
+                            known.join(", ")
+                        ),
+                    )
                 })
         })
         .collect()
@@ -761,11 +775,10 @@ fn check_locked(
     lock: Option<&LockConfig>,
     path: &Path,
 ) -> Result<()> {
-    let lock = lock.ok_or_else(|| {
-        Error::Refused(format!(
-            "--locked: lock file {} does not exist; run sync without --locked first",
-            path.display()
-        ))
+    let lock = lock.ok_or_else(|| Error::Lock {
+        file: Some(path.to_path_buf()),
+        line: None,
+        message: "--locked: the lock file does not exist; run sync without --locked first".into(),
     })?;
     for (dir, _) in directories {
         for c in &dir.contents {
@@ -776,12 +789,14 @@ fn check_locked(
                 (_, None) => false,
             };
             if !ok {
-                return Err(Error::Refused(format!(
-                    "--locked: {} has no entry for directory {:?}, content {:?}; run sync without --locked to record it",
-                    path.display(),
-                    dir.path,
-                    c.path
-                )));
+                return Err(Error::Lock {
+                    file: Some(path.to_path_buf()),
+                    line: None,
+                    message: format!(
+                        "--locked: no entry for directory {:?}, content {:?}; run sync without --locked to record it",
+                        dir.path, c.path
+                    ),
+                });
             }
         }
     }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::ffi::Op;
 use crate::oci::Descriptor;
 use crate::registry::Repository;
@@ -80,26 +80,34 @@ impl Policy {
     pub fn validate(&self) -> Result<()> {
         let keyless = self.is_keyless();
         if !self.keys.is_empty() && keyless {
-            return Err(Error::Refused(
-                "cosign: give either public keys or a certificate identity and OIDC issuer, not both".into(),
+            return Err(Error::setting(
+                "cosign",
+                None,
+                "give either public keys or a certificate identity and OIDC issuer, not both",
             ));
         }
         if self.keys.is_empty() && !keyless {
-            return Err(Error::Refused(
-                "cosign: give a public key, or certificateIdentity[Regexp] and certificateOidcIssuer[Regexp]".into(),
+            return Err(Error::setting(
+                "cosign",
+                None,
+                "give a public key, or certificateIdentity[Regexp] and certificateOidcIssuer[Regexp]",
             ));
         }
         if keyless {
             if self.certificate_identity.is_none() && self.certificate_identity_regexp.is_none() {
-                return Err(Error::Refused(
-                    "cosign: keyless verification needs certificateIdentity or certificateIdentityRegexp".into(),
+                return Err(Error::setting(
+                    "cosign",
+                    None,
+                    "keyless verification needs certificateIdentity or certificateIdentityRegexp",
                 ));
             }
             if self.certificate_oidc_issuer.is_none()
                 && self.certificate_oidc_issuer_regexp.is_none()
             {
-                return Err(Error::Refused(
-                    "cosign: keyless verification needs certificateOidcIssuer or certificateOidcIssuerRegexp".into(),
+                return Err(Error::setting(
+                    "cosign",
+                    None,
+                    "keyless verification needs certificateOidcIssuer or certificateOidcIssuerRegexp",
                 ));
             }
         }
@@ -253,14 +261,12 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
     };
     let json = serde_json::to_string(&req).expect("request serialises");
-    let out = repo.target().verify(op, &json).map_err(|e| {
-        Error::registry(
-            format!("verify cosign signature of {}@{}", repo.name(), desc.digest),
-            e,
-        )
-    })?;
+    let out = repo
+        .target()
+        .verify(op, &json)
+        .map_err(|e| repo.shim_error(Operation::VerifySignature, &desc.digest, e))?;
     let answer: Answer = serde_json::from_str(&out).map_err(|e| {
-        Error::Refused(format!(
+        Error::Internal(format!(
             "verify: unexpected answer from the registry shim: {e}"
         ))
     })?;
@@ -289,7 +295,7 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
 /// Whether `e` is a signature that did not verify (as opposed to a registry,
 /// network or local problem while looking for it).
 pub fn is_verification_failure(e: &Error) -> bool {
-    matches!(e, Error::Registry { source, .. } if source.kind == ErrorKind::Verification)
+    matches!(e.cause(), Error::Registry(r) if r.source.kind == ErrorKind::Verification)
 }
 
 #[cfg(test)]

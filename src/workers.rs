@@ -62,7 +62,7 @@ mod tests {
         );
         let err = run(3, &items, |i| {
             if *i == 7 {
-                Err(Error::Refused("seven".into()))
+                Err(Error::Usage("seven".into()))
             } else {
                 Ok(())
             }
@@ -70,7 +70,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "seven");
         let err = run(2, &items, |i| match i {
-            3 => Err(Error::Refused("x".into())),
+            3 => Err(Error::Usage("x".into())),
             4 => Err(Error::Cancelled),
             _ => Ok(()),
         });

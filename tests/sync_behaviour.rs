@@ -489,8 +489,7 @@ fn locked_sync_refuses_a_conflicted_lock_naming_file_and_line() {
     assert_contains(
         &out,
         &[
-            "vendoras: Error: --locked: ",
-            &format!("{}:{marker_line}: ", lock_path.display()),
+            &format!("vendoras: Error: {}:{marker_line}: ", lock_path.display()),
             "merge conflict marker \"<<<<<<< HEAD\"",
             "without --locked",
         ],
@@ -522,7 +521,11 @@ fn an_empty_lock_is_rewritten_by_a_plain_sync_and_refused_by_locked() {
     assert_eq!(out.code(), Some(1), "{out:?}");
     assert_contains(
         &out,
-        &[&format!("--locked: {}: ", lock_path.display()), "empty"],
+        &[
+            &format!("vendoras: Error: {}: ", lock_path.display()),
+            "empty",
+            "without --locked",
+        ],
     );
     assert!(w.tree("vendor").is_empty(), "nothing may be written");
     assert_eq!(

@@ -386,6 +386,41 @@ fn a_registry_refusing_auth_fails_and_keeps_the_old_tree() {
 }
 
 #[test]
+fn a_missing_tag_with_json_prints_registry_and_status_404_as_fields() {
+    let w = synced();
+    let before = w.state();
+    let host = registry().host();
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{host}/good"),
+        "no-such-tag",
+        &[],
+    ));
+    let out = w.sync(&["--json"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{out:?}"));
+    let err = &json["error"];
+    assert_eq!(err["kind"], "registry", "{json:#}");
+    assert_eq!(err["status"], 404, "{json:#}");
+    assert_eq!(err["code"], "not_found", "{json:#}");
+    assert_eq!(err["registry"], host.as_str(), "{json:#}");
+    assert_eq!(err["repository"], format!("{host}/good"), "{json:#}");
+    assert_eq!(err["reference"], "no-such-tag", "{json:#}");
+    assert_eq!(err["directory"], "vendor/x", "{json:#}");
+    assert_eq!(err["content"], ".", "{json:#}");
+    // The message is the very text on stderr.
+    let message = err["message"].as_str().expect("message is text");
+    assert!(
+        out.stderr
+            .contains(&format!("vendoras: Error: {message}\n")),
+        "{out:?}"
+    );
+    assert_contains(&out, &["no-such-tag", "404"]);
+    assert_eq!(w.state(), before);
+}
+
+#[test]
 fn a_misspelled_key_is_an_error_with_file_line_and_suggestion() {
     let w = synced();
     let before = w.state();

@@ -1,7 +1,9 @@
 //! Argument parsing and the shared error/exit-code convention.
 //!
 //! Exit codes: 0 success, 1 any failure (`vendoras: Error: ...` on stderr),
-//! 130 when interrupted by Ctrl-C or SIGTERM.
+//! 130 when interrupted by Ctrl-C or SIGTERM. With `sync --json` or
+//! `pull --format json`, a failure also prints `{"error": {...}}` on stdout
+//! (the fields of [`vendoras::Error::to_json`]; README, "Errors").
 
 mod pull;
 mod sync;
@@ -65,6 +67,11 @@ pub fn run() -> ExitCode {
             eprintln!("vendoras: warning: cannot handle Ctrl-C: {e}");
         }
     }
+    let json = match &cli.command {
+        Command::Sync(args) => args.json,
+        Command::Pull(args) => args.json(),
+        _ => false,
+    };
     let result = match cli.command {
         Command::Pull(args) => pull::run(args, &op),
         Command::Sync(args) => sync::run(args, &op),
@@ -86,6 +93,9 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if json {
+                println!("{}", json_error(&e, op.is_cancelled()));
+            }
             if op.is_cancelled()
                 || e.downcast_ref::<vendoras::Error>()
                     .is_some_and(|e| e.is_cancelled())
@@ -131,6 +141,25 @@ impl RemoteArgs {
             docker_config: None,
         }
     }
+}
+
+/// `{"error": {...}}` for a failed command: the library error's fields
+/// (the first [`vendoras::Error`] in the chain), with `message` the very
+/// text printed after `vendoras: Error: ` on stderr. Errors from the command
+/// line itself (bad flag values, unreadable stdin) are `kind: "usage"`.
+fn json_error(e: &anyhow::Error, cancelled: bool) -> String {
+    let fields = if cancelled {
+        vendoras::Error::Cancelled.to_json()
+    } else {
+        let mut fields = match e.chain().find_map(|c| c.downcast_ref::<vendoras::Error>()) {
+            Some(v) => v.to_json(),
+            None => serde_json::json!({ "kind": "usage" }),
+        };
+        fields["message"] = chain(e).into();
+        fields
+    };
+    serde_json::to_string_pretty(&serde_json::json!({ "error": fields }))
+        .expect("JSON values serialise")
 }
 
 /// `outer: inner: innermost`, skipping causes already in the outer text.

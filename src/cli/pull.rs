@@ -51,6 +51,13 @@ pub struct PullArgs {
     format: Format,
 }
 
+impl PullArgs {
+    /// `--format json`: a failure is printed as JSON too.
+    pub(super) fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,

@@ -37,9 +37,9 @@ pub struct SyncArgs {
     /// Contents resolved and fetched at once
     #[arg(long, default_value_t = 8)]
     jobs: usize,
-    /// Print a JSON summary
+    /// Print a JSON summary (or, on failure, `{"error": {...}}`)
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Blob cache directory (default: $VENDORAS_CACHE_DIR, $XDG_CACHE_HOME/vendoras or ~/.cache/vendoras)
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -89,7 +89,9 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
                 .context("read config from stdin")?;
             s
         } else {
-            std::fs::read_to_string(f).with_context(|| format!("read config {f}"))?
+            std::fs::read_to_string(f)
+                .map_err(|e| vendoras::Error::io(f, e))
+                .context("read config")?
         };
         inputs.push(Input {
             name: f.clone(),

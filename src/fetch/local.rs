@@ -42,10 +42,11 @@ impl Source for Directory<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
         let src = ctx.workdir.join(self.path);
         if !src.is_dir() {
-            return Err(Error::Refused(format!(
-                "directory source {:?}: not a directory",
-                src.display().to_string()
-            )));
+            return Err(Error::setting(
+                "directory.path",
+                Some(&src.display().to_string()),
+                "not a directory",
+            ));
         }
         let bytes = copy_tree(&src, dest, &RelPath::root())?;
         Ok(Fetched {
@@ -76,7 +77,11 @@ impl Source for Inline<'_> {
         for from in &self.cfg.paths_from {
             if let Some(r) = &from.secret_ref {
                 let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
-                    Error::Refused(format!("inline pathsFrom: secret {:?} not found", r.name))
+                    Error::setting(
+                        "inline.pathsFrom.secretRef",
+                        Some(&r.name),
+                        "no such Secret",
+                    )
                 })?;
                 for (k, v) in &secret.data {
                     files.push((join_opt(r.directory_path.as_deref(), k), v.clone()));
@@ -84,10 +89,11 @@ impl Source for Inline<'_> {
             }
             if let Some(r) = &from.config_map_ref {
                 let cm = ctx.loaded.config_maps.get(&r.name).ok_or_else(|| {
-                    Error::Refused(format!(
-                        "inline pathsFrom: config map {:?} not found",
-                        r.name
-                    ))
+                    Error::setting(
+                        "inline.pathsFrom.configMapRef",
+                        Some(&r.name),
+                        "no such ConfigMap",
+                    )
                 })?;
                 for (k, v) in &cm.data {
                     files.push((
@@ -102,9 +108,10 @@ impl Source for Inline<'_> {
             let rel = RelPath::normalize(&path)
                 .filter(|r| !r.is_root())
                 .ok_or_else(|| {
-                    Error::Refused(format!(
-                        "inline path {path:?} must be relative and stay inside the content"
-                    ))
+                    Error::entry(
+                        format!("inline path {path:?}"),
+                        "must be relative and stay inside the content",
+                    )
                 })?;
             let mut f = dest
                 .create_file(&rel, 0o600, Some(0o755))

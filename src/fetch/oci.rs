@@ -70,16 +70,19 @@ impl OciSource<'_> {
             )
         } else {
             let image = cfg.image.as_deref().unwrap_or_default();
-            let reference: Reference = image
-                .parse()
-                .map_err(|e| Error::Refused(format!("ociArtifact.image: {e}")))?;
+            let reference: Reference =
+                image
+                    .parse()
+                    .map_err(|e: crate::reference::InvalidReference| {
+                        Error::setting("ociArtifact.image", None, e.to_string())
+                    })?;
             let options = RemoteOptions {
                 plain_http: cfg.plain_http,
                 insecure: cfg.dangerous_skip_tls_verify,
                 credential: match &cfg.secret_ref {
                     Some(r) => Some(credential_from_secret(
                         ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
-                            Error::Refused(format!("secretRef {:?}: no such Secret", r.name))
+                            Error::setting("ociArtifact.secretRef", Some(&r.name), "no such Secret")
                         })?,
                         &reference.registry,
                     )?),
@@ -112,7 +115,7 @@ impl OciSource<'_> {
         // the recorded digest.
         if let Some(pinned) = ctx.pinned {
             let entry = pinned.oci_artifact.as_ref().ok_or_else(|| {
-                Error::Refused(format!(
+                lock_entry_error(format!(
                     "lock entry for content {:?} is not an ociArtifact; run sync without --locked",
                     pinned.path
                 ))
@@ -122,12 +125,12 @@ impl OciSource<'_> {
                 .rsplit_once('@')
                 .and_then(|(_, d)| d.parse::<Digest>().ok())
                 .ok_or_else(|| {
-                    Error::Refused(format!("lock entry url {:?} has no digest", entry.url))
+                    lock_entry_error(format!("lock entry url {:?} has no digest", entry.url))
                 })?;
             let index = match &entry.index {
                 Some(i) => Some(
                     i.parse::<Digest>()
-                        .map_err(|e| Error::Refused(format!("lock entry index {i:?}: {e}")))?,
+                        .map_err(|e| lock_entry_error(format!("lock entry index {i:?}: {e}")))?,
                 ),
                 None => None,
             };
@@ -179,7 +182,7 @@ impl OciSource<'_> {
         let platform = match &self.cfg.platform {
             Some(p) => Some(
                 p.parse::<Platform>()
-                    .map_err(|e| Error::Refused(format!("ociArtifact.platform: {e}")))?,
+                    .map_err(|e| Error::setting("ociArtifact.platform", None, e))?,
             ),
             None => None,
         };
@@ -217,11 +220,12 @@ impl OciSource<'_> {
                 .iter()
                 .find(|m| m.digest.to_string() == loc.object)
                 .cloned()
-                .ok_or_else(|| {
-                    Error::Refused(format!(
-                        "locked manifest {} is not listed by the locked index {}",
-                        loc.object, top.digest
-                    ))
+                .ok_or_else(|| Error::Artifact {
+                    reference: format!("{}@{}", loc.name, top.digest),
+                    reason: format!(
+                        "the locked manifest {} is not listed by this locked index",
+                        loc.object
+                    ),
                 })?,
             (Some(p), None, _) => loc.repo.resolve(ctx.op, &top.digest.to_string(), Some(p))?,
             _ => top.clone(),
@@ -258,13 +262,19 @@ impl OciSource<'_> {
                 })
                 .collect();
             if manifest.manifests.len() != 1 {
-                return Err(Error::Refused(format!(
-                    "{}:{} is an index of {} manifests; set ociArtifact.platform to one of: {}",
-                    loc.name,
-                    loc.object,
-                    manifest.manifests.len(),
-                    platforms.join(", ")
-                )));
+                let sep = if loc.object.parse::<Digest>().is_ok() {
+                    '@'
+                } else {
+                    ':'
+                };
+                return Err(Error::Artifact {
+                    reference: format!("{}{sep}{}", loc.name, loc.object),
+                    reason: format!(
+                        "an index of {} manifests; set ociArtifact.platform to one of: {}",
+                        manifest.manifests.len(),
+                        platforms.join(", ")
+                    ),
+                });
             }
             manifest_desc = manifest.manifests[0].clone();
             manifest = loc.repo.fetch_manifest(ctx.op, &manifest_desc)?.1;
@@ -289,7 +299,11 @@ impl OciSource<'_> {
         }
         if let Some(r) = &c.secret_ref {
             let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
-                Error::Refused(format!("cosign.secretRef {:?}: no such Secret", r.name))
+                Error::setting(
+                    "ociArtifact.cosign.secretRef",
+                    Some(&r.name),
+                    "no such Secret",
+                )
             })?;
             keys.extend(
                 secret
@@ -302,10 +316,11 @@ impl OciSource<'_> {
                     }),
             );
             if keys.is_empty() {
-                return Err(Error::Refused(format!(
-                    "cosign.secretRef {:?}: the Secret has no *.pub key",
-                    r.name
-                )));
+                return Err(Error::setting(
+                    "ociArtifact.cosign.secretRef",
+                    Some(&r.name),
+                    "the Secret has no *.pub key",
+                ));
             }
         }
         Ok(Some(Policy {
@@ -380,16 +395,17 @@ impl Source for OciSource<'_> {
                 .iter()
                 .map(|l| format!("{} ({})", l.media_type, l.digest))
                 .collect();
-            return Err(Error::Refused(format!(
-                "{}@{}: no layer left after the mediaTypes filter; the artifact has: {}",
-                loc.name,
-                manifest_desc.digest,
-                if have.is_empty() {
-                    "no layers".to_string()
-                } else {
-                    have.join(", ")
-                }
-            )));
+            return Err(Error::Artifact {
+                reference: format!("{}@{}", loc.name, manifest_desc.digest),
+                reason: format!(
+                    "no layer left after the mediaTypes filter; the artifact has: {}",
+                    if have.is_empty() {
+                        "no layers".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+            });
         }
 
         (ctx.progress)(Progress::Expect(layers.iter().map(|l| l.size).sum()));
@@ -397,10 +413,9 @@ impl Source for OciSource<'_> {
         let mut owners: BTreeMap<RelPath, String> = BTreeMap::new();
         for layer in layers {
             let what = format!("layer {} ({})", layer.digest, layer.media_type);
-            let plan = plan_layer(layer, self.cfg.unpack).map_err(|e| match e {
-                Error::Refused(m) => Error::Refused(format!("{what}: {m}")),
-                other => other,
-            })?;
+            let in_layer = |e: Error| e.in_layer(&layer.digest, &layer.media_type, None);
+            let reference = format!("{}@{}", loc.name, manifest_desc.digest);
+            let plan = plan_layer(layer, self.cfg.unpack, &reference).map_err(in_layer)?;
             let Some(plan) = plan else {
                 fetched.warnings.push(format!(
                     "Skipped pulling layers without file name in \"org.opencontainers.image.title\": {what}"
@@ -409,10 +424,7 @@ impl Source for OciSource<'_> {
             };
             let (report_paths, warnings, bytes) = self
                 .fetch_layer(ctx, &loc.repo, layer, &plan, dest)
-                .map_err(|e| match e {
-                    Error::Refused(m) => Error::Refused(format!("{what}: {m}")),
-                    other => other,
-                })?;
+                .map_err(in_layer)?;
             fetched.bytes += bytes;
             fetched
                 .warnings
@@ -420,9 +432,10 @@ impl Source for OciSource<'_> {
             for p in report_paths {
                 if let Some(prev) = owners.insert(p.clone(), what.clone()) {
                     if prev != what {
-                        return Err(Error::Refused(format!(
-                            "{p}: written by both {prev} and {what}"
-                        )));
+                        return Err(Error::entry(
+                            p.to_string(),
+                            format!("written by both {prev} and {what}"),
+                        ));
                     }
                 }
             }
@@ -447,24 +460,22 @@ enum Plan {
     Archive(Compression),
 }
 
-fn plan_layer(layer: &Descriptor, unpack: Unpack) -> Result<Option<Plan>> {
+/// `reference` is the manifest's (`registry/repository@digest`), for errors.
+fn plan_layer(layer: &Descriptor, unpack: Unpack, reference: &str) -> Result<Option<Plan>> {
     let title = || {
         let t = layer.title().unwrap_or_default();
         RelPath::normalize(t)
             .filter(|r| !r.is_root())
-            .ok_or_else(|| {
-                Error::Refused(format!(
-                    "title {t:?} must be a relative path inside the content"
-                ))
-            })
+            .ok_or_else(|| Error::entry(t, "the title must be a relative path inside the content"))
     };
     let archive = || {
         Compression::from_media_type(&layer.media_type).map(Plan::Archive).ok_or_else(|| {
-            Error::Refused(
-                "not an archive: the media type names neither tar, tar+gzip nor tar+zstd, and the layer has no \
+            Error::Artifact {
+                reference: reference.to_string(),
+                reason: "not an archive: the media type names neither tar, tar+gzip nor tar+zstd, and the layer has no \
                  org.opencontainers.image.title to write it to; exclude it by listing the media types you want under mediaTypes"
                     .to_string(),
-            )
+            }
         })
     };
     let unpack_dir = layer.annotations.get(ANNOTATION_UNPACK).map(String::as_str) == Some("true");
@@ -561,7 +572,6 @@ impl OciSource<'_> {
             create_parents: true,
             refuse_whiteouts: true,
         };
-        let refused = |e: extract::ExtractError| Error::Refused(e.to_string());
         match plan {
             Plan::File { title } => {
                 let mut file = dest
@@ -576,13 +586,13 @@ impl OciSource<'_> {
             Plan::Directory { title, digest } => {
                 let (report, _) =
                     extract_oras_directory(reader, digest.as_ref(), dest, &opts(title.clone()))
-                        .map_err(refused)?;
+                        .map_err(Error::from)?;
                 Ok((report.paths, report.warnings))
             }
             Plan::Archive(compression) => {
                 let (report, _) =
                     extract_archive(reader, *compression, dest, &opts(RelPath::root()))
-                        .map_err(refused)?;
+                        .map_err(Error::from)?;
                 Ok((report.paths, report.warnings))
             }
         }
@@ -616,10 +626,11 @@ fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential>
             auths: BTreeMap<String, Auth>,
         }
         let cfg: DockerConfig = serde_json::from_slice(json).map_err(|e| {
-            Error::Refused(format!(
-                "secret {:?}: .dockerconfigjson is not valid JSON: {e}",
-                secret.name
-            ))
+            Error::setting(
+                "secret",
+                Some(&secret.name),
+                format!(".dockerconfigjson is not valid JSON: {e}"),
+            )
         })?;
         let entry = cfg
             .auths
@@ -632,20 +643,22 @@ fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential>
             })
             .map(|(_, v)| v)
             .ok_or_else(|| {
-                Error::Refused(format!(
-                    "secret {:?}: .dockerconfigjson has no entry for {registry}",
-                    secret.name
-                ))
+                Error::setting(
+                    "secret",
+                    Some(&secret.name),
+                    format!(".dockerconfigjson has no entry for {registry}"),
+                )
             })?;
         let (mut username, mut password) = (entry.username.clone(), entry.password.clone());
         if !entry.auth.is_empty() {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(entry.auth.trim())
                 .map_err(|_| {
-                    Error::Refused(format!(
-                        "secret {:?}: bad auth field for {registry}",
-                        secret.name
-                    ))
+                    Error::setting(
+                        "secret",
+                        Some(&secret.name),
+                        format!("bad auth field for {registry}"),
+                    )
                 })?;
             let decoded = String::from_utf8_lossy(&decoded).into_owned();
             let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
@@ -670,9 +683,20 @@ fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential>
             password,
             ..Credential::default()
         }),
-        _ => Err(Error::Refused(format!(
-            "secret {:?}: expected keys username and password, token, or .dockerconfigjson",
-            secret.name
-        ))),
+        _ => Err(Error::setting(
+            "secret",
+            Some(&secret.name),
+            "expected keys username and password, token, or .dockerconfigjson",
+        )),
+    }
+}
+
+/// A lock entry handed down by `--locked` (or this sync's probe) that does
+/// not describe an `ociArtifact`; the sync engine adds which content.
+fn lock_entry_error(message: String) -> Error {
+    Error::Lock {
+        file: None,
+        line: None,
+        message,
     }
 }
