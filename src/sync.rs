@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use rustix::fs::{flock, FlockOperation, Mode, OFlags};
 
 use crate::cache::Cache;
-use crate::config::{self, Content, Directory, Input, Loaded, Source as SourceConfig};
+use crate::config::{
+    self, ConfigError, Content, Directory, Input, LoadOptions, Loaded, PathRules,
+    Source as SourceConfig,
+};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
@@ -47,6 +50,10 @@ pub struct SyncOptions {
     pub workdir: PathBuf,
     /// Extraction limits per layer (decompression bombs).
     pub limits: extract::Limits,
+    /// `--strict`: config keys vendir ignores are errors, not warnings.
+    pub strict: bool,
+    /// `--allow-outside-paths`: directory paths may leave the project.
+    pub allow_outside_paths: bool,
 }
 
 /// A progress event.
@@ -122,6 +129,8 @@ pub struct SyncReport {
     pub contents: Vec<ContentReport>,
     /// Whether the lock file changed.
     pub lock_written: bool,
+    /// Config keys that were ignored, as vendir ignores them.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// Runs a sync.
@@ -130,7 +139,17 @@ pub fn sync(
     op: &Arc<Op>,
     events: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<SyncReport> {
-    let loaded = config::load(&opts.inputs).map_err(|e| Error::Refused(e.to_string()))?;
+    let load = LoadOptions {
+        paths: PathRules::discover(&opts.workdir, opts.allow_outside_paths),
+        strict: opts.strict,
+    };
+    let loaded = config::load(&opts.inputs, &load).map_err(|e| Error::Refused(e.to_string()))?;
+    for w in &loaded.warnings {
+        events(Event::Warning {
+            id: &w.position(),
+            message: &w.text(),
+        });
+    }
     let _guard = lock_workdir(&opts.workdir, op, events)?;
     let lock_path = opts.workdir.join(&opts.lock_file);
     let previous = LockConfig::read(&lock_path)?;
@@ -310,6 +329,7 @@ pub fn sync(
     Ok(SyncReport {
         contents: results.into_values().map(|(r, _)| r).collect(),
         lock_written,
+        warnings: loaded.warnings.clone(),
     })
 }
 
@@ -349,7 +369,7 @@ enum Probe {
 }
 
 fn content_id(dir: &Directory, content: &Content) -> String {
-    if content.path == "." {
+    if content.path.is_root() {
         dir.path.clone()
     } else {
         format!("{}/{}", dir.path, content.path)
@@ -416,13 +436,13 @@ impl ContentJob<'_> {
             .opts
             .workdir
             .join(&self.dir.path)
-            .join(&self.content.path)
+            .join(self.content.path.to_string())
     }
 
     fn previous_entry(&self) -> Option<&LockContent> {
         self.shared
             .previous
-            .and_then(|l| l.content(&self.dir.path, &self.content.path))
+            .and_then(|l| l.content(&self.dir.path, &self.content.path.to_string()))
     }
 
     fn wrap(&self, e: Error) -> Error {
@@ -506,7 +526,7 @@ impl ContentJob<'_> {
         let staging = self.staging.expect("run has a staging directory");
         let start = Instant::now();
         let id = content_id(self.dir, self.content);
-        let rel = RelPath::normalize(&self.content.path).unwrap_or_default();
+        let rel = self.content.path.clone();
         let current = self.current();
         events(Event::Started { id: &id });
         if let Probe::Resolved(Probed {
@@ -529,7 +549,7 @@ impl ContentJob<'_> {
         let (mut entry, report) = if let Probe::Lazy = probe {
             link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
             let mut entry = self.previous_entry().cloned().unwrap_or_default();
-            entry.path = self.content.path.clone();
+            entry.path = self.content.path.to_string();
             let report = ContentReport {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
@@ -567,7 +587,11 @@ impl ContentJob<'_> {
                 staging.root(),
                 &rel,
                 &filter,
-                self.content.new_root_path.as_deref(),
+                self.content
+                    .new_root_path
+                    .as_ref()
+                    .map(RelPath::to_string)
+                    .as_deref(),
                 fetched.files,
             )
             .map_err(|e| self.wrap(e))?;
@@ -583,7 +607,7 @@ impl ContentJob<'_> {
             drop(scratch);
             let _ = std::fs::remove_dir_all(&scratch_path);
             let mut entry = fetched.lock;
-            entry.path = self.content.path.clone();
+            entry.path = self.content.path.to_string();
             let report = ContentReport {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
@@ -667,9 +691,7 @@ fn select<'a>(
     }
     only.iter()
         .map(|(path, local)| {
-            let want = RelPath::normalize(path)
-                .map(|r| r.to_string())
-                .unwrap_or_default();
+            let want = config::normalize_directory_path(path);
             loaded
                 .config
                 .directories
@@ -706,7 +728,7 @@ fn check_locked(
     })?;
     for (dir, _) in directories {
         for c in &dir.contents {
-            let entry = lock.content(&dir.path, &c.path);
+            let entry = lock.content(&dir.path, &c.path.to_string());
             let ok = match (&c.source, entry) {
                 (SourceConfig::OciArtifact(_), Some(e)) => e.oci_artifact.is_some(),
                 (_, Some(_)) => true,
