@@ -183,12 +183,14 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Result<Loaded, ConfigErr
                 (API_VERSION, KIND) => configs.push(parsed),
                 ("v1", "Secret") => secret_docs.push(parsed),
                 ("v1", "ConfigMap") => config_map_docs.push(parsed),
-                (_, KIND) => return Err(doc.err(
-                    &root.k("apiVersion"),
-                    format!(
+                (_, KIND) => {
+                    return Err(doc.err(
+                        &root.k("apiVersion"),
+                        format!(
                         "unsupported apiVersion `{api}` for kind Config; expected `{API_VERSION}`"
                     ),
-                )),
+                    ))
+                }
                 (_, "Secret" | "ConfigMap") => {
                     return Err(doc.err(
                         &root.k("apiVersion"),
