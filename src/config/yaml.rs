@@ -269,18 +269,14 @@ fn syntax_error(e: serde_saphyr::Error) -> SyntaxError {
              looks like an alias or merge-key bomb (\"billion laughs\")"
         )
     } else {
-        strip_location(&e.to_string())
+        // The user-facing wording (the default one names library options),
+        // without the position, which is reported apart.
+        use serde_saphyr::MessageFormatter as _;
+        serde_saphyr::UserMessageFormatter
+            .format_message(e)
+            .into_owned()
     };
     SyntaxError { pos, message }
-}
-
-/// serde-saphyr ends messages with ` at line N, column M`; the position is
-/// reported apart.
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) if message[i..].contains(", column ") => message[..i].to_string(),
-        _ => message.to_string(),
-    }
 }
 
 /// What serde-saphyr produces; converted to [`Value`] with the raw text.
