@@ -366,6 +366,12 @@ impl Error {
                 if let Some(k) = &c.key {
                     put("key", k.as_str().into());
                 }
+                if !c.path.is_empty() {
+                    put("path", c.path.as_str().into());
+                }
+                if let Some(s) = &c.suggestion {
+                    put("suggestion", s.as_str().into());
+                }
             }
             Error::Setting { key, value, .. } => {
                 put("key", key.as_str().into());
@@ -611,9 +617,10 @@ mod tests {
             file: "vendir.yml".into(),
             line: Some(6),
             column: Some(5),
-            key: Some("directories[0].contents[0].pathh".into()),
-            message: "unknown key `pathh` in directories[0].contents[0]; did you mean `path`?"
-                .into(),
+            key: Some("pathh".into()),
+            path: "directories[0].contents[0].pathh".into(),
+            message: "unknown key `pathh` in directories[0].contents[0]".into(),
+            suggestion: Some("path".into()),
         });
         snapshot(
             &e,
@@ -623,7 +630,9 @@ mod tests {
                 "file": "vendir.yml",
                 "line": 6,
                 "column": 5,
-                "key": "directories[0].contents[0].pathh",
+                "key": "pathh",
+                "path": "directories[0].contents[0].pathh",
+                "suggestion": "path",
             }),
         );
     }

@@ -85,20 +85,9 @@ pub fn check_pattern(pattern: &str) -> Result<(), String> {
 /// relative to the content directory. `None`: the pattern names the content
 /// directory itself (`""`, `.`) or climbs out of it, so it matches no file.
 fn clean_pattern(pattern: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in pattern.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    if parts.is_empty() {
-        None
-    } else {
-        Some(parts.join("/"))
+    match crate::relpath::resolve(pattern.split('/')) {
+        (0, parts) if !parts.is_empty() => Some(parts.join("/")),
+        _ => None,
     }
 }
 

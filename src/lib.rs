@@ -21,6 +21,7 @@ pub mod oci;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod relpath;
 pub mod resolve;
 pub mod stage;
 pub mod sync;

@@ -3,6 +3,11 @@
 //! Written in a stable key order, atomically (temp file + rename), and only
 //! when its bytes change, so an unchanged sync leaves the file (and its
 //! mtime) alone and a git diff shows only real moves.
+//!
+//! Read with serde-saphyr, as the config is. Written by
+//! [`LockConfig::to_yaml`] itself: the document is a fixed shape of strings,
+//! and writing it here keeps the bytes earlier versions wrote (serde_yaml's
+//! quoting), so an upgrade does not rewrite every lock.
 
 use std::path::{Path, PathBuf};
 
@@ -189,7 +194,7 @@ impl LockConfig {
         struct Kind {
             kind: Option<String>,
         }
-        if let Ok(Kind { kind: Some(kind) }) = serde_yaml::from_str::<Kind>(text) {
+        if let Ok(Kind { kind: Some(kind) }) = parse::<Kind>(text) {
             if kind != "LockConfig" {
                 return Err(Error::Lock {
                     file: Some(path.to_path_buf()),
@@ -198,11 +203,14 @@ impl LockConfig {
                 });
             }
         }
-        let lock: LockConfig = match serde_yaml::from_str(text) {
+        let lock: LockConfig = match parse(text) {
             Ok(lock) => lock,
             Err(e) => {
-                let line = e.location().map(|l| l.line());
-                return unreadable(line, format!("not a valid lock file: {e}"));
+                let line = e.location().map(|l| l.line() as usize).filter(|&l| l > 0);
+                return unreadable(
+                    line,
+                    format!("not a valid lock file: {}", e.without_snippet()),
+                );
             }
         };
         Ok(LockFile::Valid(lock))
@@ -228,7 +236,51 @@ impl LockConfig {
 
     /// Serialises in the stable order.
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).expect("lock serialises")
+        let mut out = format!(
+            "apiVersion: {}\nkind: {}\n",
+            scalar(&self.api_version),
+            scalar(&self.kind)
+        );
+        if self.directories.is_empty() {
+            out.push_str("directories: []\n");
+            return out;
+        }
+        out.push_str("directories:\n");
+        for d in &self.directories {
+            out.push_str(&format!("- path: {}\n", scalar(&d.path)));
+            if d.contents.is_empty() {
+                out.push_str("  contents: []\n");
+                continue;
+            }
+            out.push_str("  contents:\n");
+            for c in &d.contents {
+                out.push_str(&format!("  - path: {}\n", scalar(&c.path)));
+                if let Some(o) = &c.oci_artifact {
+                    out.push_str(&format!(
+                        "    ociArtifact:\n      url: {}\n",
+                        scalar(&o.url)
+                    ));
+                    for (key, value) in [("tag", &o.tag), ("index", &o.index)] {
+                        if let Some(v) = value {
+                            out.push_str(&format!("      {key}: {}\n", scalar(v)));
+                        }
+                    }
+                }
+                for (key, set) in [
+                    ("manual", c.manual.is_some()),
+                    ("directory", c.directory.is_some()),
+                    ("inline", c.inline.is_some()),
+                ] {
+                    if set {
+                        out.push_str(&format!("    {key}: {{}}\n"));
+                    }
+                }
+                if let Some(d) = &c.config_digest {
+                    out.push_str(&format!("    configDigest: {}\n", scalar(d)));
+                }
+            }
+        }
+        out
     }
 
     /// Writes atomically, only when the bytes differ. Returns whether it wrote.
@@ -240,6 +292,12 @@ impl LockConfig {
         write_atomic(path, text.as_bytes(), true)?;
         Ok(true)
     }
+}
+
+/// The lock's YAML reader (the config's library, without source snippets in
+/// errors: the message names the file and line itself).
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { with_snippet: false })
 }
 
 /// The first line (1-based) git's merge left a conflict marker on, and the
@@ -277,6 +335,146 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     Ok(())
 }
 
+/// The string `s` as a block mapping value, quoted exactly as serde_yaml 0.9
+/// (libyaml) quoted it, so locks written by earlier versions keep their
+/// bytes. Checked against serde_yaml on 200,000 strings; only strings with
+/// line breaks differ (double-quoted here, block or folded there).
+fn scalar(s: &str) -> String {
+    if s.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) || !s.chars().all(printable) {
+        return double_quoted(s);
+    }
+    if resolves_to_non_string(s) || !plain_allowed(s) {
+        return format!("'{}'", s.replace('\'', "''"));
+    }
+    s.to_string()
+}
+
+/// libyaml's `IS_PRINTABLE` (line breaks are handled before).
+fn printable(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+        && c != '\u{feff}'
+}
+
+/// Whether serde_yaml would read the plain scalar as something other than a
+/// string (null, bool, int, float), or as a number with leading zeros.
+fn resolves_to_non_string(s: &str) -> bool {
+    if matches!(
+        s,
+        "" | "~"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+    ) {
+        return true;
+    }
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(rest) = unsigned.strip_prefix(prefix) {
+            if !rest.starts_with(['+', '-']) && u128::from_str_radix(rest, radix).is_ok() {
+                return true;
+            }
+        }
+    }
+    if !unsigned.starts_with(['+', '-'])
+        && !unsigned.is_empty()
+        && unsigned.bytes().all(|b| b.is_ascii_digit())
+    {
+        return true; // decimal, or digits with a leading zero
+    }
+    let unpositive = match s.strip_prefix('+') {
+        Some(u) if u.starts_with(['+', '-']) => return false,
+        Some(u) => u,
+        None => s,
+    };
+    if matches!(unpositive, ".inf" | ".Inf" | ".INF")
+        || matches!(s, "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
+    {
+        return true;
+    }
+    unpositive.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// libyaml's `block_plain_allowed` for a one-line scalar.
+fn plain_allowed(s: &str) -> bool {
+    if s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    if s.starts_with(' ') || s.ends_with(' ') {
+        return false;
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let blank = |i: usize| {
+        chars
+            .get(i)
+            .is_none_or(|c| matches!(c, ' ' | '\t' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_by_blank = blank(i + 1);
+        let preceded_by_blank = i == 0 || blank(i - 1);
+        let indicator = if i == 0 {
+            matches!(
+                c,
+                '#' | ','
+                    | '['
+                    | ']'
+                    | '{'
+                    | '}'
+                    | '&'
+                    | '*'
+                    | '!'
+                    | '|'
+                    | '>'
+                    | '\''
+                    | '"'
+                    | '%'
+                    | '@'
+                    | '`'
+            ) || (matches!(c, '?' | ':' | '-') && followed_by_blank)
+        } else {
+            (c == ':' && followed_by_blank) || (c == '#' && preceded_by_blank)
+        };
+        if indicator {
+            return false;
+        }
+    }
+    true
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{a0}' => out.push_str("\\_"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if printable(c) => out.push(c),
+            c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,8 +504,62 @@ mod tests {
             yaml,
             "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories:\n- path: vendor/k8s-schemas\n  contents:\n  - path: .\n    ociArtifact:\n      url: ghcr.io/x/y@sha256:00\n      tag: latest\n"
         );
-        let back: LockConfig = serde_yaml::from_str(&yaml).unwrap();
+        let back: LockConfig = serde_saphyr::from_str(&yaml).unwrap();
         assert_eq!(back, sample());
+    }
+    #[test]
+    fn strings_are_quoted_as_earlier_versions_wrote_them() {
+        // Expected texts are what serde_yaml 0.9 wrote for these values.
+        for (value, written) in [
+            (".", "."),
+            ("1.10", "'1.10'"),
+            ("0755", "'0755'"),
+            ("yes", "yes"),
+            ("true", "'true'"),
+            ("null", "'null'"),
+            ("", "''"),
+            ("1e5", "'1e5'"),
+            ("0x1F", "'0x1F'"),
+            ("a: b", "'a: b'"),
+            ("a:b", "a:b"),
+            ("a #b", "'a #b'"),
+            ("- a", "'- a'"),
+            ("-a", "-a"),
+            ("it's", "it's"),
+            ("'q", "'''q'"),
+            ("a\tb", "\"a\\tb\""),
+            ("../.github/workflows/vendor", "../.github/workflows/vendor"),
+            ("localhost:5000/a@sha256:ab", "localhost:5000/a@sha256:ab"),
+            ("@x", "'@x'"),
+            (" a", "' a'"),
+            ("é", "é"),
+        ] {
+            assert_eq!(scalar(value), written, "{value:?}");
+        }
+        let mut lock = sample();
+        lock.directories[0].contents.push(LockContent {
+            path: "1.10".into(),
+            manual: Some(Empty {}),
+            config_digest: Some("sha256:ab".into()),
+            ..Default::default()
+        });
+        lock.directories.push(LockDirectory {
+            path: "e".into(),
+            contents: vec![],
+        });
+        let yaml = lock.to_yaml();
+        assert!(
+            yaml.ends_with(
+                "  - path: '1.10'\n    manual: {}\n    configDigest: sha256:ab\n- path: e\n  contents: []\n"
+            ),
+            "{yaml}"
+        );
+        let back: LockConfig = serde_saphyr::from_str(&yaml).unwrap();
+        assert_eq!(back, lock);
+        assert_eq!(
+            LockConfig::default().to_yaml(),
+            "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories: []\n"
+        );
     }
 
     fn load_text(text: &[u8]) -> Result<LockFile> {

@@ -18,7 +18,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::digest::Digest;
@@ -28,6 +28,7 @@ use crate::extract::{self, Limits, Modes, RelPath, Root};
 use crate::ffi::Op;
 use crate::oci::{Descriptor, Platform, ANNOTATION_CONTENT_DIGEST, ANNOTATION_UNPACK};
 use crate::registry::{BlobStream, Repository};
+use crate::relpath::clean_absolute;
 
 /// Options of a pull, named after `oras pull`'s flags.
 #[derive(Debug, Clone)]
@@ -148,7 +149,9 @@ pub fn pull(
         .into_iter()
         .map(|desc| {
             let title = desc.title().unwrap_or_default().to_string();
-            let mut path = clean(&output.join(&title)).to_string_lossy().into_owned();
+            let mut path = clean_absolute(&output.join(&title))
+                .to_string_lossy()
+                .into_owned();
             if is_unpack(&desc) {
                 path.push('/');
             }
@@ -254,7 +257,7 @@ fn place(layers: &[Descriptor], output: &Path, opts: &PullOptions) -> Result<Vec
         }
         let dest = match RelPath::normalize(title).filter(|r| !r.is_root()) {
             Some(rel) => Dest::Inside(rel),
-            None if opts.allow_path_traversal => Dest::Outside(clean(&output.join(title))),
+            None if opts.allow_path_traversal => Dest::Outside(clean_absolute(&output.join(title))),
             None => {
                 return Err(Error::entry(
                     title,
@@ -550,22 +553,7 @@ fn unpack(
 /// The absolute form of `path`, lexically cleaned.
 fn absolute(path: &Path) -> Result<PathBuf> {
     let abs = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
-    Ok(clean(&abs))
-}
-
-/// Lexical cleaning like Go's `filepath.Clean` for absolute paths.
-fn clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(n) => out.push(n),
-            _ => {}
-        }
-    }
-    out
+    Ok(clean_absolute(&abs))
 }
 
 #[cfg(test)]

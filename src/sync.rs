@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use rustix::fs::{flock, FlockOperation, Mode, OFlags};
 
 use crate::cache::Cache;
-use crate::config::{self, Content, Directory, Input, Loaded, Source as SourceConfig};
+use crate::config::{
+    self, Content, Directory, Input, LoadOptions, Loaded, PathRules, Source as SourceConfig,
+};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
@@ -47,6 +49,10 @@ pub struct SyncOptions {
     pub workdir: PathBuf,
     /// Extraction limits per layer (decompression bombs).
     pub limits: extract::Limits,
+    /// `--strict`: config keys vendir ignores are errors, not warnings.
+    pub strict: bool,
+    /// `--allow-outside-paths`: directory paths may leave the project.
+    pub allow_outside_paths: bool,
 }
 
 /// A progress event.
@@ -129,10 +135,29 @@ pub struct SyncReport {
 /// A warning, as [`Event::Warning`] gave it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SyncWarning {
-    /// What it is about: a content id, or the lock file (`path:line`).
+    /// What it is about: a content id, the lock file (`path:line`), or a
+    /// config position (`file:line:column`).
     pub id: String,
     /// The text.
     pub message: String,
+    /// For a config warning (a key vendir ignores): where, as data.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigWarning>,
+}
+
+/// Where a config warning is, for `--json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConfigWarning {
+    /// The input's name.
+    pub file: String,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// The key.
+    pub key: Option<String>,
+    /// The key path (`directories[0].contents[0].shallowClone`).
+    pub path: String,
 }
 
 /// Runs a sync.
@@ -142,17 +167,41 @@ pub fn sync(
     events: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<SyncReport> {
     // Warnings also go into the report (`--json`).
+    let outer_events = events;
     let warnings = Mutex::new(Vec::new());
     let events = &|e: Event<'_>| {
         if let Event::Warning { id, message } = &e {
             warnings.lock().unwrap().push(SyncWarning {
                 id: id.to_string(),
                 message: message.to_string(),
+                config: None,
             });
         }
         events(e)
     };
-    let loaded = config::load(&opts.inputs).map_err(Error::from)?;
+    let load = LoadOptions {
+        paths: PathRules::discover(&opts.workdir, opts.allow_outside_paths),
+        strict: opts.strict,
+    };
+    let loaded = config::load(&opts.inputs, &load).map_err(Error::from)?;
+    for w in &loaded.warnings {
+        let (id, message) = (w.position(), w.text());
+        outer_events(Event::Warning {
+            id: &id,
+            message: &message,
+        });
+        warnings.lock().unwrap().push(SyncWarning {
+            id,
+            message,
+            config: Some(ConfigWarning {
+                file: w.file.clone(),
+                line: w.line,
+                column: w.column,
+                key: w.key.clone(),
+                path: w.path.clone(),
+            }),
+        });
+    }
     let _guard = lock_workdir(&opts.workdir, op, events)?;
     let lock_path = opts.workdir.join(&opts.lock_file);
     let directories = select(&loaded, &opts.only)?;
@@ -417,7 +466,7 @@ enum Probe {
 }
 
 fn content_id(dir: &Directory, content: &Content) -> String {
-    if content.path == "." {
+    if content.path.is_root() {
         dir.path.clone()
     } else {
         format!("{}/{}", dir.path, content.path)
@@ -484,19 +533,19 @@ impl ContentJob<'_> {
             .opts
             .workdir
             .join(&self.dir.path)
-            .join(&self.content.path)
+            .join(self.content.path.to_string())
     }
 
     fn previous_entry(&self) -> Option<&LockContent> {
         self.shared
             .previous
-            .and_then(|l| l.content(&self.dir.path, &self.content.path))
+            .and_then(|l| l.content(&self.dir.path, &self.content.path.to_string()))
     }
 
     fn wrap(&self, e: Error) -> Error {
         e.in_content(
             &self.dir.path,
-            &self.content.path,
+            &self.content.path.to_string(),
             self.content.source_kind(),
         )
     }
@@ -570,7 +619,7 @@ impl ContentJob<'_> {
         let staging = self.staging.expect("run has a staging directory");
         let start = Instant::now();
         let id = content_id(self.dir, self.content);
-        let rel = RelPath::normalize(&self.content.path).unwrap_or_default();
+        let rel = self.content.path.clone();
         let current = self.current();
         events(Event::Started { id: &id });
         if let Probe::Resolved(Probed {
@@ -599,7 +648,7 @@ impl ContentJob<'_> {
         let (mut entry, report) = if let Probe::Lazy = probe {
             link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
             let mut entry = self.previous_entry().cloned().unwrap_or_default();
-            entry.path = self.content.path.clone();
+            entry.path = self.content.path.to_string();
             let report = ContentReport {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
@@ -637,7 +686,11 @@ impl ContentJob<'_> {
                 staging.root(),
                 &rel,
                 &filter,
-                self.content.new_root_path.as_deref(),
+                self.content
+                    .new_root_path
+                    .as_ref()
+                    .map(RelPath::to_string)
+                    .as_deref(),
                 fetched.files,
             )
             .map_err(|e| self.wrap(e))?;
@@ -655,7 +708,7 @@ impl ContentJob<'_> {
             drop(scratch);
             let _ = std::fs::remove_dir_all(&scratch_path);
             let mut entry = fetched.lock;
-            entry.path = self.content.path.clone();
+            entry.path = self.content.path.to_string();
             let report = ContentReport {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
@@ -740,9 +793,7 @@ fn select<'a>(
     }
     only.iter()
         .map(|(path, local)| {
-            let want = RelPath::normalize(path)
-                .map(|r| r.to_string())
-                .unwrap_or_default();
+            let want = config::normalize_directory_path(path);
             loaded
                 .config
                 .directories
@@ -782,7 +833,7 @@ fn check_locked(
     })?;
     for (dir, _) in directories {
         for c in &dir.contents {
-            let entry = lock.content(&dir.path, &c.path);
+            let entry = lock.content(&dir.path, &c.path.to_string());
             let ok = match (&c.source, entry) {
                 (SourceConfig::OciArtifact(_), Some(e)) => e.oci_artifact.is_some(),
                 (_, Some(_)) => true,

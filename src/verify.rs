@@ -41,78 +41,140 @@ impl PublicKey {
     }
 }
 
-/// What a signature must satisfy: signed by one of `keys` (key-based), or
-/// by a Fulcio certificate for a matching identity and issuer (keyless).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Who may have signed: public keys, or a keyless certificate identity.
+/// The one place the key-versus-keyless rule lives: config, the `verify`
+/// command and the shim request all go through [`Signers::from_parts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signers<K> {
+    /// Key-based: any one of these keys (no transparency-log entry needed).
+    Keys(Vec<K>),
+    /// Keyless: a Fulcio certificate for this identity and issuer.
+    Keyless(Keyless),
+}
+
+/// A keyless signer: who (the certificate's SAN) and which OIDC issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyless {
+    /// `certificateIdentity` / `certificateIdentityRegexp`.
+    pub identity: Matcher,
+    /// `certificateOidcIssuer` / `certificateOidcIssuerRegexp`.
+    pub issuer: Matcher,
+}
+
+/// A value matched exactly, by an (unanchored, as cosign) regular
+/// expression, or both (then both must match, as in sigstore-go).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matcher {
+    /// Equal to this.
+    Exact(String),
+    /// Matching this regular expression.
+    Regexp(String),
+    /// Equal to `exact` and matching `regexp`.
+    Both {
+        /// The exact value.
+        exact: String,
+        /// The regular expression.
+        regexp: String,
+    },
+}
+
+impl Matcher {
+    /// From the optional exact and regexp forms; `None` when neither is set.
+    pub fn from_parts(exact: Option<String>, regexp: Option<String>) -> Option<Matcher> {
+        match (exact, regexp) {
+            (Some(exact), Some(regexp)) => Some(Matcher::Both { exact, regexp }),
+            (Some(exact), None) => Some(Matcher::Exact(exact)),
+            (None, Some(regexp)) => Some(Matcher::Regexp(regexp)),
+            (None, None) => None,
+        }
+    }
+
+    /// The exact form, if any.
+    pub fn exact(&self) -> Option<&str> {
+        match self {
+            Matcher::Exact(e) | Matcher::Both { exact: e, .. } => Some(e),
+            Matcher::Regexp(_) => None,
+        }
+    }
+
+    /// The regexp form, if any.
+    pub fn regexp(&self) -> Option<&str> {
+        match self {
+            Matcher::Regexp(r) | Matcher::Both { regexp: r, .. } => Some(r),
+            Matcher::Exact(_) => None,
+        }
+    }
+}
+
+/// Why parts do not make a [`Signers`]; callers word it in their own
+/// terms (config keys or command-line flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignersError {
+    /// Keys and a certificate identity or issuer.
+    KeysAndKeyless,
+    /// Neither keys nor any identity or issuer.
+    Nothing,
+    /// An identity without an issuer.
+    NoIssuer,
+    /// An issuer without an identity.
+    NoIdentity,
+}
+
+impl<K> Signers<K> {
+    /// Keys, or one of each identity and issuer pair: not both, not
+    /// neither.
+    pub fn from_parts(
+        keys: Vec<K>,
+        identity: Option<String>,
+        identity_regexp: Option<String>,
+        issuer: Option<String>,
+        issuer_regexp: Option<String>,
+    ) -> Result<Signers<K>, SignersError> {
+        let identity = Matcher::from_parts(identity, identity_regexp);
+        let issuer = Matcher::from_parts(issuer, issuer_regexp);
+        match (keys.is_empty(), identity, issuer) {
+            (false, None, None) => Ok(Signers::Keys(keys)),
+            (false, _, _) => Err(SignersError::KeysAndKeyless),
+            (true, Some(identity), Some(issuer)) => {
+                Ok(Signers::Keyless(Keyless { identity, issuer }))
+            }
+            (true, Some(_), None) => Err(SignersError::NoIssuer),
+            (true, None, Some(_)) => Err(SignersError::NoIdentity),
+            (true, None, None) => Err(SignersError::Nothing),
+        }
+    }
+
+    /// The same signers with each key turned into another form (a path
+    /// into its PEM text); the first failure stops.
+    pub fn try_map_keys<L, E>(
+        &self,
+        mut f: impl FnMut(&K) -> std::result::Result<Vec<L>, E>,
+    ) -> std::result::Result<Signers<L>, E> {
+        Ok(match self {
+            Signers::Keys(keys) => {
+                let mut out = Vec::new();
+                for k in keys {
+                    out.extend(f(k)?);
+                }
+                Signers::Keys(out)
+            }
+            Signers::Keyless(k) => Signers::Keyless(k.clone()),
+        })
+    }
+}
+
+/// What a signature must satisfy, with the trust material to check it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// Public keys tried in turn (cosign `--key`, Flux's secret `*.pub`).
-    /// No transparency-log entry is required for key-based signatures.
-    pub keys: Vec<PublicKey>,
-    /// The certificate's identity (SAN), exactly (`--certificate-identity`).
-    pub certificate_identity: Option<String>,
-    /// The certificate's identity as a regular expression (unanchored, as
-    /// cosign's `--certificate-identity-regexp`).
-    pub certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer, exactly (`--certificate-oidc-issuer`).
-    pub certificate_oidc_issuer: Option<String>,
-    /// The OIDC issuer as a regular expression.
-    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Who may have signed.
+    pub signers: Signers<PublicKey>,
     /// A `trusted_root.json` for private or air-gapped Sigstore; when set,
     /// no network call is made for trust material. `None` = the Sigstore
-    /// public-good root via TUF.
+    /// public-good root via TUF. Only keyless signatures use it.
     pub trusted_root: Option<PathBuf>,
     /// Where the TUF client caches the public-good root; `None` =
     /// [`default_tuf_cache_dir`].
     pub tuf_cache_dir: Option<PathBuf>,
-}
-
-impl Policy {
-    /// Whether this is a keyless (certificate identity) policy.
-    pub fn is_keyless(&self) -> bool {
-        self.certificate_identity.is_some()
-            || self.certificate_identity_regexp.is_some()
-            || self.certificate_oidc_issuer.is_some()
-            || self.certificate_oidc_issuer_regexp.is_some()
-    }
-
-    /// Checks that the policy is complete and not contradictory: keys, or
-    /// one of each identity and issuer pair — not both, not neither.
-    pub fn validate(&self) -> Result<()> {
-        let keyless = self.is_keyless();
-        if !self.keys.is_empty() && keyless {
-            return Err(Error::setting(
-                "cosign",
-                None,
-                "give either public keys or a certificate identity and OIDC issuer, not both",
-            ));
-        }
-        if self.keys.is_empty() && !keyless {
-            return Err(Error::setting(
-                "cosign",
-                None,
-                "give a public key, or certificateIdentity[Regexp] and certificateOidcIssuer[Regexp]",
-            ));
-        }
-        if keyless {
-            if self.certificate_identity.is_none() && self.certificate_identity_regexp.is_none() {
-                return Err(Error::setting(
-                    "cosign",
-                    None,
-                    "keyless verification needs certificateIdentity or certificateIdentityRegexp",
-                ));
-            }
-            if self.certificate_oidc_issuer.is_none()
-                && self.certificate_oidc_issuer_regexp.is_none()
-            {
-                return Err(Error::setting(
-                    "cosign",
-                    None,
-                    "keyless verification needs certificateOidcIssuer or certificateOidcIssuerRegexp",
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The default TUF cache: `$XDG_CACHE_HOME/vendoras/sigstore-tuf`, else
@@ -232,11 +294,19 @@ struct Answer {
 /// source has [`ErrorKind::Verification`] and says why (see
 /// [`is_verification_failure`]).
 pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) -> Result<Verified> {
-    policy.validate()?;
-    let trusted_root_json = match &policy.trusted_root {
-        Some(p) if policy.is_keyless() => {
-            std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?
+    let (keys, keyless) = match &policy.signers {
+        Signers::Keys(keys) if keys.is_empty() => {
+            return Err(Error::setting(
+                "cosign",
+                None,
+                "no public key to verify with",
+            ))
         }
+        Signers::Keys(keys) => (keys.as_slice(), None),
+        Signers::Keyless(k) => (&[][..], Some(k)),
+    };
+    let trusted_root_json = match (&policy.trusted_root, keyless) {
+        (Some(p), Some(_)) => std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?,
         _ => String::new(),
     };
     let tuf_cache_dir = policy
@@ -244,19 +314,17 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         .clone()
         .or_else(default_tuf_cache_dir)
         .unwrap_or_default();
-    let none = String::new();
     let req = Request {
         digest: desc.digest.to_string(),
         media_type: &desc.media_type,
         size: desc.size,
-        keys: policy.keys.iter().map(|k| k.pem.as_str()).collect(),
-        certificate_identity: policy.certificate_identity.as_ref().unwrap_or(&none),
-        certificate_identity_regexp: policy.certificate_identity_regexp.as_ref().unwrap_or(&none),
-        certificate_oidc_issuer: policy.certificate_oidc_issuer.as_ref().unwrap_or(&none),
-        certificate_oidc_issuer_regexp: policy
-            .certificate_oidc_issuer_regexp
-            .as_ref()
-            .unwrap_or(&none),
+        keys: keys.iter().map(|k| k.pem.as_str()).collect(),
+        certificate_identity: keyless.and_then(|k| k.identity.exact()).unwrap_or_default(),
+        certificate_identity_regexp: keyless
+            .and_then(|k| k.identity.regexp())
+            .unwrap_or_default(),
+        certificate_oidc_issuer: keyless.and_then(|k| k.issuer.exact()).unwrap_or_default(),
+        certificate_oidc_issuer_regexp: keyless.and_then(|k| k.issuer.regexp()).unwrap_or_default(),
         trusted_root_json,
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
     };
@@ -272,11 +340,7 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
     })?;
     let signer = match answer.key_index {
         Some(i) => Signer::Key {
-            name: policy
-                .keys
-                .get(i)
-                .map(|k| k.name.clone())
-                .unwrap_or_default(),
+            name: keys.get(i).map(|k| k.name.clone()).unwrap_or_default(),
             fingerprint: answer.key_fingerprint,
         },
         None => Signer::Identity {
@@ -303,38 +367,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policy_needs_keys_or_a_full_identity() {
-        assert!(Policy::default().validate().is_err());
-        let key = PublicKey {
-            name: "k.pub".into(),
-            pem: "x".into(),
-        };
-        let keyed = Policy {
-            keys: vec![key.clone()],
-            ..Policy::default()
-        };
-        assert!(keyed.validate().is_ok());
-        let only_identity = Policy {
-            certificate_identity: Some("me@example.com".into()),
-            ..Policy::default()
-        };
-        let err = only_identity.validate().unwrap_err().to_string();
-        assert!(err.contains("certificateOidcIssuer"), "{err}");
-        let full = Policy {
-            certificate_identity_regexp: Some(".*".into()),
-            certificate_oidc_issuer: Some("https://issuer".into()),
-            ..Policy::default()
-        };
-        assert!(full.validate().is_ok());
-        let both = Policy {
-            keys: vec![key],
-            ..full
-        };
-        assert!(both
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("not both"));
+    fn signers_are_keys_or_a_full_identity() {
+        let s =
+            |keys: Vec<&'static str>, id: Option<&str>, idr: Option<&str>, iss: Option<&str>| {
+                Signers::from_parts(
+                    keys,
+                    id.map(Into::into),
+                    idr.map(Into::into),
+                    iss.map(Into::into),
+                    None,
+                )
+            };
+        assert_eq!(s(vec![], None, None, None), Err(SignersError::Nothing));
+        assert_eq!(s(vec!["k"], None, None, None), Ok(Signers::Keys(vec!["k"])));
+        assert_eq!(
+            s(vec![], Some("me"), None, None),
+            Err(SignersError::NoIssuer)
+        );
+        assert_eq!(
+            s(vec![], None, None, Some("iss")),
+            Err(SignersError::NoIdentity)
+        );
+        assert_eq!(
+            s(vec!["k"], None, None, Some("iss")),
+            Err(SignersError::KeysAndKeyless)
+        );
+        assert_eq!(
+            s(vec![], Some("me"), Some(".*"), Some("iss")),
+            Ok(Signers::Keyless(Keyless {
+                identity: Matcher::Both {
+                    exact: "me".into(),
+                    regexp: ".*".into()
+                },
+                issuer: Matcher::Exact("iss".into()),
+            }))
+        );
     }
 
     #[test]

@@ -673,7 +673,7 @@ fn usage_errors_exit_1() {
     let reference = format!("{}:v1", f.repo("app"));
     let v = f.vendoras_verify(&["--certificate-identity", ID], &reference);
     assert_eq!(v.code(), Some(1), "{v:?}");
-    assert_stderr(&v, "certificateOidcIssuer");
+    assert_stderr(&v, "--certificate-oidc-issuer");
     let v = f.vendoras_verify(&[], &reference);
     assert_eq!(v.code(), Some(1), "{v:?}");
 }

@@ -52,6 +52,12 @@ pub struct SyncArgs {
     /// Most entries one layer may hold
     #[arg(long, default_value_t = 1_000_000)]
     max_layer_entries: u64,
+    /// Refuse config keys vendir ignores (by default they are warnings)
+    #[arg(long)]
+    strict: bool,
+    /// Let directory paths be absolute or leave the project (the enclosing git work tree, else the working directory)
+    #[arg(long)]
+    allow_outside_paths: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -127,6 +133,8 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
             max_entries: args.max_layer_entries,
             ..Default::default()
         },
+        strict: args.strict,
+        allow_outside_paths: args.allow_outside_paths,
     };
 
     let progress = Progress::new(!args.json && std::io::stderr().is_terminal());

@@ -8,7 +8,7 @@ use clap::Args;
 use vendoras::ffi::Op;
 use vendoras::reference::Reference;
 use vendoras::registry::Repository;
-use vendoras::verify::{self, Policy, PublicKey};
+use vendoras::verify::{self, Policy, PublicKey, Signers, SignersError};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -41,22 +41,33 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
     let Some(object) = reference.object() else {
         bail!("no tag or digest specified in {:?}", args.reference);
     };
-    let keys = args
-        .keys
-        .iter()
-        .map(|p| PublicKey::from_file(p))
-        .collect::<Result<Vec<_>, _>>()
+    let signers = Signers::from_parts(
+        args.keys,
+        args.certificate_identity,
+        args.certificate_identity_regexp,
+        args.certificate_oidc_issuer,
+        args.certificate_oidc_issuer_regexp,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(match e {
+            SignersError::KeysAndKeyless =>
+                "give either --key or a certificate identity and OIDC issuer, not both",
+            SignersError::Nothing =>
+                "give --key, or --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]",
+            SignersError::NoIssuer =>
+                "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp",
+            SignersError::NoIdentity =>
+                "keyless verification needs --certificate-identity or --certificate-identity-regexp",
+        })
+    })?;
+    let signers = signers
+        .try_map_keys(|p| PublicKey::from_file(p).map(|k| vec![k]))
         .context("read public key")?;
     let policy = Policy {
-        keys,
-        certificate_identity: args.certificate_identity,
-        certificate_identity_regexp: args.certificate_identity_regexp,
-        certificate_oidc_issuer: args.certificate_oidc_issuer,
-        certificate_oidc_issuer_regexp: args.certificate_oidc_issuer_regexp,
+        signers,
         trusted_root: args.trusted_root,
         tuf_cache_dir: None,
     };
-    policy.validate()?;
     let options = args.remote.options(None);
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     // Resolved once; the signature is checked for exactly this digest.

@@ -3,7 +3,8 @@
 //! Every operation starts from the root's directory fd and walks one path
 //! component at a time with `openat(O_NOFOLLOW | O_DIRECTORY)`: no path
 //! string with more than one component ever reaches the kernel, `..` never
-//! does (paths are normalised lexically first, see [`RelPath`]), and a
+//! does (paths are normalised lexically first, see [`RelPath`] in
+//! `src/relpath.rs`), and a
 //! symlink anywhere on the way is an error rather than something followed.
 //! Files are created with `O_CREAT | O_EXCL | O_NOFOLLOW` after unlinking
 //! whatever stood there, and modes are set with `fchmod` on the open fd, so
@@ -19,93 +20,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-/// A normalised relative path: no empty, `.` or `..` components.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct RelPath(Vec<String>);
-
-impl RelPath {
-    /// The empty path (the root itself).
-    pub fn root() -> RelPath {
-        RelPath(Vec::new())
-    }
-
-    /// Normalises `name` lexically. `None` when it is absolute, climbs above
-    /// its start with `..`, or contains a NUL byte.
-    pub fn normalize(name: &str) -> Option<RelPath> {
-        if name.starts_with('/') || name.contains('\0') {
-            return None;
-        }
-        Self::root().join(name)
-    }
-
-    /// Joins a relative `name` onto this path, normalising; `None` if it
-    /// climbs above the root.
-    pub fn join(&self, name: &str) -> Option<RelPath> {
-        let mut parts = self.0.clone();
-        for c in name.split('/') {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    parts.pop()?;
-                }
-                c => parts.push(c.to_string()),
-            }
-        }
-        Some(RelPath(parts))
-    }
-
-    /// The path components.
-    pub fn components(&self) -> &[String] {
-        &self.0
-    }
-
-    /// Whether this is the root.
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The parent path (the root's parent is the root).
-    pub fn parent(&self) -> RelPath {
-        let mut p = self.0.clone();
-        p.pop();
-        RelPath(p)
-    }
-
-    /// The last component.
-    pub fn file_name(&self) -> Option<&str> {
-        self.0.last().map(String::as_str)
-    }
-
-    /// Whether `self` is `prefix` or lies beneath it.
-    pub fn starts_with(&self, prefix: &RelPath) -> bool {
-        self.0.starts_with(&prefix.0)
-    }
-
-    /// Length in bytes of the `/`-joined form.
-    pub fn byte_len(&self) -> usize {
-        self.0
-            .iter()
-            .map(|c| c.len() + 1)
-            .sum::<usize>()
-            .saturating_sub(1)
-    }
-
-    /// Appends the path to a real path.
-    pub fn to_path(&self, base: &Path) -> PathBuf {
-        let mut p = base.to_path_buf();
-        p.extend(&self.0);
-        p
-    }
-}
-
-impl std::fmt::Display for RelPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str(".");
-        }
-        f.write_str(&self.0.join("/"))
-    }
-}
+pub use crate::relpath::RelPath;
 
 /// What already stands at a path, not following symlinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +105,7 @@ impl Root {
     }
 
     fn explain(&self, rel: &RelPath, i: usize, e: Errno) -> io::Error {
-        let upto = RelPath(rel.components()[..=i].to_vec());
+        let upto = rel.prefix(i + 1);
         // O_NOFOLLOW | O_DIRECTORY on a symlink fails with ELOOP or ENOTDIR
         // depending on the kernel path; look at what is there to say which.
         let is_link = matches!(self.existing(&upto), Ok(Existing::Symlink));

@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 
 use super::{FetchContext, Fetched, Source};
-use crate::config::Inline as InlineConfig;
+use crate::config::{Inline as InlineConfig, InlineFrom};
 use crate::error::{Error, Result};
 use crate::extract::{RelPath, Root};
 use crate::lock::{Empty, LockContent};
@@ -72,34 +72,33 @@ impl Source for Inline<'_> {
             .cfg
             .paths
             .iter()
-            .map(|(p, c)| (p.clone(), c.clone().into_bytes()))
+            .map(|(p, c)| (p.to_string(), c.clone().into_bytes()))
             .collect();
         for from in &self.cfg.paths_from {
-            if let Some(r) = &from.secret_ref {
-                let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
-                    Error::setting(
-                        "inline.pathsFrom.secretRef",
-                        Some(&r.name),
-                        "no such Secret",
-                    )
-                })?;
-                for (k, v) in &secret.data {
-                    files.push((join_opt(r.directory_path.as_deref(), k), v.clone()));
+            match from {
+                InlineFrom::Secret(r) => {
+                    let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
+                        Error::setting(
+                            "inline.pathsFrom.secretRef",
+                            Some(&r.name),
+                            "no such Secret",
+                        )
+                    })?;
+                    for (k, v) in &secret.data {
+                        files.push((join_opt(&r.directory_path, k), v.clone()));
+                    }
                 }
-            }
-            if let Some(r) = &from.config_map_ref {
-                let cm = ctx.loaded.config_maps.get(&r.name).ok_or_else(|| {
-                    Error::setting(
-                        "inline.pathsFrom.configMapRef",
-                        Some(&r.name),
-                        "no such ConfigMap",
-                    )
-                })?;
-                for (k, v) in &cm.data {
-                    files.push((
-                        join_opt(r.directory_path.as_deref(), k),
-                        v.clone().into_bytes(),
-                    ));
+                InlineFrom::ConfigMap(r) => {
+                    let cm = ctx.loaded.config_maps.get(&r.name).ok_or_else(|| {
+                        Error::setting(
+                            "inline.pathsFrom.configMapRef",
+                            Some(&r.name),
+                            "no such ConfigMap",
+                        )
+                    })?;
+                    for (k, v) in &cm.data {
+                        files.push((join_opt(&r.directory_path, k), v.clone().into_bytes()));
+                    }
                 }
             }
         }
@@ -132,10 +131,11 @@ impl Source for Inline<'_> {
     }
 }
 
-fn join_opt(dir: Option<&str>, name: &str) -> String {
-    match dir {
-        Some(d) if !d.is_empty() => format!("{d}/{name}"),
-        _ => name.to_string(),
+fn join_opt(dir: &RelPath, name: &str) -> String {
+    if dir.is_root() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
     }
 }
 

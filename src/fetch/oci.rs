@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use super::{FetchContext, Fetched, Probed, Progress, Source};
 use crate::cache::Tee;
-use crate::config::{OciArtifact, Secret, Unpack};
+use crate::config::{CosignKey, OciArtifact, OciLocation, Secret, Unpack};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::extract::layer::{extract_archive, extract_oras_directory, Compression};
@@ -57,58 +57,64 @@ struct Located {
 impl OciSource<'_> {
     fn locate(&self, ctx: &FetchContext<'_>) -> Result<Located> {
         let cfg = self.cfg;
-        let (repo, name, image_tag, image_digest) = if let Some(layout) = &cfg.oci_layout {
-            let path = ctx.workdir.join(layout);
-            (
-                ctx.memo
-                    .repository(&format!("layout:{}", path.display()), || {
-                        Repository::open_layout(&path)
-                    })?,
-                format!("oci-layout:{layout}"),
-                None,
-                None,
-            )
-        } else {
-            let image = cfg.image.as_deref().unwrap_or_default();
-            let reference: Reference =
-                image
-                    .parse()
-                    .map_err(|e: crate::reference::InvalidReference| {
-                        Error::setting("ociArtifact.image", None, e.to_string())
-                    })?;
-            let options = RemoteOptions {
-                plain_http: cfg.plain_http,
-                insecure: cfg.dangerous_skip_tls_verify,
-                credential: match &cfg.secret_ref {
-                    Some(r) => Some(credential_from_secret(
-                        ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
-                            Error::setting("ociArtifact.secretRef", Some(&r.name), "no such Secret")
+        let (repo, name, image_tag, image_digest) = match &cfg.location {
+            OciLocation::Layout(layout) => {
+                let path = ctx.workdir.join(layout);
+                (
+                    ctx.memo
+                        .repository(&format!("layout:{}", path.display()), || {
+                            Repository::open_layout(&path)
                         })?,
-                        &reference.registry,
-                    )?),
-                    None => None,
-                },
-                ..RemoteOptions::default()
-            };
-            let name = reference.repository_url();
-            // Everything that configures the connection is in the key; the
-            // credential only as a digest.
-            let key = format!(
-                "{name} {:?} {} {}",
-                options.plain_http,
-                options.insecure,
-                options.credential.as_ref().map_or_else(String::new, |c| {
-                    let json = serde_json::to_vec(c).unwrap_or_default();
-                    Digest::of(crate::digest::Algorithm::Sha256, &json).to_string()
-                })
-            );
-            (
-                ctx.memo
-                    .repository(&key, || Repository::open_remote(&name, &options))?,
-                name,
-                reference.tag.clone(),
-                reference.digest.clone(),
-            )
+                    format!("oci-layout:{layout}"),
+                    None,
+                    None,
+                )
+            }
+            OciLocation::Image(image) => {
+                let reference: Reference =
+                    image
+                        .parse()
+                        .map_err(|e: crate::reference::InvalidReference| {
+                            Error::setting("ociArtifact.image", None, e.to_string())
+                        })?;
+                let options = RemoteOptions {
+                    plain_http: cfg.plain_http,
+                    insecure: cfg.dangerous_skip_tls_verify,
+                    credential: match &cfg.secret_ref {
+                        Some(r) => Some(credential_from_secret(
+                            ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
+                                Error::setting(
+                                    "ociArtifact.secretRef",
+                                    Some(&r.name),
+                                    "no such Secret",
+                                )
+                            })?,
+                            &reference.registry,
+                        )?),
+                        None => None,
+                    },
+                    ..RemoteOptions::default()
+                };
+                let name = reference.repository_url();
+                // Everything that configures the connection is in the key; the
+                // credential only as a digest.
+                let key = format!(
+                    "{name} {:?} {} {}",
+                    options.plain_http,
+                    options.insecure,
+                    options.credential.as_ref().map_or_else(String::new, |c| {
+                        let json = serde_json::to_vec(c).unwrap_or_default();
+                        Digest::of(crate::digest::Algorithm::Sha256, &json).to_string()
+                    })
+                );
+                (
+                    ctx.memo
+                        .repository(&key, || Repository::open_remote(&name, &options))?,
+                    name,
+                    reference.tag.clone(),
+                    reference.digest.clone(),
+                )
+            }
         };
 
         // A pinned entry (--locked, or this sync's own probe): exactly
@@ -293,42 +299,37 @@ impl OciSource<'_> {
         let Some(c) = &self.cfg.cosign else {
             return Ok(None);
         };
-        let mut keys = Vec::new();
-        if let Some(key) = &c.key {
-            keys.push(PublicKey::from_file(&ctx.workdir.join(key))?);
-        }
-        if let Some(r) = &c.secret_ref {
-            let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
-                Error::setting(
-                    "ociArtifact.cosign.secretRef",
-                    Some(&r.name),
-                    "no such Secret",
-                )
-            })?;
-            keys.extend(
-                secret
+        let signers = c.signers.try_map_keys(|k| match k {
+            CosignKey::File(path) => Ok(vec![PublicKey::from_file(&ctx.workdir.join(path))?]),
+            CosignKey::Secret(r) => {
+                let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
+                    Error::setting(
+                        "ociArtifact.cosign.secretRef",
+                        Some(&r.name),
+                        "no such Secret",
+                    )
+                })?;
+                let keys: Vec<PublicKey> = secret
                     .data
                     .iter()
                     .filter(|(k, _)| k.ends_with(".pub"))
                     .map(|(k, v)| PublicKey {
                         name: format!("secret {}: {k}", r.name),
                         pem: String::from_utf8_lossy(v).into_owned(),
-                    }),
-            );
-            if keys.is_empty() {
-                return Err(Error::setting(
-                    "ociArtifact.cosign.secretRef",
-                    Some(&r.name),
-                    "the Secret has no *.pub key",
-                ));
+                    })
+                    .collect();
+                if keys.is_empty() {
+                    return Err(Error::setting(
+                        "ociArtifact.cosign.secretRef",
+                        Some(&r.name),
+                        "the Secret has no *.pub key",
+                    ));
+                }
+                Ok(keys)
             }
-        }
+        })?;
         Ok(Some(Policy {
-            keys,
-            certificate_identity: c.certificate_identity.clone(),
-            certificate_identity_regexp: c.certificate_identity_regexp.clone(),
-            certificate_oidc_issuer: c.certificate_oidc_issuer.clone(),
-            certificate_oidc_issuer_regexp: c.certificate_oidc_issuer_regexp.clone(),
+            signers,
             trusted_root: c.trusted_root.as_ref().map(|t| ctx.workdir.join(t)),
             tuf_cache_dir: None,
         }))

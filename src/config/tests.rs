@@ -1,0 +1,1071 @@
+//! The config's tests: every error class, positioned.
+
+use super::validate::parse_permissions;
+use super::*;
+use crate::relpath::RelPath;
+use crate::verify::{Keyless, Matcher, Signers};
+
+fn rel(s: &str) -> RelPath {
+    RelPath::normalize(s).unwrap()
+}
+
+fn input(name: &str, text: &str) -> Input {
+    Input {
+        name: name.to_string(),
+        text: text.to_string(),
+    }
+}
+
+/// A project at /w/p with the working directory at its top.
+fn rules() -> PathRules {
+    PathRules {
+        workdir: "/w/p".into(),
+        project: "/w/p".into(),
+        allow_outside: false,
+    }
+}
+
+fn opts() -> LoadOptions {
+    LoadOptions {
+        paths: rules(),
+        strict: false,
+    }
+}
+
+fn load_all(inputs: &[Input]) -> Result<Loaded, ConfigError> {
+    load(inputs, &opts())
+}
+
+fn load1(text: &str) -> Result<Loaded, ConfigError> {
+    load_all(&[input("vendir.yml", text)])
+}
+
+fn err(text: &str) -> ConfigError {
+    match load1(text) {
+        Ok(l) => panic!("expected an error, got {:#?}", l.config),
+        Err(e) => e,
+    }
+}
+
+/// 1-based line of the first line containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle} not in text"))
+        + 1
+}
+
+/// 1-based column of `needle` on its line.
+fn col_of(text: &str, needle: &str) -> usize {
+    let line = text.lines().find(|l| l.contains(needle)).unwrap();
+    line.find(needle).unwrap() + 1
+}
+
+fn assert_at(e: &ConfigError, text: &str, needle: &str) {
+    assert_eq!(e.file, "vendir.yml", "{e}");
+    assert_eq!(e.line, Some(line_of(text, needle)), "{e}");
+    assert_eq!(e.column, Some(col_of(text, needle)), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "vendir.yml:{}:{}: ",
+            line_of(text, needle),
+            col_of(text, needle)
+        )),
+        "{e}"
+    );
+}
+
+const HEAD: &str = "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\n";
+
+/// A Config with one directory `vendor/a` and the given content lines
+/// (indented as list items of `contents`).
+fn one(content: &str) -> String {
+    format!("{HEAD}directories:\n- path: vendor/a\n  contents:\n{content}")
+}
+
+const FULL: &str = r#"# leading comment
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: ignored
+type: kubernetes.io/dockerconfigjson
+data:
+  username: dXNlcg==
+  password: b2xk
+stringData:
+  password: new
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: files}
+data:
+  a.txt: hello
+  n: 12
+---
+---
+apiVersion: vendir.k14s.io/v1alpha1
+kind: Config
+minimumRequiredVersion: 0.40.0
+directories:
+- path: ./vendor/k8s-schemas/
+  permissions: 0755
+  contents:
+  - path: .
+    lazy: true
+    includePaths: ["**/*.json", "crds/*.yaml"]
+    excludePaths: [test/**]
+    ignorePaths: [local/**]
+    legalPaths: [COPYING]
+    newRootPath: ./schemas/
+    permissions: 0o644
+    ociArtifact:
+      image: ghcr.io/home-operations/k8s-schemas
+      tag: 1.10
+      mediaTypes:
+      - application/vnd.cncf.flux.content.v1.tar+gzip
+      platform: linux/amd64
+      unpack: archives
+      secretRef: {name: creds}
+      plainHTTP: false
+      dangerousSkipTLSVerify: true
+      cosign:
+        certificateOidcIssuer: https://token.actions.githubusercontent.com
+        certificateIdentityRegexp: ^https://github.com/home-operations/
+        trustedRoot: trusted_root.json
+- path: vendor/more
+  permissions: 750
+  contents:
+  - path: sel
+    ociArtifact:
+      ociLayout: ./layout
+      tagSelection:
+        semver:
+          constraints: ">=1.2.0 <2.0.0"
+          prereleases: {identifiers: [rc, beta]}
+      cosign: {key: cosign.pub}
+  - path: all-pre
+    legalPaths: []
+    ociArtifact:
+      image: localhost:5000/x
+      tagSelection: {semver: {constraints: ">=1", prereleases: {}}}
+      cosign: {secretRef: {name: creds}}
+  - path: by-hand
+    manual: {}
+  - path: copied
+    directory: {path: ../elsewhere}
+  - path: inl
+    inline:
+      paths:
+        ./dir/file.txt: |
+          text
+      pathsFrom:
+      - secretRef: {name: creds, directoryPath: ./sec/}
+      - configMapRef: {name: files}
+"#;
+
+#[test]
+fn full_config() {
+    let l = load1(FULL).unwrap();
+    let c = &l.config;
+    assert_eq!(c.minimum_required_version.as_deref(), Some("0.40.0"));
+    assert_eq!(c.directories.len(), 2);
+    let d = &c.directories[0];
+    assert_eq!(d.path, "vendor/k8s-schemas");
+    assert_eq!(d.permissions, Some(0o755));
+    let ct = &d.contents[0];
+    assert!(ct.path.is_root());
+    assert!(ct.lazy);
+    assert_eq!(ct.include_paths, vec!["**/*.json", "crds/*.yaml"]);
+    assert_eq!(ct.exclude_paths, vec!["test/**"]);
+    assert_eq!(ct.ignore_paths, vec!["local/**"]);
+    assert_eq!(ct.legal_paths, Some(vec!["COPYING".to_string()]));
+    assert_eq!(ct.new_root_path, Some(rel("schemas")));
+    assert_eq!(ct.permissions, Some(0o644));
+    assert_eq!(ct.source_kind(), "ociArtifact");
+    assert_eq!(
+        ct.raw["ociArtifact"]["image"],
+        "ghcr.io/home-operations/k8s-schemas"
+    );
+    assert_eq!(ct.raw["lazy"], true);
+    let Source::OciArtifact(o) = &ct.source else {
+        panic!()
+    };
+    assert_eq!(
+        o,
+        &OciArtifact {
+            location: OciLocation::Image("ghcr.io/home-operations/k8s-schemas".into()),
+            tag: Some("1.10".into()),
+            tag_selection: None,
+            media_types: vec!["application/vnd.cncf.flux.content.v1.tar+gzip".into()],
+            platform: Some("linux/amd64".into()),
+            unpack: Unpack::Archives,
+            secret_ref: Some(SecretRef {
+                name: "creds".into()
+            }),
+            plain_http: Some(false),
+            dangerous_skip_tls_verify: true,
+            cosign: Some(Cosign {
+                signers: Signers::Keyless(Keyless {
+                    identity: Matcher::Regexp("^https://github.com/home-operations/".into()),
+                    issuer: Matcher::Exact("https://token.actions.githubusercontent.com".into()),
+                }),
+                trusted_root: Some("trusted_root.json".into()),
+            }),
+        }
+    );
+
+    let d = &c.directories[1];
+    assert_eq!(d.permissions, Some(0o750));
+    let kinds: Vec<_> = d.contents.iter().map(Content::source_kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ociArtifact",
+            "ociArtifact",
+            "manual",
+            "directory",
+            "inline"
+        ]
+    );
+    let Source::OciArtifact(o) = &d.contents[0].source else {
+        panic!()
+    };
+    assert_eq!(o.location, OciLocation::Layout("./layout".into()));
+    assert_eq!(o.tag, None);
+    assert_eq!(o.unpack, Unpack::Auto);
+    assert_eq!(o.plain_http, None);
+    assert!(!o.dangerous_skip_tls_verify);
+    assert_eq!(
+        o.tag_selection,
+        Some(TagSelection {
+            semver: Semver {
+                constraints: ">=1.2.0 <2.0.0".into(),
+                prerelease_identifiers: Some(vec!["rc".into(), "beta".into()]),
+            }
+        })
+    );
+    assert_eq!(
+        o.cosign.as_ref().unwrap().signers,
+        Signers::Keys(vec![CosignKey::File("cosign.pub".into())])
+    );
+    assert_eq!(d.contents[0].legal_paths, None);
+    let Source::OciArtifact(o) = &d.contents[1].source else {
+        panic!()
+    };
+    assert_eq!(
+        o.tag_selection
+            .as_ref()
+            .unwrap()
+            .semver
+            .prerelease_identifiers,
+        Some(vec![])
+    );
+    assert_eq!(
+        o.cosign.as_ref().unwrap().signers,
+        Signers::Keys(vec![CosignKey::Secret(SecretRef {
+            name: "creds".into()
+        })])
+    );
+    assert_eq!(d.contents[1].legal_paths, Some(vec![]));
+    assert_eq!(d.contents[2].source, Source::Manual);
+    assert_eq!(
+        d.contents[3].source,
+        Source::Directory {
+            path: "../elsewhere".into()
+        }
+    );
+    let Source::Inline(i) = &d.contents[4].source else {
+        panic!()
+    };
+    assert_eq!(i.paths[&rel("dir/file.txt")], "text\n");
+    assert_eq!(
+        i.paths_from,
+        [
+            InlineFrom::Secret(InlineRef {
+                name: "creds".into(),
+                directory_path: rel("sec"),
+            }),
+            InlineFrom::ConfigMap(InlineRef {
+                name: "files".into(),
+                directory_path: RelPath::root(),
+            }),
+        ]
+    );
+
+    let s = &l.secrets["creds"];
+    assert_eq!(s.data["username"], b"user");
+    assert_eq!(s.data["password"], b"new", "stringData wins over data");
+    assert_eq!(l.config_maps["files"].data["a.txt"], "hello");
+    assert_eq!(l.config_maps["files"].data["n"], "12");
+}
+
+#[test]
+fn multi_file_with_secret_and_positions_relative_to_file() {
+    let secrets = "apiVersion: v1\nkind: Secret\nmetadata: {name: reg}\ndata: {token: dG9r}\n";
+    let cfg = format!(
+        "# comment\n---\n{HEAD}directories:\n- path: v\n  contents:\n  - path: .\n    \
+         ociArtifact: {{image: r/x, secretRef: {{name: reg}}}}\n"
+    );
+    let l = load_all(&[input("secrets.yml", secrets), input("-", &cfg)]).unwrap();
+    assert_eq!(l.secrets["reg"].data["token"], b"tok");
+    assert_eq!(l.config.directories[0].path, "v");
+
+    // the Config is the second document of stdin: line counts from the
+    // start of the input, and stdin is called <stdin>.
+    let bad = cfg.replace("image: r/x", "imagee: r/x");
+    let e = load_all(&[input("secrets.yml", secrets), input("-", &bad)]).unwrap_err();
+    assert_eq!(e.file, "<stdin>");
+    assert_eq!(e.line, Some(line_of(&bad, "imagee")));
+    assert_eq!(e.column, Some(col_of(&bad, "imagee")));
+    assert_eq!(e.key.as_deref(), Some("imagee"));
+    assert!(e.to_string().contains("did you mean `image`?"), "{e}");
+
+    // secretRef to a Secret defined nowhere
+    let bad = cfg.replace("name: reg", "name: nope");
+    let e = load_all(&[input("secrets.yml", secrets), input("c.yml", &bad)]).unwrap_err();
+    assert_eq!(e.file, "c.yml");
+    assert_eq!(e.line, Some(line_of(&bad, "nope")));
+    assert!(e.message.contains("Secret `nope`"), "{e}");
+    assert!(e.message.contains("defined Secrets: reg"), "{e}");
+}
+
+/// The one warning `text` loads with, and the error `--strict` makes of it.
+fn warning(text: &str) -> (ConfigError, ConfigError) {
+    let l = load1(text).unwrap_or_else(|e| panic!("expected warnings, got {e}"));
+    assert_eq!(l.warnings.len(), 1, "{:#?}", l.warnings);
+    let strict = LoadOptions {
+        strict: true,
+        ..opts()
+    };
+    let e = load(&[input("vendir.yml", text)], &strict).expect_err("--strict refuses it");
+    (l.warnings[0].clone(), e)
+}
+
+#[test]
+fn unknown_keys_under_oci_artifact_are_errors() {
+    let t = one("  - path: .\n    ociArtifact:\n      image: r/x\n      plainHttp: true\n");
+    let e = err(&t);
+    assert_at(&e, &t, "plainHttp");
+    assert_eq!(e.key.as_deref(), Some("plainHttp"));
+    assert_eq!(e.path, "directories[0].contents[0].ociArtifact.plainHttp");
+    assert_eq!(e.suggestion.as_deref(), Some("plainHTTP"));
+    assert!(e.to_string().contains("did you mean `plainHTTP`?"), "{e}");
+
+    let t = one(
+        "  - path: .\n    ociArtifact:\n      image: r/x\n      cosign:\n        \
+         certificateIssuer: x\n",
+    );
+    let e = err(&t);
+    assert_at(&e, &t, "certificateIssuer");
+    assert!(
+        e.to_string()
+            .contains("did you mean `certificateOidcIssuer"),
+        "{e}"
+    );
+
+    let t = one("  - path: .\n    ociArtifact:\n      image: r/x\n      tagSelection: {semver: {constraints: '>1', prerelease: {}}}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "prerelease:");
+    assert!(e.to_string().contains("did you mean `prereleases`?"), "{e}");
+}
+
+#[test]
+fn keys_vendir_ignores_are_warnings_and_strict_errors() {
+    let t = one("  - path: .\n    manual: {}\n    zzz: 1\n");
+    let (w, e) = warning(&t);
+    assert_at(&w, &t, "zzz");
+    assert!(
+        w.to_string()
+            .contains("unknown key `zzz` in directories[0].contents[0] is ignored"),
+        "{w}"
+    );
+    assert!(w.to_string().contains("valid keys: path, lazy"), "{w}");
+    assert_at(&e, &t, "zzz");
+    assert!(e.to_string().contains("--strict"), "{e}");
+
+    let t = format!("{HEAD}directory:\n- path: a\n");
+    let (w, _) = warning(&t);
+    assert_at(&w, &t, "directory:");
+    assert!(w.to_string().contains("did you mean `directories`?"), "{w}");
+    assert!(w.message.contains("in the Config"), "{w}");
+
+    // a stray key on a directory
+    let t = format!(
+        "{HEAD}directories:\n- path: a\n  lazy: true\n  contents: [{{path: ., manual: {{}}}}]\n"
+    );
+    let (w, e) = warning(&t);
+    assert_at(&w, &t, "lazy");
+    assert_eq!(w.path, "directories[0].lazy");
+    assert_at(&e, &t, "lazy");
+
+    let t = one("  - path: x\n    manual: {a: 1}\n");
+    let (w, _) = warning(&t);
+    assert_at(&w, &t, "a: 1");
+
+    // a Secret is a Kubernetes document vendir reads: same rule
+    let t = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringdata: {{a: b}}\n---\n{HEAD}"
+    );
+    let (w, _) = warning(&t);
+    assert_eq!(w.line, Some(4));
+    assert!(w.to_string().contains("did you mean `stringData`?"), "{w}");
+
+    // flow style
+    let t = format!(
+        "{HEAD}directories: [{{path: a, contents: [{{path: ., manual: {{}}, lazzy: true}}]}}]\n"
+    );
+    let (w, _) = warning(&t);
+    assert_at(&w, &t, "lazzy");
+    assert_eq!(w.suggestion.as_deref(), Some("lazy"));
+}
+
+#[test]
+fn a_misspelt_required_key_is_named_in_the_error() {
+    let t = one("  - pathh: y\n    manual: {}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "pathh");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "vendir.yml:{}:5: missing required key `path` in directories[0].contents[0] (`pathh` \
+             is not a key there); did you mean `path`?",
+            line_of(&t, "pathh")
+        )
+    );
+    // beside `path`, it is only a stray key
+    let t = one("  - path: x\n    pathh: y\n    manual: {}\n");
+    let (w, _) = warning(&t);
+    assert_at(&w, &t, "pathh");
+
+    let t = format!("{HEAD}directories:\n- path: a\n  contens: []\n");
+    let e = err(&t);
+    assert_at(&e, &t, "contens");
+    assert!(e.to_string().contains("has no contents"), "{e}");
+    assert!(e.to_string().contains("did you mean `contents`?"), "{e}");
+
+    let t = one("  - path: x\n    ociArtefact: {image: r/x}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "ociArtefact");
+    assert!(e.to_string().contains("has no source"), "{e}");
+    assert!(e.to_string().contains("did you mean `ociArtifact`?"), "{e}");
+}
+
+#[test]
+fn envelope_errors() {
+    let t = "apiVersion: vendir.k14s.io/v1beta1\nkind: Config\n";
+    let e = err(t);
+    assert_eq!((e.line, e.column), (Some(1), Some(13)), "{e}");
+    assert!(e.message.contains("unsupported apiVersion"), "{e}");
+
+    let t = "apiVersion: vendir.k14s.io/v1alpha1\nkind: config\n";
+    let e = err(t);
+    assert_eq!(e.line, Some(2));
+    assert!(e.to_string().contains("did you mean `Config`?"), "{e}");
+
+    let t = "apiVersion: apps/v1\nkind: Deployment\n";
+    let e = err(t);
+    assert_eq!(e.line, Some(2));
+    assert!(e.message.contains("unsupported document"), "{e}");
+
+    let e = err("apiVersion: v2\nkind: Secret\n");
+    assert_eq!(e.line, Some(1));
+
+    let e = err("foo: bar\n");
+    assert_eq!(e.line, Some(1));
+    assert!(e.message.contains("no `apiVersion`"), "{e}");
+
+    let e = err("- a\n- b\n");
+    assert!(e.message.contains("found a list"), "{e}");
+
+    let e = err("apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\n");
+    assert!(e.message.contains("lock file"), "{e}");
+
+    // none at all
+    let e = load_all(&[input("a.yml", "---\n---\n"), input("b.yml", "")]).unwrap_err();
+    assert_eq!(e.file, "a.yml, b.yml");
+    assert!(e.message.contains("no Config document"), "{e}");
+
+    // two
+    let t = format!("{HEAD}---\n{HEAD}");
+    let e = err(&t);
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(e.message.contains("vendir.yml:2"), "{e}");
+    let e = load_all(&[input("a.yml", HEAD), input("b.yml", HEAD)]).unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), ("b.yml", Some(2)));
+    assert!(e.message.contains("a.yml:2"), "{e}");
+}
+
+#[test]
+fn syntax_errors_are_positioned() {
+    let t = format!("{HEAD}---\n{HEAD}directories:\n- path: [unclosed\n");
+    let e = err(&t);
+    assert_eq!(e.file, "vendir.yml");
+    assert!(e.line.unwrap() >= 7, "{e}");
+    assert!(e.message.starts_with("invalid YAML"), "{e}");
+    assert!(!e.message.contains(" at line "), "{e}");
+
+    let t = format!("{HEAD}directories:\n- path: a\n  path: b\n");
+    let e = err(&t);
+    assert!(e.line.is_some(), "{e}");
+    assert!(e.message.contains("duplicate"), "{e}");
+}
+
+#[test]
+fn empty_documents_are_ignored() {
+    let t = format!("---\n# only a comment\n---\n{HEAD}directories: []\n---\n");
+    assert!(load1(&t).unwrap().config.directories.is_empty());
+}
+
+#[test]
+fn sources() {
+    let t = one("  - path: x\n    git: {url: https://x}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "git");
+    assert!(e
+        .message
+        .contains("`git` contents are not supported by vendoras yet"));
+    for src in [
+        "helmChart",
+        "imgpkgBundle",
+        "githubRelease",
+        "http",
+        "image",
+        "hg",
+    ] {
+        let t = one(&format!("  - path: x\n    {src}: {{}}\n"));
+        let e = err(&t);
+        assert_at(&e, &t, src);
+        assert!(e.message.contains("not supported by vendoras yet"), "{e}");
+    }
+
+    let t = one("  - path: x\n    lazy: true\n");
+    let e = err(&t);
+    assert_at(&e, &t, "path: x");
+    assert!(e.message.contains("has no source"), "{e}");
+
+    let t = one("  - path: x\n    manual: {}\n    directory: {path: y}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "directory");
+    assert!(e.message.contains("`manual` and `directory`"), "{e}");
+
+    let t = one("  - path: x\n    manual: {}\n    includePaths: [a]\n");
+    let e = err(&t);
+    assert_at(&e, &t, "includePaths");
+
+    let t = one("  - path: x\n    directory: {}\n");
+    let e = err(&t);
+    assert!(e.message.contains("missing required key `path`"), "{e}");
+
+    let t = one("  - path: x\n    inline: {}\n");
+    let e = err(&t);
+    assert!(e.message.contains("nothing to write"), "{e}");
+
+    let t = one("  - path: x\n    inline: {paths: {../evil: x}}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "../evil");
+
+    let t = one("  - path: x\n    inline:\n      pathsFrom:\n      - configMapRef: {name: nope}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "nope");
+    assert!(e.message.contains("ConfigMap `nope`"), "{e}");
+
+    let t = one("  - path: x\n    inline:\n      pathsFrom:\n      - {}\n");
+    let e = err(&t);
+    assert!(e
+        .message
+        .contains("exactly one of `secretRef` and `configMapRef`"));
+}
+
+#[test]
+fn oci_artifact_rules() {
+    let oci = |body: &str| one(&format!("  - path: .\n    ociArtifact:\n{body}"));
+
+    let t = oci("      tag: v1\n");
+    let e = err(&t);
+    assert_at(&e, &t, "tag: v1");
+    assert!(e.message.contains("needs `image`"), "{e}");
+
+    let t = oci("      image: r/x\n      ociLayout: ./l\n");
+    let e = err(&t);
+    assert_at(&e, &t, "ociLayout");
+
+    let t =
+        oci("      image: r/x\n      tag: v1\n      tagSelection: {semver: {constraints: '>1'}}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "tagSelection");
+    assert!(e.message.contains("exclude each other"), "{e}");
+
+    let t = oci("      image: r/x@sha256:abc\n      tagSelection: {semver: {constraints: '>1'}}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "tagSelection");
+    assert!(e.message.contains("digest"), "{e}");
+
+    let t = oci("      image: r/x\n      tagSelection: {semver: {}}\n");
+    let e = err(&t);
+    assert!(e.message.contains("`constraints`"), "{e}");
+
+    let t = oci("      image: r/x\n      tag: ''\n");
+    let e = err(&t);
+    assert_at(&e, &t, "''");
+
+    let t = oci("      image: r/x\n      unpack: file\n");
+    let e = err(&t);
+    assert_at(&e, &t, "file");
+    assert!(e.to_string().contains("did you mean `files`?"), "{e}");
+
+    let t = oci("      image: r/x\n      plainHTTP: yes\n");
+    let e = err(&t);
+    assert_at(&e, &t, "yes");
+    assert!(e.message.contains("true or false"), "{e}");
+
+    // image keeps tag and digest unparsed
+    let t = oci("      image: localhost:5000/r/x:v1@sha256:abc\n");
+    let Source::OciArtifact(o) = &load1(&t).unwrap().config.directories[0].contents[0].source
+    else {
+        panic!()
+    };
+    assert_eq!(
+        o.location,
+        OciLocation::Image("localhost:5000/r/x:v1@sha256:abc".into())
+    );
+}
+
+#[test]
+fn cosign_rules() {
+    let cos = |body: &str| {
+        one(&format!(
+            "  - path: .\n    ociArtifact:\n      image: r/x\n      cosign:\n{body}"
+        ))
+    };
+    let t = cos("        trustedRoot: t.json\n");
+    let e = err(&t);
+    assert_at(&e, &t, "trustedRoot");
+    assert!(e.message.contains("needs `key` or `secretRef`"), "{e}");
+
+    let t = cos("        certificateIdentity: me\n");
+    let e = err(&t);
+    assert!(e.message.contains("the issuer is missing"), "{e}");
+
+    let t = cos("        certificateOidcIssuerRegexp: .*\n");
+    let e = err(&t);
+    assert!(e.message.contains("the identity is missing"), "{e}");
+
+    let t = cos("        key: k.pub\n        certificateIdentity: me\n");
+    let e = err(&t);
+    assert_at(&e, &t, "certificateIdentity");
+    assert!(e.message.contains("mixes key-based"), "{e}");
+
+    let t = cos("        secretRef: {name: missing}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "missing");
+    assert!(e.message.contains("Secret `missing`"), "{e}");
+
+    let t = cos("        certificateIdentity: me\n        certificateOidcIssuer: iss\n");
+    assert!(load1(&t).is_ok());
+}
+
+#[test]
+fn octal_permissions() {
+    for (raw, want) in [
+        ("0755", 0o755),
+        ("755", 0o755),
+        ("0o755", 0o755),
+        ("\"0644\"", 0o644),
+        ("'0o600'", 0o600),
+        ("0", 0),
+        ("0777", 0o777),
+        ("00644", 0o644),
+    ] {
+        let t = format!("{HEAD}directories:\n- path: a\n  permissions: {raw}\n  contents:\n  - path: .\n    manual: {{}}\n");
+        let d = &load1(&t)
+            .unwrap_or_else(|e| panic!("{raw}: {e}"))
+            .config
+            .directories[0];
+        assert_eq!(d.permissions, Some(want), "{raw}");
+    }
+    for raw in [
+        "0758", "789", "0o1000", "1777", "04755", "0x1ed", "rwx", "-1", "true",
+    ] {
+        let t = one(&format!(
+            "  - path: .\n    permissions: {raw}\n    manual: {{}}\n"
+        ));
+        let e = err(&t);
+        assert_at(&e, &t, &format!("permissions: {raw}")[13..]);
+        assert_eq!(e.key.as_deref(), Some("permissions"));
+    }
+    assert_eq!(parse_permissions("0o644"), Ok(0o644));
+    assert!(parse_permissions("99999999999999999999").is_err());
+}
+
+#[test]
+fn path_normalisation() {
+    // (RelPath, used for content paths, is tested in src/relpath.rs.)
+    for (raw, want) in [
+        ("a/./b/", "a/b"),
+        ("./a//b", "a/b"),
+        ("a/x/../b", "a/b"),
+        ("a/..", "."),
+        ("x/../../y", "../y"),
+        ("../../a/", "../../a"),
+        ("/a/../b", "/b"),
+    ] {
+        assert_eq!(normalize_directory_path(raw), want, "{raw}");
+    }
+
+    let t = format!("{HEAD}directories:\n- path: a/./b/\n  contents:\n  - path: ./c/\n    newRootPath: x/./y/\n    directory: {{path: s}}\n");
+    let l = load1(&t).unwrap();
+    let d = &l.config.directories[0];
+    assert_eq!(d.path, "a/b");
+    assert_eq!(d.contents[0].path, rel("c"));
+    assert_eq!(d.contents[0].new_root_path, Some(rel("x/y")));
+}
+
+#[test]
+fn path_refusals() {
+    for (raw, why) in [
+        (
+            "/usr",
+            "absolute paths are refused; --allow-outside-paths allows them",
+        ),
+        (
+            "../x",
+            "leaves the project (the working directory /w/p); --allow-outside-paths",
+        ),
+        ("a/../../x", "leaves the project"),
+        ("..", "contains the working directory"),
+        (".", "working directory itself"),
+        ("a/..", "working directory itself"),
+        ("./", "working directory itself"),
+    ] {
+        let t = format!(
+            "{HEAD}directories:\n- path: {raw}\n  contents:\n  - path: .\n    manual: {{}}\n"
+        );
+        let e = err(&t);
+        assert_eq!(e.line, Some(4), "{raw}: {e}");
+        assert_eq!(e.column, Some(9), "{raw}: {e}");
+        assert_eq!(e.key.as_deref(), Some("path"));
+        assert!(e.message.contains(why), "{raw}: {e}");
+    }
+    let t = format!("{HEAD}directories:\n- contents: []\n");
+    assert!(err(&t).message.contains("missing required key `path`"));
+
+    let t = one("  - path: /etc\n    manual: {}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "/etc");
+    let t = one("  - path: a/../../b\n    manual: {}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "a/../../b");
+    let t = one("  - path: x\n    newRootPath: ../up\n    directory: {path: s}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "../up");
+    assert!(e.message.contains("newRootPath"), "{e}");
+    let t = one("  - path: x\n    newRootPath: .\n    directory: {path: s}\n");
+    assert_eq!(
+        load1(&t).unwrap().config.directories[0].contents[0].new_root_path,
+        None
+    );
+    let t = format!("{HEAD}directories:\n- path: a\n  contents: []\n");
+    assert!(err(&t).message.contains("has no contents"));
+}
+
+#[test]
+fn overlapping_directories() {
+    let t = format!("{HEAD}directories:\n- path: vendor\n  contents: [{{path: ., manual: {{}}}}]\n- path: vendor/x/\n  contents: [{{path: ., manual: {{}}}}]\n");
+    let e = err(&t);
+    assert_at(&e, &t, "vendor/x/");
+    assert!(e.message.contains("`vendor/x`"), "{e}");
+    assert!(e.message.contains("`vendor`"), "{e}");
+    assert!(e.message.contains("vendir.yml:4"), "{e}");
+
+    let t = format!("{HEAD}directories:\n- path: a/b\n  contents: [{{path: ., manual: {{}}}}]\n- path: ./a/./b\n  contents: [{{path: ., manual: {{}}}}]\n");
+    let e = err(&t);
+    assert!(e.message.contains("overlaps"), "{e}");
+
+    // siblings with a common prefix are fine
+    let t = format!("{HEAD}directories:\n- path: vendor/app\n  contents: [{{path: ., manual: {{}}}}]\n- path: vendor/application\n  contents: [{{path: ., manual: {{}}}}]\n");
+    assert!(load1(&t).is_ok());
+}
+
+#[test]
+fn overlapping_contents() {
+    let t = one("  - path: .\n    manual: {}\n  - path: x\n    manual: {}\n");
+    let e = err(&t);
+    assert_eq!(e.line, Some(line_of(&t, "path: x")), "{e}");
+    assert!(
+        e.message.contains("`x`") && e.message.contains("`.`"),
+        "{e}"
+    );
+    assert!(e.message.contains("whole directory"), "{e}");
+
+    let t = one("  - path: x\n    manual: {}\n  - path: x/y\n    manual: {}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "x/y");
+    assert!(
+        e.message.contains("`x/y`") && e.message.contains("`x`"),
+        "{e}"
+    );
+
+    let t = one("  - path: x\n    manual: {}\n  - path: ./x/\n    manual: {}\n");
+    assert!(err(&t).message.contains("overlaps"));
+
+    let t = one("  - path: x\n    manual: {}\n  - path: xy\n    manual: {}\n");
+    assert_eq!(load1(&t).unwrap().config.directories[0].contents.len(), 2);
+}
+
+#[test]
+fn value_errors() {
+    let t = one("  - path: x\n    lazy: sometimes\n    manual: {}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "sometimes");
+
+    let t = one("  - path: x\n    includePaths: [ok, 'a[b']\n    manual: {}\n");
+    let e = err(&t);
+    // globs are checked before the manual-content rule
+    assert!(e.message.contains("`a[b`"), "{e}");
+
+    let t = one("  - path: x\n    excludePaths: '*.md'\n    directory: {path: s}\n");
+    let e = err(&t);
+    assert!(e.message.contains("must be a list"), "{e}");
+
+    let t = format!("{HEAD}minimumRequiredVersion: v0.1.0\n");
+    let e = err(&t);
+    assert_eq!(e.line, Some(3));
+
+    let t = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: '%%%'}\n";
+    let e = err(t);
+    assert_eq!(e.line, Some(4));
+    assert!(e.message.contains("base64"), "{e}");
+
+    let t = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: x}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: y}\n";
+    let e = err(t);
+    assert_eq!(e.line, Some(8));
+    assert!(e.message.contains("defined twice"), "{e}");
+}
+
+#[test]
+fn display_format() {
+    let e = ConfigError {
+        file: "vendir.yml".into(),
+        line: Some(12),
+        column: Some(7),
+        key: Some("pathh".into()),
+        path: "directories[0].pathh".into(),
+        message: "unknown key `pathh`".into(),
+        suggestion: Some("path".into()),
+    };
+    assert_eq!(
+        e.to_string(),
+        "vendir.yml:12:7: unknown key `pathh`; did you mean `path`?"
+    );
+    let e = ConfigError {
+        suggestion: None,
+        ..e
+    };
+    assert_eq!(e.to_string(), "vendir.yml:12:7: unknown key `pathh`");
+    let e = ConfigError {
+        line: None,
+        column: None,
+        ..e
+    };
+    assert_eq!(e.to_string(), "vendir.yml: unknown key `pathh`");
+}
+
+#[test]
+fn merge_keys_and_anchors_work() {
+    let t = format!(
+        "{HEAD}x-defaults: &oci {{image: r/x, plainHTTP: true}}\ndirectories:\n- path: a\n  contents:\n  - path: one\n    ociArtifact:\n      <<: *oci\n      tag: v1\n  - path: two\n    ociArtifact: *oci\n"
+    );
+    // `x-defaults` is a stray top-level key: a warning, as in vendir.
+    let l = load1(&t).unwrap();
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    let c = &l.config.directories[0].contents;
+    let Source::OciArtifact(one) = &c[0].source else {
+        panic!()
+    };
+    assert_eq!(one.location, OciLocation::Image("r/x".into()));
+    assert_eq!(one.plain_http, Some(true));
+    assert_eq!(one.tag.as_deref(), Some("v1"));
+    let Source::OciArtifact(two) = &c[1].source else {
+        panic!()
+    };
+    assert_eq!(two.tag, None);
+    assert_eq!(
+        c[0].raw["ociArtifact"]["image"], "r/x",
+        "merged into the digest input"
+    );
+
+    // An error inside merged values still has a position.
+    let t = format!(
+        "{HEAD}x: &oci {{image: r/x, plainHttp: true}}\ndirectories:\n- path: a\n  contents:\n  - path: .\n    ociArtifact:\n      <<: *oci\n"
+    );
+    let e = err(&t);
+    assert!(e.line.is_some(), "{e}");
+    assert!(e.to_string().contains("did you mean `plainHTTP`?"), "{e}");
+}
+
+#[test]
+fn alias_and_merge_key_bombs_are_refused() {
+    // "billion laughs": 9 levels of 9 aliases each
+    let mut t = format!("{HEAD}a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        t.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    t.push_str("directories: []\n");
+    let e = err(&t);
+    assert!(e.message.starts_with("invalid YAML"), "{e}");
+    assert!(e.message.contains("alias or merge-key bomb"), "{e}");
+    assert!(e.line.is_some(), "{e}");
+
+    // the same with merge keys: each level merges the previous one 9 times
+    // under new keys
+    let mut t = format!("{HEAD}m0: &m0 {{k0: lol, k1: lol, k2: lol, k3: lol, k4: lol, k5: lol, k6: lol, k7: lol, k8: lol}}\n");
+    for i in 1..10 {
+        let entries: Vec<String> = (0..9).map(|j| format!("n{j}: *m{}", i - 1)).collect();
+        t.push_str(&format!(
+            "m{i}: &m{i} {{<<: *m{}, {}}}\n",
+            i - 1,
+            entries.join(", ")
+        ));
+    }
+    t.push_str("directories: []\n");
+    let e = err(&t);
+    assert!(e.message.contains("alias or merge-key bomb"), "{e}");
+}
+
+#[test]
+fn several_documents_stdin_secrets_and_config_maps() {
+    let secrets = "# credentials\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: reg}\nstringData: {username: u, password: p}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: files}\ndata: {a.txt: hi}\n";
+    let cfg = format!(
+        "{HEAD}directories:\n- path: v\n  contents:\n  - path: o\n    ociArtifact: {{image: r/x, secretRef: {{name: reg}}}}\n  - path: i\n    inline:\n      pathsFrom:\n      - configMapRef: {{name: files, directoryPath: d}}\n"
+    );
+    let l = load_all(&[input("-", secrets), input("c.yml", &cfg)]).unwrap();
+    assert_eq!(l.secrets["reg"].data["password"], b"p");
+    assert_eq!(l.config_maps["files"].data["a.txt"], "hi");
+    assert!(l.warnings.is_empty());
+    // an error in stdin names <stdin>, with the line in the whole input
+    let bad = secrets.replace("kind: ConfigMap", "kind: ConfigMap\nbogus: 1");
+    let l = load_all(&[input("-", &bad), input("c.yml", &cfg)]).unwrap();
+    assert_eq!(l.warnings[0].file, "<stdin>");
+    assert_eq!(l.warnings[0].line, Some(line_of(&bad, "bogus")));
+    // both refs kinds at once
+    let t = one(
+        "  - path: i\n    inline:\n      pathsFrom:\n      - {secretRef: {name: a}, configMapRef: {name: b}}\n",
+    );
+    let e = err(&t);
+    assert!(
+        e.message
+            .contains("more than one of `secretRef` and `configMapRef`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_comment_only_first_document_is_skipped() {
+    let t = format!("# Generated by hand\n# nothing here\n---\n{HEAD}directories: []\n");
+    assert!(load1(&t).unwrap().config.directories.is_empty());
+    let t = format!("# leading comment only\n{HEAD}directories: []\n");
+    assert!(load1(&t).is_ok());
+}
+
+/// A git work tree at `root` (a `.git` directory is all it takes).
+fn work_tree() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join(".git")).unwrap();
+    std::fs::create_dir_all(root.path().join("ci")).unwrap();
+    root
+}
+
+fn load_in(
+    workdir: &std::path::Path,
+    text: &str,
+    allow_outside: bool,
+) -> Result<Loaded, ConfigError> {
+    let options = LoadOptions {
+        paths: PathRules::discover(workdir, allow_outside),
+        strict: false,
+    };
+    load(&[input("vendir.yml", text)], &options)
+}
+
+fn dir_config(path: &str) -> String {
+    format!("{HEAD}directories:\n- path: {path}\n  contents:\n  - path: .\n    manual: {{}}\n")
+}
+
+#[test]
+fn managed_paths_may_leave_the_working_directory_but_not_the_git_work_tree() {
+    let root = work_tree();
+    let ci = root.path().join("ci");
+    let rules = PathRules::discover(&ci, false);
+    assert_eq!(rules.project, std::fs::canonicalize(root.path()).unwrap());
+
+    let l = load_in(&ci, &dir_config("../.github/workflows/vendor"), false).unwrap();
+    assert_eq!(l.config.directories[0].path, "../.github/workflows/vendor");
+    let l = load_in(&ci, &dir_config("./x/../../.github//vendor/"), false).unwrap();
+    assert_eq!(l.config.directories[0].path, "../.github/vendor");
+
+    for outside in ["../../elsewhere", "/usr"] {
+        let t = dir_config(outside);
+        let e = load_in(&ci, &t, false).unwrap_err();
+        assert_at(&e, &t, outside);
+        assert!(e.message.contains("--allow-outside-paths"), "{e}");
+        let l = load_in(&ci, &t, true).unwrap();
+        assert!(l.config.directories[0].path.ends_with("elsewhere") || outside == "/usr");
+    }
+    // never the project root or the working directory, flag or not
+    for above in ["..", "../ci", "/"] {
+        let e = load_in(&ci, &dir_config(above), true).unwrap_err();
+        assert!(e.message.contains("working directory"), "{above}: {e}");
+    }
+
+    // a git worktree has a `.git` file
+    let wt = tempfile::tempdir().unwrap();
+    std::fs::write(wt.path().join(".git"), "gitdir: /elsewhere\n").unwrap();
+    std::fs::create_dir(wt.path().join("sub")).unwrap();
+    let l = load_in(&wt.path().join("sub"), &dir_config("../v"), false).unwrap();
+    assert_eq!(l.config.directories[0].path, "../v");
+
+    // no work tree: the working directory is the project
+    let plain = tempfile::tempdir().unwrap();
+    let t = dir_config("../v");
+    let e = load_in(plain.path(), &t, false).unwrap_err();
+    assert!(
+        e.message
+            .contains("leaves the project (the working directory"),
+        "{e}"
+    );
+}
+
+#[test]
+fn overlapping_paths_above_the_working_directory_are_refused() {
+    let root = work_tree();
+    let ci = root.path().join("ci");
+    let t = format!(
+        "{HEAD}directories:\n- path: ../vendor\n  contents: [{{path: ., manual: {{}}}}]\n- path: ../ci/../vendor/x\n  contents: [{{path: ., manual: {{}}}}]\n"
+    );
+    let e = load_in(&ci, &t, false).unwrap_err();
+    assert_at(&e, &t, "../ci/../vendor/x");
+    assert!(
+        e.message
+            .contains("`../vendor/x` overlaps directories[0].path `../vendor`"),
+        "{e}"
+    );
+    assert!(e.message.contains("vendir.yml:4"), "{e}");
+}
+
+#[test]
+fn unsupported_source_kinds_are_refused_by_name_and_not_parsed() {
+    // whatever is under them is not read: no warning, one clear error
+    let t =
+        one("  - path: x\n    helmChart: {name: c, latest: true, repository: {url: https://x}}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "helmChart");
+    assert_eq!(e.key.as_deref(), Some("helmChart"));
+    assert!(
+        e.message
+            .contains("`helmChart` contents are not supported by vendoras yet"),
+        "{e}"
+    );
+}

@@ -1,0 +1,853 @@
+//! Input types → the validated config, with every rule that needs more than
+//! a document's shape: paths, overlaps, references, cosign, permissions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+use super::error::{suggest, ConfigError};
+use super::input::{
+    ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, InlineInput, OciArtifactInput,
+    PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
+};
+use super::model::*;
+use super::yaml::{DeError, DeErrorKind, KeyPath, Pos, Seen, Value};
+use crate::relpath::{clean_absolute, resolve, RelPath};
+use crate::verify::{Signers, SignersError};
+
+/// Where managed paths (directory paths) may point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRules {
+    /// The working directory, absolute (paths in the config start here).
+    pub workdir: PathBuf,
+    /// The project: the enclosing git work tree, else the working directory.
+    pub project: PathBuf,
+    /// `--allow-outside-paths`: absolute paths and paths leaving the
+    /// project are accepted.
+    pub allow_outside: bool,
+}
+
+impl PathRules {
+    /// The rules for `workdir`: the project is the nearest directory at or
+    /// above it holding `.git` (a directory, or a file in a git worktree);
+    /// no git binary is needed.
+    pub fn discover(workdir: &Path, allow_outside: bool) -> PathRules {
+        let workdir = std::fs::canonicalize(workdir).unwrap_or_else(|_| {
+            clean_absolute(&std::path::absolute(workdir).unwrap_or_else(|_| workdir.into()))
+        });
+        let project = workdir
+            .ancestors()
+            .find(|d| d.join(".git").exists())
+            .unwrap_or(&workdir)
+            .to_path_buf();
+        PathRules {
+            workdir,
+            project,
+            allow_outside,
+        }
+    }
+}
+
+/// A managed directory path, normalised: `./a//b/` → `a/b`, `x/../../y` →
+/// `../y`, `/a/../b` → `/b`. Lexical only (see `src/relpath.rs`).
+pub fn normalize_directory_path(raw: &str) -> String {
+    let (ups, parts) = resolve(raw.split('/'));
+    if raw.starts_with('/') {
+        return format!("/{}", parts.join("/"));
+    }
+    let mut all: Vec<&str> = vec![".."; ups];
+    all.extend(parts);
+    if all.is_empty() {
+        ".".into()
+    } else {
+        all.join("/")
+    }
+}
+
+/// One document being validated: positions come from its tree.
+pub(crate) struct Doc<'a> {
+    pub file: &'a str,
+    pub root: &'a Value,
+    /// What the document root is called in messages (`the Config`).
+    pub what: &'static str,
+}
+
+impl Doc<'_> {
+    fn error(
+        &self,
+        path: &KeyPath,
+        pos: Option<Pos>,
+        key: Option<&str>,
+        message: String,
+    ) -> ConfigError {
+        ConfigError {
+            file: self.file.to_string(),
+            line: pos.map(|p| p.line),
+            column: pos.map(|p| p.column),
+            key: key.map(str::to_string),
+            path: path.to_string(),
+            message,
+            suggestion: None,
+        }
+    }
+
+    /// An error about the value at `path`.
+    pub fn err(&self, path: &KeyPath, message: impl Into<String>) -> ConfigError {
+        let pos = self.root.locate(path, false);
+        self.error(path, pos, path.last_key(), message.into())
+    }
+
+    /// An error about the key that ends `path`.
+    pub fn err_key(&self, path: &KeyPath, message: impl Into<String>) -> ConfigError {
+        let pos = self.root.locate(path, true);
+        self.error(path, pos, path.last_key(), message.into())
+    }
+
+    /// `file:line` of the node at `path`, for messages naming a second place.
+    fn place(&self, path: &KeyPath) -> String {
+        match self.root.locate(path, false) {
+            Some(p) => format!("{}:{}", self.file, p.line),
+            None => self.file.to_string(),
+        }
+    }
+
+    /// `path` for messages; the root is named.
+    fn name(&self, path: &KeyPath) -> String {
+        if path.is_root() {
+            self.what.to_string()
+        } else {
+            path.to_string()
+        }
+    }
+
+    /// A deserialisation error in this document, in words.
+    pub fn de_error(&self, e: DeError, seen: &Seen) -> ConfigError {
+        let p = &e.path;
+        let mut suggestion = None;
+        let mut key = p.last_key().map(str::to_string);
+        let mut pos = e.pos;
+        let message = match e.kind {
+            DeErrorKind::Message(m) => format!("{}: {m}", self.name(p)),
+            DeErrorKind::UnknownKey { key: k, expected } => {
+                suggestion = suggest(&k, expected).map(str::to_string);
+                let mut m = format!("unknown key `{k}` in {}", self.name(&p.parent()));
+                if suggestion.is_none() {
+                    m.push_str(&format!("; valid keys: {}", expected.join(", ")));
+                }
+                m
+            }
+            DeErrorKind::UnknownValue { value, expected } => {
+                suggestion = suggest(&value, expected).map(str::to_string);
+                format!("{p} `{value}` is not one of {}", expected.join(", "))
+            }
+            DeErrorKind::Missing(field) => {
+                key = Some(field.to_string());
+                let mut m = format!("missing required key `{field}` in {}", self.name(p));
+                // A misspelt key was recorded as unknown: point at it.
+                let near = seen.unknown.borrow().iter().find_map(|u| {
+                    let k = u.path.last_key()?;
+                    (u.path.parent() == *p && suggest(k, &[field]).is_some())
+                        .then(|| (k.to_string(), u.pos))
+                });
+                if let Some((k, at)) = near {
+                    m.push_str(&format!(" (`{k}` is not a key there)"));
+                    suggestion = Some(field.to_string());
+                    pos = at;
+                }
+                m
+            }
+            DeErrorKind::WrongType { expected, found } => {
+                format!("{} must be {expected}, found {found}", self.name(p))
+            }
+            DeErrorKind::NoKind { expected } => {
+                // A misspelt kind key was recorded as unknown: point at it.
+                let near = seen.unknown.borrow().iter().find_map(|u| {
+                    let k = u.path.last_key()?;
+                    (u.path.parent() == *p)
+                        .then(|| suggest(k, expected).map(|s| (k.to_string(), s, u.pos)))
+                        .flatten()
+                });
+                if let Some((k, s, at)) = near {
+                    suggestion = Some(s.to_string());
+                    key = Some(k);
+                    pos = at;
+                }
+                if expected.contains(&"ociArtifact") {
+                    format!(
+                        "{p} has no source; set exactly one of {}",
+                        SUPPORTED_SOURCES.join(", ")
+                    )
+                } else {
+                    let sep = if expected.len() == 2 {
+                        "` and `"
+                    } else {
+                        "`, `"
+                    };
+                    format!("{p} needs exactly one of `{}`", expected.join(sep))
+                }
+            }
+            DeErrorKind::TwoKinds { first, second } => {
+                let parent = p.parent();
+                format!("{parent} has more than one of `{first}` and `{second}`; set exactly one")
+            }
+        };
+        ConfigError {
+            suggestion,
+            ..self.error(p, pos, key.as_deref(), message)
+        }
+    }
+
+    /// A key a type does not read: a warning, or an error with `--strict`.
+    pub fn unknown(&self, u: &super::yaml::Unknown, strict: bool) -> ConfigError {
+        let k = u.path.last_key().unwrap_or_default();
+        let all: Vec<&str> = u.expected.iter().chain(u.also).copied().collect();
+        let suggestion = suggest(k, &all).map(str::to_string);
+        let mut message = format!("unknown key `{k}` in {}", self.name(&u.path.parent()));
+        if strict {
+            message.push_str(" (vendir ignores it; --strict refuses it)");
+        } else {
+            message.push_str(" is ignored, as vendir ignores it (sync --strict refuses it)");
+        }
+        if suggestion.is_none() && !all.is_empty() {
+            message.push_str(&format!("; valid keys: {}", all.join(", ")));
+        }
+        ConfigError {
+            suggestion,
+            ..self.error(&u.path, u.pos, Some(k), message)
+        }
+    }
+}
+
+/// The sources vendoras fetches (the others are refused by name).
+const SUPPORTED_SOURCES: &[&str] = &["ociArtifact", "manual", "directory", "inline"];
+
+/// Everything a Config refers to besides itself.
+pub(crate) struct Refs<'a> {
+    /// Keys the documents had that nothing reads (warnings), for hints.
+    pub unknown: &'a [ConfigError],
+    pub secrets: &'a BTreeMap<String, Secret>,
+    pub config_maps: &'a BTreeMap<String, ConfigMap>,
+    pub rules: &'a PathRules,
+}
+
+fn known<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" (defined {what}: {})", names.join(", "))
+    }
+}
+
+/// Parses an octal mode: `0755`, `755` and `0o755` are all `0o755`.
+pub(crate) fn parse_permissions(raw: &str) -> Result<u32, String> {
+    let s = raw.trim();
+    let digits = s
+        .strip_prefix("0o")
+        .or_else(|| s.strip_prefix("0O"))
+        .unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{raw}` is not an octal mode like 0755"));
+    }
+    if digits.bytes().any(|b| b == b'8' || b == b'9') {
+        return Err(format!("`{raw}` is not octal (use digits 0-7, like 0755)"));
+    }
+    let trimmed = digits.trim_start_matches('0');
+    let value = if trimmed.is_empty() {
+        0
+    } else if trimmed.len() > 4 {
+        u32::MAX
+    } else {
+        u32::from_str_radix(trimmed, 8).unwrap_or(u32::MAX)
+    };
+    if value > 0o777 {
+        return Err(format!(
+            "`{raw}` is above 0777 (setuid, setgid and sticky bits are not allowed)"
+        ));
+    }
+    Ok(value)
+}
+
+/// A path relative to `within`; never absolute, never climbing out.
+fn rel_path(doc: &Doc<'_>, raw: &str, p: &KeyPath, within: &str) -> Result<RelPath, ConfigError> {
+    relative(raw, within).map_err(|why| doc.err(p, format!("{p} `{raw}` {why}")))
+}
+
+fn relative(raw: &str, within: &str) -> Result<RelPath, String> {
+    Err(if raw.trim().is_empty() {
+        "must not be empty".to_string()
+    } else if raw.starts_with('/') {
+        "must be relative (absolute paths are refused)".to_string()
+    } else if raw.contains('\\') {
+        "must use `/` separators (backslashes are refused)".to_string()
+    } else {
+        match RelPath::normalize(raw) {
+            Some(r) => return Ok(r),
+            None if raw.contains('\0') => "must not contain NUL".to_string(),
+            None => format!("escapes {within} (`..`)"),
+        }
+    })
+}
+
+/// A directory path: normalised, inside the project, not the working
+/// directory or above it. Returns the normalised path and its absolute form.
+fn directory_path(raw: &str, rules: &PathRules) -> Result<(String, PathBuf), String> {
+    if raw.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if raw.contains('\\') {
+        return Err("must use `/` separators (backslashes are refused)".into());
+    }
+    if raw.contains('\0') {
+        return Err("must not contain NUL".into());
+    }
+    let norm = normalize_directory_path(raw);
+    if norm == "." {
+        return Err(
+            "is the working directory itself; a directory path must name a \
+                    subdirectory (sync replaces everything under it)"
+                .into(),
+        );
+    }
+    let abs = clean_absolute(&rules.workdir.join(&norm));
+    if rules.workdir.starts_with(&abs) {
+        return Err(format!(
+            "contains the working directory ({}); sync replaces everything under a directory \
+             path",
+            rules.workdir.display()
+        ));
+    }
+    if rules.allow_outside {
+        return Ok((norm, abs));
+    }
+    if norm.starts_with('/') {
+        return Err(
+            "must be relative (absolute paths are refused; --allow-outside-paths \
+                    allows them)"
+                .into(),
+        );
+    }
+    if !abs.starts_with(&rules.project) {
+        let project = if rules.project == rules.workdir {
+            format!("the working directory {}", rules.project.display())
+        } else {
+            format!("the git work tree {}", rules.project.display())
+        };
+        return Err(format!(
+            "leaves the project ({project}); --allow-outside-paths allows it"
+        ));
+    }
+    Ok((norm, abs))
+}
+
+fn permissions(doc: &Doc<'_>, raw: Option<&str>, p: &KeyPath) -> Result<Option<u32>, ConfigError> {
+    let kp = p.k("permissions");
+    raw.map(|r| parse_permissions(r).map_err(|e| doc.err(&kp, format!("{kp}: {e}"))))
+        .transpose()
+}
+
+/// An optional string that must not be empty when given.
+fn nonempty(doc: &Doc<'_>, s: Option<String>, p: &KeyPath) -> Result<Option<String>, ConfigError> {
+    if s.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(doc.err(p, format!("{p} must not be empty")));
+    }
+    Ok(s)
+}
+
+fn globs(
+    doc: &Doc<'_>,
+    list: Option<Vec<String>>,
+    p: &KeyPath,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    for (i, pattern) in list.iter().flatten().enumerate() {
+        crate::filter::check_pattern(pattern).map_err(|e| doc.err(&p.i(i), format!("{p}: {e}")))?;
+    }
+    Ok(list)
+}
+
+pub(crate) fn config(
+    doc: &Doc<'_>,
+    input: ConfigDoc,
+    refs: &Refs<'_>,
+) -> Result<Config, ConfigError> {
+    let root = KeyPath::default();
+    let mp = root.k("minimumRequiredVersion");
+    let minimum_required_version = nonempty(doc, input.minimum_required_version, &mp)?;
+    if let Some(v) = &minimum_required_version {
+        if let Some(bare) = v.strip_prefix('v') {
+            return Err(doc.err(
+                &mp,
+                format!("minimumRequiredVersion `{v}` must not have a `v` prefix (e.g. `{bare}`)"),
+            ));
+        }
+    }
+    let dp = root.k("directories");
+    let mut directories = Vec::new();
+    let mut absolute: Vec<PathBuf> = Vec::new();
+    for (i, d) in input.directories.into_iter().enumerate() {
+        let p = dp.i(i);
+        let pp = p.k("path");
+        let (path, abs) = directory_path(&d.path, refs.rules)
+            .map_err(|why| doc.err(&pp, format!("{pp} `{}` {why}", d.path)))?;
+        let permissions = permissions(doc, d.permissions.as_deref(), &p)?;
+        if d.contents.is_empty() {
+            let e = doc.err(
+                &p,
+                format!("{p} (`{path}`) has no contents; add at least one"),
+            );
+            // `contens:` was read as an unknown key: point at it.
+            let near = refs.unknown.iter().find(|w| {
+                w.file == doc.file
+                    && w.path
+                        .strip_prefix(&format!("{p}."))
+                        .is_some_and(|k| !k.contains('.'))
+                    && w.suggestion.as_deref() == Some("contents")
+            });
+            return Err(match near {
+                Some(w) => ConfigError {
+                    line: w.line,
+                    column: w.column,
+                    key: w.key.clone(),
+                    message: format!(
+                        "{} (`{}` is not a key there)",
+                        e.message,
+                        w.key.clone().unwrap_or_default()
+                    ),
+                    suggestion: Some("contents".into()),
+                    ..e
+                },
+                None => ConfigError {
+                    key: Some("contents".into()),
+                    ..e
+                },
+            });
+        }
+        let cp = p.k("contents");
+        let mut contents: Vec<Content> = Vec::new();
+        for (j, c) in d.contents.into_iter().enumerate() {
+            contents.push(content(doc, c, &cp.i(j), refs)?);
+        }
+        for (j, b) in contents.iter().enumerate() {
+            for (k, a) in contents[..j].iter().enumerate() {
+                if !(a.path.is_root() || b.path.is_root() || a.path.overlaps(&b.path)) {
+                    continue;
+                }
+                let reason = if a.path.is_root() || b.path.is_root() {
+                    "a content at `.` manages the whole directory and cannot share it"
+                } else {
+                    "contents of one directory must not be equal or contain each other"
+                };
+                return Err(doc.err(
+                    &cp.i(j).k("path"),
+                    format!(
+                        "{cp}[{j}].path `{}` overlaps {cp}[{k}].path `{}` (at {}) in directory \
+                         `{path}`; {reason}",
+                        b.path,
+                        a.path,
+                        doc.place(&cp.i(k).k("path"))
+                    ),
+                ));
+            }
+        }
+        for (k, a) in absolute.iter().enumerate() {
+            if a.starts_with(&abs) || abs.starts_with(a) {
+                let other: &Directory = &directories[k];
+                return Err(doc.err(
+                    &pp,
+                    format!(
+                        "directories[{i}].path `{path}` overlaps directories[{k}].path `{}` (at {}); \
+                         managed directories must not be equal or contain each other",
+                        other.path,
+                        doc.place(&dp.i(k).k("path"))
+                    ),
+                ));
+            }
+        }
+        absolute.push(abs);
+        directories.push(Directory {
+            path,
+            permissions,
+            contents,
+        });
+    }
+    Ok(Config {
+        minimum_required_version,
+        directories,
+    })
+}
+
+fn content(
+    doc: &Doc<'_>,
+    input: ContentInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<Content, ConfigError> {
+    let f = input.fields;
+    let path = rel_path(doc, &f.path, &p.k("path"), "its directory")?;
+    let include_paths = globs(doc, f.include_paths, &p.k("includePaths"))?.unwrap_or_default();
+    let exclude_paths = globs(doc, f.exclude_paths, &p.k("excludePaths"))?.unwrap_or_default();
+    let ignore_paths = globs(doc, f.ignore_paths, &p.k("ignorePaths"))?.unwrap_or_default();
+    let legal_paths = globs(doc, f.legal_paths, &p.k("legalPaths"))?;
+    let new_root_path = match &f.new_root_path {
+        None => None,
+        Some(raw) => {
+            Some(rel_path(doc, raw, &p.k("newRootPath"), "the content")?).filter(|r| !r.is_root())
+        }
+    };
+    let permissions = permissions(doc, f.permissions.as_deref(), p)?;
+    let sp = p.k(&input.key);
+    let source = match input.kind {
+        SourceInput::OciArtifact(o) => Source::OciArtifact(oci(doc, *o, &sp, refs)?),
+        SourceInput::Manual(_) => {
+            // vendir skips filtering for manual contents; a filter there is
+            // a mistake, not a no-op to keep quiet about.
+            for key in [
+                "includePaths",
+                "excludePaths",
+                "ignorePaths",
+                "legalPaths",
+                "newRootPath",
+            ] {
+                if has_key(doc.root, p, key) {
+                    return Err(doc.err_key(
+                        &p.k(key),
+                        format!(
+                            "{key} has no effect on a manual content (vendir skips filtering \
+                             for manual contents); remove it"
+                        ),
+                    ));
+                }
+            }
+            Source::Manual
+        }
+        SourceInput::Directory(d) => {
+            let path = nonempty(doc, Some(d.path), &sp.k("path"))?.unwrap_or_default();
+            Source::Directory { path }
+        }
+        SourceInput::Inline(i) => Source::Inline(inline(doc, i, &sp, refs)?),
+        SourceInput::Git(_)
+        | SourceInput::Hg(_)
+        | SourceInput::Http(_)
+        | SourceInput::Image(_)
+        | SourceInput::ImgpkgBundle(_)
+        | SourceInput::GithubRelease(_)
+        | SourceInput::HelmChart(_) => {
+            return Err(doc.err_key(
+                &sp,
+                format!(
+                    "`{}` contents are not supported by vendoras yet (supported sources: {})",
+                    input.key,
+                    SUPPORTED_SOURCES.join(", ")
+                ),
+            ))
+        }
+    };
+    let raw = doc
+        .root
+        .walk_value(p)
+        .map(Value::to_json)
+        .unwrap_or_default();
+    Ok(Content {
+        path,
+        lazy: f.lazy,
+        include_paths,
+        exclude_paths,
+        ignore_paths,
+        legal_paths,
+        new_root_path,
+        permissions,
+        source,
+        raw,
+    })
+}
+
+fn has_key(root: &Value, p: &KeyPath, key: &str) -> bool {
+    root.walk_value(p).and_then(|v| v.entry(key)).is_some()
+}
+
+fn secret_ref(
+    doc: &Doc<'_>,
+    r: SecretRefInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<SecretRef, ConfigError> {
+    let name = r.name;
+    if !refs.secrets.contains_key(&name) {
+        return Err(doc.err(
+            &p.k("name"),
+            format!(
+                "{p} names Secret `{name}`, which is not defined; add a `v1` `Secret` document \
+                 with `metadata.name: {name}` to the config inputs{}",
+                known("Secrets", refs.secrets.keys())
+            ),
+        ));
+    }
+    Ok(SecretRef { name })
+}
+
+fn oci(
+    doc: &Doc<'_>,
+    o: OciArtifactInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<OciArtifact, ConfigError> {
+    let image = nonempty(doc, o.image, &p.k("image"))?;
+    let layout = nonempty(doc, o.oci_layout, &p.k("ociLayout"))?;
+    let location = match (image, layout) {
+        (Some(image), None) => {
+            if image.chars().any(char::is_whitespace) {
+                return Err(doc.err(
+                    &p.k("image"),
+                    format!("{} `{image}` must not contain whitespace", p.k("image")),
+                ));
+            }
+            OciLocation::Image(image)
+        }
+        (None, Some(layout)) => OciLocation::Layout(layout),
+        (None, None) => {
+            return Err(doc.err(
+                p,
+                format!(
+                    "{p} needs `image` (a registry reference) or `ociLayout` (a local OCI \
+                     layout directory)"
+                ),
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(doc.err_key(
+                &p.k("ociLayout"),
+                format!("{p} sets both `image` and `ociLayout`; set exactly one"),
+            ))
+        }
+    };
+    let tag = nonempty(doc, o.tag, &p.k("tag"))?;
+    let tag_selection = match o.tag_selection {
+        None => None,
+        Some(ts) => {
+            let tp = p.k("tagSelection");
+            if tag.is_some() {
+                return Err(doc.err_key(
+                    &tp,
+                    format!("{p}: `tagSelection` and `tag` exclude each other; set one"),
+                ));
+            }
+            if matches!(&location, OciLocation::Image(i) if i.contains('@')) {
+                return Err(doc.err_key(
+                    &tp,
+                    format!("{p}: `tagSelection` cannot be combined with a digest in `image`"),
+                ));
+            }
+            let cp = tp.k("semver").k("constraints");
+            let constraints = nonempty(doc, Some(ts.semver.constraints), &cp)?.unwrap_or_default();
+            Some(TagSelection {
+                semver: Semver {
+                    constraints,
+                    prerelease_identifiers: ts.semver.prereleases.map(|p| p.identifiers),
+                },
+            })
+        }
+    };
+    let media_types = o.media_types.unwrap_or_default();
+    for (i, mt) in media_types.iter().enumerate() {
+        if mt.trim().is_empty() {
+            let mp = p.k("mediaTypes");
+            return Err(doc.err(&mp.i(i), format!("{mp}[{i}] must not be empty")));
+        }
+    }
+    let platform = nonempty(doc, o.platform, &p.k("platform"))?;
+    let secret_ref = o
+        .secret_ref
+        .map(|r| secret_ref(doc, r, &p.k("secretRef"), refs))
+        .transpose()?;
+    let cosign = o
+        .cosign
+        .map(|c| cosign(doc, c, &p.k("cosign"), refs))
+        .transpose()?;
+    Ok(OciArtifact {
+        location,
+        tag,
+        tag_selection,
+        media_types,
+        platform,
+        unpack: o.unpack,
+        secret_ref,
+        plain_http: o.plain_http,
+        dangerous_skip_tls_verify: o.dangerous_skip_tls_verify,
+        cosign,
+    })
+}
+
+fn cosign(
+    doc: &Doc<'_>,
+    c: CosignInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<Cosign, ConfigError> {
+    let key = nonempty(doc, c.key, &p.k("key"))?;
+    let secret = c
+        .secret_ref
+        .map(|r| secret_ref(doc, r, &p.k("secretRef"), refs))
+        .transpose()?;
+    let keys = match (key, secret) {
+        (Some(_), Some(_)) => {
+            return Err(doc.err_key(
+                &p.k("secretRef"),
+                format!("{p} sets both `key` and `secretRef`; set one"),
+            ))
+        }
+        (Some(k), None) => vec![CosignKey::File(k)],
+        (None, Some(s)) => vec![CosignKey::Secret(s)],
+        (None, None) => Vec::new(),
+    };
+    let mut parts = Vec::new();
+    for (name, value) in [
+        ("certificateIdentity", c.certificate_identity),
+        ("certificateIdentityRegexp", c.certificate_identity_regexp),
+        ("certificateOidcIssuer", c.certificate_oidc_issuer),
+        (
+            "certificateOidcIssuerRegexp",
+            c.certificate_oidc_issuer_regexp,
+        ),
+    ] {
+        parts.push((name, nonempty(doc, value, &p.k(name))?));
+    }
+    let first_keyless = parts.iter().find(|(_, v)| v.is_some()).map(|(n, _)| *n);
+    let [(_, id), (_, id_re), (_, iss), (_, iss_re)] =
+        <[_; 4]>::try_from(parts).expect("four parts");
+    let signers = Signers::from_parts(keys, id, id_re, iss, iss_re).map_err(|e| match e {
+        SignersError::KeysAndKeyless => {
+            let k = first_keyless.unwrap_or("certificateIdentity");
+            doc.err_key(
+                &p.k(k),
+                format!("{p} mixes key-based verification (`key`/`secretRef`) with keyless (`{k}`); use one"),
+            )
+        }
+        other => doc.err(
+            p,
+            format!(
+                "{p} needs `key` or `secretRef` (key-based), or one of certificateIdentity / \
+                 certificateIdentityRegexp and one of certificateOidcIssuer / \
+                 certificateOidcIssuerRegexp (keyless){}",
+                match other {
+                    SignersError::NoIssuer => "; the issuer is missing",
+                    SignersError::NoIdentity => "; the identity is missing",
+                    _ => "",
+                }
+            ),
+        ),
+    })?;
+    Ok(Cosign {
+        signers,
+        trusted_root: nonempty(doc, c.trusted_root, &p.k("trustedRoot"))?,
+    })
+}
+
+fn inline(
+    doc: &Doc<'_>,
+    i: InlineInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<Inline, ConfigError> {
+    let pp = p.k("paths");
+    let mut paths = BTreeMap::new();
+    for (k, content) in i.paths {
+        let kp = pp.k(&k);
+        let norm = relative(&k, "the content")
+            .map_err(|why| doc.err_key(&kp, format!("{pp} key `{k}` {why}")))?;
+        if norm.is_root() {
+            return Err(doc.err_key(&kp, format!("{pp} key `{k}` must name a file")));
+        }
+        if paths.insert(norm.clone(), content).is_some() {
+            return Err(doc.err_key(
+                &kp,
+                format!("{pp} names `{norm}` twice (after normalisation)"),
+            ));
+        }
+    }
+    let fp = p.k("pathsFrom");
+    let mut paths_from = Vec::new();
+    for (n, from) in i.paths_from.into_iter().enumerate() {
+        let rp = fp.i(n).k(&from.key);
+        let (r, what, exists, list) = match from.kind {
+            PathsFromKind::SecretRef(r) => {
+                let exists = refs.secrets.contains_key(&r.name);
+                (r, "Secret", exists, known("Secrets", refs.secrets.keys()))
+            }
+            PathsFromKind::ConfigMapRef(r) => {
+                let exists = refs.config_maps.contains_key(&r.name);
+                (
+                    r,
+                    "ConfigMap",
+                    exists,
+                    known("ConfigMaps", refs.config_maps.keys()),
+                )
+            }
+        };
+        let name = r.name;
+        if !exists {
+            return Err(doc.err(
+                &rp.k("name"),
+                format!(
+                    "{rp} names {what} `{name}`, which is not defined; add a `v1` `{what}` \
+                     document with `metadata.name: {name}`{list}"
+                ),
+            ));
+        }
+        let directory_path = match &r.directory_path {
+            None => RelPath::root(),
+            Some(raw) => rel_path(doc, raw, &rp.k("directoryPath"), "the content")?,
+        };
+        let r = InlineRef {
+            name,
+            directory_path,
+        };
+        paths_from.push(if what == "Secret" {
+            InlineFrom::Secret(r)
+        } else {
+            InlineFrom::ConfigMap(r)
+        });
+    }
+    if paths.is_empty() && paths_from.is_empty() {
+        return Err(doc.err(
+            p,
+            format!("{p} has no `paths` and no `pathsFrom`; nothing to write"),
+        ));
+    }
+    Ok(Inline { paths, paths_from })
+}
+
+pub(crate) fn secret(doc: &Doc<'_>, s: SecretDoc) -> Result<Secret, ConfigError> {
+    let root = KeyPath::default();
+    let name = metadata_name(doc, s.metadata.name)?;
+    let mut data = BTreeMap::new();
+    for (k, v) in s.data {
+        let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|e| {
+                doc.err(
+                    &root.k("data").k(&k),
+                    format!(
+                        "Secret `{name}` data.{k} is not valid base64 ({e}); use stringData for \
+                         plain text"
+                    ),
+                )
+            })?;
+        data.insert(k, bytes);
+    }
+    for (k, v) in s.string_data {
+        data.insert(k, v.into_bytes());
+    }
+    Ok(Secret { name, data })
+}
+
+pub(crate) fn config_map(doc: &Doc<'_>, c: ConfigMapDoc) -> Result<ConfigMap, ConfigError> {
+    let name = metadata_name(doc, c.metadata.name)?;
+    Ok(ConfigMap { name, data: c.data })
+}
+
+fn metadata_name(doc: &Doc<'_>, name: String) -> Result<String, ConfigError> {
+    let p = KeyPath::default().k("metadata").k("name");
+    Ok(nonempty(doc, Some(name), &p)?.unwrap_or_default())
+}
