@@ -18,7 +18,7 @@ func listTags(tid, oid uint64) ([]byte, *vdrError) {
 	if verr != nil {
 		return nil, verr
 	}
-	tags, err := registry.Tags(ctx, t)
+	tags, err := retryStalls(ctx, func() ([]string, error) { return registry.Tags(ctx, t) })
 	if err != nil {
 		return nil, toError(ctx, err)
 	}
