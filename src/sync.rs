@@ -47,6 +47,9 @@ pub struct SyncOptions {
     pub workdir: PathBuf,
     /// Extraction limits per layer (decompression bombs).
     pub limits: extract::Limits,
+    /// No-progress timeout of each registry transfer (`--stall-timeout`);
+    /// `None` = [`crate::registry::DEFAULT_STALL_TIMEOUT`].
+    pub stall_timeout: Option<std::time::Duration>,
 }
 
 /// A progress event.
@@ -460,6 +463,7 @@ impl ContentJob<'_> {
             memo: self.shared.memo,
             current: Some(current),
             limits: self.shared.opts.limits,
+            stall_timeout: self.shared.opts.stall_timeout,
             progress,
         }
     }

@@ -52,6 +52,9 @@ pub struct SyncArgs {
     /// Most entries one layer may hold
     #[arg(long, default_value_t = 1_000_000)]
     max_layer_entries: u64,
+    /// Abandon (then retry) a transfer that makes no progress for this long, e.g. 60s, 2m [default: $VENDORAS_STALL_TIMEOUT or 60s]
+    #[arg(long, value_name = "DURATION", value_parser = vendoras::registry::parse_stall_timeout)]
+    stall_timeout: Option<std::time::Duration>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -124,6 +127,10 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
             max_bytes: args.max_layer_bytes,
             max_entries: args.max_layer_entries,
             ..Default::default()
+        },
+        stall_timeout: match args.stall_timeout {
+            Some(t) => Some(t),
+            None => vendoras::registry::stall_timeout_from_env()?,
         },
     };
 

@@ -57,7 +57,7 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
         tuf_cache_dir: None,
     };
     policy.validate()?;
-    let options = args.remote.options(None);
+    let options = args.remote.options(None)?;
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     // Resolved once; the signature is checked for exactly this digest.
     let desc = repo.resolve(op, &object, None)?;

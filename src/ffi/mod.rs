@@ -337,14 +337,6 @@ impl Target {
         // by `call_text`, which frees what the shim allocates.
         call_text(|out, err| unsafe { raw::vdr_list_tags(self.id, op.id, out, err) })
     }
-
-    /// Lists referrers of a manifest; the answer is `{"manifests": [...]}`.
-    pub fn referrers(&self, op: &Op, request_json: &str) -> Result<String> {
-        let req = cstring(request_json)?;
-        // SAFETY: borrowed input that outlives the call; out-pointers owned
-        // by `call_text`, which frees what the shim allocates.
-        call_text(|out, err| unsafe { raw::vdr_referrers(self.id, op.id, req.as_ptr(), out, err) })
-    }
 }
 
 impl Target {
