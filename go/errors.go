@@ -112,7 +112,8 @@ func classify(err error) (int32, int) {
 	// Transport failures (incl. io.ErrUnexpectedEOF inside *url.Error after
 	// retries) are network, not content, problems.
 	var urlErr *url.Error
-	if errors.Is(err, errTruncatedBody) || errors.As(err, &urlErr) {
+	var stall *stallError
+	if errors.Is(err, errTruncatedBody) || errors.As(err, &urlErr) || errors.As(err, &stall) {
 		return codeNetwork, 0
 	}
 	var resp *errcode.ErrorResponse

@@ -165,15 +165,4 @@ func vdr_list_tags(target, op C.uint64_t, out_json **C.char, err **C.char) (rc C
 	return 0
 }
 
-//export vdr_referrers
-func vdr_referrers(target, op C.uint64_t, req_json *C.vdr_cchar, out_json **C.char, err **C.char) (rc C.int32_t) {
-	defer recoverTo(&rc, err)
-	b, e := referrers(uint64(target), uint64(op), goString(req_json))
-	if e != nil {
-		return setErr(err, e)
-	}
-	setOutJSON(out_json, b)
-	return 0
-}
-
 func byteLen(b []byte) int { return len(b) }

@@ -51,6 +51,10 @@ func openContent(ctx context.Context, t readTarget, desc ocispec.Descriptor) (io
 	if err != nil {
 		return nil, nil, err
 	}
+	if _, ok := t.(*remote.Repository); ok {
+		// A stalled body is re-opened where it stopped (stall.go).
+		rc = newResumingBody(ctx, t, desc, rc)
+	}
 	stop := context.AfterFunc(ctx, func() { _ = rc.Close() })
 	var r io.ReadCloser = rc
 	if _, ok := t.(*remote.Repository); ok {
@@ -109,7 +113,15 @@ func fetchReference(tid, oid uint64, reqJSON string, maxSize int64) ([]byte, []b
 	if err := json.Unmarshal([]byte(reqJSON), &req); err != nil || req.Reference == "" {
 		return nil, nil, invalidf("fetch reference: bad request %q", reqJSON)
 	}
-	desc, b, err := oras.FetchBytes(ctx, t, req.Reference, oras.FetchBytesOptions{MaxBytes: maxSize})
+	type fetched struct {
+		desc ocispec.Descriptor
+		b    []byte
+	}
+	got, err := retryStalls(ctx, func() (fetched, error) {
+		desc, b, err := oras.FetchBytes(ctx, t, req.Reference, oras.FetchBytesOptions{MaxBytes: maxSize})
+		return fetched{desc, b}, err
+	})
+	desc, b := got.desc, got.b
 	if err != nil {
 		return nil, nil, toError(ctx, err)
 	}

@@ -62,12 +62,6 @@ func TestRemoteResolveFetchList(t *testing.T) {
 	if string(out) != `{"tags":["v1","v2","v3"]}` {
 		t.Fatalf("tags = %s", out)
 	}
-	// No referrers API and no fallback tag: empty, not an error.
-	out, e = referrers(tid, 0, mustJSON(t, map[string]any{"descriptor": m}))
-	wantCode(t, e, codeOK)
-	if string(out) != `{"manifests":[]}` {
-		t.Fatalf("referrers = %s", out)
-	}
 
 	_, e = resolve(tid, 0, `{"reference":"missing"}`)
 	wantCode(t, e, codeNotFound)

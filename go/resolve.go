@@ -34,7 +34,10 @@ func resolve(tid, oid uint64, reqJSON string) ([]byte, *vdrError) {
 		if perr != nil {
 			return nil, newError(codeInvalid, perr.Error())
 		}
-		desc, err = oras.Resolve(ctx, t, req.Reference, oras.ResolveOptions{TargetPlatform: p})
+		// Reads the index body: retried whole if it stalls.
+		desc, err = retryStalls(ctx, func() (ocispec.Descriptor, error) {
+			return oras.Resolve(ctx, t, req.Reference, oras.ResolveOptions{TargetPlatform: p})
+		})
 	} else {
 		desc, err = t.Resolve(ctx, req.Reference)
 	}

@@ -64,8 +64,6 @@ func TestHandleMisuse(t *testing.T) {
 		wantCode(t, e, codeBadHandle)
 		_, e = listTags(id, 0)
 		wantCode(t, e, codeBadHandle)
-		_, e = referrers(id, 0, `{"descriptor":`+desc+`}`)
-		wantCode(t, e, codeBadHandle)
 		wantCode(t, targetClose(id), codeBadHandle)
 		wantCode(t, opCancel(id), codeBadHandle)
 		wantCode(t, opFree(id), codeBadHandle)
@@ -119,8 +117,6 @@ func TestBadRequests(t *testing.T) {
 		wantCode(t, e, codeInvalid)
 	}
 	_, e = fetchBytes(tid, 0, `{"mediaType":"x","digest":"sha256:zz","size":1}`, 10)
-	wantCode(t, e, codeInvalid)
-	_, e = referrers(tid, 0, `{}`)
 	wantCode(t, e, codeInvalid)
 	r, w := pipe(t)
 	ch := drain(r)
@@ -176,25 +172,10 @@ func TestLayoutResolveFetch(t *testing.T) {
 			_, e = fetchBytes(tid, 0, mustJSON(t, bad), 1<<20)
 			wantCode(t, e, codeNotFound) // a layout looks blobs up by digest
 
-			// list_tags and referrers.
 			out, e = listTags(tid, 0)
 			wantCode(t, e, codeOK)
 			if string(out) != `{"tags":["multi","sig","v1"]}` {
 				t.Fatalf("tags = %s", out)
-			}
-			out, e = referrers(tid, 0, mustJSON(t, map[string]any{"descriptor": f.manifest, "artifact_type": ""}))
-			wantCode(t, e, codeOK)
-			var refs referrersResponse
-			if err := json.Unmarshal(out, &refs); err != nil {
-				t.Fatal(err)
-			}
-			if len(refs.Manifests) != 1 || refs.Manifests[0].Digest != f.referrer.Digest || refs.Manifests[0].ArtifactType != f.referrerArtifactType {
-				t.Fatalf("referrers = %s", out)
-			}
-			out, e = referrers(tid, 0, mustJSON(t, map[string]any{"descriptor": f.manifest, "artifact_type": "other/type"}))
-			wantCode(t, e, codeOK)
-			if string(out) != `{"manifests":[]}` {
-				t.Fatalf("filtered referrers = %s", out)
 			}
 		})
 	}

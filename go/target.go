@@ -43,6 +43,8 @@ type openRequest struct {
 	RegistryConfigs []string       `json:"registry_configs"`
 	DockerConfig    string         `json:"docker_config"`
 	UserAgent       string         `json:"user_agent"`
+	// No-progress timeout of every transfer, in ms; 0 = 60 s (stall.go).
+	StallTimeoutMS int64 `json:"stall_timeout_ms"`
 
 	// kind "oci_layout"
 	Path string `json:"path"`

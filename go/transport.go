@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/retry"
@@ -71,7 +72,8 @@ func sharedTransport(insecure bool, caFiles []string, cfg *tls.Config) (*http.Tr
 
 // newAuthClient builds the same client stack as oras option.Remote.authClient
 // (minus client certs, --resolve and custom headers, which vendoras does not
-// expose): DefaultTransport clone + TLS -> retry.Transport -> auth.Client.
+// expose): DefaultTransport clone + TLS -> stall timer -> retry.Transport ->
+// auth.Client.
 func newAuthClient(req *openRequest) (*auth.Client, error) {
 	cfg, err := tlsConfig(req.Insecure, req.CAFiles)
 	if err != nil {
@@ -85,8 +87,14 @@ func newAuthClient(req *openRequest) (*auth.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	stall := defaultStallTimeout
+	if req.StallTimeoutMS > 0 {
+		stall = time.Duration(req.StallTimeoutMS) * time.Millisecond
+	}
+	// The stall timer sits under the retry transport, so a request whose
+	// response never starts is retried like any timeout (stall.go).
 	client := &auth.Client{
-		Client:     &http.Client{Transport: retry.NewTransport(base)},
+		Client:     &http.Client{Transport: retry.NewTransport(&stallTransport{base: base, timeout: stall})},
 		Cache:      auth.NewCache(),
 		Credential: credFn,
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,7 +36,9 @@ import (
 //     not filtered on, fallback entries written by cosign 3 may lack it).
 //
 // Any one valid signature is enough. When none verifies, the failure of the
-// candidate that got furthest is reported (see failure.rank).
+// candidate that got furthest is reported (see failure.rank); among equally
+// far ones, that of the candidate sorting first (see sortCandidates), so the
+// answer never depends on listing order.
 
 const (
 	simpleSigningMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -102,6 +106,7 @@ type policy struct {
 type candidate struct {
 	layout    string
 	sigDigest string // the signature manifest (legacy tag or referrer)
+	position  int    // index of the layer within that manifest
 	// legacy layout
 	payload     []byte
 	annotations map[string]string
@@ -151,6 +156,8 @@ func verifySignatures(tid, oid uint64, reqJSON string) ([]byte, *vdrError) {
 		if f == nil {
 			return marshalOut(out)
 		}
+		// Strictly greater: among equal ranks the first candidate in
+		// sortCandidates order is kept.
 		if best == nil || f.rank > best.rank {
 			best = f
 		}
@@ -273,10 +280,17 @@ func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor) 
 	}
 
 	// cosign v3: bundles as referrers. No artifactType filter (see above).
-	refs, err := registry.Referrers(ctx, t, desc, "")
+	// The listing is read whole inside oras-go: retried whole if it stalls.
+	refs, err := retryStalls(ctx, func() ([]ocispec.Descriptor, error) {
+		return registry.Referrers(ctx, t, desc, "")
+	})
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) && !isNotFound(err) {
 		return nil, wrap("list referrers", err)
 	}
+	// Referrers come in the registry's order (the API leaves it open; an
+	// OCI layout lists them from a map): sorted before the bound is applied
+	// so the same ones are read every time.
+	slices.SortFunc(refs, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
 	if len(refs) > maxSignatureManifests {
 		refs = refs[:maxSignatureManifests]
 	}
@@ -294,7 +308,29 @@ func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor) 
 		}
 		cands = append(cands, found...)
 	}
+	sortCandidates(cands)
 	return cands, nil
+}
+
+// sortCandidates puts candidates in the order they are tried and in which
+// ties between equally relevant failures are broken (docs/ffi.md): the
+// cosign <= v2 .sig tag before bundle referrers, then by signature manifest
+// digest, then by layer position in that manifest. All three are properties
+// of the signatures themselves, not of the order a registry lists them in.
+func sortCandidates(cands []candidate) {
+	layoutOrder := func(l string) int {
+		if l == layoutLegacy {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		return cmp.Or(
+			cmp.Compare(layoutOrder(a.layout), layoutOrder(b.layout)),
+			strings.Compare(a.sigDigest, b.sigDigest),
+			cmp.Compare(a.position, b.position),
+		)
+	})
 }
 
 func isNotFound(err error) bool {
@@ -352,6 +388,7 @@ func legacyCandidates(ctx context.Context, t readTarget, sigDesc ocispec.Descrip
 		out = append(out, candidate{
 			layout:      layoutLegacy,
 			sigDigest:   sigDesc.Digest.String(),
+			position:    i,
 			payload:     payload,
 			annotations: l.Annotations,
 		})
@@ -380,7 +417,7 @@ func bundleCandidates(ctx context.Context, t readTarget, ref ocispec.Descriptor)
 		if err != nil {
 			return nil, err
 		}
-		c := candidate{layout: layoutReferrer, sigDigest: ref.Digest.String()}
+		c := candidate{layout: layoutReferrer, sigDigest: ref.Digest.String(), position: i}
 		var sb bundle.Bundle
 		if err := sb.UnmarshalJSON(b); err != nil {
 			// Kept so that "found but unreadable" is what the user hears.

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,19 +81,22 @@ func (f *sigFixture) legacy(subject ocispec.Descriptor, payload []byte, ann map[
 	}
 }
 
-// referrer attaches a bundle to subject as an OCI 1.1 referrer.
-func (f *sigFixture) referrer(subject ocispec.Descriptor, bundleJSON []byte) {
+// referrer attaches a bundle to subject as an OCI 1.1 referrer and returns
+// the referrer manifest's digest.
+func (f *sigFixture) referrer(subject ocispec.Descriptor, bundleJSON []byte) string {
 	f.t.Helper()
 	ctx := context.Background()
 	layer, err := oras.PushBytes(ctx, f.store, "application/vnd.dev.sigstore.bundle.v0.3+json", bundleJSON)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := oras.PackManifest(ctx, f.store, oras.PackManifestVersion1_1,
+	m, err := oras.PackManifest(ctx, f.store, oras.PackManifestVersion1_1,
 		"application/vnd.dev.sigstore.bundle.v0.3+json",
-		oras.PackManifestOptions{Subject: &subject, Layers: []ocispec.Descriptor{layer}}); err != nil {
+		oras.PackManifestOptions{Subject: &subject, Layers: []ocispec.Descriptor{layer}})
+	if err != nil {
 		f.t.Fatal(err)
 	}
+	return m.Digest.String()
 }
 
 func (f *sigFixture) verify(d ocispec.Descriptor, req map[string]any) (*verifyResponse, *vdrError) {
@@ -259,5 +264,71 @@ func TestVerifyRequestValidation(t *testing.T) {
 	}
 	if _, verr := verifySignatures(f.tid, 0, `{not json`); verr == nil || verr.Code != codeInvalid {
 		t.Errorf("bad json: got %+v", verr)
+	}
+}
+
+// When several signatures fail equally far, the one reported is the first by
+// (layout: .sig tag before referrers, signature manifest digest, layer
+// position), whatever order the store lists referrers in. An OCI layout
+// lists them from a map, so without the rule the answer changes run to run.
+func TestVerifyTieBreakIsDeterministic(t *testing.T) {
+	f := newSigFixture(t)
+	_, pub := newKey(t)
+	keys := map[string]any{"keys": []string{pub}}
+
+	d := f.artifact("tie")
+	var refs []string
+	for i := range 6 {
+		refs = append(refs, f.referrer(d, []byte(fmt.Sprintf("not a bundle #%d", i))))
+	}
+	want := slices.Min(refs)
+	for range 30 {
+		_, verr := f.verify(d, keys)
+		wantVerification(t, verr, "none of the 6 signatures found for "+d.Digest.String())
+		wantVerification(t, verr, "most relevant: signature "+want+" (bundle-referrer): not a readable Sigstore bundle")
+	}
+
+	// Equally unusable, the .sig tag's candidate sorts before every referrer.
+	f.legacy(d, simpleSigningPayload(d.Digest.String()), nil)
+	for range 10 {
+		_, verr := f.verify(d, keys)
+		wantVerification(t, verr, "none of the 7 signatures")
+		wantVerification(t, verr, "(cosign-v2-tag): no readable "+annSignature)
+	}
+
+	// Rank beats order: a readable signature made with another key (further
+	// than unreadable) is reported although it sorts last.
+	other, _ := newKey(t)
+	d2 := f.artifact("rank")
+	f.referrer(d2, []byte("not a bundle"))
+	payload := simpleSigningPayload(d2.Digest.String())
+	wrongKeyAnn := signLegacy(t, other, payload)
+	f.legacy(d2, payload, wrongKeyAnn)
+	_, verr := f.verify(d2, keys)
+	wantVerification(t, verr, "(cosign-v2-tag): the signature does not verify with the given public key")
+}
+
+func TestSortCandidates(t *testing.T) {
+	c := func(layout, dig string, pos int) candidate {
+		return candidate{layout: layout, sigDigest: dig, position: pos}
+	}
+	want := []candidate{
+		c(layoutLegacy, "sha256:bb", 0),
+		c(layoutLegacy, "sha256:bb", 1),
+		c(layoutReferrer, "sha256:aa", 0),
+		c(layoutReferrer, "sha256:aa", 2),
+		c(layoutReferrer, "sha256:cc", 0),
+	}
+	for _, perm := range [][]int{{4, 3, 2, 1, 0}, {2, 0, 4, 1, 3}, {1, 0, 3, 2, 4}} {
+		got := make([]candidate, 0, len(want))
+		for _, i := range perm {
+			got = append(got, want[i])
+		}
+		sortCandidates(got)
+		for i := range want {
+			if got[i].layout != want[i].layout || got[i].sigDigest != want[i].sigDigest || got[i].position != want[i].position {
+				t.Fatalf("perm %v: got %+v, want %+v", perm, got, want)
+			}
+		}
 	}
 }

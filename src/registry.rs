@@ -10,6 +10,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +19,9 @@ use crate::error::{Error, ErrorKind, Operation, RegistryError, Result};
 use crate::ffi::{self, Op, ShimError};
 use crate::oci::{Descriptor, Manifest, Platform, MAX_MANIFEST_BYTES};
 
-/// Static credentials (oras `-u/-p`, or a vendir Secret).
-#[derive(Debug, Clone, Default, Serialize)]
+/// Static credentials (oras `-u/-p`, or a vendir Secret). `Debug` shows
+/// only the user name and which secrets are set, never their values.
+#[derive(Clone, Default, Serialize)]
 pub struct Credential {
     /// User name (empty with a token).
     pub username: String,
@@ -29,6 +31,18 @@ pub struct Credential {
     pub access_token: String,
     /// OAuth2 refresh token (identity token).
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("Credential")
+            .field("username", &self.username)
+            .field("password", &secret(&self.password))
+            .field("access_token", &secret(&self.access_token))
+            .field("refresh_token", &secret(&self.refresh_token))
+            .finish()
+    }
 }
 
 /// How to reach a remote registry. Mirrors the oras CLI's remote flags.
@@ -48,6 +62,52 @@ pub struct RemoteOptions {
     /// `~/.docker/config.json`, resolved here because the Go runtime only
     /// sees the environment as it was at start.
     pub docker_config: Option<PathBuf>,
+    /// How long a transfer may make no progress (no response headers, no
+    /// body bytes while waiting for them) before it is abandoned, retried
+    /// and finally reported; `None` = [`DEFAULT_STALL_TIMEOUT`].
+    pub stall_timeout: Option<Duration>,
+}
+
+/// The no-progress timeout of a transfer when none is set.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The environment variable that sets the no-progress timeout
+/// (`--stall-timeout` wins over it).
+pub const STALL_TIMEOUT_ENV: &str = "VENDORAS_STALL_TIMEOUT";
+
+/// Parses a timeout such as `60s`, `500ms`, `2m` or `90` (seconds).
+/// Zero is refused: a transfer must not be allowed to hang forever.
+pub fn parse_stall_timeout(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 60s, 500ms or 2m"))?;
+    let d = match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("{text:?}: unknown unit (use ms, s, m or h)")),
+    };
+    if d.is_zero() {
+        return Err(format!(
+            "{text:?}: the stall timeout must be more than zero"
+        ));
+    }
+    Ok(d)
+}
+
+/// The stall timeout from `$VENDORAS_STALL_TIMEOUT`, if set. Read here,
+/// not in the shim, because Go sees the environment only as it was at start.
+pub fn stall_timeout_from_env() -> Result<Option<Duration>> {
+    match std::env::var(STALL_TIMEOUT_ENV) {
+        Ok(v) if !v.trim().is_empty() => parse_stall_timeout(&v)
+            .map(Some)
+            .map_err(|e| Error::setting(STALL_TIMEOUT_ENV, Some(&v), e)),
+        _ => Ok(None),
+    }
 }
 
 /// The default docker config path, as docker and oras-go compute it.
@@ -72,6 +132,7 @@ enum TargetRequest<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         docker_config: Option<PathBuf>,
         user_agent: String,
+        stall_timeout_ms: u64,
     },
     OciLayout {
         path: &'a Path,
@@ -99,6 +160,11 @@ impl Repository {
             registry_configs: &options.registry_configs,
             docker_config: options.docker_config.clone().or_else(default_docker_config),
             user_agent: format!("vendoras/{}", env!("CARGO_PKG_VERSION")),
+            stall_timeout_ms: options
+                .stall_timeout
+                .unwrap_or(DEFAULT_STALL_TIMEOUT)
+                .as_millis()
+                .clamp(1, u128::from(u64::MAX)) as u64,
         };
         let registry = repository.split('/').next().map(str::to_string);
         Self::open(&req, repository, registry)
@@ -446,22 +512,48 @@ impl Drop for BlobStream {
     }
 }
 
-/// Convenience for callers that verify a digest of bytes they hold.
-pub fn verify_bytes(what: &str, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
-    let got = Digest::of(desc.digest.algorithm(), bytes);
-    if bytes.len() as u64 != desc.size || got != desc.digest {
-        return Err(Error::Verify {
-            object: "blob",
-            digest: desc.digest.clone(),
-            media_type: desc.media_type.clone(),
-            repository: None,
-            detail: format!(
-                "{what}: expected {} ({} bytes), got {got} ({} bytes)",
-                desc.digest,
-                desc.size,
-                bytes.len()
-            ),
-        });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_debug_never_shows_secrets() {
+        let c = Credential {
+            username: "robot".into(),
+            password: "hunter2-password".into(),
+            access_token: "tok-access-123".into(),
+            refresh_token: "tok-refresh-456".into(),
+        };
+        let opts = RemoteOptions {
+            credential: Some(c.clone()),
+            ..RemoteOptions::default()
+        };
+        for shown in [format!("{c:?}"), format!("{c:#?}"), format!("{opts:?}")] {
+            assert!(shown.contains("robot"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+            for secret in ["hunter2-password", "tok-access-123", "tok-refresh-456"] {
+                assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+            }
+        }
+        // An unset secret reads as unset, not as redacted.
+        let anonymous = format!("{:?}", Credential::default());
+        assert!(!anonymous.contains("<redacted>"), "{anonymous}");
     }
-    Ok(())
+
+    #[test]
+    fn stall_timeouts_parse() {
+        for (text, want) in [
+            ("60s", Duration::from_secs(60)),
+            ("2s", Duration::from_secs(2)),
+            ("90", Duration::from_secs(90)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+        ] {
+            assert_eq!(parse_stall_timeout(text), Ok(want), "{text}");
+        }
+        for bad in ["", "0", "0s", "s", "-1s", "1.5s", "3 weeks", "10d"] {
+            assert!(parse_stall_timeout(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

@@ -53,6 +53,9 @@ pub struct SyncOptions {
     pub strict: bool,
     /// `--allow-outside-paths`: directory paths may leave the project.
     pub allow_outside_paths: bool,
+    /// No-progress timeout of each registry transfer (`--stall-timeout`);
+    /// `None` = [`crate::registry::DEFAULT_STALL_TIMEOUT`].
+    pub stall_timeout: Option<std::time::Duration>,
 }
 
 /// A progress event.
@@ -573,6 +576,7 @@ impl ContentJob<'_> {
             memo: self.shared.memo,
             current: Some(current),
             limits: self.shared.opts.limits,
+            stall_timeout: self.shared.opts.stall_timeout,
             progress,
         }
     }

@@ -2,7 +2,10 @@
 //! blob (digest mismatch) and a body cut mid-stream, injected by [`FaultProxy`], fail and
 //! leave the previous tree and lock byte for byte as they were; 429/503 answers are
 //! retried (oras-go's retry transport) and the sync then succeeds; a registry that keeps
-//! answering 503 fails after the retries, naming the registry and the status.
+//! answering 503 fails after the retries, naming the registry and the status; a response
+//! that stalls is abandoned after the no-progress timeout (`--stall-timeout`,
+//! `VENDORAS_STALL_TIMEOUT`; docs/ffi.md), resumed, and reported naming the registry and
+//! the blob when it keeps stalling.
 //!
 //! One plain registry is shared by the tests of this file; every test uses its own
 //! repository and its own proxy in front of that registry.
@@ -50,11 +53,19 @@ impl Work {
     }
 
     fn sync(&self, cache: &Path) -> Outcome {
-        run(vendoras()
-            .current_dir(&self.dir)
+        self.sync_with(cache, &[], &[])
+    }
+
+    /// `vendoras sync` with extra arguments and environment variables.
+    fn sync_with(&self, cache: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let mut cmd = vendoras();
+        cmd.current_dir(&self.dir)
             .arg("sync")
             .arg("--cache-dir")
-            .arg(cache))
+            .arg(cache)
+            .args(args)
+            .envs(env.iter().copied());
+        run(&mut cmd)
     }
 
     fn lock(&self) -> String {
@@ -211,10 +222,23 @@ fn synced(proxy: &FaultProxy, repo: &str, v1: &Version) -> Work {
 /// they were, with no staging dir left behind.
 #[track_caller]
 fn fails_and_keeps_everything(w: &Work, proxy: &FaultProxy, repo: &str, tag: &str) -> Outcome {
+    fails_and_keeps_everything_with(w, proxy, repo, tag, &[])
+}
+
+/// [`fails_and_keeps_everything`] with extra `sync` arguments.
+#[track_caller]
+fn fails_and_keeps_everything_with(
+    w: &Work,
+    proxy: &FaultProxy,
+    repo: &str,
+    tag: &str,
+    args: &[&str],
+) -> Outcome {
     let before = w.state();
     let sentinel = w.sentinel_tree();
     w.config(&config(&proxy.host(), repo, tag));
-    let out = w.sync(&w.cache(&format!("fresh-{tag}-{}", proxy.seen().len())));
+    let cache = w.cache(&format!("fresh-{tag}-{}", proxy.seen().len()));
+    let out = w.sync_with(&cache, args, &[]);
     assert_eq!(
         out.code(),
         Some(1),
@@ -465,5 +489,213 @@ fn a_blob_answering_503_forever_fails_after_retries_naming_registry_and_status()
         &v1.expected_tree(),
         "on disk",
         &w.tree("vendor/x"),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Stalls (no-progress timeout)
+// ---------------------------------------------------------------------------------------
+
+/// A blob whose every response sends its headers and 1 KiB, then nothing: the sync is
+/// not held forever. Each attempt is abandoned after `--stall-timeout`, the transfer is
+/// resumed a bounded number of times, then the sync fails naming the registry, the blob
+/// and the timeout, and keeps the old tree and lock.
+#[test]
+fn a_blob_that_stalls_every_time_fails_naming_registry_and_blob_and_keeps_the_old_tree() {
+    let repo = "fault-stall-forever";
+    let v1 = push_version(repo, "v1", 701);
+    let v2 = push_version(repo, "v2", 702);
+    let proxy = FaultProxy::start(registry().addr());
+    let w = synced(&proxy, repo, &v1);
+
+    let path = blob_path(repo, &v2.data_digest);
+    proxy.set(
+        &path,
+        Fault::Stall {
+            after: 1024,
+            times: u32::MAX,
+        },
+    );
+    let out = fails_and_keeps_everything_with(&w, &proxy, repo, "v2", &["--stall-timeout", "2s"]);
+    assert_stderr_contains(
+        &out,
+        &proxy,
+        &[&proxy.host(), &v2.data_digest, "no progress for 2s"],
+    );
+    let stalled = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.path == path && matches!(s.fault, Some(Fault::Stall { .. })))
+        .count();
+    assert!(
+        stalled >= 2,
+        "the stalled blob should have been tried again; {stalled} stalled responses\n{}",
+        proxy.seen_text()
+    );
+    assert_same_tree(
+        "after the failure",
+        "expected",
+        &v1.expected_tree(),
+        "on disk",
+        &w.tree("vendor/x"),
+    );
+}
+
+/// The blob stalls once (headers and 1 KiB, then nothing): the transfer is abandoned
+/// after the timeout set by `VENDORAS_STALL_TIMEOUT`, resumed, and the sync succeeds
+/// with the right bytes.
+#[test]
+fn a_blob_that_stalls_once_is_resumed_and_the_sync_succeeds() {
+    let repo = "fault-stall-once";
+    let v1 = push_version(repo, "v1", 801);
+    let proxy = FaultProxy::start(registry().addr());
+    let path = blob_path(repo, &v1.data_digest);
+    proxy.set(
+        &path,
+        Fault::Stall {
+            after: 1024,
+            times: 1,
+        },
+    );
+    let w = Work::new();
+    w.config(&config(&proxy.host(), repo, &v1.tag));
+    let out = w.sync_with(&w.cache("c"), &[], &[("VENDORAS_STALL_TIMEOUT", "2s")]);
+    assert!(
+        out.success(),
+        "the stalled blob should have been resumed\n{out:?}\n--- proxy saw:\n{}",
+        proxy.seen_text()
+    );
+    let gets: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == path && s.method == "GET")
+        .collect();
+    assert!(
+        gets.len() >= 2 && matches!(gets[0].fault, Some(Fault::Stall { .. })),
+        "expected a stalled GET, then more\n{}",
+        proxy.seen_text()
+    );
+    assert_same_tree(
+        "after a resumed blob",
+        "expected",
+        &v1.expected_tree(),
+        "synced",
+        &w.tree("vendor/x"),
+    );
+    assert_eq!(
+        lock_urls(&w.lock()),
+        vec![format!("{}/{repo}@{}", proxy.host(), v1.manifest)]
+    );
+}
+
+/// The manifest answer stalls once: fetched again, and the sync succeeds.
+#[test]
+fn a_manifest_that_stalls_once_is_fetched_again_and_the_sync_succeeds() {
+    let repo = "fault-stall-manifest";
+    let v1 = push_version(repo, "v1", 901);
+    let proxy = FaultProxy::start(registry().addr());
+    let path = manifest_path(repo, "v1");
+    proxy.set(
+        &path,
+        Fault::Stall {
+            after: 10,
+            times: 1,
+        },
+    );
+    let w = Work::new();
+    w.config(&config(&proxy.host(), repo, &v1.tag));
+    let out = w.sync_with(&w.cache("c"), &["--stall-timeout", "2s"], &[]);
+    assert!(
+        out.success(),
+        "the stalled manifest should have been fetched again\n{out:?}\n--- proxy saw:\n{}",
+        proxy.seen_text()
+    );
+    assert!(
+        proxy.count_method("GET", &path) >= 2,
+        "expected a stalled manifest GET, then another\n{}",
+        proxy.seen_text()
+    );
+    assert_same_tree(
+        "after a stalled manifest",
+        "expected",
+        &v1.expected_tree(),
+        "synced",
+        &w.tree("vendor/x"),
+    );
+}
+
+/// `vendoras pull --stall-timeout` of a blob that always stalls fails naming it and
+/// writes nothing; a bad timeout is refused before anything is fetched.
+#[test]
+fn pull_of_a_stalling_blob_fails_naming_it_and_writes_nothing() {
+    let repo = "fault-pull-stall";
+    let v1 = push_version(repo, "v1", 1001);
+    let proxy = FaultProxy::start(registry().addr());
+    let path = blob_path(repo, &v1.data_digest);
+    proxy.set(
+        &path,
+        Fault::Stall {
+            after: 1024,
+            times: u32::MAX,
+        },
+    );
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    fs::create_dir_all(&out_dir).unwrap();
+    let reference = format!("{}/{repo}:v1", proxy.host());
+    let out = run(vendoras()
+        .current_dir(work.path())
+        .args(["pull", "--plain-http", "--stall-timeout", "2s", "-o", "out"])
+        .arg(&reference));
+    assert_eq!(
+        out.code(),
+        Some(1),
+        "pull must fail\n{out:?}\n--- proxy saw:\n{}",
+        proxy.seen_text()
+    );
+    assert_stderr_contains(
+        &out,
+        &proxy,
+        &[
+            "vendoras: Error:",
+            &proxy.host(),
+            &v1.data_digest,
+            "no progress for 2s",
+        ],
+    );
+    let expected: Tree = [("out".to_string(), Entry::Dir)].into_iter().collect();
+    assert_same_tree(
+        "after a failed pull, -o holds nothing",
+        "expected",
+        &expected,
+        "actual",
+        &tree_snapshot(work.path()),
+    );
+
+    let seen = proxy.seen().len();
+    for bad in [
+        &["--stall-timeout", "0s"][..],
+        &["--stall-timeout", "soon"][..],
+    ] {
+        let out = run(vendoras()
+            .current_dir(work.path())
+            .args(["pull", "--plain-http", "-o", "out"])
+            .args(bad)
+            .arg(&reference));
+        assert_eq!(out.code(), Some(1), "{out:?}");
+        assert!(out.stderr.contains("--stall-timeout"), "{out:?}");
+    }
+    let out = run(vendoras()
+        .current_dir(work.path())
+        .args(["pull", "--plain-http", "-o", "out"])
+        .env("VENDORAS_STALL_TIMEOUT", "0")
+        .arg(&reference));
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("VENDORAS_STALL_TIMEOUT"), "{out:?}");
+    assert_eq!(
+        proxy.seen().len(),
+        seen,
+        "a refused timeout must fetch nothing\n{}",
+        proxy.seen_text()
     );
 }

@@ -267,6 +267,33 @@ impl Fixture {
         serde_json::from_slice(&self.fetch_blob(repo, layer)).unwrap()
     }
 
+    /// Digests of the referrer manifests attached to `repo@digest` (`oras discover`).
+    fn referrer_digests(&self, repo: &str, digest: &str) -> Vec<String> {
+        let out = run(support::oras()
+            .args(["discover", "--plain-http", "--format", "json"])
+            .arg(format!("{}@{digest}", self.repo(repo))))
+        .ok();
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        v["referrers"]
+            .as_array()
+            .or(v["manifests"].as_array())
+            .expect("referrers")
+            .iter()
+            .map(|r| r["digest"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The in-toto statement signed in one referrer's bundle, as text.
+    fn statement_of_referrer(&self, repo: &str, referrer: &str) -> String {
+        let m = self.fetch_manifest(&format!("{}@{referrer}", self.repo(repo)));
+        let layer = m["layers"][0]["digest"].as_str().unwrap();
+        let bundle: Value = serde_json::from_slice(&self.fetch_blob(repo, layer)).unwrap();
+        let payload = bundle["dsseEnvelope"]["payload"]
+            .as_str()
+            .expect("a DSSE bundle");
+        String::from_utf8(b64_decode(payload)).unwrap()
+    }
+
     /// `oras attach` of a bundle to `repo@digest` (the registry has no referrers API:
     /// oras maintains the sha256-<hex> tag-schema index, as cosign 3 does).
     fn attach_bundle(&self, repo: &str, digest: &str, bundle: &[u8]) {
@@ -416,9 +443,12 @@ fn key_unsigned_wrong_key_and_moved_tag_fail_like_cosign() {
 fn key_claim_naming_another_digest_fails_like_cosign() {
     let f = Fixture::new();
     for (tag, legacy) in [("legacy", true), ("bundle", false)] {
-        let signed = f.push("app", &format!("{tag}-signed"), "signed content");
+        // Contents differ per layout: oras stamps a manifest with its creation time in
+        // whole seconds, so equal contents pushed within one second are one manifest,
+        // which would then carry both layouts' signatures.
+        let signed = f.push("app", &format!("{tag}-signed"), &format!("{tag}: signed"));
         f.sign("app", &signed, "right", legacy);
-        let other = f.push("app", &format!("{tag}-other"), "other content");
+        let other = f.push("app", &format!("{tag}-other"), &format!("{tag}: other"));
         if legacy {
             // The valid .sig manifest of `signed`, tagged for `other`.
             let (m, payload) = f.legacy_signature("app", &signed);
@@ -429,6 +459,67 @@ fn key_claim_naming_another_digest_fails_like_cosign() {
         }
         let v = f.both("right", &format!("{}:{tag}-other", f.repo("app")), false);
         assert_stderr(&v, &format!("the signed claim names {signed}, not {other}"));
+    }
+}
+
+/// Several signatures that all fail equally far (each claim names another digest): the
+/// one reported is the first by the documented order (docs/ffi.md): the `.sig` tag
+/// before referrers, then by signature manifest digest. The same answer every run.
+#[test]
+fn equally_relevant_failures_report_the_first_signature_in_the_documented_order() {
+    let f = Fixture::new();
+    let by_tag = f.push("app", "signed-legacy", "signed in the .sig layout");
+    f.sign("app", &by_tag, "right", true);
+    let by_bundle = [
+        f.push("app", "signed-bundle-1", "signed with a bundle, 1"),
+        f.push("app", "signed-bundle-2", "signed with a bundle, 2"),
+    ];
+    for d in &by_bundle {
+        f.sign("app", d, "right", false);
+    }
+    let other = f.push("app", "other", "other content");
+    let reference = format!("{}:other", f.repo("app"));
+
+    // Two bundle referrers, each valid but naming its own digest: the referrer manifest
+    // with the smaller digest is reported, whichever was attached first.
+    for d in by_bundle.iter().rev() {
+        let bundle = f.bundle_of("app", d);
+        f.attach_bundle("app", &other, &serde_json::to_vec(&bundle).unwrap());
+    }
+    let referrers = f.referrer_digests("app", &other);
+    assert_eq!(referrers.len(), 2, "{referrers:?}");
+    let first = referrers.iter().min().unwrap();
+    let named = by_bundle
+        .iter()
+        .find(|d| {
+            f.statement_of_referrer("app", first)
+                .contains(d.trim_start_matches("sha256:"))
+        })
+        .expect("the first referrer names one of the signed digests");
+    for _ in 0..3 {
+        let v = f.both("right", &reference, false);
+        assert_stderr(
+            &v,
+            &format!("none of the 2 signatures found for {other} verified; most relevant: "),
+        );
+        assert_stderr(
+            &v,
+            &format!(
+                "signature {first} (bundle-referrer): the signed claim names {named}, not {other}"
+            ),
+        );
+    }
+
+    // A .sig tag naming yet another digest sorts before every referrer.
+    let (m, payload) = f.legacy_signature("app", &by_tag);
+    f.push_legacy("app", &other, &payload, &m["layers"][0]["annotations"]);
+    for _ in 0..3 {
+        let v = f.both("right", &reference, false);
+        assert_stderr(&v, "none of the 3 signatures");
+        assert_stderr(
+            &v,
+            &format!("(cosign-v2-tag): the signed claim names {by_tag}, not {other}"),
+        );
     }
 }
 

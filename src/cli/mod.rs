@@ -124,22 +124,30 @@ pub struct RemoteArgs {
     /// Path of the authentication file for the registry
     #[arg(long = "registry-config")]
     registry_configs: Vec<std::path::PathBuf>,
+    /// Abandon (then retry) a transfer that makes no progress for this long, e.g. 60s, 2m [default: $VENDORAS_STALL_TIMEOUT or 60s]
+    #[arg(long, value_name = "DURATION", value_parser = vendoras::registry::parse_stall_timeout)]
+    stall_timeout: Option<std::time::Duration>,
 }
 
 impl RemoteArgs {
-    /// The registry options these flags ask for.
+    /// The registry options these flags (and `$VENDORAS_STALL_TIMEOUT`)
+    /// ask for.
     pub fn options(
         &self,
         credential: Option<vendoras::registry::Credential>,
-    ) -> vendoras::registry::RemoteOptions {
-        vendoras::registry::RemoteOptions {
+    ) -> anyhow::Result<vendoras::registry::RemoteOptions> {
+        Ok(vendoras::registry::RemoteOptions {
             plain_http: self.plain_http.then_some(true),
             insecure: self.insecure,
             ca_files: self.ca_files.clone(),
             credential,
             registry_configs: self.registry_configs.clone(),
             docker_config: None,
-        }
+            stall_timeout: match self.stall_timeout {
+                Some(t) => Some(t),
+                None => vendoras::registry::stall_timeout_from_env()?,
+            },
+        })
     }
 }
 

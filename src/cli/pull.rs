@@ -183,7 +183,7 @@ fn open(args: &PullArgs) -> anyhow::Result<(Repository, Option<String>, String, 
             ..Credential::default()
         }),
     };
-    let options = args.remote.options(credential);
+    let options = args.remote.options(credential)?;
     let repo_url = reference.repository_url();
     let repo = Repository::open_remote(&repo_url, &options)?;
     let display = format!("[registry] {}", args.reference);

@@ -58,6 +58,9 @@ pub struct SyncArgs {
     /// Let directory paths be absolute or leave the project (the enclosing git work tree, else the working directory)
     #[arg(long)]
     allow_outside_paths: bool,
+    /// Abandon (then retry) a transfer that makes no progress for this long, e.g. 60s, 2m [default: $VENDORAS_STALL_TIMEOUT or 60s]
+    #[arg(long, value_name = "DURATION", value_parser = vendoras::registry::parse_stall_timeout)]
+    stall_timeout: Option<std::time::Duration>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -135,6 +138,10 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
         },
         strict: args.strict,
         allow_outside_paths: args.allow_outside_paths,
+        stall_timeout: match args.stall_timeout {
+            Some(t) => Some(t),
+            None => vendoras::registry::stall_timeout_from_env()?,
+        },
     };
 
     let progress = Progress::new(!args.json && std::io::stderr().is_terminal());

@@ -68,7 +68,7 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
         trusted_root: args.trusted_root,
         tuf_cache_dir: None,
     };
-    let options = args.remote.options(None);
+    let options = args.remote.options(None)?;
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     // Resolved once; the signature is checked for exactly this digest.
     let desc = repo.resolve(op, &object, None)?;

@@ -85,6 +85,8 @@ pub struct FetchContext<'a> {
     pub current: Option<&'a Path>,
     /// Extraction limits.
     pub limits: Limits,
+    /// No-progress timeout of registry transfers; `None` = the default.
+    pub stall_timeout: Option<std::time::Duration>,
     /// Manifests this sync already fetched.
     pub memo: &'a Memo,
     /// Told how many bytes to expect, then how many arrived.

@@ -93,6 +93,7 @@ impl OciSource<'_> {
                         )?),
                         None => None,
                     },
+                    stall_timeout: ctx.stall_timeout,
                     ..RemoteOptions::default()
                 };
                 let name = reference.repository_url();

@@ -337,14 +337,6 @@ impl Target {
         // by `call_text`, which frees what the shim allocates.
         call_text(|out, err| unsafe { raw::vdr_list_tags(self.id, op.id, out, err) })
     }
-
-    /// Lists referrers of a manifest; the answer is `{"manifests": [...]}`.
-    pub fn referrers(&self, op: &Op, request_json: &str) -> Result<String> {
-        let req = cstring(request_json)?;
-        // SAFETY: borrowed input that outlives the call; out-pointers owned
-        // by `call_text`, which frees what the shim allocates.
-        call_text(|out, err| unsafe { raw::vdr_referrers(self.id, op.id, req.as_ptr(), out, err) })
-    }
 }
 
 impl Target {
@@ -400,6 +392,82 @@ mod tests {
     fn bad_json_is_invalid() {
         let err = Target::open("{not json").unwrap_err();
         assert_eq!(err.kind, ErrorKind::Invalid, "{err:?}");
+    }
+
+    /// The status codes are written three times: `go/errors.go` (the Go side),
+    /// this module's [`ErrorKind`] and the table in `docs/ffi.md`. Each is read
+    /// here as `code -> kind name`; all three must agree, so editing one alone fails.
+    #[test]
+    fn status_code_table_is_the_same_in_go_rust_and_docs() {
+        use std::collections::BTreeMap;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+
+        // go/errors.go: `codeX int32 = N` and `codeX: "kind",` in kindNames.
+        let go_src = read("go/errors.go");
+        let mut consts = BTreeMap::new();
+        for line in go_src.lines() {
+            if let Some((name, n)) = line.trim().split_once(" int32 = ") {
+                consts.insert(name.trim().to_string(), n.trim().parse::<i32>().unwrap());
+            }
+        }
+        let names = go_src
+            .split("var kindNames = map[int32]string{")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("kindNames in go/errors.go");
+        let mut go = BTreeMap::new();
+        for line in names.lines().filter(|l| l.contains(':')) {
+            let (name, kind) = line.trim().trim_end_matches(',').split_once(':').unwrap();
+            let code = consts[name.trim()];
+            go.insert(code, kind.trim().trim_matches('"').to_string());
+        }
+        assert_eq!(consts.get("codeOK"), Some(&0), "go/errors.go: codeOK");
+
+        // docs/ffi.md: `| N | kind | meaning |` rows of the status table.
+        let docs_src = read("docs/ffi.md");
+        let table = docs_src
+            .split("## Status / error kinds")
+            .nth(1)
+            .expect("status table in docs/ffi.md");
+        let mut docs = BTreeMap::new();
+        for line in table.lines().skip_while(|l| !l.starts_with('|')) {
+            if !line.starts_with('|') {
+                break;
+            }
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if let Ok(code) = cells[1].parse::<i32>() {
+                docs.insert(code, cells[2].to_string());
+            }
+        }
+        assert_eq!(docs.remove(&0).as_deref(), Some("ok"), "docs/ffi.md: row 0");
+
+        // Rust: every code that maps to a variant of its own number, by the
+        // variant's name in snake case.
+        let mut rust = BTreeMap::new();
+        for code in 1..64 {
+            let kind = ErrorKind::from_code(code);
+            if kind as i32 == code {
+                let mut snake = String::new();
+                for (i, c) in format!("{kind:?}").chars().enumerate() {
+                    if c.is_ascii_uppercase() && i > 0 {
+                        snake.push('_');
+                    }
+                    snake.push(c.to_ascii_lowercase());
+                }
+                rust.insert(code, snake);
+            }
+        }
+
+        assert!(go.len() >= 14, "parsed too little of go/errors.go: {go:?}");
+        assert_eq!(
+            go, docs,
+            "go/errors.go (left) and docs/ffi.md (right) differ"
+        );
+        assert_eq!(
+            go, rust,
+            "go/errors.go (left) and src/ffi/mod.rs (right) differ"
+        );
     }
 
     #[test]

@@ -112,6 +112,7 @@ fn isolate(cmd: &mut Command) {
         .env_remove("https_proxy")
         .env_remove("ALL_PROXY")
         .env_remove("all_proxy")
+        .env_remove("VENDORAS_STALL_TIMEOUT")
         .stdin(Stdio::null());
 }
 
@@ -1276,6 +1277,11 @@ pub enum Fault {
     /// empty body (429 carries `Retry-After: 1`) without contacting the upstream, then
     /// pass through. `u32::MAX` means forever.
     Status(u16, u32),
+    /// GET: for the next `times` matching requests (`u32::MAX`: forever), send the
+    /// upstream status and headers (200, or 206 for a Range request) and the first
+    /// `after` body bytes, then nothing, holding the connection open until the client
+    /// hangs up: a stalled server.
+    Stall { after: usize, times: u32 },
 }
 
 /// One request the proxy saw: method, path (no query) and the status it answered.
@@ -1598,6 +1604,13 @@ fn fault_exchange(st: &FaultState, id: u64, mut client: TcpStream) -> io::Result
                 Some(Fault::Status(code, times))
             }
             Some(f @ (Fault::CorruptBody | Fault::Truncate(_))) if method == "GET" => Some(f),
+            Some(Fault::Stall { after, times }) if method == "GET" && times > 0 => {
+                if times != u32::MAX {
+                    let times = times - 1;
+                    rules.insert(path.clone(), Fault::Stall { after, times });
+                }
+                Some(Fault::Stall { after, times })
+            }
             _ => None,
         }
     };
@@ -1648,9 +1661,10 @@ fn fault_exchange(st: &FaultState, id: u64, mut client: TcpStream) -> io::Result
     let length: Option<usize> = header(&rheaders, "content-length").and_then(|v| v.parse().ok());
     let no_body =
         method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status);
-    // Only a 200 GET with a known length is altered.
+    // Only a 200 GET with a known length is altered (a stall also hits a 206).
     let fault = match (fault, length) {
         (Some(f), Some(_)) if status == 200 && !no_body => Some(f),
+        (Some(f @ Fault::Stall { .. }), Some(_)) if status == 206 => Some(f),
         _ => None,
     };
     record(status, fault);
@@ -1662,7 +1676,7 @@ fn fault_exchange(st: &FaultState, id: u64, mut client: TcpStream) -> io::Result
 
     // Body: stream, altering on the way.
     let limit = match fault {
-        Some(Fault::Truncate(n)) => length.map(|l| l.min(n)),
+        Some(Fault::Truncate(n)) | Some(Fault::Stall { after: n, .. }) => length.map(|l| l.min(n)),
         _ => length,
     };
     let flip_at = match fault {
@@ -1696,6 +1710,29 @@ fn fault_exchange(st: &FaultState, id: u64, mut client: TcpStream) -> io::Result
         sent += piece.len();
     }
     client.flush()?;
+    if let Some(Fault::Stall { .. }) = fault {
+        // Send nothing more; wait for the client to give up (or the proxy to stop).
+        let _ = client.set_read_timeout(Some(Duration::from_millis(200)));
+        let mut sink = [0u8; 1024];
+        loop {
+            match client.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if st.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        return Ok(());
+    }
     // Close with a FIN (not a reset): stop writing, then wait briefly for the client
     // to hang up.
     let _ = client.shutdown(Shutdown::Write);
