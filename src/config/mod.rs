@@ -67,12 +67,22 @@ pub const API_VERSION: &str = "vendir.k14s.io/v1alpha1";
 pub const KIND: &str = "Config";
 
 /// One configuration input: a file, or stdin.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Input {
     /// The file path as given, or `-` for stdin (errors then say `<stdin>`).
     pub name: String,
     /// The file's text.
     pub text: String,
+}
+
+/// Leaves the text out: it may hold a Secret's `stringData`.
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("name", &self.name)
+            .field("bytes", &self.text.len())
+            .finish()
+    }
 }
 
 /// How to load.

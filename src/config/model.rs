@@ -212,12 +212,22 @@ pub struct InlineRef {
 }
 
 /// A `v1` `Secret` document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret {
     /// `metadata.name`.
     pub name: String,
     /// `data` (base64-decoded) merged with `stringData` (which wins).
     pub data: BTreeMap<String, Vec<u8>>,
+}
+
+/// Names the keys, never the values: a Secret holds credentials.
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secret")
+            .field("name", &self.name)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// A `v1` `ConfigMap` document.

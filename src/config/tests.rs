@@ -1069,3 +1069,21 @@ fn unsupported_source_kinds_are_refused_by_name_and_not_parsed() {
         "{e}"
     );
 }
+
+#[test]
+fn debug_output_never_shows_secret_values() {
+    let text = "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n- path: vendor/x\n  contents:\n  - path: .\n    manual: {}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: hunter2-secret}\n";
+    let input = Input {
+        name: "vendir.yml".into(),
+        text: text.into(),
+    };
+    let loaded = load(std::slice::from_ref(&input), &opts()).unwrap();
+    // A derived Debug would print the value as text (Input) or as bytes (Secret).
+    let as_bytes = format!("{:?}", b"hunter2-secret".to_vec());
+    let as_bytes = as_bytes.trim_matches(|c| c == '[' || c == ']');
+    for shown in [format!("{input:?}"), format!("{loaded:?}")] {
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(!shown.contains(as_bytes), "{shown}");
+    }
+    assert!(format!("{loaded:?}").contains("password"), "keys are named");
+}
