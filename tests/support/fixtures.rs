@@ -62,7 +62,10 @@ impl GitRepo {
             set_mode(&p, if exec { 0o755 } else { 0o644 });
         }
         git(&self.work, &["add", "-A"]);
-        git(&self.work, &["commit", "-q", "--allow-empty", "-m", message]);
+        git(
+            &self.work,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
         self.head()
     }
 
@@ -164,7 +167,10 @@ impl GitFixture {
         commits.insert(
             "first",
             app.commit(
-                &[("README.md", b"app v1\n"), ("exec:bin/run.sh", b"#!/bin/sh\necho run\n")],
+                &[
+                    ("README.md", b"app v1\n"),
+                    ("exec:bin/run.sh", b"#!/bin/sh\necho run\n"),
+                ],
                 "first commit",
             ),
         );
@@ -202,7 +208,9 @@ impl GitFixture {
     /// Moves `main` forward by one commit and republishes; returns the new sha.
     pub fn advance_main(&self, message: &str) -> String {
         self.app.checkout("main");
-        let sha = self.app.commit(&[("moved.txt", message.as_bytes())], message);
+        let sha = self
+            .app
+            .commit(&[("moved.txt", message.as_bytes())], message);
         self.app.publish(&self.root.join("app.git"));
         sha
     }
@@ -256,17 +264,33 @@ impl HgFixture {
         let mut changesets = BTreeMap::new();
         fs::write(repo.join("README.md"), "hg v1\n").unwrap();
         hg(repo, &["add", "README.md"]);
-        hg(repo, &[&["commit", "-m", "hg first"][..], &date[..]].concat());
+        hg(
+            repo,
+            &[&["commit", "-m", "hg first"][..], &date[..]].concat(),
+        );
         changesets.insert("first", node(repo));
-        hg(repo, &[&["tag", "-m", "Added tag v1.0.0", "-r", "0", "v1.0.0"][..], &date[..]].concat());
+        hg(
+            repo,
+            &[
+                &["tag", "-m", "Added tag v1.0.0", "-r", "0", "v1.0.0"][..],
+                &date[..],
+            ]
+            .concat(),
+        );
         fs::write(repo.join("README.md"), "hg v2\n").unwrap();
-        hg(repo, &[&["commit", "-m", "hg second\n\nbody line"][..], &date[..]].concat());
+        hg(
+            repo,
+            &[&["commit", "-m", "hg second\n\nbody line"][..], &date[..]].concat(),
+        );
         changesets.insert("second", node(repo));
         hg(repo, &["update", "-q", "-r", &changesets["first"]]);
         hg(repo, &["branch", "-q", "stable"]);
         fs::write(repo.join("stable.txt"), "stable\n").unwrap();
         hg(repo, &["add", "stable.txt"]);
-        hg(repo, &[&["commit", "-m", "on stable"][..], &date[..]].concat());
+        hg(
+            repo,
+            &[&["commit", "-m", "on stable"][..], &date[..]].concat(),
+        );
         changesets.insert("stable", node(repo));
         hg(repo, &["update", "-q", "default"]);
         HgFixture {
@@ -299,7 +323,12 @@ pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     }
     let out = tmp.path().join("out.zip");
     let mut c = Command::new(require_on_path("zip"));
-    c.current_dir(&src).arg("-q").arg("-X").arg("-r").arg(&out).arg(".");
+    c.current_dir(&src)
+        .arg("-q")
+        .arg("-X")
+        .arg("-r")
+        .arg(&out)
+        .arg(".");
     run(&mut c).ok();
     fs::read(out).unwrap()
 }
@@ -364,7 +393,11 @@ pub fn write_chart(dir: &Path, name: &str, version: &str, app_version: &str) -> 
         ),
     )
     .unwrap();
-    fs::write(c.join("values.yaml"), format!("greeting: hello from {version}\n")).unwrap();
+    fs::write(
+        c.join("values.yaml"),
+        format!("greeting: hello from {version}\n"),
+    )
+    .unwrap();
     fs::write(
         c.join("templates/configmap.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n\
@@ -385,7 +418,12 @@ pub fn helm_repo(dir: &Path, charts: &[(&str, &str, &str)]) -> PathBuf {
     fs::create_dir_all(&repo).unwrap();
     for (name, version, app) in charts {
         let src = write_chart(dir, name, version, app);
-        run(helm_cmd(&home).arg("package").arg(&src).arg("-d").arg(&repo)).ok();
+        run(helm_cmd(&home)
+            .arg("package")
+            .arg(&src)
+            .arg("-d")
+            .arg(&repo))
+        .ok();
     }
     run(helm_cmd(&home).arg("repo").arg("index").arg(&repo)).ok();
     repo
@@ -429,7 +467,11 @@ pub fn crane_image(reference: &str, layers: &[Vec<u8>], platform: Option<&str>) 
 /// `crane index append -m ... -t reference`; returns the index digest.
 pub fn crane_index(reference: &str, manifests: &[String]) -> String {
     let mut c = crane();
-    c.arg("index").arg("append").arg("-t").arg(reference).arg("--insecure");
+    c.arg("index")
+        .arg("append")
+        .arg("-t")
+        .arg(reference)
+        .arg("--insecure");
     for m in manifests {
         c.arg("-m").arg(m);
     }

@@ -76,7 +76,11 @@ impl HttpResponse {
     }
 
     pub fn json(value: &Value) -> HttpResponse {
-        Self::new(200, "application/json", serde_json::to_vec_pretty(value).unwrap())
+        Self::new(
+            200,
+            "application/json",
+            serde_json::to_vec_pretty(value).unwrap(),
+        )
     }
 
     pub fn not_found() -> HttpResponse {
@@ -331,7 +335,11 @@ fn read_head(s: &mut TcpStream) -> io::Result<(String, Vec<u8>)> {
 
 /// The request body by Content-Length or chunked transfer coding (git sends large
 /// pack negotiations chunked).
-fn read_body(s: &mut TcpStream, headers: &[(String, String)], rest: Vec<u8>) -> io::Result<Vec<u8>> {
+fn read_body(
+    s: &mut TcpStream,
+    headers: &[(String, String)],
+    rest: Vec<u8>,
+) -> io::Result<Vec<u8>> {
     let chunked = header(headers, "transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     if chunked {
@@ -406,7 +414,9 @@ pub fn base64_encode(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -556,7 +566,11 @@ fn run_cgi(root: &Path, req: &HttpRequest) -> io::Result<HttpResponse> {
         };
         let (k, v) = (k.trim(), v.trim());
         if k.eq_ignore_ascii_case("status") {
-            resp.status = v.split_whitespace().next().and_then(|c| c.parse().ok()).unwrap_or(500);
+            resp.status = v
+                .split_whitespace()
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(500);
         } else {
             resp.headers.push((k.to_string(), v.to_string()));
         }
@@ -632,7 +646,12 @@ impl ChildServer {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Still running a moment after the port answers: the listener is the
+                // child's, not another process's that took the probed port.
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() && {
+                    thread::sleep(Duration::from_millis(50));
+                    matches!(child.try_wait(), Ok(None))
+                } {
                     return ChildServer {
                         what: what.into(),
                         child,
@@ -767,18 +786,40 @@ impl TestCa {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         let mut a = vec!["req", "-x509"];
         a.extend(ec);
         a.extend([
-            "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=vendoras test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=vendoras test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ]);
         openssl(&a);
         let mut a = vec!["req"];
         a.extend(ec);
-        a.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=vendoras-test"]);
+        a.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=vendoras-test",
+        ]);
         openssl(&a);
         fs::write(
             d.join("server.ext"),
@@ -790,8 +831,21 @@ impl TestCa {
         )
         .unwrap();
         openssl(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
         ]);
         TestCa {
             ca: d.join("ca.pem"),
@@ -911,16 +965,25 @@ impl Drop for ConnectProxy {
     }
 }
 
-fn tunnel(mut client: TcpStream, upstream: SocketAddr, asked: &Mutex<Vec<String>>) -> io::Result<()> {
+fn tunnel(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    asked: &Mutex<Vec<String>>,
+) -> io::Result<()> {
     client.set_read_timeout(Some(IO_TIMEOUT))?;
     let (head, rest) = read_head(&mut client)?;
     let (first, _) = parse_http_head(&head);
     let mut parts = first.split_whitespace();
     if parts.next() != Some("CONNECT") {
-        client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+        client.write_all(
+            b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
         return Ok(());
     }
-    asked.lock().unwrap().push(parts.next().unwrap_or_default().to_string());
+    asked
+        .lock()
+        .unwrap()
+        .push(parts.next().unwrap_or_default().to_string());
     let mut server = TcpStream::connect(upstream)?;
     client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
     server.write_all(&rest)?;
@@ -1075,9 +1138,9 @@ fn github_handle(st: &GithubState, req: &HttpRequest) -> HttpResponse {
     // Go drops the Authorization header when a redirect changes host).
     let is_download = req.path().contains("/releases/download/");
     if let Some(token) = st.token.as_ref().filter(|_| !is_download) {
-        let ok = req.header("authorization").is_some_and(|h| {
-            h == format!("token {token}") || h == format!("Bearer {token}")
-        });
+        let ok = req
+            .header("authorization")
+            .is_some_and(|h| h == format!("token {token}") || h == format!("Bearer {token}"));
         if !ok {
             return HttpResponse::new(
                 401,
@@ -1150,7 +1213,9 @@ fn github_handle(st: &GithubState, req: &HttpRequest) -> HttpResponse {
                                 r.tag
                             ));
                         }
-                        return HttpResponse::json(&asset_to_json(&base, &dl, &slug, ri, ai, r, name, data));
+                        return HttpResponse::json(&asset_to_json(
+                            &base, &dl, &slug, ri, ai, r, name, data,
+                        ));
                     }
                 }
             }
@@ -1179,7 +1244,11 @@ fn paginate(req: &HttpRequest, base: &str, all: &[Value]) -> HttpResponse {
         .and_then(|v| v.parse().ok())
         .unwrap_or(GITHUB_DEFAULT_PER_PAGE)
         .max(1);
-    let page: usize = req.param("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    let page: usize = req
+        .param("page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let start = ((page - 1) * per_page).min(all.len());
     let end = (start + per_page).min(all.len());
     let mut resp = HttpResponse::json(&Value::Array(all[start..end].to_vec()));
@@ -1188,7 +1257,11 @@ fn paginate(req: &HttpRequest, base: &str, all: &[Value]) -> HttpResponse {
         let link = |p: usize| format!("<{base}{}?per_page={per_page}&page={p}>", req.path());
         resp = resp.with_header(
             "Link",
-            &format!("{}; rel=\"next\", {}; rel=\"last\"", link(page + 1), link(last)),
+            &format!(
+                "{}; rel=\"next\", {}; rel=\"last\"",
+                link(page + 1),
+                link(last)
+            ),
         );
     }
     resp

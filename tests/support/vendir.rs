@@ -19,7 +19,12 @@ pub fn vendir_path() -> PathBuf {
 
 /// Variables removed from every reference run, so the host cannot change results.
 const SCRUBBED_PREFIXES: &[&str] = &["VENDIR_", "IMGPKG_", "GIT_", "HG", "HELM_", "SSL_CERT_"];
-const SCRUBBED: &[&str] = &["GITHUB_TOKEN", "GITHUB_API_URL", "SSH_AUTH_SOCK", "SSH_ASKPASS"];
+const SCRUBBED: &[&str] = &[
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "SSH_AUTH_SOCK",
+    "SSH_ASKPASS",
+];
 
 /// A command (vendir or vendoras) with the isolated environment both get in the
 /// side-by-side suites: `isolate()`'s HOME/docker config/no proxies, the tools dir
@@ -58,7 +63,10 @@ pub struct VendirWork {
 
 impl VendirWork {
     pub fn new() -> VendirWork {
-        let tmp = tempfile::Builder::new().prefix("vendir-ref").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("vendir-ref")
+            .tempdir()
+            .unwrap();
         let dir = tmp.path().join("work");
         let cache = tmp.path().join("cache");
         fs::create_dir_all(&dir).unwrap();
@@ -147,7 +155,13 @@ pub fn lock_diff(left: &str, right: &str, ignore: &[&str]) -> Vec<String> {
     };
     let (l, r) = (parse("left", left), parse("right", right));
     let mut out = Vec::new();
-    value_diff("", &normalize_lock(&l), &normalize_lock(&r), ignore, &mut out);
+    value_diff(
+        "",
+        &normalize_lock(&l),
+        &normalize_lock(&r),
+        ignore,
+        &mut out,
+    );
     out
 }
 
@@ -208,9 +222,16 @@ fn value_diff(
             keys.dedup();
             for k in keys {
                 let name = k.as_str().map(str::to_string).unwrap_or_else(|| {
-                    serde_yaml::to_string(k).unwrap_or_default().trim().to_string()
+                    serde_yaml::to_string(k)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
                 });
-                let path = if at.is_empty() { name } else { format!("{at}.{name}") };
+                let path = if at.is_empty() {
+                    name
+                } else {
+                    format!("{at}.{name}")
+                };
                 match (a.get(k), b.get(k)) {
                     (Some(x), Some(y)) => value_diff(&path, x, y, ignore, out),
                     (Some(x), None) => {
@@ -280,7 +301,10 @@ pub fn one_content(dir: &str, source_yaml: &str) -> String {
 pub fn secret_doc(name: &str, data: &[(&str, &str)]) -> String {
     let mut s = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ndata:\n");
     for (k, v) in data {
-        s.push_str(&format!("  {k}: {}\n", super::servers::base64_encode(v.as_bytes())));
+        s.push_str(&format!(
+            "  {k}: {}\n",
+            super::servers::base64_encode(v.as_bytes())
+        ));
     }
     s
 }
