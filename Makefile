@@ -15,10 +15,14 @@ quickstart:
 	scripts/install-build-deps.sh
 	cargo run --release --locked -- sync --chdir examples/quickstart
 
-# Test dependencies: docker-registry, htpasswd, openssl, ... and the oras CLI in $(TOOLS).
+# Test dependencies: docker-registry, htpasswd, openssl, git, hg, ... and, in $(TOOLS),
+# the oras CLI, cosign, vendir v0.44.0 (the reference for the non-OCI sources), helm
+# and crane (fixture builders).
 tools:
 	TOOLS=$(TOOLS) scripts/install-test-deps.sh
 	TOOLS=$(TOOLS) scripts/install-cosign.sh
+	TOOLS=$(TOOLS) scripts/install-vendir.sh
+	TOOLS=$(TOOLS) scripts/install-registry-clients.sh
 
 test: tools
 	cargo test --locked

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently, on Debian 12 (as root):
 # the CNCF distribution registry, htpasswd, openssl, pigz, curl, zstd, libclang
-# (bindgen), cmake (flate2's zlib-ng backend),
-# and the oras CLI (the parity reference) into $TOOLS.
+# (bindgen), cmake (flate2's zlib-ng backend), git and mercurial (the git/hg sources
+# and their loopback servers), stunnel (TLS in front of loopback test servers), zip
+# (zip fixtures), and the oras CLI (the parity reference) into $TOOLS.
 set -euo pipefail
 
 ORAS_VERSION=1.3.6
@@ -19,6 +20,10 @@ declare -A pkgs=(
   [curl]=curl
   [cmake]=cmake
   [zstd]=zstd
+  [git]=git
+  [mercurial]=hg
+  [stunnel4]=stunnel
+  [zip]=zip
 )
 missing=()
 for pkg in "${!pkgs[@]}"; do

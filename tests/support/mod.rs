@@ -7,7 +7,10 @@
 #![allow(dead_code)]
 
 pub mod cosign;
+pub mod fixtures;
+pub mod servers;
 pub mod sync;
+pub mod vendir;
 
 use std::collections::BTreeMap;
 use std::fmt;
