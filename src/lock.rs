@@ -49,7 +49,9 @@ pub struct LockDirectory {
     pub contents: Vec<LockContent>,
 }
 
-/// A content's lock entry: exactly one source key is set.
+/// A content's lock entry: exactly one source key is set. The keys and
+/// their fields are vendir's (`LockDirectoryContents` in vendir v0.44.0),
+/// plus `index` on `ociArtifact` and `configDigest`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LockContent {
@@ -58,6 +60,27 @@ pub struct LockContent {
     /// What an `ociArtifact` resolved to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oci_artifact: Option<LockOciArtifact>,
+    /// What a `git` ref resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<LockGit>,
+    /// What an `hg` ref resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hg: Option<LockHg>,
+    /// `http: {}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Empty>,
+    /// Which GitHub release was fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_release: Option<LockGithubRelease>,
+    /// What an `image` resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<LockImage>,
+    /// What an `imgpkgBundle` resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imgpkg_bundle: Option<LockImgpkgBundle>,
+    /// Which chart version was fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm_chart: Option<LockHelmChart>,
     /// `manual: {}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<Empty>,
@@ -71,6 +94,104 @@ pub struct LockContent {
     /// unchanged config can skip the fetch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_digest: Option<String>,
+}
+
+impl LockContent {
+    /// Each source key with its fields, in the order they are written;
+    /// only set ones. One list, so the writer, [`LockContent::source_kind`]
+    /// and [`LockContent::same_source`] cannot disagree about the kinds.
+    fn sources(&self) -> Vec<(&'static str, Vec<(&'static str, LockValue<'_>)>)> {
+        fn opt<'a>(
+            key: &'static str,
+            v: &'a Option<String>,
+        ) -> Option<(&'static str, LockValue<'a>)> {
+            v.as_deref().map(|v| (key, LockValue::Str(v)))
+        }
+        let mut out = Vec::new();
+        if let Some(o) = &self.oci_artifact {
+            let mut f = vec![("url", LockValue::Str(&o.url))];
+            f.extend(opt("tag", &o.tag));
+            f.extend(opt("index", &o.index));
+            out.push(("ociArtifact", f));
+        }
+        if let Some(g) = &self.git {
+            let mut f = vec![
+                ("commitTitle", LockValue::Str(&g.commit_title)),
+                ("sha", LockValue::Str(&g.sha)),
+            ];
+            if !g.tags.is_empty() {
+                f.push(("tags", LockValue::List(&g.tags)));
+            }
+            out.push(("git", f));
+        }
+        if let Some(h) = &self.hg {
+            out.push((
+                "hg",
+                vec![
+                    ("changeSetTitle", LockValue::Str(&h.change_set_title)),
+                    ("sha", LockValue::Str(&h.sha)),
+                ],
+            ));
+        }
+        if let Some(r) = &self.github_release {
+            out.push((
+                "githubRelease",
+                vec![
+                    ("tag", LockValue::Str(&r.tag)),
+                    ("url", LockValue::Str(&r.url)),
+                ],
+            ));
+        }
+        if let Some(i) = &self.image {
+            let mut f = vec![];
+            f.extend(opt("tag", &i.tag));
+            f.push(("url", LockValue::Str(&i.url)));
+            out.push(("image", f));
+        }
+        if let Some(b) = &self.imgpkg_bundle {
+            let mut f = vec![("image", LockValue::Str(&b.image))];
+            f.extend(opt("tag", &b.tag));
+            out.push(("imgpkgBundle", f));
+        }
+        if let Some(h) = &self.helm_chart {
+            out.push((
+                "helmChart",
+                vec![
+                    ("appVersion", LockValue::Str(&h.app_version)),
+                    ("version", LockValue::Str(&h.version)),
+                ],
+            ));
+        }
+        for (key, set) in [
+            ("http", self.http.is_some()),
+            ("manual", self.manual.is_some()),
+            ("directory", self.directory.is_some()),
+            ("inline", self.inline.is_some()),
+        ] {
+            if set {
+                out.push((key, Vec::new()));
+            }
+        }
+        out
+    }
+
+    /// The source key that is set (`git`, `ociArtifact`, ...), if one is.
+    pub fn source_kind(&self) -> Option<&'static str> {
+        self.sources().first().map(|(k, _)| *k)
+    }
+
+    /// Whether `other` pins the same source to the same thing (the path and
+    /// `configDigest` aside).
+    pub fn same_source(&self, other: &LockContent) -> bool {
+        self.sources() == other.sources()
+    }
+}
+
+/// A field value in a lock entry.
+#[derive(Debug, PartialEq, Eq)]
+enum LockValue<'a> {
+    Str(&'a str),
+    List(&'a [String]),
 }
 
 /// An empty mapping (`{}`).
@@ -93,6 +214,76 @@ pub struct LockOciArtifact {
     /// checks that `url` is still one of its manifests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<String>,
+}
+
+/// `git`: the commit checked out.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockGit {
+    /// The full commit sha.
+    pub sha: String,
+    /// `git describe --tags` of the commit, as a one-element list; empty
+    /// when it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The message's first line, plus `...` when it has more.
+    #[serde(default)]
+    pub commit_title: String,
+}
+
+/// `hg`: the changeset checked out.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockHg {
+    /// The full changeset id.
+    pub sha: String,
+    /// The description's first line.
+    #[serde(default)]
+    pub change_set_title: String,
+}
+
+/// `githubRelease`: the release fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockGithubRelease {
+    /// The release's API URL (`…/repos/{slug}/releases/{id}`).
+    pub url: String,
+    /// Its `tag_name`.
+    #[serde(default)]
+    pub tag: String,
+}
+
+/// `image`: the manifest extracted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockImage {
+    /// `repository@sha256:…`, the repository as written.
+    pub url: String,
+    /// The tag given or selected, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+/// `imgpkgBundle`: the bundle extracted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockImgpkgBundle {
+    /// `repository@sha256:…`.
+    pub image: String,
+    /// The tag given or selected, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+/// `helmChart`: the chart fetched, from its `Chart.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockHelmChart {
+    /// `version`.
+    pub version: String,
+    /// `appVersion` (empty when the chart has none).
+    #[serde(default)]
+    pub app_version: String,
 }
 
 /// What is at the lock path.
@@ -255,24 +446,24 @@ impl LockConfig {
             out.push_str("  contents:\n");
             for c in &d.contents {
                 out.push_str(&format!("  - path: {}\n", scalar(&c.path)));
-                if let Some(o) = &c.oci_artifact {
-                    out.push_str(&format!(
-                        "    ociArtifact:\n      url: {}\n",
-                        scalar(&o.url)
-                    ));
-                    for (key, value) in [("tag", &o.tag), ("index", &o.index)] {
-                        if let Some(v) = value {
-                            out.push_str(&format!("      {key}: {}\n", scalar(v)));
-                        }
-                    }
-                }
-                for (key, set) in [
-                    ("manual", c.manual.is_some()),
-                    ("directory", c.directory.is_some()),
-                    ("inline", c.inline.is_some()),
-                ] {
-                    if set {
+                for (key, fields) in c.sources() {
+                    if fields.is_empty() {
                         out.push_str(&format!("    {key}: {{}}\n"));
+                        continue;
+                    }
+                    out.push_str(&format!("    {key}:\n"));
+                    for (field, value) in fields {
+                        match value {
+                            LockValue::Str(v) => {
+                                out.push_str(&format!("      {field}: {}\n", scalar(v)))
+                            }
+                            LockValue::List(vs) => {
+                                out.push_str(&format!("      {field}:\n"));
+                                for v in vs {
+                                    out.push_str(&format!("      - {}\n", scalar(v)));
+                                }
+                            }
+                        }
                     }
                 }
                 if let Some(d) = &c.config_digest {
@@ -507,6 +698,109 @@ mod tests {
         let back: LockConfig = serde_saphyr::from_str(&yaml).unwrap();
         assert_eq!(back, sample());
     }
+
+    #[test]
+    fn every_vendir_source_kind_is_written_with_its_fields_and_read_back() {
+        let content = |path: &str, f: &dyn Fn(&mut LockContent)| {
+            let mut c = LockContent {
+                path: path.into(),
+                ..Default::default()
+            };
+            f(&mut c);
+            c
+        };
+        let lock = LockConfig {
+            directories: vec![LockDirectory {
+                path: "vendor".into(),
+                contents: vec![
+                    content("git", &|c| {
+                        c.git = Some(LockGit {
+                            sha: "0123abcd".into(),
+                            tags: vec!["v1.0.0-1-g0123abc".into()],
+                            commit_title: "Fix it...".into(),
+                        })
+                    }),
+                    content("hg", &|c| {
+                        c.hg = Some(LockHg {
+                            sha: "feed".into(),
+                            change_set_title: "first".into(),
+                        })
+                    }),
+                    content("http", &|c| c.http = Some(Empty {})),
+                    content("gh", &|c| {
+                        c.github_release = Some(LockGithubRelease {
+                            url: "https://api.github.com/repos/o/r/releases/1".into(),
+                            tag: "v1".into(),
+                        })
+                    }),
+                    content("img", &|c| {
+                        c.image = Some(LockImage {
+                            url: "r.io/x@sha256:00".into(),
+                            tag: Some("1.0".into()),
+                        })
+                    }),
+                    content("bundle", &|c| {
+                        c.imgpkg_bundle = Some(LockImgpkgBundle {
+                            image: "r.io/b@sha256:11".into(),
+                            tag: None,
+                        })
+                    }),
+                    content("chart", &|c| {
+                        c.helm_chart = Some(LockHelmChart {
+                            version: "1.2.3".into(),
+                            app_version: "1.0".into(),
+                        })
+                    }),
+                ],
+            }],
+            ..Default::default()
+        };
+        let yaml = lock.to_yaml();
+        assert_eq!(
+            yaml,
+            concat!(
+                "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories:\n",
+                "- path: vendor\n  contents:\n",
+                "  - path: git\n    git:\n      commitTitle: Fix it...\n      sha: 0123abcd\n",
+                "      tags:\n      - v1.0.0-1-g0123abc\n",
+                "  - path: hg\n    hg:\n      changeSetTitle: first\n      sha: feed\n",
+                "  - path: http\n    http: {}\n",
+                "  - path: gh\n    githubRelease:\n      tag: v1\n",
+                "      url: https://api.github.com/repos/o/r/releases/1\n",
+                "  - path: img\n    image:\n      tag: '1.0'\n      url: r.io/x@sha256:00\n",
+                "  - path: bundle\n    imgpkgBundle:\n      image: r.io/b@sha256:11\n",
+                "  - path: chart\n    helmChart:\n      appVersion: '1.0'\n      version: 1.2.3\n",
+            )
+        );
+        let back: LockConfig = serde_saphyr::from_str(&yaml).unwrap();
+        assert_eq!(back, lock);
+        let kinds: Vec<_> = lock.directories[0]
+            .contents
+            .iter()
+            .map(|c| c.source_kind().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "git",
+                "hg",
+                "http",
+                "githubRelease",
+                "image",
+                "imgpkgBundle",
+                "helmChart"
+            ]
+        );
+        let (a, mut b) = (
+            lock.directories[0].contents[0].clone(),
+            lock.directories[0].contents[0].clone(),
+        );
+        b.config_digest = Some("sha256:00".into());
+        assert!(a.same_source(&b), "configDigest is not the source");
+        b.git.as_mut().unwrap().sha = "other".into();
+        assert!(!a.same_source(&b));
+    }
+
     #[test]
     fn strings_are_quoted_as_earlier_versions_wrote_them() {
         // Expected texts are what serde_yaml 0.9 wrote for these values.

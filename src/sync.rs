@@ -293,7 +293,7 @@ pub fn sync(
             && dir.contents.iter().enumerate().all(|(c, content)| {
                 let recorded = &stamp.directory.contents[c];
                 match &probes[&(d, c)] {
-                    Probe::Resolved(p) => p.lock.oci_artifact == recorded.oci_artifact,
+                    Probe::Resolved(p) => p.lock.same_source(recorded),
                     Probe::Lazy => true,
                     Probe::Unknown => matches!(
                         content.source,
@@ -344,10 +344,10 @@ pub fn sync(
         let dir = &directories[d].0;
         for (c, entry) in stamp.directory.contents.iter().enumerate() {
             let id = content_id(dir, &dir.contents[c]);
-            if let Probe::Resolved(Probed {
-                note: Some(note), ..
-            }) = &probes[&(d, c)]
-            {
+            if let Some(note) = match &probes[&(d, c)] {
+                Probe::Resolved(p) => p.note.as_ref(),
+                _ => None,
+            } {
                 events(Event::Note {
                     id: &id,
                     message: note,
@@ -461,7 +461,7 @@ impl<'a> Shared<'a> {
 /// What the resolve phase learnt about a content.
 enum Probe {
     /// It resolved to this entry; the fetch pulls exactly that.
-    Resolved(Probed),
+    Resolved(Box<Probed>),
     /// `lazy: true` with an unchanged config: nothing to fetch.
     Lazy,
     /// Only a fetch can tell (local sources, `-d` overrides).
@@ -609,7 +609,7 @@ impl ContentJob<'_> {
         };
         let ctx = self.context(pinned, &current, &|_: Progress| {});
         match self.source().probe(&ctx).map_err(|e| self.wrap(e))? {
-            Some(probed) => Ok(Probe::Resolved(probed)),
+            Some(probed) => Ok(Probe::Resolved(Box::new(probed))),
             None => Ok(Probe::Unknown),
         }
     }
@@ -626,10 +626,10 @@ impl ContentJob<'_> {
         let rel = self.content.path.clone();
         let current = self.current();
         events(Event::Started { id: &id });
-        if let Probe::Resolved(Probed {
-            note: Some(note), ..
-        }) = probe
-        {
+        if let Some(note) = match probe {
+            Probe::Resolved(p) => p.note.as_ref(),
+            _ => None,
+        } {
             events(Event::Note {
                 id: &id,
                 message: note,
@@ -838,11 +838,7 @@ fn check_locked(
     for (dir, _) in directories {
         for c in &dir.contents {
             let entry = lock.content(&dir.path, &c.path.to_string());
-            let ok = match (&c.source, entry) {
-                (SourceConfig::OciArtifact(_), Some(e)) => e.oci_artifact.is_some(),
-                (_, Some(_)) => true,
-                (_, None) => false,
-            };
+            let ok = entry.is_some_and(|e| e.source_kind() == Some(c.source.kind()));
             if !ok {
                 return Err(Error::Lock {
                     file: Some(path.to_path_buf()),

@@ -76,20 +76,14 @@ fn git_smart_http_branch_tag_sha_and_origin_ref() {
     // A multi-line message keeps its first line plus "...".
     assert_eq!(field(&e, "git", "commitTitle").unwrap(), "third commit...");
     // `git describe --tags <sha>`: the nearest tag, exact here.
-    assert_eq!(
-        e["git"]["tags"],
-        serde_yaml::from_str::<serde_yaml::Value>("[v2.0.0-beta.1]").unwrap()
-    );
+    assert_eq!(e["git"]["tags"], serde_json::json!(["v2.0.0-beta.1"]));
 
     // An annotated tag resolves to its commit; two tags on it: describe picks the
     // annotated one.
     let e = work.lock_entry("vendor/tag", ".");
     assert_eq!(field(&e, "git", "sha").unwrap(), fx.commits["second"]);
     assert_eq!(field(&e, "git", "commitTitle").unwrap(), "second commit");
-    assert_eq!(
-        e["git"]["tags"],
-        serde_yaml::from_str::<serde_yaml::Value>("[v1.1.0]").unwrap()
-    );
+    assert_eq!(e["git"]["tags"], serde_json::json!(["v1.1.0"]));
 
     let e = work.lock_entry("vendor/sha", ".");
     assert_eq!(field(&e, "git", "sha").unwrap(), fx.commits["first"]);
@@ -104,7 +98,7 @@ fn git_smart_http_branch_tag_sha_and_origin_ref() {
         e["git"]["tags"][0].as_str().unwrap(),
         format!("v1.0.0-1-g{}", &fx.commits["feature"][..7])
     );
-    assert_eq!(e["git"]["tags"].as_sequence().unwrap().len(), 1);
+    assert_eq!(e["git"]["tags"].as_array().unwrap().len(), 1);
 
     // On disk: the checkout with .git kept, modes as committed, submodule checked out.
     assert_file(&work, "vendor/branch/README.md", b"app v2 beta\n", false);
@@ -434,7 +428,7 @@ fn http_archives_plain_files_and_failures() {
         let e = work.lock_entry(dir, ".");
         assert_eq!(
             e["http"],
-            serde_yaml::Value::Mapping(Default::default()),
+            serde_json::Value::Object(Default::default()),
             "{dir}: lock is `http: {{}}`"
         );
         // Unpacked: bytes kept, but every file is written 0644 (the exec bit is lost)

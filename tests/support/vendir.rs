@@ -111,13 +111,13 @@ impl VendirWork {
     }
 
     /// The lock parsed (panics when missing or not YAML).
-    pub fn lock_value(&self) -> serde_yaml::Value {
-        serde_yaml::from_str(&self.lock())
+    pub fn lock_value(&self) -> serde_json::Value {
+        yaml(&self.lock())
             .unwrap_or_else(|e| panic!("vendir.lock.yml is not YAML ({e}):\n{}", self.lock()))
     }
 
     /// The lock entry (`contents[]` item) for directory `dir`, content `path`.
-    pub fn lock_entry(&self, dir: &str, path: &str) -> serde_yaml::Value {
+    pub fn lock_entry(&self, dir: &str, path: &str) -> serde_json::Value {
         lock_entry(&self.lock_value(), dir, path)
             .unwrap_or_else(|| panic!("no lock entry {dir} / {path} in:\n{}", self.lock()))
     }
@@ -128,20 +128,20 @@ impl VendirWork {
 }
 
 /// Finds `directories[path=dir].contents[path=path]` in a parsed lock.
-pub fn lock_entry(lock: &serde_yaml::Value, dir: &str, path: &str) -> Option<serde_yaml::Value> {
+pub fn lock_entry(lock: &serde_json::Value, dir: &str, path: &str) -> Option<serde_json::Value> {
     lock.get("directories")?
-        .as_sequence()?
+        .as_array()?
         .iter()
         .find(|d| d.get("path").and_then(|p| p.as_str()) == Some(dir))?
         .get("contents")?
-        .as_sequence()?
+        .as_array()?
         .iter()
         .find(|c| c.get("path").and_then(|p| p.as_str()) == Some(path))
         .cloned()
 }
 
 /// A string field of a lock entry's source map, e.g. `field(&e, "git", "sha")`.
-pub fn field(entry: &serde_yaml::Value, source: &str, key: &str) -> Option<String> {
+pub fn field(entry: &serde_json::Value, source: &str, key: &str) -> Option<String> {
     entry.get(source)?.get(key)?.as_str().map(str::to_string)
 }
 
@@ -150,8 +150,8 @@ pub fn field(entry: &serde_yaml::Value, source: &str, key: &str) -> Option<Strin
 /// order (a lock's `tags` order is meaningful). `ignore` lists dotted keys left out
 /// on both sides (e.g. `"configDigest"`). Empty when equivalent.
 pub fn lock_diff(left: &str, right: &str, ignore: &[&str]) -> Vec<String> {
-    let parse = |name: &str, s: &str| -> serde_yaml::Value {
-        serde_yaml::from_str(s).unwrap_or_else(|e| panic!("{name} lock is not YAML ({e}):\n{s}"))
+    let parse = |name: &str, s: &str| -> serde_json::Value {
+        yaml(s).unwrap_or_else(|e| panic!("{name} lock is not YAML ({e}):\n{s}"))
     };
     let (l, r) = (parse("left", left), parse("right", right));
     let mut out = Vec::new();
@@ -179,54 +179,53 @@ pub fn assert_same_lock(context: &str, left: &str, right: &str, ignore: &[&str])
 
 /// Turns `directories[]` and `contents[]` into mappings keyed by `path`, so order
 /// does not matter for them.
-fn normalize_lock(v: &serde_yaml::Value) -> serde_yaml::Value {
-    use serde_yaml::{Mapping, Value as Y};
+fn normalize_lock(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Map as Mapping, Value as Y};
     let by_path = |seq: &Y, inner: &dyn Fn(&Y) -> Y| -> Y {
         let mut m = Mapping::new();
-        for item in seq.as_sequence().into_iter().flatten() {
-            let key = item.get("path").cloned().unwrap_or(Y::Null);
+        for item in seq.as_array().into_iter().flatten() {
+            let key = item
+                .get("path")
+                .and_then(|p| p.as_str())
+                .unwrap_or_default()
+                .to_string();
             m.insert(key, inner(item));
         }
-        Y::Mapping(m)
+        Y::Object(m)
     };
-    let mut top = v.as_mapping().cloned().unwrap_or_default();
+    let mut top = v.as_object().cloned().unwrap_or_default();
     if let Some(dirs) = top.get("directories").cloned() {
         let dirs = by_path(&dirs, &|d: &Y| {
-            let mut d = d.as_mapping().cloned().unwrap_or_default();
+            let mut d = d.as_object().cloned().unwrap_or_default();
             if let Some(c) = d.get("contents").cloned() {
                 d.insert("contents".into(), by_path(&c, &|c: &Y| c.clone()));
             }
-            Y::Mapping(d)
+            Y::Object(d)
         });
         top.insert("directories".into(), dirs);
     }
-    Y::Mapping(top)
+    Y::Object(top)
 }
 
 fn value_diff(
     at: &str,
-    l: &serde_yaml::Value,
-    r: &serde_yaml::Value,
+    l: &serde_json::Value,
+    r: &serde_json::Value,
     ignore: &[&str],
     out: &mut Vec<String>,
 ) {
-    use serde_yaml::Value as Y;
+    use serde_json::Value as Y;
     let last = at.rsplit('.').next().unwrap_or(at);
     if ignore.contains(&last) || ignore.contains(&at) {
         return;
     }
     match (l, r) {
-        (Y::Mapping(a), Y::Mapping(b)) => {
-            let mut keys: Vec<&Y> = a.keys().chain(b.keys()).collect();
-            keys.sort_by_key(|k| serde_yaml::to_string(k).unwrap_or_default());
+        (Y::Object(a), Y::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
             keys.dedup();
             for k in keys {
-                let name = k.as_str().map(str::to_string).unwrap_or_else(|| {
-                    serde_yaml::to_string(k)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string()
-                });
+                let name = k.clone();
                 let path = if at.is_empty() {
                     name
                 } else {
@@ -250,7 +249,7 @@ fn value_diff(
                 }
             }
         }
-        (Y::Sequence(a), Y::Sequence(b)) if a.len() == b.len() => {
+        (Y::Array(a), Y::Array(b)) if a.len() == b.len() => {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 value_diff(&format!("{at}[{i}]"), x, y, ignore, out);
             }
@@ -260,11 +259,13 @@ fn value_diff(
     }
 }
 
-fn brief(v: &serde_yaml::Value) -> String {
-    serde_yaml::to_string(v)
-        .unwrap_or_default()
-        .trim()
-        .replace('\n', " ")
+fn brief(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+/// Parses YAML (a lock) into JSON values: lock keys are all strings.
+pub fn yaml(s: &str) -> Result<serde_json::Value, serde_saphyr::Error> {
+    serde_saphyr::from_str(s)
 }
 
 /// A `Config` document with `directories` given as ready YAML items (each starting
