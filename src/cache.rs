@@ -62,6 +62,13 @@ impl Cache {
         (file.metadata().ok()?.len() == size).then_some(file)
     }
 
+    /// Opens a cached blob whose size is not known in advance (a chart
+    /// archive named by its digest alone); the caller verifies the digest
+    /// before using it.
+    pub fn open_any_size(&self, digest: &Digest) -> Option<File> {
+        File::open(self.path(digest)).ok()
+    }
+
     /// Drops a cached blob that turned out damaged.
     pub fn evict(&self, digest: &Digest) {
         let _ = std::fs::remove_file(self.path(digest));

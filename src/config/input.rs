@@ -68,7 +68,7 @@ pub(crate) enum SourceInput {
     Image(Unsupported),
     ImgpkgBundle(Unsupported),
     GithubRelease(Unsupported),
-    HelmChart(Unsupported),
+    HelmChart(HelmChartInput),
 }
 
 /// A source kind vendoras does not fetch yet: accepted as anything.
@@ -142,6 +142,32 @@ pub(crate) struct CosignInput {
     pub certificate_oidc_issuer: Option<String>,
     pub certificate_oidc_issuer_regexp: Option<String>,
     pub trusted_root: Option<String>,
+}
+
+/// `helmChart:` (vendir's keys; unknown ones are warnings).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HelmChartInput {
+    pub name: String,
+    pub version: Option<String>,
+    pub repository: Option<HelmRepositoryInput>,
+    /// Accepted and ignored: vendoras does not run helm.
+    #[allow(dead_code)]
+    pub helm_version: Option<IgnoredAny>,
+}
+
+/// `helmChart.repository:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HelmRepositoryInput {
+    pub url: Option<String>,
+    pub secret_ref: Option<HelmSecretRefInput>,
+}
+
+/// `helmChart.repository.secretRef: {name}` (unknown keys are warnings).
+#[derive(Debug, Deserialize)]
+pub(crate) struct HelmSecretRefInput {
+    pub name: String,
 }
 
 /// `manual: {}`.

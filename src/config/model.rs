@@ -80,6 +80,8 @@ pub enum Source {
     },
     /// `inline:`: files given in the config or from Secrets/ConfigMaps.
     Inline(Inline),
+    /// `helmChart:`: a chart from a chart repository or an OCI registry.
+    HelmChart(HelmChart),
 }
 
 impl Source {
@@ -90,6 +92,7 @@ impl Source {
             Source::Manual => "manual",
             Source::Directory { .. } => "directory",
             Source::Inline(_) => "inline",
+            Source::HelmChart(_) => "helmChart",
         }
     }
 }
@@ -117,6 +120,33 @@ pub struct OciArtifact {
     pub dangerous_skip_tls_verify: bool,
     /// `cosign` verification (docs/config.md).
     pub cosign: Option<Cosign>,
+}
+
+/// The `helmChart` source (docs/config.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelmChart {
+    /// `name`: the chart's name in the repository's index, or the last
+    /// component of its OCI repository.
+    pub name: String,
+    /// `version`: an exact version (or a constraint) on a chart repository,
+    /// where `None` means the newest non-prerelease; always set for OCI.
+    pub version: Option<String>,
+    /// `repository.url`.
+    pub repository: HelmRepository,
+    /// `repository.secretRef`: basic auth on a chart repository, registry
+    /// credentials on `oci://` (the Secret exists).
+    pub secret_ref: Option<SecretRef>,
+}
+
+/// Where a chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelmRepository {
+    /// An `https://` or `http://` chart repository (its base URL, as
+    /// written): `index.yaml` lives beneath it.
+    Http(String),
+    /// `oci://registry/path`: the chart is `registry/path/<name>:<version>`.
+    /// Holds the part after `oci://`, without a trailing `/`.
+    Oci(String),
 }
 
 /// `image` or `ociLayout`.

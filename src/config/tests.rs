@@ -526,14 +526,7 @@ fn sources() {
     assert!(e
         .message
         .contains("`git` contents are not supported by vendoras yet"));
-    for src in [
-        "helmChart",
-        "imgpkgBundle",
-        "githubRelease",
-        "http",
-        "image",
-        "hg",
-    ] {
+    for src in ["imgpkgBundle", "githubRelease", "http", "image", "hg"] {
         let t = one(&format!("  - path: x\n    {src}: {{}}\n"));
         let e = err(&t);
         assert_at(&e, &t, src);
@@ -1056,18 +1049,67 @@ fn overlapping_paths_above_the_working_directory_are_refused() {
 }
 
 #[test]
-fn unsupported_source_kinds_are_refused_by_name_and_not_parsed() {
-    // whatever is under them is not read: no warning, one clear error
+fn helm_chart_keys() {
+    let t = one(
+        "  - path: x\n    helmChart:\n      name: c\n      helmVersion: 3\n      \
+         repository: {url: https://charts.example/x/}\n",
+    );
+    let l = load1(&t).unwrap();
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let c = &l.config.directories[0].contents[0];
+    assert_eq!(c.source_kind(), "helmChart");
+    assert_eq!(
+        c.source,
+        Source::HelmChart(HelmChart {
+            name: "c".into(),
+            version: None,
+            repository: HelmRepository::Http("https://charts.example/x/".into()),
+            secret_ref: None,
+        })
+    );
+
+    // vendir ignores keys it does not know: a warning
     let t =
         one("  - path: x\n    helmChart: {name: c, latest: true, repository: {url: https://x}}\n");
+    let (w, _) = warning(&t);
+    assert_at(&w, &t, "latest");
+    assert!(w.message.contains("unknown key `latest`"), "{w}");
+
+    // oci:// needs a version: refused naming the key
+    let t = one(
+        "  - path: x\n    helmChart:\n      name: c\n      repository: {url: oci://r.example/charts}\n",
+    );
     let e = err(&t);
     assert_at(&e, &t, "helmChart");
-    assert_eq!(e.key.as_deref(), Some("helmChart"));
+    assert_eq!(e.key.as_deref(), Some("version"));
+    assert!(e.message.contains("missing required key `version`"), "{e}");
+    let t = t.replace("name: c\n", "name: c\n      version: 1.0.0\n");
+    let l = load1(&t).unwrap();
+    assert!(matches!(
+        &l.config.directories[0].contents[0].source,
+        Source::HelmChart(HelmChart { repository: HelmRepository::Oci(r), version: Some(v), .. })
+            if r == "r.example/charts" && v == "1.0.0"
+    ));
+
+    // a URL that is neither a chart repository nor oci://
+    let t = one("  - path: x\n    helmChart:\n      name: c\n      repository: {url: git://x/y}\n");
+    let e = err(&t);
+    assert_at(&e, &t, "git://");
     assert!(
         e.message
-            .contains("`helmChart` contents are not supported by vendoras yet"),
+            .contains("must start with https://, http:// or oci://"),
         "{e}"
     );
+
+    // no repository at all
+    let t = one("  - path: x\n    helmChart: {name: c}\n");
+    let e = err(&t);
+    assert_eq!(e.key.as_deref(), Some("repository"));
+    // a secretRef to nothing
+    let t = one(
+        "  - path: x\n    helmChart: {name: c, repository: {url: https://x, secretRef: {name: nope}}}\n",
+    );
+    assert!(err(&t).message.contains("Secret `nope`"));
 }
 
 #[test]

@@ -8,8 +8,8 @@ use base64::Engine as _;
 
 use super::error::{suggest, ConfigError};
 use super::input::{
-    ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, InlineInput, OciArtifactInput,
-    PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
+    ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, HelmChartInput, InlineInput,
+    OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
 };
 use super::model::*;
 use super::yaml::{DeError, DeErrorKind, KeyPath, Pos, Seen, Value};
@@ -220,7 +220,7 @@ impl Doc<'_> {
 }
 
 /// The sources vendoras fetches (the others are refused by name).
-const SUPPORTED_SOURCES: &[&str] = &["ociArtifact", "manual", "directory", "inline"];
+const SUPPORTED_SOURCES: &[&str] = &["ociArtifact", "manual", "directory", "inline", "helmChart"];
 
 /// Everything a Config refers to besides itself.
 pub(crate) struct Refs<'a> {
@@ -526,13 +526,13 @@ fn content(
             Source::Directory { path }
         }
         SourceInput::Inline(i) => Source::Inline(inline(doc, i, &sp, refs)?),
+        SourceInput::HelmChart(h) => Source::HelmChart(helm_chart(doc, h, &sp, refs)?),
         SourceInput::Git(_)
         | SourceInput::Hg(_)
         | SourceInput::Http(_)
         | SourceInput::Image(_)
         | SourceInput::ImgpkgBundle(_)
-        | SourceInput::GithubRelease(_)
-        | SourceInput::HelmChart(_) => {
+        | SourceInput::GithubRelease(_) => {
             return Err(doc.err_key(
                 &sp,
                 format!(
@@ -675,6 +675,98 @@ fn oci(
         plain_http: o.plain_http,
         dangerous_skip_tls_verify: o.dangerous_skip_tls_verify,
         cosign,
+    })
+}
+
+fn helm_chart(
+    doc: &Doc<'_>,
+    h: HelmChartInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<HelmChart, ConfigError> {
+    let np = p.k("name");
+    let name = nonempty(doc, Some(h.name), &np)?.unwrap_or_default();
+    if name.chars().any(char::is_whitespace) || name.starts_with('/') || name.ends_with('/') {
+        return Err(doc.err(
+            &np,
+            format!(
+                "{np} `{name}` must be a chart name (no whitespace, no leading or trailing `/`)"
+            ),
+        ));
+    }
+    let vp = p.k("version");
+    let version = nonempty(doc, h.version, &vp)?;
+    let rp = p.k("repository");
+    let up = rp.k("url");
+    let Some(repo) = h.repository else {
+        return Err(ConfigError {
+            key: Some("repository".into()),
+            ..doc.err_key(
+                p,
+                format!(
+                    "missing required key `repository` in {p}: set `repository.url` (an https:// \
+                     chart repository or oci://registry/path); vendoras has no helm repositories \
+                     configured to search"
+                ),
+            )
+        });
+    };
+    let Some(url) = nonempty(doc, repo.url, &up)? else {
+        return Err(ConfigError {
+            key: Some("url".into()),
+            ..doc.err(&rp, format!("missing required key `url` in {rp}"))
+        });
+    };
+    let repository = if let Some(rest) = url.strip_prefix("oci://") {
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#', '@']) {
+            return Err(doc.err(
+                &up,
+                format!("{up} `{url}` must be oci://registry[/path] (no tag, digest or query)"),
+            ));
+        }
+        if version.is_none() {
+            // Positioned at the content's source, keyed by the missing key.
+            return Err(ConfigError {
+                key: Some("version".into()),
+                ..doc.err_key(
+                    p,
+                    format!(
+                        "missing required key `version` in {p}: an oci:// chart needs it \
+                         (vendir requires it there too; only a chart repository has an index \
+                         to pick the newest from)"
+                    ),
+                )
+            });
+        }
+        HelmRepository::Oci(rest.to_string())
+    } else if url.starts_with("https://") || url.starts_with("http://") {
+        if url.contains(char::is_whitespace) {
+            return Err(doc.err(&up, format!("{up} `{url}` must not contain whitespace")));
+        }
+        HelmRepository::Http(url)
+    } else {
+        return Err(doc.err(
+            &up,
+            format!("{up} `{url}` must start with https://, http:// or oci://"),
+        ));
+    };
+    let secret_ref = repo
+        .secret_ref
+        .map(|r| {
+            secret_ref(
+                doc,
+                SecretRefInput { name: r.name },
+                &rp.k("secretRef"),
+                refs,
+            )
+        })
+        .transpose()?;
+    Ok(HelmChart {
+        name,
+        version,
+        repository,
+        secret_ref,
     })
 }
 

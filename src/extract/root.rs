@@ -238,6 +238,33 @@ impl Root {
         rfs::linkat(CWD, src, &parent, name, AtFlags::empty()).map_err(errno)
     }
 
+    /// Opens the regular file at `rel` for reading (no symlinks on the way
+    /// or at the end).
+    pub fn open_file(&self, rel: &RelPath) -> io::Result<File> {
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(rel, "the root is not a file"))?;
+        let parent = self.open_dir(&rel.parent(), None)?;
+        let fd = rfs::openat(
+            &parent,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))?;
+        Ok(File::from(fd))
+    }
+
+    /// Removes the empty directory at `rel`.
+    pub fn remove_empty_dir(&self, rel: &RelPath) -> io::Result<()> {
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(rel, "cannot remove the root"))?;
+        let parent = self.open_dir(&rel.parent(), None)?;
+        rfs::unlinkat(&parent, name, AtFlags::REMOVEDIR)
+            .map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
+    }
+
     /// Moves `rel` from this root to `dest_rel` under `dest`, merging into
     /// directories that already exist there and replacing files and
     /// symlinks (what oras does when pulling over an existing tree).

@@ -5,6 +5,7 @@
 //! `ociArtifact` is the headline source; `manual`, `directory` and `inline`
 //! let a real vendir.yml mix local content with artifacts.
 
+mod helm;
 mod local;
 mod oci;
 
@@ -33,6 +34,8 @@ pub use local::link_tree;
 pub struct Memo {
     manifests: Mutex<HashMap<String, (Descriptor, Option<Manifest>)>>,
     repositories: Mutex<HashMap<String, Repository>>,
+    /// Chart repository indexes read (`helmChart`).
+    helm_indexes: helm::IndexMemo,
 }
 
 impl Memo {
@@ -149,6 +152,10 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
         SourceConfig::Manual => Box::new(local::Manual),
         SourceConfig::Directory { path } => Box::new(local::Directory { path }),
         SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
+        SourceConfig::HelmChart(cfg) => Box::new(helm::HelmSource {
+            cfg,
+            permissions: content.permissions,
+        }),
     }
 }
 
