@@ -166,3 +166,39 @@ func vdr_list_tags(target, op C.uint64_t, out_json **C.char, err **C.char) (rc C
 }
 
 func byteLen(b []byte) int { return len(b) }
+
+//export vdr_http_open
+func vdr_http_open(op C.uint64_t, req_json *C.vdr_cchar, resp *C.uint64_t, out_json **C.char, err **C.char) (rc C.int32_t) {
+	defer recoverTo(&rc, err)
+	id, head, e := httpOpen(uint64(op), goString(req_json))
+	if e != nil {
+		return setErr(err, e)
+	}
+	if resp != nil {
+		*resp = C.uint64_t(id)
+	} else {
+		_ = httpClose(id) // nobody could ever free it
+	}
+	setOutJSON(out_json, head)
+	return 0
+}
+
+//export vdr_http_body_to_fd
+func vdr_http_body_to_fd(resp C.uint64_t, fd C.int32_t, max_size C.int64_t, out_json **C.char, err **C.char) (rc C.int32_t) {
+	defer recoverTo(&rc, err)
+	b, e := httpBodyToFD(uint64(resp), int(fd), int64(max_size))
+	if e != nil {
+		return setErr(err, e)
+	}
+	setOutJSON(out_json, b)
+	return 0
+}
+
+//export vdr_http_close
+func vdr_http_close(resp C.uint64_t) (rc C.int32_t) {
+	defer recoverTo(&rc, nil)
+	if e := httpClose(uint64(resp)); e != nil {
+		return C.int32_t(e.Code)
+	}
+	return 0
+}

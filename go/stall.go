@@ -44,7 +44,8 @@ const (
 type stallError struct {
 	timeout time.Duration
 	host    string
-	body    bool // the body stalled (false: no response headers)
+	body    bool   // the body stalled (false: no response headers)
+	what    string // "registry" (the default) or "server", for the message
 }
 
 func (e *stallError) Error() string {
@@ -52,7 +53,11 @@ func (e *stallError) Error() string {
 	if e.body {
 		phase = "reading the response body"
 	}
-	return fmt.Sprintf("registry %s: no progress for %s while %s", e.host, formatSeconds(e.timeout), phase)
+	what := e.what
+	if what == "" {
+		what = "registry"
+	}
+	return fmt.Sprintf("%s %s: no progress for %s while %s", what, e.host, formatSeconds(e.timeout), phase)
 }
 
 // Timeout and Temporary make a stall a net.Error that oras-go's retry
@@ -97,6 +102,7 @@ func (w *watchdog) disarm() { w.timer.Stop() }
 type stallTransport struct {
 	base    http.RoundTripper
 	timeout time.Duration
+	what    string // names the server in a stallError; "" = "registry"
 }
 
 func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -112,7 +118,7 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		cancel(nil)
 		if w.fired.Load() {
 			// Returned bare (not wrapped) for the retry predicate.
-			return nil, &stallError{timeout: t.timeout, host: req.URL.Host}
+			return nil, &stallError{timeout: t.timeout, host: req.URL.Host, what: t.what}
 		}
 		return nil, err
 	}
@@ -120,7 +126,7 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		rc:     resp.Body,
 		w:      w,
 		cancel: cancel,
-		stall:  &stallError{timeout: t.timeout, host: req.URL.Host, body: true},
+		stall:  &stallError{timeout: t.timeout, host: req.URL.Host, body: true, what: t.what},
 	}
 	return resp, nil
 }

@@ -66,6 +66,9 @@ func sharedTransport(insecure bool, caFiles []string, cfg *tls.Config) (*http.Tr
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = cfg
 	base.MaxIdleConnsPerHost = 16
+	// Plain HTTP requests carry their caller's proxy settings (http.go);
+	// registry requests keep Go's environment rule.
+	base.Proxy = proxyFor
 	t, _ := transports.LoadOrStore(string(key), base)
 	return t.(*http.Transport), nil
 }

@@ -79,6 +79,20 @@ pub enum Error {
         /// The mismatch.
         detail: String,
     },
+    /// A plain HTTP GET failed (`http`, `githubRelease`, chart
+    /// repositories): transport trouble from the shim, or a status the
+    /// source cannot use.
+    Http(Box<HttpError>),
+    /// Downloaded content did not have the SHA-256 the config asked for
+    /// (`http.sha256`, `githubRelease.checksums`, release-note checksums).
+    Checksum {
+        /// What was checked: `https://host/file.tgz`, `asset 'x.tgz'`.
+        subject: String,
+        /// The expected hex digest.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
     /// Local file system trouble.
     Io {
         /// The path involved.
@@ -279,6 +293,8 @@ impl Error {
             Error::Artifact { .. } => "artifact",
             Error::Entry { .. } => "entry",
             Error::Verify { .. } => "verify",
+            Error::Http(_) => "http",
+            Error::Checksum { .. } => "checksum",
             Error::Io { .. } => "io",
             Error::Lock { .. } => "lock",
             Error::Usage(_) => "usage",
@@ -415,6 +431,24 @@ impl Error {
                     put("repository", r.as_str().into());
                 }
             }
+            Error::Http(h) => {
+                put("url", h.url.as_str().into());
+                if let Some(s) = h.status {
+                    put("status", s.into());
+                }
+                if let Some(k) = h.code {
+                    put("code", shim_kind_name(k).into());
+                }
+            }
+            Error::Checksum {
+                subject,
+                expected,
+                actual,
+            } => {
+                put("subject", subject.as_str().into());
+                put("expected", format!("sha256:{expected}").into());
+                put("actual", format!("sha256:{actual}").into());
+            }
             Error::Io { path, .. } => put("path", path.display().to_string().into()),
             Error::Lock { file, line, .. } => {
                 if let Some(f) = file {
@@ -427,6 +461,21 @@ impl Error {
             Error::Usage(_) | Error::Internal(_) | Error::Cancelled => {}
         }
     }
+}
+
+/// A plain HTTP error: which URL (never with credentials or a query), the
+/// HTTP status when there was one, and the shim's kind for transport errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// The URL asked for, redacted (`crate::http::redact_url`).
+    pub url: String,
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
+    /// The shim's kind, for transport errors (`None`: the server's answer
+    /// was refused by vendoras).
+    pub code: Option<ErrorKind>,
+    /// What went wrong.
+    pub detail: String,
 }
 
 /// A tag or digest as the user writes it after a repository.
@@ -536,6 +585,15 @@ impl fmt::Display for Error {
                 }
                 write!(f, ": {detail}")
             }
+            Error::Http(h) => write!(f, "GET {}: {}", h.url, h.detail),
+            Error::Checksum {
+                subject,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{subject}: expected sha256:{expected}, but the download was sha256:{actual}"
+            ),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Lock {
                 file,
@@ -782,6 +840,53 @@ mod tests {
                 "mediaType": "application/vnd.oci.image.layer.v1.tar",
                 "repository": "localhost:5000/demo/x",
             }),
+        );
+    }
+
+    #[test]
+    fn http_error_names_the_url_status_and_code() {
+        let e = in_content(Error::Http(Box::new(HttpError {
+            url: "http://127.0.0.1:9/a.tgz".into(),
+            status: Some(404),
+            code: None,
+            detail: "Expected 200 OK, but was '404 Not Found'".into(),
+        })));
+        snapshot(
+            &e,
+            "directory \"vendor\", content \"lib\" (ociArtifact): GET http://127.0.0.1:9/a.tgz: Expected 200 OK, but was '404 Not Found'",
+            json!({
+                "kind": "http",
+                "directory": "vendor",
+                "content": "lib",
+                "sourceKind": "ociArtifact",
+                "url": "http://127.0.0.1:9/a.tgz",
+                "status": 404,
+            }),
+        );
+        let e = Error::Http(Box::new(HttpError {
+            url: "https://h/x".into(),
+            status: None,
+            code: Some(ErrorKind::Tls),
+            detail: "x509: certificate signed by unknown authority".into(),
+        }));
+        snapshot(
+            &e,
+            "GET https://h/x: x509: certificate signed by unknown authority",
+            json!({"kind": "http", "url": "https://h/x", "code": "tls"}),
+        );
+    }
+
+    #[test]
+    fn checksum_error_names_both_digests() {
+        let e = Error::Checksum {
+            subject: "asset 'a.tgz'".into(),
+            expected: "aa".into(),
+            actual: "bb".into(),
+        };
+        snapshot(
+            &e,
+            "asset 'a.tgz': expected sha256:aa, but the download was sha256:bb",
+            json!({"kind": "checksum", "subject": "asset 'a.tgz'", "expected": "sha256:aa", "actual": "sha256:bb"}),
         );
     }
 

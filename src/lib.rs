@@ -16,6 +16,7 @@ pub mod extract;
 pub mod fetch;
 pub mod ffi;
 pub mod filter;
+pub mod http;
 pub mod lock;
 pub mod oci;
 pub mod pull;

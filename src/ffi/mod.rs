@@ -1,10 +1,11 @@
 //! The seam to the Go shim (`go/`, built as a c-archive by `build.rs`).
 //!
 //! This module is the only place with `unsafe`; nothing outside it sees a raw
-//! pointer. The ABI is documented in `docs/ffi.md`. Two safe types stand on
-//! it: [`Op`] (a cancellable Go context) and [`Target`] (a remote repository
-//! or an OCI layout). Requests and answers cross as JSON text or bytes;
-//! typing them is the job of [`crate::registry`].
+//! pointer. The ABI is documented in `docs/ffi.md`. Three safe types stand
+//! on it: [`Op`] (a cancellable Go context), [`Target`] (a remote repository
+//! or an OCI layout) and [`HttpResponse`] (a plain HTTP GET). Requests and
+//! answers cross as JSON text or bytes; typing them is the job of
+//! [`crate::registry`] and [`crate::http`].
 
 pub mod signal;
 
@@ -355,6 +356,68 @@ impl Drop for Target {
     fn drop(&mut self) {
         // SAFETY: plain integer id, closed once; the shim checks it.
         unsafe { raw::vdr_target_close(self.id) };
+    }
+}
+
+/// A plain HTTP response opened in the shim (`vdr_http_open`): its head has
+/// been read; the body waits until [`HttpResponse::body_to_fd`] streams it,
+/// or is discarded when this is dropped.
+#[derive(Debug)]
+pub struct HttpResponse {
+    id: u64,
+    /// Set once the body was handed to `vdr_http_body_to_fd`, which frees
+    /// the handle itself.
+    consumed: bool,
+}
+
+impl HttpResponse {
+    /// Sends a GET (request JSON, see `docs/ffi.md`); the answer is the
+    /// response and its head as JSON (status, headers). Any HTTP status is
+    /// an answer; only transport failures are errors.
+    pub fn open(op: &Op, request_json: &str) -> Result<(HttpResponse, String)> {
+        let req = cstring(request_json)?;
+        let mut id: u64 = 0;
+        let mut out = GoBuf::null();
+        let mut err = GoBuf::null();
+        // SAFETY: `req` outlives the call; `id`, `out` and `err` are valid
+        // out-pointers (the buffers freed by GoBuf); nothing is kept by Go.
+        let code =
+            unsafe { raw::vdr_http_open(op.id, req.as_ptr(), &mut id, out.as_out(), err.as_out()) };
+        check(code, &err)?;
+        Ok((
+            HttpResponse {
+                id,
+                consumed: false,
+            },
+            out.text(),
+        ))
+    }
+
+    /// Streams the body into `fd` (the write end of a pipe), blocking until
+    /// done, and frees the response. The shim owns and closes `fd`, so the
+    /// reader always sees EOF. More than `max_size` bytes is
+    /// `SizeExceeded`. The answer is `{"size": N, "sha256": "<hex>"}`.
+    pub fn body_to_fd(mut self, fd: OwnedFd, max_size: i64) -> Result<String> {
+        self.consumed = true;
+        let raw_fd = fd.into_raw_fd();
+        let mut out = GoBuf::null();
+        let mut err = GoBuf::null();
+        // SAFETY: ownership of `raw_fd` moves to the shim, which closes it on
+        // every path; out-pointers owned by GoBuf.
+        let code = unsafe {
+            raw::vdr_http_body_to_fd(self.id, raw_fd, max_size, out.as_out(), err.as_out())
+        };
+        check(code, &err)?;
+        Ok(out.text())
+    }
+}
+
+impl Drop for HttpResponse {
+    fn drop(&mut self) {
+        if !self.consumed {
+            // SAFETY: plain integer id, closed once; the shim checks it.
+            unsafe { raw::vdr_http_close(self.id) };
+        }
     }
 }
 
