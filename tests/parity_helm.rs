@@ -236,30 +236,40 @@ fn a_wrong_digest_in_the_index_is_refused() {
     let repo = helm_repo(tmp.path(), &[("demo", "1.0.0", "1.0")]);
     let server = HttpServer::files(&repo);
     let both = Both::new();
-    both.config(&vendir_config(
-        &[one_content(
-            "vendor/chart",
-            &chart_src("demo", Some("1.0.0"), &server.url(), ""),
-        )],
-        &[],
-    ));
+    let cfg = |version: &str| {
+        vendir_config(
+            &[one_content(
+                "vendor/chart",
+                &chart_src("demo", Some(version), &server.url(), ""),
+            )],
+            &[],
+        )
+    };
+    both.config(&cfg("1.0.0"));
     let out = both.sync(&[]);
     both.assert_same("before", &out, "vendor");
     let before = both.ours.state();
 
-    // The index now promises other bytes than the archive has.
+    // 1.1.0 is published, and the index promises other bytes than its archive has.
+    helm_repo(tmp.path(), &[("demo", "1.1.0", "1.1")]);
     let index = fs::read_to_string(repo.join("index.yaml")).unwrap();
-    let real = sha256_hex(&fs::read(repo.join("demo-1.0.0.tgz")).unwrap());
+    let real = sha256_hex(&fs::read(repo.join("demo-1.1.0.tgz")).unwrap());
     assert!(index.contains(&real), "{index}");
-    let bogus = "0".repeat(64);
+    let bogus = "ab".repeat(32);
     fs::write(repo.join("index.yaml"), index.replace(&real, &bogus)).unwrap();
+    both.config(&cfg("1.1.0"));
     let out = both.sync(&[]);
     // helm (so vendir) does not check an index digest; vendoras does
-    // (docs/differences.md, "helmChart").
+    // (docs/differences.md, "helmChart"), naming both digests.
     assert!(out.0.success(), "{:?}", out.0);
     assert_refused(
         &out.1,
-        &[&format!("sha256:{bogus}"), &format!("sha256:{real}")],
+        &[
+            "demo-1.1.0.tgz",
+            "index.yaml",
+            &format!("expected sha256:{bogus}"),
+            &format!("sha256:{real}"),
+        ],
     );
     assert_eq!(both.ours.state(), before, "a refused chart changes nothing");
 }

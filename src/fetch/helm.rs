@@ -23,6 +23,7 @@ use crate::digest::{Algorithm, Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::extract::layer::{extract_archive, Compression};
 use crate::extract::{self, Modes, RelPath, Root};
+use crate::http::{redact_url, Body, HttpAuth, HttpClient, HttpOptions};
 use crate::lock::{LockContent, LockHelmChart};
 use crate::oci::{Descriptor, Manifest};
 use crate::reference::Reference;
@@ -140,7 +141,7 @@ impl<'de> Deserialize<'de> for Lenient {
                 Ok(Lenient::default())
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_str(V)
     }
 }
 
@@ -395,9 +396,22 @@ impl HelmSource<'_> {
             .to_string())
         );
         ctx.memo.helm_indexes.get(&key, || {
-            let body = http_get(ctx, &url, auth.as_ref(), base)?;
-            Index::parse(body).map_err(|why| Error::Artifact {
-                reference: url.clone(),
+            let mut body = http_get(
+                ctx,
+                &url,
+                auth.as_ref(),
+                base,
+                "the chart repository's index",
+                MAX_INDEX_BYTES,
+            )?;
+            let parsed = Index::parse(&mut body);
+            if ctx.op.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            // Only a whole body counts: a cut one may still parse.
+            body.finish()?;
+            parsed.map_err(|why| Error::Artifact {
+                reference: redact_url(&url),
                 reason: format!("not a chart repository index: {why}"),
             })
         })
@@ -408,7 +422,7 @@ impl HelmSource<'_> {
         let name = &self.cfg.name;
         let wanted = self.wanted(ctx)?;
         let Some(v) = index.select(name, wanted) else {
-            let index_url = resolve_reference_url(base, "index.yaml");
+            let index_url = redact_url(&resolve_reference_url(base, "index.yaml"));
             let reason = match index.entries.get(name) {
                 None => {
                     let mut names: Vec<&str> = index.entries.keys().map(String::as_str).collect();
@@ -450,7 +464,7 @@ impl HelmSource<'_> {
         };
         let Some(first) = v.urls.first() else {
             return Err(Error::Artifact {
-                reference: resolve_reference_url(base, "index.yaml"),
+                reference: redact_url(&resolve_reference_url(base, "index.yaml")),
                 reason: format!("chart {name:?} version {} lists no urls", v.version.0),
             });
         };
@@ -464,7 +478,7 @@ impl HelmSource<'_> {
                 format!("sha256:{d}")
             };
             Some(text.parse::<Digest>().map_err(|e| Error::Artifact {
-                reference: resolve_reference_url(base, "index.yaml"),
+                reference: redact_url(&resolve_reference_url(base, "index.yaml")),
                 reason: format!(
                     "chart {name:?} version {}: digest {d:?} is not a sha256 hex digest ({e})",
                     v.version.0
@@ -490,7 +504,7 @@ impl HelmSource<'_> {
                 fetched.files = Some(report.paths.len() as u64);
                 fetched.warnings = report.warnings;
                 fetched.lock = lock;
-                fetched.summary = summary(&picked.url, d);
+                fetched.summary = summary(&redact_url(&picked.url), d);
                 return Ok(fetched);
             }
             cache.evict(d);
@@ -499,37 +513,42 @@ impl HelmSource<'_> {
             (Some(c), Some(d)) => c.begin(d).ok(),
             _ => None,
         };
-        let body = http_get(ctx, &picked.url, auth.as_ref(), base)?;
+        let what = format!("chart {} version {}", self.cfg.name, picked.version);
+        let body = http_get(
+            ctx,
+            &picked.url,
+            auth.as_ref(),
+            base,
+            &what,
+            MAX_CHART_BYTES,
+        )?;
         let mut tee = Tee::new(
-            HashingReader::new(
-                Counting {
-                    inner: body,
-                    progress: ctx.progress,
-                },
-                Algorithm::Sha256,
-            ),
+            Counting {
+                inner: body,
+                progress: ctx.progress,
+            },
             pending,
         );
         let written = self.extract(&mut tee, dest, ctx.limits);
         if ctx.op.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let (hashing, pending) = tee.finish().map_err(|e| Error::io(&picked.url, e))?;
-        let (got, size, _) = hashing.drain().map_err(|e| Error::io(&picked.url, e))?;
+        let (counting, pending) = tee
+            .finish()
+            .map_err(|e| Error::io(redact_url(&picked.url), e))?;
+        let info = counting.inner.finish()?;
         // The digest is checked before anything extracted counts; a wrong
         // one is refused whatever the extraction said.
         if let Some(want) = &picked.digest {
-            if &got != want {
-                return Err(Error::Verify {
-                    object: "chart archive",
-                    digest: want.clone(),
-                    media_type: "application/x-tar+gzip".into(),
-                    repository: Some(picked.url.clone()),
-                    detail: format!(
-                        "the index's digest for {} version {} is {want}, but the archive \
-                         downloaded has {got}",
-                        self.cfg.name, picked.version
+            if &info.sha256 != want {
+                return Err(Error::Checksum {
+                    subject: format!(
+                        "{what} ({}): the digest in {}",
+                        redact_url(&picked.url),
+                        redact_url(&resolve_reference_url(base, "index.yaml"))
                     ),
+                    expected: want.hex().to_string(),
+                    actual: info.sha256.hex().to_string(),
                 });
             }
         }
@@ -537,11 +556,11 @@ impl HelmSource<'_> {
         if let Some(p) = pending {
             let _ = p.commit(); // a cache that cannot be written is not an error
         }
-        fetched.bytes = size;
+        fetched.bytes = info.size;
         fetched.files = Some(report.paths.len() as u64);
         fetched.warnings = report.warnings;
         fetched.lock = lock;
-        fetched.summary = summary(&picked.url, &got);
+        fetched.summary = summary(&redact_url(&picked.url), &info.sha256);
         Ok(fetched)
     }
 
@@ -887,18 +906,47 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
+/// The largest `index.yaml` accepted.
+const MAX_INDEX_BYTES: u64 = 256 << 20;
+/// The largest chart archive accepted (helm's own bound on a whole chart
+/// is 100 MiB decompressed).
+const MAX_CHART_BYTES: u64 = 1 << 30;
+
 /// A GET through the shim's HTTP transport (TLS, proxies, CA files,
-/// retries, stall timeout). `auth` goes only to `base`'s origin.
+/// retries, stall timeout). `auth` goes only to requests for `base`'s
+/// origin, as helm sends it without `--pass-credentials`; `what` names the
+/// object in a status error.
 fn http_get(
     ctx: &FetchContext<'_>,
     url: &str,
     auth: Option<&Basic>,
     base: &str,
-) -> Result<Box<dyn Read + Send>> {
-    let _ = (ctx, auth.map(|a| (&a.username, &a.password)), origin(base));
-    Err(Error::Usage(format!(
-        "GET {url}: chart repositories need the shim's HTTP transport, which this build lacks"
-    )))
+    what: &str,
+    max_size: u64,
+) -> Result<Body> {
+    let same_origin = origin(url).is_some() && origin(url) == origin(base);
+    let options = HttpOptions {
+        auth: auth.filter(|_| same_origin).map(|a| HttpAuth::Basic {
+            username: a.username.clone(),
+            password: a.password.clone(),
+        }),
+        stall_timeout: ctx.stall_timeout,
+        max_size,
+        ..HttpOptions::default()
+    };
+    let resp = HttpClient::from_env().get(ctx.op, url, &options)?;
+    if !resp.is_success() {
+        let hint = match resp.status {
+            401 | 403 if auth.is_none() => {
+                "; set helmChart.repository.secretRef to a Secret with username and password"
+            }
+            401 | 403 => "; check the username and password of helmChart.repository.secretRef",
+            _ => "",
+        };
+        let detail = format!("{what}: {}{hint}", resp.status_text);
+        return Err(resp.status_error(detail));
+    }
+    resp.into_body()
 }
 
 impl Source for HelmSource<'_> {
@@ -965,11 +1013,26 @@ generated: "2024-01-01T00:00:00Z"
         assert!(index.select("nope", None).is_none());
         assert!(index.select("empty", None).is_none());
         let old = index.select("demo", Some("0.1.0")).unwrap();
-        assert_eq!(
-            old.app_version.0, "1",
-            "a YAML float read as text, as written"
-        );
+        assert_eq!(old.app_version.0, "1.0", "a plain scalar read as written");
         assert_eq!(index.select("demo", None).unwrap().app_version.0, "2.0");
+    }
+
+    #[test]
+    fn scalars_are_read_as_written() {
+        let zeros = "0".repeat(64);
+        let text = format!(
+            "entries:\n  d:\n  - {{version: 1.10, appVersion: 007, digest: {zeros}, urls: [x]}}\n"
+        );
+        let index = Index::parse(text.as_bytes()).unwrap();
+        let v = &index.entries["d"][0];
+        assert_eq!(
+            (
+                v.version.0.as_str(),
+                v.app_version.0.as_str(),
+                v.digest.0.as_str()
+            ),
+            ("1.10", "007", zeros.as_str())
+        );
     }
 
     #[test]
