@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently, on Debian 12 (as root):
-# the CNCF distribution registry, htpasswd, openssl, pigz, curl, zstd, libclang
-# (bindgen), cmake (flate2's zlib-ng backend),
+# the CNCF distribution registry, htpasswd, openssl, pigz, curl, zstd, cmake
+# (flate2's zlib-ng backend), libclang (bindgen, for `make lint`'s bindings
+# check), man-db (tests/install.rs renders the installed man pages),
 # and the oras CLI (the parity reference) into $TOOLS.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ declare -A pkgs=(
   [curl]=curl
   [cmake]=cmake
   [zstd]=zstd
+  [man-db]=man
 )
 missing=()
 for pkg in "${!pkgs[@]}"; do
