@@ -42,7 +42,12 @@ fn main() {
         .env("CGO_ENABLED", "1")
         // -trimpath, -buildid= and no VCS stamp keep the archive free of
         // paths, build ids and checkout state: `make dist` is reproducible.
-        .args(["build", "-buildmode=c-archive", "-trimpath", "-buildvcs=false"])
+        .args([
+            "build",
+            "-buildmode=c-archive",
+            "-trimpath",
+            "-buildvcs=false",
+        ])
         // The pure-Go resolver and user lookup keep the archive free of
         // libc NSS calls, which misbehave when linked statically.
         .args(["-tags", "netgo,osusergo"])

@@ -59,18 +59,14 @@ fn run_ok(cmd: &mut Command) -> String {
 }
 
 #[test]
-fn install_puts_binary_man_pages_and_completions_where_they_are_found_and_uninstall_removes_them()
-{
+fn install_puts_files_where_man_and_shells_find_them_and_uninstall_removes_them() {
     let tmp = tempfile::tempdir().unwrap();
     let prefix = tmp.path().join("usr");
     let prefix_arg = format!("PREFIX={}", prefix.display());
     make(&["install", &prefix_arg]);
 
     let installed = files_under(&prefix);
-    let names: Vec<String> = installed
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
+    let names: Vec<String> = installed.iter().map(|p| p.display().to_string()).collect();
     for expected in [
         "bin/vendoras",
         "share/man/man1/vendoras.1",
@@ -139,7 +135,9 @@ fn install_honours_destdir() {
         "{installed:?}"
     );
     assert!(
-        installed.contains(&PathBuf::from("opt/vendoras/share/man/man1/vendoras-pull.1")),
+        installed.contains(&PathBuf::from(
+            "opt/vendoras/share/man/man1/vendoras-pull.1"
+        )),
         "{installed:?}"
     );
     make(&["uninstall", &destdir, "PREFIX=/opt/vendoras"]);
