@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need, idempotently, on Debian 12 (as root):
-# the CNCF distribution registry, htpasswd, openssl, pigz, curl, zstd, libclang
-# (bindgen), cmake (flate2's zlib-ng backend), git and mercurial (the git/hg sources
-# and their loopback servers), stunnel (TLS in front of loopback test servers), zip
-# (zip fixtures), and the oras CLI (the parity reference) into $TOOLS.
+# the CNCF distribution registry, htpasswd, openssl, pigz, curl, zstd, cmake
+# (flate2's zlib-ng backend), libclang (bindgen, for `make lint`'s bindings
+# check), man-db (tests/install.rs renders the installed man pages), git and
+# mercurial (the git/hg sources and their loopback servers), stunnel (TLS in front
+# of loopback test servers), zip (zip fixtures), and the oras CLI (the parity
+# reference) into $TOOLS.
 set -euo pipefail
 
 ORAS_VERSION=1.3.6
@@ -24,6 +26,7 @@ declare -A pkgs=(
   [mercurial]=hg
   [stunnel4]=stunnel
   [zip]=zip
+  [man-db]=man
 )
 missing=()
 for pkg in "${!pkgs[@]}"; do

@@ -41,6 +41,18 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// Write files generated from these definitions (for `make install`)
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+#[derive(Subcommand)]
+enum Generate {
+    /// One man page per command (vendoras.1, vendoras-sync.1, ...) into DIR
+    Man { dir: std::path::PathBuf },
 }
 
 pub fn run() -> ExitCode {
@@ -89,6 +101,10 @@ pub fn run() -> ExitCode {
             );
             Ok(())
         }
+        Command::Generate {
+            what: Generate::Man { dir },
+        } => clap_mangen::generate_to(Cli::command(), &dir)
+            .map_err(|e| anyhow::anyhow!("writing man pages into {}: {e}", dir.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
