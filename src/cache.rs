@@ -62,6 +62,12 @@ impl Cache {
         (file.metadata().ok()?.len() == size).then_some(file)
     }
 
+    /// Opens a cached blob whose size is not known in advance (an http
+    /// download pinned only by its sha256); the caller hashes it again.
+    pub fn open_any(&self, digest: &Digest) -> Option<File> {
+        File::open(self.path(digest)).ok()
+    }
+
     /// Drops a cached blob that turned out damaged.
     pub fn evict(&self, digest: &Digest) {
         let _ = std::fs::remove_file(self.path(digest));
@@ -88,6 +94,11 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// The temporary file, for writers that do not go through [`Tee`].
+    pub fn file_mut(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
     /// Moves the verified blob into place.
     pub fn commit(self) -> Result<()> {
         let path = self.path;

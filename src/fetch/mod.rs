@@ -5,6 +5,8 @@
 //! `ociArtifact` is the headline source; `manual`, `directory` and `inline`
 //! let a real vendir.yml mix local content with artifacts.
 
+mod github;
+mod http;
 mod local;
 mod oci;
 
@@ -33,6 +35,9 @@ pub use local::link_tree;
 pub struct Memo {
     manifests: Mutex<HashMap<String, (Descriptor, Option<Manifest>)>>,
     repositories: Mutex<HashMap<String, Repository>>,
+    /// Small documents fetched by URL (GitHub release JSON), so the fetch
+    /// reuses what the probe read.
+    documents: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl Memo {
@@ -45,6 +50,16 @@ impl Memo {
     /// A manifest remembered under `key`.
     pub fn manifest(&self, key: &str) -> Option<(Descriptor, Option<Manifest>)> {
         self.manifests.lock().unwrap().get(key).cloned()
+    }
+
+    /// Remembers a document fetched from `url`.
+    pub fn put_document(&self, url: String, bytes: Vec<u8>) {
+        self.documents.lock().unwrap().insert(url, bytes);
+    }
+
+    /// A document remembered for `url`.
+    pub fn document(&self, url: &str) -> Option<Vec<u8>> {
+        self.documents.lock().unwrap().get(url).cloned()
     }
 
     /// The repository opened under `key` (which must capture everything
@@ -149,6 +164,14 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
         SourceConfig::Manual => Box::new(local::Manual),
         SourceConfig::Directory { path } => Box::new(local::Directory { path }),
         SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
+        SourceConfig::Http(cfg) => Box::new(http::HttpSource {
+            cfg,
+            permissions: content.permissions,
+        }),
+        SourceConfig::GithubRelease(cfg) => Box::new(github::GithubSource {
+            cfg,
+            permissions: content.permissions,
+        }),
     }
 }
 
