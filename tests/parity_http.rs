@@ -114,7 +114,13 @@ fn tgz_zip_tar_plain_and_disable_unpack_match_vendir() {
     p.assert_same("tgz, tar, zip, plain, disableUnpack");
     // Not vacuous: the archives were unpacked and the plain file kept its name.
     let tree = p.ours.tree("vendor");
-    for f in ["tgz/a.txt", "tar/d/e/f.txt", "zip/bin/tool", "plain/tool.bin", "packed/pkg.tgz"] {
+    for f in [
+        "tgz/a.txt",
+        "tar/d/e/f.txt",
+        "zip/bin/tool",
+        "plain/tool.bin",
+        "packed/pkg.tgz",
+    ] {
         assert!(tree.contains_key(f), "{f} missing:\n{}", format_tree(&tree));
     }
     assert!(p.ours.lock().contains("http: {}"), "{}", p.ours.lock());
@@ -159,7 +165,10 @@ fn sha256_mismatch_and_404_are_refused_by_both_and_change_nothing() {
     );
     let (ours, theirs) = p.sync(&bad_sum);
     assert!(!ours.success() && !theirs.success(), "{ours:?}\n{theirs:?}");
-    assert!(theirs.stderr.contains("Expected digest to match"), "{theirs:?}");
+    assert!(
+        theirs.stderr.contains("Expected digest to match"),
+        "{theirs:?}"
+    );
     // vendoras names both digests and the URL.
     for needle in [
         format!("sha256:{wrong}"),
@@ -181,7 +190,8 @@ fn sha256_mismatch_and_404_are_refused_by_both_and_change_nothing() {
     assert!(!ours.success() && !theirs.success(), "{ours:?}\n{theirs:?}");
     for out in [&ours, &theirs] {
         assert!(
-            out.stderr.contains("Expected 200 OK, but was '404 Not Found'"),
+            out.stderr
+                .contains("Expected 200 OK, but was '404 Not Found'"),
             "{out:?}"
         );
     }
@@ -215,7 +225,10 @@ fn basic_auth_secret_matches_vendir_and_never_shows_the_password() {
     let before = p.ours.state();
 
     // Wrong password: both refused with the status, and the secret shown nowhere.
-    let (bad, theirs) = p.sync(&with(&[("username", "webuser"), ("password", "nope-Wr0ng")]));
+    let (bad, theirs) = p.sync(&with(&[
+        ("username", "webuser"),
+        ("password", "nope-Wr0ng"),
+    ]));
     assert!(!bad.success() && !theirs.success());
     assert!(bad.stderr.contains("401 Unauthorized"), "{bad:?}");
     // No secret: the same.
@@ -226,7 +239,8 @@ fn basic_auth_secret_matches_vendir_and_never_shows_the_password() {
     let (anon, theirs) = p.sync(&none);
     assert!(!anon.success() && !theirs.success());
     assert!(
-        anon.stderr.contains("Expected 200 OK, but was '401 Unauthorized'"),
+        anon.stderr
+            .contains("Expected 200 OK, but was '401 Unauthorized'"),
         "{anon:?}"
     );
     // A key vendir does not know in the Secret: refused by both, by name.
@@ -247,7 +261,10 @@ fn basic_auth_secret_matches_vendir_and_never_shows_the_password() {
         }
     }
     // --json output too.
-    p.ours.config(&with(&[("username", "webuser"), ("password", "nope-Wr0ng")]));
+    p.ours.config(&with(&[
+        ("username", "webuser"),
+        ("password", "nope-Wr0ng"),
+    ]));
     let json = p.ours.sync(&["--json"]);
     assert!(!json.success());
     assert!(!format!("{}{}", json.stdout, json.stderr).contains("nope-Wr0ng"));
@@ -298,8 +315,14 @@ fn a_redirect_to_another_host_or_port_does_not_carry_the_credentials() {
     assert!(first.iter().all(|l| l.authorization.is_some()));
     let log = other.log();
     assert_eq!(log.len(), 2, "{}", other.log_text());
-    assert_eq!(log[0].host.as_deref(), Some(format!("localhost:{other_port}").as_str()));
+    assert_eq!(
+        log[0].host.as_deref(),
+        Some(format!("localhost:{other_port}").as_str())
+    );
     for l in &log {
-        assert_eq!(l.authorization, None, "credentials followed the redirect: {l}");
+        assert_eq!(
+            l.authorization, None,
+            "credentials followed the redirect: {l}"
+        );
     }
 }

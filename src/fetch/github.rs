@@ -129,7 +129,7 @@ impl GithubSource<'_> {
         }
         let (bytes, _) = self
             .api_get(ctx, url, "token")
-            .map_err(|e| with_context(e, url))?;
+            .map_err(|e| with_context(e, "release details"))?;
         let release: Release = serde_json::from_slice(&bytes).map_err(|e| {
             Error::Http(Box::new(HttpError {
                 url: crate::http::redact_url(url),
@@ -184,7 +184,7 @@ impl GithubSource<'_> {
             }
             let (bytes, link) = self
                 .api_get(ctx, &u, "Bearer")
-                .map_err(|e| with_context(e, &u))?;
+                .map_err(|e| with_context(e, "tag list"))?;
             let page: Vec<Tag> = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Http(Box::new(HttpError {
                     url: crate::http::redact_url(&u),
@@ -426,14 +426,11 @@ fn api_status_error(resp: &Response, release_lookup: bool) -> Error {
     resp.status_error(detail)
 }
 
-fn with_context(e: Error, url: &str) -> Error {
+/// The GET already names the URL; say what it was for.
+fn with_context(e: Error, what: &str) -> Error {
     match e {
         Error::Http(mut h) => {
-            h.detail = format!(
-                "Downloading release details from {} : {}",
-                crate::http::redact_url(url),
-                h.detail
-            );
+            h.detail = format!("{what}: {}", h.detail);
             Error::Http(h)
         }
         e => e,
