@@ -73,7 +73,7 @@ if [ -n "$vendir_bin" ]; then
   diff -r "$work/ours/vendor" "$work/vendir/vendor" >/dev/null || echo "  WARNING: vendoras and vendir trees differ"
 fi
 python3 "$B/report.py" "$R" table "vendoras sync (cold)" "vendoras sync (warm)" "vendir sync"
-echo "  warm re-sync asked the server $warm_requests times (http archives without sha256 are fetched again; releases: one API call each)"
+echo "  warm re-sync asked the server $warm_requests times (sha256-pinned http archives: none; releases: one API call each)"
 S="python3 $B/report.py $R"
 [ -n "$vendir_bin" ] && $S ratio "issue 8: cold vendoras / vendir sync (http + githubRelease)" "vendoras sync (cold)" "vendir sync" 0.5
 $S ratio "issue 8: warm re-sync / cold (http + githubRelease)" "vendoras sync (warm)" "vendoras sync (cold)" 0.1
