@@ -247,8 +247,8 @@ func httpBodyToFD(id uint64, fd int, maxSize int64) ([]byte, *vdrError) {
 	defer r.close()
 	ctx := r.ctx
 	host := r.resp.Request.URL.Host
-	if maxSize <= 0 {
-		return nil, invalidf("max_size must be positive")
+	if maxSize < 0 {
+		return nil, invalidf("max_size must not be negative")
 	}
 	if r.resp.ContentLength > maxSize {
 		return nil, newError(codeSizeExceeded, fmt.Sprintf(

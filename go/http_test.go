@@ -225,6 +225,16 @@ func TestHTTPSizeLimit(t *testing.T) {
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
+	// An empty body within a limit of zero (an empty release asset).
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(empty.Close)
+	_, got, info, e := get(t, httpReq(empty.URL, nil), 0)
+	wantCode(t, e, codeOK)
+	if len(got) != 0 || info.Size != 0 {
+		t.Fatalf("%d bytes, %+v", len(got), info)
+	}
+	_, _, _, e = get(t, httpReq(srv.URL+"/sized", nil), 0)
+	wantCode(t, e, codeSizeExceeded)
 	for _, path := range []string{"/sized", "/chunked"} {
 		_, _, _, e := get(t, httpReq(srv.URL+path, nil), 4999)
 		wantCode(t, e, codeSizeExceeded)

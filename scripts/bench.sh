@@ -242,3 +242,6 @@ $S rss "P4: peak RSS during P1 (cold sync)" "vendoras sync (cold)" 100
 $S ratio "inflate-only: zlib-ng / zlib-rs" "inflate-only (bench/inflate zlib-ng)" "inflate-only (bench/inflate zlib-rs)" -
 $S ratio "P1: sync --no-cache / sync (cold, filling the cache)" "vendoras sync --no-cache" "vendoras sync (cold)" -
 VENDORAS=$VENDORAS "$B/helm.sh" # issue 9: 50 charts from one chart repository vs vendir
+
+# issue 8: http archives and GitHub release assets, vendoras vs vendir.
+VENDORAS_BIN=$VENDORAS BENCH_REPS=$REPS "$B/http.sh"

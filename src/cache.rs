@@ -63,8 +63,8 @@ impl Cache {
     }
 
     /// Opens a cached blob whose size is not known in advance (a chart
-    /// archive named by its digest alone); the caller verifies the digest
-    /// before using it.
+    /// archive or an http download named by its digest alone); the caller
+    /// hashes it again before using it.
     pub fn open_any_size(&self, digest: &Digest) -> Option<File> {
         File::open(self.path(digest)).ok()
     }
@@ -95,6 +95,11 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// The temporary file, for writers that do not go through [`Tee`].
+    pub fn file_mut(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
     /// Moves the verified blob into place.
     pub fn commit(self) -> Result<()> {
         let path = self.path;

@@ -64,10 +64,10 @@ pub(crate) enum SourceInput {
     Inline(InlineInput),
     Git(Unsupported),
     Hg(Unsupported),
-    Http(Unsupported),
+    Http(HttpInput),
     Image(Unsupported),
     ImgpkgBundle(Unsupported),
-    GithubRelease(Unsupported),
+    GithubRelease(Box<GithubReleaseInput>),
     HelmChart(HelmChartInput),
 }
 
@@ -161,13 +161,72 @@ pub(crate) struct HelmChartInput {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HelmRepositoryInput {
     pub url: Option<String>,
-    pub secret_ref: Option<HelmSecretRefInput>,
+    pub secret_ref: Option<NameInput>,
 }
 
-/// `helmChart.repository.secretRef: {name}` (unknown keys are warnings).
+/// `http:` (vendir's keys; unknown keys are warnings).
 #[derive(Debug, Deserialize)]
-pub(crate) struct HelmSecretRefInput {
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HttpInput {
+    pub url: String,
+    pub sha256: Option<String>,
+    pub secret_ref: Option<NameInput>,
+    #[serde(default)]
+    pub disable_unpack: bool,
+}
+
+/// `{name}` of a `secretRef` outside `ociArtifact` (unknown keys are warnings).
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameInput {
     pub name: String,
+}
+
+/// `githubRelease:` (vendir's keys; unknown keys are warnings).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GithubReleaseInput {
+    pub slug: Option<String>,
+    pub tag: Option<String>,
+    pub tag_selection: Option<VersionSelectionInput>,
+    #[serde(default)]
+    pub latest: bool,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
+    #[serde(default)]
+    pub disable_auto_checksum_validation: bool,
+    #[serde(default)]
+    pub asset_names: Vec<String>,
+    pub unpack_archive: Option<UnpackArchiveInput>,
+    pub secret_ref: Option<NameInput>,
+    pub http: Option<HttpInput>,
+}
+
+/// vendir's `VersionSelection` (`tagSelection`) outside `ociArtifact`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct VersionSelectionInput {
+    pub semver: Option<LenientSemverInput>,
+}
+
+/// `semver:` of a vendir `VersionSelection`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LenientSemverInput {
+    #[serde(default)]
+    pub constraints: String,
+    pub prereleases: Option<LenientPrereleasesInput>,
+}
+
+/// `prereleases:` of a vendir `VersionSelection`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LenientPrereleasesInput {
+    #[serde(default)]
+    pub identifiers: Vec<String>,
+}
+
+/// `unpackArchive: {path}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UnpackArchiveInput {
+    pub path: String,
 }
 
 /// `manual: {}`.

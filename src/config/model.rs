@@ -82,6 +82,10 @@ pub enum Source {
     Inline(Inline),
     /// `helmChart:`: a chart from a chart repository or an OCI registry.
     HelmChart(HelmChart),
+    /// `http:`: one file from a URL, unpacked when it is an archive.
+    Http(Http),
+    /// `githubRelease:`: assets of a GitHub release.
+    GithubRelease(Box<GithubRelease>),
 }
 
 impl Source {
@@ -93,6 +97,8 @@ impl Source {
             Source::Directory { .. } => "directory",
             Source::Inline(_) => "inline",
             Source::HelmChart(_) => "helmChart",
+            Source::Http(_) => "http",
+            Source::GithubRelease(_) => "githubRelease",
         }
     }
 }
@@ -158,6 +164,54 @@ pub enum OciLocation {
     Layout(String),
 }
 
+/// The `http` source (docs/config.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Http {
+    /// `url` (`http://` or `https://`; in `githubRelease.http` it may hold
+    /// `{tag}`).
+    pub url: String,
+    /// `sha256`: the expected digest, lower-case hex.
+    pub sha256: Option<String>,
+    /// `secretRef`: basic auth (`username`/`password` only; checked).
+    pub secret_ref: Option<SecretRef>,
+    /// `disableUnpack`: keep an archive as the downloaded file.
+    pub disable_unpack: bool,
+}
+
+/// The `githubRelease` source (docs/config.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubRelease {
+    /// `slug`: `owner/repo`.
+    pub slug: String,
+    /// Which release.
+    pub release: ReleaseSelector,
+    /// `checksums`: asset name → sha256 hex.
+    pub checksums: BTreeMap<String, String>,
+    /// `disableAutoChecksumValidation`.
+    pub disable_auto_checksum_validation: bool,
+    /// `assetNames` globs; empty = every asset.
+    pub asset_names: Vec<String>,
+    /// `unpackArchive.path`: the asset to unpack (only its contents land).
+    pub unpack_archive: Option<String>,
+    /// `secretRef`: the API token (key `token` only; checked).
+    pub secret_ref: Option<SecretRef>,
+    /// `http`: fetch this instead of the assets (`{tag}` is replaced).
+    pub http: Option<Http>,
+}
+
+/// Which GitHub release: exactly one of vendir's four keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseSelector {
+    /// `tag`.
+    Tag(String),
+    /// `latest: true`: the newest non-prerelease.
+    Latest,
+    /// `tagSelection.semver`: the highest tag matching.
+    TagSelection(Semver),
+    /// `url`: a release API URL, fetched as given.
+    Url(String),
+}
+
 /// How layers land on disk (docs/config.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -179,7 +233,7 @@ pub struct TagSelection {
 }
 
 /// `tagSelection.semver`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Semver {
     /// `constraints`, e.g. `>=1.2.0 <2.0.0`.
     pub constraints: String,

@@ -526,7 +526,7 @@ fn sources() {
     assert!(e
         .message
         .contains("`git` contents are not supported by vendoras yet"));
-    for src in ["imgpkgBundle", "githubRelease", "http", "image", "hg"] {
+    for src in ["imgpkgBundle", "image", "hg"] {
         let t = one(&format!("  - path: x\n    {src}: {{}}\n"));
         let e = err(&t);
         assert_at(&e, &t, src);
@@ -1128,4 +1128,103 @@ fn debug_output_never_shows_secret_values() {
         assert!(!shown.contains(as_bytes), "{shown}");
     }
     assert!(format!("{loaded:?}").contains("password"), "keys are named");
+}
+
+#[test]
+fn http_and_github_release_sources() {
+    let sec = |name: &str, data: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {data}\n---\n"
+        )
+    };
+    // Everything vendir reads, typed; an unknown key is a warning.
+    let text = format!(
+        "{}{}",
+        sec("web", "{username: u, password: p}"),
+        one("  - path: x\n    http:\n      url: https://h/a.tgz\n      sha256: \"ABCDEF0000000000000000000000000000000000000000000000000000000000\"\n      secretRef: {name: web}\n      disableUnpack: true\n      unpackArchive: {path: a}\n")
+    );
+    let l = load1(&text).unwrap();
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    match &l.config.directories[0].contents[0].source {
+        Source::Http(h) => {
+            assert_eq!(h.url, "https://h/a.tgz");
+            assert_eq!(
+                h.sha256.as_deref(),
+                Some("abcdef0000000000000000000000000000000000000000000000000000000000")
+            );
+            assert!(h.disable_unpack);
+            assert_eq!(h.secret_ref.as_ref().unwrap().name, "web");
+        }
+        other => panic!("{other:?}"),
+    }
+    // vendir refuses any secret key but username/password (here at load).
+    let text = format!(
+        "{}{}",
+        sec("web", "{token: t}"),
+        one("  - path: x\n    http: {url: 'https://h/a', secretRef: {name: web}}\n")
+    );
+    let e = load1(&text).unwrap_err();
+    assert!(
+        e.message
+            .contains("Unknown secret field 'token' in secret 'web'"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains(": t"), "{e}");
+    for (content, needle, says) in [
+        ("http: {url: 'ftp://h/a'}", "url", "http:// or https://"),
+        (
+            "http: {url: 'https://h/a', sha256: abc}",
+            "sha256",
+            "64 hex digits",
+        ),
+        ("githubRelease: {slug: acme}", "slug", "owner/repo"),
+        (
+            "githubRelease: {slug: a/b}",
+            "githubRelease",
+            "exactly one of",
+        ),
+        (
+            "githubRelease: {slug: a/b, tag: v1, latest: true}",
+            "latest",
+            "both `tag` and `latest`",
+        ),
+        (
+            "githubRelease: {slug: a/b, tagSelection: {semver: {constraints: '>=x'}}}",
+            "constraints",
+            "constraints",
+        ),
+        (
+            "githubRelease: {slug: a/b, tag: v1, checksums: {a: '1'}}",
+            "a: '1'",
+            "64 hex digits",
+        ),
+    ] {
+        let t = one(&format!("  - path: x\n    {content}\n"));
+        let e = err(&t);
+        assert!(e.message.contains(says), "{content}: {e}");
+        assert!(e.line.is_some(), "{content}: {e}");
+        let _ = needle;
+    }
+    let text = format!(
+        "{}{}",
+        sec("gh", "{token: t}"),
+        one("  - path: x\n    githubRelease:\n      slug: a/b\n      tagSelection: {semver: {constraints: '>=1.0.0', prereleases: {identifiers: [rc]}}}\n      assetNames: ['*.tgz']\n      unpackArchive: {path: a.tgz}\n      secretRef: {name: gh}\n      http: {url: 'https://h/{tag}/x'}\n")
+    );
+    let l = load1(&text).unwrap();
+    match &l.config.directories[0].contents[0].source {
+        Source::GithubRelease(g) => {
+            assert_eq!(g.slug, "a/b");
+            assert_eq!(
+                g.release,
+                ReleaseSelector::TagSelection(Semver {
+                    constraints: ">=1.0.0".into(),
+                    prerelease_identifiers: Some(vec!["rc".into()]),
+                })
+            );
+            assert_eq!(g.asset_names, vec!["*.tgz".to_string()]);
+            assert_eq!(g.unpack_archive.as_deref(), Some("a.tgz"));
+            assert_eq!(g.http.as_ref().unwrap().url, "https://h/{tag}/x");
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -8,8 +8,9 @@ use base64::Engine as _;
 
 use super::error::{suggest, ConfigError};
 use super::input::{
-    ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, HelmChartInput, InlineInput,
-    OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
+    ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, GithubReleaseInput, HelmChartInput,
+    HttpInput, InlineInput, OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput,
+    SourceInput,
 };
 use super::model::*;
 use super::yaml::{DeError, DeErrorKind, KeyPath, Pos, Seen, Value};
@@ -220,7 +221,15 @@ impl Doc<'_> {
 }
 
 /// The sources vendoras fetches (the others are refused by name).
-const SUPPORTED_SOURCES: &[&str] = &["ociArtifact", "manual", "directory", "inline", "helmChart"];
+const SUPPORTED_SOURCES: &[&str] = &[
+    "ociArtifact",
+    "manual",
+    "directory",
+    "inline",
+    "http",
+    "githubRelease",
+    "helmChart",
+];
 
 /// Everything a Config refers to besides itself.
 pub(crate) struct Refs<'a> {
@@ -527,12 +536,14 @@ fn content(
         }
         SourceInput::Inline(i) => Source::Inline(inline(doc, i, &sp, refs)?),
         SourceInput::HelmChart(h) => Source::HelmChart(helm_chart(doc, h, &sp, refs)?),
+        SourceInput::Http(h) => Source::Http(http(doc, h, &sp, refs, false)?),
+        SourceInput::GithubRelease(g) => {
+            Source::GithubRelease(Box::new(github_release(doc, *g, &sp, refs)?))
+        }
         SourceInput::Git(_)
         | SourceInput::Hg(_)
-        | SourceInput::Http(_)
         | SourceInput::Image(_)
-        | SourceInput::ImgpkgBundle(_)
-        | SourceInput::GithubRelease(_) => {
+        | SourceInput::ImgpkgBundle(_) => {
             return Err(doc.err_key(
                 &sp,
                 format!(
@@ -559,6 +570,200 @@ fn content(
         permissions,
         source,
         raw,
+    })
+}
+
+/// A `secretRef` outside `ociArtifact` whose Secret may hold only `allowed`
+/// keys (vendir refuses others when it fetches: `Unknown secret field`).
+fn limited_secret_ref(
+    doc: &Doc<'_>,
+    name: String,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+    allowed: &[&str],
+) -> Result<SecretRef, ConfigError> {
+    let r = secret_ref(doc, SecretRefInput { name }, p, refs)?;
+    if let Some(k) = refs.secrets[&r.name]
+        .data
+        .keys()
+        .find(|k| !allowed.contains(&k.as_str()))
+    {
+        return Err(doc.err(
+            &p.k("name"),
+            format!(
+                "Unknown secret field '{k}' in secret '{}': {p} takes only {}",
+                r.name,
+                allowed.join(" and ")
+            ),
+        ));
+    }
+    Ok(r)
+}
+
+/// `http:` (alone, or nested in `githubRelease`, where `url` may hold `{tag}`).
+fn http(
+    doc: &Doc<'_>,
+    h: HttpInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+    nested: bool,
+) -> Result<Http, ConfigError> {
+    let up = p.k("url");
+    let url = h.url.trim().to_string();
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    if url.is_empty() || !scheme_ok || url.chars().any(char::is_whitespace) {
+        return Err(doc.err(
+            &up,
+            format!(
+                "{up} `{}` must be an http:// or https:// URL{}",
+                crate::http::redact_url(&url),
+                if nested {
+                    " (`{tag}` is replaced by the release's tag)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let sha256 = match h.sha256 {
+        None => None,
+        Some(s) => {
+            let hp = p.k("sha256");
+            let hex = s
+                .trim()
+                .strip_prefix("sha256:")
+                .unwrap_or(s.trim())
+                .to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(doc.err(
+                    &hp,
+                    format!("{hp} `{s}` must be 64 hex digits (a sha256; quote it in YAML)"),
+                ));
+            }
+            Some(hex)
+        }
+    };
+    let secret_ref = h
+        .secret_ref
+        .map(|r| {
+            limited_secret_ref(
+                doc,
+                r.name,
+                &p.k("secretRef"),
+                refs,
+                &["username", "password"],
+            )
+        })
+        .transpose()?;
+    Ok(Http {
+        url,
+        sha256,
+        secret_ref,
+        disable_unpack: h.disable_unpack,
+    })
+}
+
+fn github_release(
+    doc: &Doc<'_>,
+    g: GithubReleaseInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<GithubRelease, ConfigError> {
+    let sp = p.k("slug");
+    let slug = nonempty(doc, g.slug, &sp)?.unwrap_or_default();
+    let parts: Vec<&str> = slug.split('/').collect();
+    if parts.len() != 2
+        || parts
+            .iter()
+            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+    {
+        let at = if has_key(doc.root, p, "slug") {
+            sp
+        } else {
+            p.clone()
+        };
+        return Err(doc.err(&at, format!("{p}.slug `{slug}` must be `owner/repo`")));
+    }
+    let mut chosen: Vec<(&str, ReleaseSelector)> = Vec::new();
+    if let Some(t) = nonempty(doc, g.tag, &p.k("tag"))? {
+        chosen.push(("tag", ReleaseSelector::Tag(t)));
+    }
+    if let Some(ts) = g.tag_selection {
+        let cp = p.k("tagSelection").k("semver").k("constraints");
+        let semver = ts.semver.ok_or_else(|| {
+            doc.err(
+                &p.k("tagSelection"),
+                format!("{p}.tagSelection needs `semver`"),
+            )
+        })?;
+        let constraints = nonempty(doc, Some(semver.constraints), &cp)?.unwrap_or_default();
+        crate::resolve::Range::parse(&constraints)
+            .map_err(|e| doc.err(&cp, format!("{cp}: {e}")))?;
+        chosen.push((
+            "tagSelection",
+            ReleaseSelector::TagSelection(Semver {
+                constraints,
+                prerelease_identifiers: semver.prereleases.map(|p| p.identifiers),
+            }),
+        ));
+    }
+    if g.latest {
+        chosen.push(("latest", ReleaseSelector::Latest));
+    }
+    if let Some(u) = nonempty(doc, g.url, &p.k("url"))? {
+        chosen.push(("url", ReleaseSelector::Url(u)));
+    }
+    let release = match chosen.len() {
+        1 => chosen.pop().unwrap().1,
+        0 => {
+            return Err(doc.err(
+                p,
+                format!("{p} needs exactly one of `tag`, `tagSelection`, `latest: true` or `url`"),
+            ))
+        }
+        _ => {
+            let second = chosen[1].0;
+            return Err(doc.err_key(
+                &p.k(second),
+                format!(
+                    "{p} has both `{}` and `{second}`; set exactly one of `tag`, \
+                     `tagSelection`, `latest` or `url`",
+                    chosen[0].0
+                ),
+            ));
+        }
+    };
+    for (name, sum) in &g.checksums {
+        let cp = p.k("checksums").k(name);
+        if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(doc.err(
+                &cp,
+                format!("{cp} `{sum}` must be 64 hex digits (a sha256; quote it in YAML)"),
+            ));
+        }
+    }
+    let asset_names = globs(doc, Some(g.asset_names), &p.k("assetNames"))?.unwrap_or_default();
+    let unpack_archive = match g.unpack_archive {
+        None => None,
+        Some(u) => nonempty(doc, Some(u.path), &p.k("unpackArchive").k("path"))?,
+    };
+    let secret_ref = g
+        .secret_ref
+        .map(|r| limited_secret_ref(doc, r.name, &p.k("secretRef"), refs, &["token"]))
+        .transpose()?;
+    let http = g
+        .http
+        .map(|h| http(doc, h, &p.k("http"), refs, true))
+        .transpose()?;
+    Ok(GithubRelease {
+        slug,
+        release,
+        checksums: g.checksums,
+        disable_auto_checksum_validation: g.disable_auto_checksum_validation,
+        asset_names,
+        unpack_archive,
+        secret_ref,
+        http,
     })
 }
 

@@ -65,7 +65,7 @@ impl Compression {
 
 /// A tar header block has `ustar` at offset 257, or the archive is empty
 /// (a zero block) — or, for pre-POSIX tars, a valid header checksum.
-fn looks_like_tar(head: &[u8]) -> bool {
+pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
     if head.len() < 512 {
         return head.is_empty() || head.iter().all(|&b| b == 0);
     }

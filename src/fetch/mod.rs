@@ -5,7 +5,9 @@
 //! `ociArtifact` is the headline source; `manual`, `directory` and `inline`
 //! let a real vendir.yml mix local content with artifacts.
 
+mod github;
 mod helm;
+mod http;
 mod local;
 mod oci;
 
@@ -36,6 +38,9 @@ pub struct Memo {
     repositories: Mutex<HashMap<String, Repository>>,
     /// Chart repository indexes read (`helmChart`).
     helm_indexes: helm::IndexMemo,
+    /// Small documents fetched by URL (GitHub release JSON), so the fetch
+    /// reuses what the probe read.
+    documents: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl Memo {
@@ -48,6 +53,16 @@ impl Memo {
     /// A manifest remembered under `key`.
     pub fn manifest(&self, key: &str) -> Option<(Descriptor, Option<Manifest>)> {
         self.manifests.lock().unwrap().get(key).cloned()
+    }
+
+    /// Remembers a document fetched from `url`.
+    pub fn put_document(&self, url: String, bytes: Vec<u8>) {
+        self.documents.lock().unwrap().insert(url, bytes);
+    }
+
+    /// A document remembered for `url`.
+    pub fn document(&self, url: &str) -> Option<Vec<u8>> {
+        self.documents.lock().unwrap().get(url).cloned()
     }
 
     /// The repository opened under `key` (which must capture everything
@@ -153,6 +168,14 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
         SourceConfig::Directory { path } => Box::new(local::Directory { path }),
         SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
         SourceConfig::HelmChart(cfg) => Box::new(helm::HelmSource {
+            cfg,
+            permissions: content.permissions,
+        }),
+        SourceConfig::Http(cfg) => Box::new(http::HttpSource {
+            cfg,
+            permissions: content.permissions,
+        }),
+        SourceConfig::GithubRelease(cfg) => Box::new(github::GithubSource {
             cfg,
             permissions: content.permissions,
         }),
