@@ -79,6 +79,18 @@ pub enum Error {
         /// The mismatch.
         detail: String,
     },
+    /// A `git` or `hg` command failed, or was refused before it ran.
+    Vcs {
+        /// `git` or `hg`.
+        tool: &'static str,
+        /// The repository URL (any userinfo removed).
+        url: String,
+        /// The ref as configured, or the commit being fetched.
+        reference: Option<String>,
+        /// What failed, in the tool's words where it said something
+        /// (secrets removed).
+        reason: String,
+    },
     /// Local file system trouble.
     Io {
         /// The path involved.
@@ -279,6 +291,7 @@ impl Error {
             Error::Artifact { .. } => "artifact",
             Error::Entry { .. } => "entry",
             Error::Verify { .. } => "verify",
+            Error::Vcs { .. } => "vcs",
             Error::Io { .. } => "io",
             Error::Lock { .. } => "lock",
             Error::Usage(_) => "usage",
@@ -415,6 +428,18 @@ impl Error {
                     put("repository", r.as_str().into());
                 }
             }
+            Error::Vcs {
+                tool,
+                url,
+                reference,
+                ..
+            } => {
+                put("tool", (*tool).into());
+                put("url", url.as_str().into());
+                if let Some(r) = reference {
+                    put("reference", r.as_str().into());
+                }
+            }
             Error::Io { path, .. } => put("path", path.display().to_string().into()),
             Error::Lock { file, line, .. } => {
                 if let Some(f) = file {
@@ -535,6 +560,18 @@ impl fmt::Display for Error {
                     write!(f, " from {r}")?;
                 }
                 write!(f, ": {detail}")
+            }
+            Error::Vcs {
+                tool,
+                url,
+                reference,
+                reason,
+            } => {
+                write!(f, "{tool} {url}")?;
+                if let Some(r) = reference {
+                    write!(f, " (ref {r:?})")?;
+                }
+                write!(f, ": {reason}")
             }
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Lock {

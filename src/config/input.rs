@@ -62,8 +62,8 @@ pub(crate) enum SourceInput {
     Manual(ManualInput),
     Directory(DirectorySourceInput),
     Inline(InlineInput),
-    Git(Unsupported),
-    Hg(Unsupported),
+    Git(Box<GitInput>),
+    Hg(HgInput),
     Http(Unsupported),
     Image(Unsupported),
     ImgpkgBundle(Unsupported),
@@ -142,6 +142,75 @@ pub(crate) struct CosignInput {
     pub certificate_oidc_issuer: Option<String>,
     pub certificate_oidc_issuer_regexp: Option<String>,
     pub trusted_root: Option<String>,
+}
+
+/// `git:` (vendir reads it, so unknown keys are warnings).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GitInput {
+    #[serde(default)]
+    pub url: String,
+    #[serde(rename = "ref")]
+    pub ref_: Option<String>,
+    pub ref_selection: Option<RefSelectionInput>,
+    pub depth: Option<i64>,
+    #[serde(default)]
+    pub skip_init_submodules: bool,
+    #[serde(rename = "lfsSkipSmudge", default)]
+    pub lfs_skip_smudge: bool,
+    #[serde(rename = "dangerousSkipTLSVerify", default)]
+    pub dangerous_skip_tls_verify: bool,
+    #[serde(rename = "forceHTTPBasicAuth", default)]
+    pub force_http_basic_auth: bool,
+    pub secret_ref: Option<NameRefInput>,
+    pub verification: Option<GitVerificationInput>,
+}
+
+/// `git.refSelection:` (vendir's `VersionSelection`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RefSelectionInput {
+    pub semver: Option<RefSemverInput>,
+}
+
+/// `git.refSelection.semver:`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RefSemverInput {
+    #[serde(default)]
+    pub constraints: String,
+    pub prereleases: Option<RefPrereleasesInput>,
+}
+
+/// `git.refSelection.semver.prereleases:`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RefPrereleasesInput {
+    #[serde(default)]
+    pub identifiers: Vec<String>,
+}
+
+/// `git.verification:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GitVerificationInput {
+    pub public_keys_secret_ref: Option<NameRefInput>,
+}
+
+/// `hg:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HgInput {
+    #[serde(default)]
+    pub url: String,
+    #[serde(rename = "ref")]
+    pub ref_: Option<String>,
+    #[serde(default)]
+    pub evolve: bool,
+    pub secret_ref: Option<NameRefInput>,
+}
+
+/// `secretRef: {name}` in a source vendir reads (unknown keys warn).
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameRefInput {
+    pub name: String,
 }
 
 /// `manual: {}`.

@@ -520,20 +520,7 @@ fn empty_documents_are_ignored() {
 
 #[test]
 fn sources() {
-    let t = one("  - path: x\n    git: {url: https://x}\n");
-    let e = err(&t);
-    assert_at(&e, &t, "git");
-    assert!(e
-        .message
-        .contains("`git` contents are not supported by vendoras yet"));
-    for src in [
-        "helmChart",
-        "imgpkgBundle",
-        "githubRelease",
-        "http",
-        "image",
-        "hg",
-    ] {
+    for src in ["helmChart", "imgpkgBundle", "githubRelease", "http", "image"] {
         let t = one(&format!("  - path: x\n    {src}: {{}}\n"));
         let e = err(&t);
         assert_at(&e, &t, src);

@@ -5,8 +5,11 @@
 //! `ociArtifact` is the headline source; `manual`, `directory` and `inline`
 //! let a real vendir.yml mix local content with artifacts.
 
+mod git;
+mod hg;
 mod local;
 mod oci;
+mod vcs;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -149,6 +152,8 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
         SourceConfig::Manual => Box::new(local::Manual),
         SourceConfig::Directory { path } => Box::new(local::Directory { path }),
         SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
+        SourceConfig::Git(cfg) => Box::new(git::GitSource { cfg }),
+        SourceConfig::Hg(cfg) => Box::new(hg::HgSource { cfg }),
     }
 }
 
