@@ -250,25 +250,25 @@ impl GitSource<'_> {
         )))
     }
 
-    /// The key of a commit's facts: everything `git describe` depends on.
-    fn facts_key(&self, sha: &str, refs: &[RemoteRef]) -> String {
-        let mut tags: Vec<String> = refs
-            .iter()
-            .filter(|r| r.name.starts_with("refs/tags/"))
-            .map(|r| format!("{} {}", r.sha, r.name))
+    /// The key of a commit's facts: everything `git describe` depends on
+    /// (the tags, as `<object> refs/tags/<name>` lines, peeled lines left
+    /// out so the remote's listing and a local one agree).
+    fn facts_key<'r>(&self, sha: &str, tags: impl Iterator<Item = (&'r str, &'r str)>) -> String {
+        let mut tags: Vec<String> = tags
+            .filter(|(_, n)| n.starts_with("refs/tags/") && !n.ends_with("^{}"))
+            .map(|(s, n)| format!("{s} {n}"))
             .collect();
         tags.sort();
         let tags = crate::digest::Digest::of(
             crate::digest::Algorithm::Sha256,
             tags.join("\n").as_bytes(),
         );
-        format!(
-            "{}\0{sha}\0{}\0{}",
-            self.cfg.url,
-            self.cfg.depth,
-            tags.hex()
-        )
+        format!("{}\0{sha}\0{}\0{}", self.cfg.url, self.cfg.depth, tags.hex())
     }
+}
+
+fn remote_tags(refs: &[RemoteRef]) -> impl Iterator<Item = (&str, &str)> {
+    refs.iter().map(|r| (r.sha.as_str(), r.name.as_str()))
 }
 
 fn list(items: &[&str]) -> String {
@@ -296,7 +296,7 @@ impl Source for GitSource<'_> {
             return Ok(None);
         };
         let cache = ctx.cache.map(|c| c.dir());
-        let facts: Option<CommitFacts> = Facts::read(cache, "git", &self.facts_key(&sha, &refs));
+        let facts: Option<CommitFacts> = Facts::read(cache, "git", &self.facts_key(&sha, remote_tags(&refs)));
         let (tags, commit_title) = facts
             .map(|f| (f.tags, f.commit_title))
             .unwrap_or_default();
@@ -318,13 +318,9 @@ impl Source for GitSource<'_> {
         let work = dest.path();
         let pinned = ctx.pinned.and_then(|p| p.git.as_ref()).map(|g| g.sha.clone());
         // Without a pin (an abbreviated sha), resolve now.
-        let (refs, want) = match pinned {
-            Some(sha) => (None, Resolved::Commit { sha, branch: None }),
-            None => {
-                let refs = self.ls_remote(&r)?;
-                let want = self.resolve(&refs)?;
-                (Some(refs), want)
-            }
+        let want = match pinned {
+            Some(sha) => Resolved::Commit { sha, branch: None },
+            None => self.resolve(&self.ls_remote(&r)?)?,
         };
         let want_text = match &want {
             Resolved::Commit { sha, .. } | Resolved::Abbreviated(sha) => sha.clone(),
@@ -421,22 +417,16 @@ impl Source for GitSource<'_> {
             Some((first, _)) => format!("{first}..."),
             None => message.to_string(),
         };
-        let refs = match refs {
-            Some(r) => r,
-            None if ctx.cache.is_some() => self.ls_remote_quiet(&r),
-            None => Vec::new(),
-        };
-        if !refs.is_empty() {
-            Facts::write(
-                ctx.cache.map(|c| c.dir()),
-                "git",
-                &self.facts_key(&sha, &refs),
-                &CommitFacts {
-                    tags: tags.clone(),
-                    commit_title: commit_title.clone(),
-                },
-            );
-        }
+        let local_tags = git(&["for-each-ref", "--format=%(objectname) %(refname)", "refs/tags/"])?;
+        Facts::write(
+            ctx.cache.map(|c| c.dir()),
+            "git",
+            &self.facts_key(&sha, local_tags.lines().filter_map(|l| l.split_once(' '))),
+            &CommitFacts {
+                tags: tags.clone(),
+                commit_title: commit_title.clone(),
+            },
+        );
         vcs::prune_empty_dirs(work, &[".git/refs", ".git/objects"])?;
         fetched_bytes += dir_size(&work.join(".git/objects"));
         Ok(Fetched {
@@ -462,11 +452,6 @@ impl GitSource<'_> {
             "commit {sha} is not in the repository (was the branch force-pushed, or the sha \
              mistyped?)"
         ))
-    }
-
-    /// ls-remote for the facts key after a pinned fetch; best effort.
-    fn ls_remote_quiet(&self, r: &Runner) -> Vec<RemoteRef> {
-        self.ls_remote(r).unwrap_or_default()
     }
 
     /// Makes sure the bare mirror at `path` has `want` (a sha, or an
