@@ -208,12 +208,20 @@ fn ref_selection_depth_and_submodules_over_git_daemon() {
     ));
     p.sync_same(
         &[],
-        &["vendor/stable", "vendor/pre", "vendor/shallow", "vendor/subs"],
+        &[
+            "vendor/stable",
+            "vendor/pre",
+            "vendor/shallow",
+            "vendor/subs",
+        ],
     );
     let t = p.ours.tree("vendor/shallow");
     assert!(t.contains_key(".git/shallow"), "{}", format_tree(&t));
     assert!(!t.contains_key("vendor"), "{}", format_tree(&t));
-    assert!(p.ours.tree("vendor/subs").contains_key("vendor/lib/lib.txt"));
+    assert!(p
+        .ours
+        .tree("vendor/subs")
+        .contains_key("vendor/lib/lib.txt"));
 }
 
 #[test]
@@ -306,10 +314,16 @@ fn bad_ref_and_credentials_on_plain_http_are_refused_keeping_tree_and_lock() {
     let before = p.states();
 
     p.config(&vendir_config(
-        &[one_content("vendor/app", &git_source(&url, "  ref: no-such-ref"))],
+        &[one_content(
+            "vendor/app",
+            &git_source(&url, "  ref: no-such-ref"),
+        )],
         &[],
     ));
-    assert_failed(&p.vendir.sync(&[]), &["did not match any file(s) known to git"]);
+    assert_failed(
+        &p.vendir.sync(&[]),
+        &["did not match any file(s) known to git"],
+    );
     let out = p.sync_ours(&[]);
     assert_failed(&out, &["no-such-ref", &url, "no branch, tag or commit"]);
     assert_eq!(p.states(), before, "a failed sync changed a tree or lock");
@@ -319,7 +333,10 @@ fn bad_ref_and_credentials_on_plain_http_are_refused_keeping_tree_and_lock() {
             "vendor/app",
             &git_source(&url, "  ref: main\n  secretRef:\n    name: creds"),
         )],
-        &[secret_doc("creds", &[("username", "u"), ("password", "s3cr3t-pw")])],
+        &[secret_doc(
+            "creds",
+            &[("username", "u"), ("password", "s3cr3t-pw")],
+        )],
     ));
     let msg = "Username/password authentication is only supported for https remotes";
     assert_failed(&p.vendir.sync(&[]), &[msg]);
@@ -350,7 +367,14 @@ fn basic_auth_over_https_never_shows_the_password() {
     // A `git` first on PATH that records its arguments (what `ps` would show).
     let shim = tempfile::tempdir().unwrap();
     let argv_log = shim.path().join("argv.log");
-    let real_git = String::from_utf8(Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout).unwrap();
+    let real_git = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     let script = format!(
         "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec {} \"$@\"\n",
         argv_log.display(),
@@ -387,11 +411,17 @@ fn basic_auth_over_https_never_shows_the_password() {
         assert!(!out.stdout.contains("git-Pa55") && !out.stderr.contains("git-Pa55"));
         let argv = fs::read_to_string(&argv_log).unwrap();
         assert!(argv.contains("ls-remote"), "{argv}");
-        assert!(!argv.contains("git-Pa55") && !argv.contains("Z2l0dXNlcjpnaXQtUGE1NQ"), "{argv}");
+        assert!(
+            !argv.contains("git-Pa55") && !argv.contains("Z2l0dXNlcjpnaXQtUGE1NQ"),
+            "{argv}"
+        );
         p.vendir.sync(&[]).ok();
         p.assert_same(&["vendor/app"]);
         let config = fs::read_to_string(p.ours.dir.join("vendor/app/.git/config")).unwrap();
-        assert!(!config.contains("git-Pa55") && !config.contains("Authorization"), "{config}");
+        assert!(
+            !config.contains("git-Pa55") && !config.contains("Authorization"),
+            "{config}"
+        );
     }
     assert_eq!(
         field(&lock_entry_of(&p.ours.lock(), "vendor/app"), "git", "sha").unwrap(),
@@ -401,7 +431,10 @@ fn basic_auth_over_https_never_shows_the_password() {
     // No credentials: both fail (prompts are off); vendoras names the URL.
     let before = p.ours.state();
     p.config(&vendir_config(
-        &[one_content("vendor/app", &git_source(&url, "  ref: v1.0.0"))],
+        &[one_content(
+            "vendor/app",
+            &git_source(&url, "  ref: v1.0.0"),
+        )],
         &[],
     ));
     assert_failed(&p.vendir.sync(&[]), &["could not read Username"]);

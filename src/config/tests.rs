@@ -520,7 +520,13 @@ fn empty_documents_are_ignored() {
 
 #[test]
 fn sources() {
-    for src in ["helmChart", "imgpkgBundle", "githubRelease", "http", "image"] {
+    for src in [
+        "helmChart",
+        "imgpkgBundle",
+        "githubRelease",
+        "http",
+        "image",
+    ] {
         let t = one(&format!("  - path: x\n    {src}: {{}}\n"));
         let e = err(&t);
         assert_at(&e, &t, src);

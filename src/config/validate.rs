@@ -713,7 +713,10 @@ fn required(doc: &Doc<'_>, s: String, p: &KeyPath) -> Result<String, ConfigError
         let parent = p.parent();
         return Err(doc.err(
             &parent,
-            format!("{parent} needs a non-empty `{}`", p.last_key().unwrap_or_default()),
+            format!(
+                "{parent} needs a non-empty `{}`",
+                p.last_key().unwrap_or_default()
+            ),
         ));
     }
     Ok(s)
@@ -758,8 +761,12 @@ fn git(doc: &Doc<'_>, g: GitInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Git, 
     let dp = p.k("depth");
     let depth = match g.depth {
         None => 0,
-        Some(d) => u32::try_from(d)
-            .map_err(|_| doc.err(&dp, format!("{dp} must be 0 or a positive number, found {d}")))?,
+        Some(d) => u32::try_from(d).map_err(|_| {
+            doc.err(
+                &dp,
+                format!("{dp} must be 0 or a positive number, found {d}"),
+            )
+        })?,
     };
     let secret = g
         .secret_ref

@@ -88,8 +88,9 @@ impl GitSource<'_> {
     /// credential store or header, TLS and LFS switches, stall limits.
     fn runner(&self, ctx: &FetchContext<'_>) -> Result<Runner> {
         let auth = Auth::load(ctx.loaded, self.cfg.secret_ref.as_ref());
-        auth.check_scheme("git", &self.cfg.url)
-            .map_err(|_| self.error("Username/password authentication is only supported for https remotes"))?;
+        auth.check_scheme("git", &self.cfg.url).map_err(|_| {
+            self.error("Username/password authentication is only supported for https remotes")
+        })?;
         let mut r = Runner::new("git", ctx.op, ctx.stall_timeout)?;
         r.scrub(auth.secrets());
         let mut config: Vec<(String, String)> = vec![
@@ -259,11 +260,14 @@ impl GitSource<'_> {
             .map(|(s, n)| format!("{s} {n}"))
             .collect();
         tags.sort();
-        let tags = crate::digest::Digest::of(
-            crate::digest::Algorithm::Sha256,
-            tags.join("\n").as_bytes(),
-        );
-        format!("{}\0{sha}\0{}\0{}", self.cfg.url, self.cfg.depth, tags.hex())
+        let tags =
+            crate::digest::Digest::of(crate::digest::Algorithm::Sha256, tags.join("\n").as_bytes());
+        format!(
+            "{}\0{sha}\0{}\0{}",
+            self.cfg.url,
+            self.cfg.depth,
+            tags.hex()
+        )
     }
 }
 
@@ -296,10 +300,9 @@ impl Source for GitSource<'_> {
             return Ok(None);
         };
         let cache = ctx.cache.map(|c| c.dir());
-        let facts: Option<CommitFacts> = Facts::read(cache, "git", &self.facts_key(&sha, remote_tags(&refs)));
-        let (tags, commit_title) = facts
-            .map(|f| (f.tags, f.commit_title))
-            .unwrap_or_default();
+        let facts: Option<CommitFacts> =
+            Facts::read(cache, "git", &self.facts_key(&sha, remote_tags(&refs)));
+        let (tags, commit_title) = facts.map(|f| (f.tags, f.commit_title)).unwrap_or_default();
         Ok(Some(Probed {
             lock: LockContent {
                 git: Some(LockGit {
@@ -316,7 +319,10 @@ impl Source for GitSource<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
         let r = self.runner(ctx)?;
         let work = dest.path();
-        let pinned = ctx.pinned.and_then(|p| p.git.as_ref()).map(|g| g.sha.clone());
+        let pinned = ctx
+            .pinned
+            .and_then(|p| p.git.as_ref())
+            .map(|g| g.sha.clone());
         // Without a pin (an abbreviated sha), resolve now.
         let want = match pinned {
             Some(sha) => Resolved::Commit { sha, branch: None },
@@ -332,7 +338,15 @@ impl Source for GitSource<'_> {
             let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
             fetched_bytes += self.update_mirror(&r, &area.path, &want_text)?;
             let mirror = area.path.display().to_string();
-            git(&["clone", "-q", "--local", "--no-checkout", "--", &mirror, "."])?;
+            git(&[
+                "clone",
+                "-q",
+                "--local",
+                "--no-checkout",
+                "--",
+                &mirror,
+                ".",
+            ])?;
             git(&["remote", "set-url", "origin", &self.cfg.url])?;
             git(&["config", "remote.origin.tagOpt", "--tags"])?;
         } else {
@@ -352,15 +366,25 @@ impl Source for GitSource<'_> {
             if !has_commit(&r, work, &want_text) {
                 // The ref moved since it was resolved (or --locked names an
                 // older commit): fetch that commit itself.
-                net(&["fetch", "-q", "--progress", "origin", &want_text, "--depth", &depth])
-                    .map_err(|_| self.missing(&want_text))?;
+                net(&[
+                    "fetch",
+                    "-q",
+                    "--progress",
+                    "origin",
+                    &want_text,
+                    "--depth",
+                    &depth,
+                ])
+                .map_err(|_| self.missing(&want_text))?;
             }
         }
         let sha = match want {
             Resolved::Commit { sha, .. } => sha,
-            Resolved::Abbreviated(a) => git(&["rev-parse", "--verify", "-q", &format!("{a}^{{commit}}")])
-                .map(|s| s.trim().to_string())
-                .map_err(|_| self.missing(&a))?,
+            Resolved::Abbreviated(a) => {
+                git(&["rev-parse", "--verify", "-q", &format!("{a}^{{commit}}")])
+                    .map(|s| s.trim().to_string())
+                    .map_err(|_| self.missing(&a))?
+            }
         };
         if !has_commit(&r, work, &sha) {
             return Err(self.missing(&sha));
@@ -377,8 +401,14 @@ impl Source for GitSource<'_> {
             GitRef::Named(n) => {
                 let b = n.strip_prefix("origin/").unwrap_or(n);
                 let tracking = format!("refs/remotes/origin/{b}");
-                let is_tag = git(&["rev-parse", "--verify", "-q", &format!("refs/tags/{b}")]).is_ok();
-                let at = git(&["rev-parse", "--verify", "-q", &format!("{tracking}^{{commit}}")]);
+                let is_tag =
+                    git(&["rev-parse", "--verify", "-q", &format!("refs/tags/{b}")]).is_ok();
+                let at = git(&[
+                    "rev-parse",
+                    "--verify",
+                    "-q",
+                    &format!("{tracking}^{{commit}}"),
+                ]);
                 (!is_tag && at.is_ok_and(|s| s.trim() == sha)).then(|| b.to_string())
             }
             GitRef::Semver { .. } => None,
@@ -400,7 +430,14 @@ impl Source for GitSource<'_> {
             }
         }
         if !self.cfg.skip_init_submodules {
-            net(&["submodule", "update", "-q", "--init", "--recursive", "--progress"])?;
+            net(&[
+                "submodule",
+                "update",
+                "-q",
+                "--init",
+                "--recursive",
+                "--progress",
+            ])?;
         }
         let head = git(&["rev-parse", "HEAD"])?.trim().to_string();
         if head != sha {
@@ -417,7 +454,11 @@ impl Source for GitSource<'_> {
             Some((first, _)) => format!("{first}..."),
             None => message.to_string(),
         };
-        let local_tags = git(&["for-each-ref", "--format=%(objectname) %(refname)", "refs/tags/"])?;
+        let local_tags = git(&[
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+            "refs/tags/",
+        ])?;
         Facts::write(
             ctx.cache.map(|c| c.dir()),
             "git",
@@ -464,8 +505,18 @@ impl GitSource<'_> {
             std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
             m(&["init", "-q", "--bare"])?;
             m(&["config", "remote.origin.url", &self.cfg.url])?;
-            m(&["config", "--replace-all", "remote.origin.fetch", "+refs/heads/*:refs/heads/*"])?;
-            m(&["config", "--add", "remote.origin.fetch", "+refs/tags/*:refs/tags/*"])?;
+            m(&[
+                "config",
+                "--replace-all",
+                "remote.origin.fetch",
+                "+refs/heads/*:refs/heads/*",
+            ])?;
+            m(&[
+                "config",
+                "--add",
+                "remote.origin.fetch",
+                "+refs/tags/*:refs/tags/*",
+            ])?;
         } else {
             // The URL is the cache key; keep the config in step anyway.
             m(&["config", "remote.origin.url", &self.cfg.url])?;
@@ -474,8 +525,18 @@ impl GitSource<'_> {
             return Ok(0);
         }
         let before = dir_size(&path.join("objects"));
-        r.network(path, &["fetch", "-q", "--progress", "--prune", "--no-tags", "origin"])
-            .map_err(|f| self.failed(f))?;
+        r.network(
+            path,
+            &[
+                "fetch",
+                "-q",
+                "--progress",
+                "--prune",
+                "--no-tags",
+                "origin",
+            ],
+        )
+        .map_err(|f| self.failed(f))?;
         if !has_commit(r, path, want) && want.len() == 40 {
             // Not reachable from any ref (a --locked sha of a force-pushed
             // branch): ask for it directly; servers may allow it.
@@ -489,8 +550,11 @@ impl GitSource<'_> {
 }
 
 fn has_commit(r: &Runner, dir: &Path, rev: &str) -> bool {
-    r.local(dir, &["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")])
-        .is_ok()
+    r.local(
+        dir,
+        &["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")],
+    )
+    .is_ok()
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -571,7 +635,10 @@ mod tests {
             Resolved::Abbreviated("abc1234".into())
         );
         let e = named("nope").unwrap_err().to_string();
-        assert!(e.contains("\"nope\"") && e.contains("https://h/x.git"), "{e}");
+        assert!(
+            e.contains("\"nope\"") && e.contains("https://h/x.git"),
+            "{e}"
+        );
         assert!(!e.contains("secret"), "{e}");
         let sel = |pre: Option<Vec<String>>| {
             resolve(

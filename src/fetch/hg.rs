@@ -48,8 +48,9 @@ impl HgSource<'_> {
     /// arguments.
     fn runner(&self, ctx: &FetchContext<'_>) -> Result<Runner> {
         let auth = Auth::load(ctx.loaded, self.cfg.secret_ref.as_ref());
-        auth.check_scheme("hg", &self.cfg.url)
-            .map_err(|_| self.error("Username/password authentication is only supported for https remotes"))?;
+        auth.check_scheme("hg", &self.cfg.url).map_err(|_| {
+            self.error("Username/password authentication is only supported for https remotes")
+        })?;
         let mut r = Runner::new("hg", ctx.op, ctx.stall_timeout)?;
         r.scrub(auth.secrets());
         let mut rc = String::new();
@@ -90,16 +91,31 @@ impl Source for HgSource<'_> {
         let out = r
             .network(
                 r.dir(),
-                &["identify", "--debug", "-i", "-r", &self.cfg.reference, "--", &self.cfg.url],
+                &[
+                    "identify",
+                    "--debug",
+                    "-i",
+                    "-r",
+                    &self.cfg.reference,
+                    "--",
+                    &self.cfg.url,
+                ],
             )
             .map_err(|f| self.failed(f))?;
-        let node = out.trim().trim_end_matches('+').to_string();
-        if node.len() != 40 {
+        // Over http `--debug` also prints the wire conversation: the node
+        // is the line of 40 hex digits.
+        let Some(node) = out
+            .lines()
+            .map(|l| l.trim().trim_end_matches('+'))
+            .find(|l| l.len() == 40 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_string)
+        else {
             return Ok(None);
-        }
-        let title = Facts::read::<NodeFacts>(ctx.cache.map(|c| c.dir()), "hg", &self.facts_key(&node))
-            .map(|f| f.title)
-            .unwrap_or_default();
+        };
+        let title =
+            Facts::read::<NodeFacts>(ctx.cache.map(|c| c.dir()), "hg", &self.facts_key(&node))
+                .map(|f| f.title)
+                .unwrap_or_default();
         Ok(Some(Probed {
             lock: LockContent {
                 hg: Some(LockHg {
@@ -131,19 +147,27 @@ impl Source for HgSource<'_> {
         }
         std::fs::write(mirror.join(".hg/hgrc"), &hgrc)
             .map_err(|e| Error::io(mirror.join(".hg/hgrc"), e))?;
-        let has = |rev: &str| m(&["log", "-r", rev, "-T", "{node}"]).is_ok();
+        let node_of = |rev: &str| {
+            m(&["log", "-r", rev, "-T", "{node}"])
+                .ok()
+                .map(|n| n.trim().to_string())
+                .filter(|n| n.len() == 40)
+        };
         // A tag or branch may have moved: pull unless the pin is a node
         // the clone already has.
         let pinned = ctx.pinned.and_then(|p| p.hg.as_ref()).is_some();
-        if !(pinned && has(&want)) {
-            r.network(mirror, &["pull", "-q"])
-                .map_err(|f| self.failed(f))?;
-        }
-        let node = m(&["log", "-r", &want, "-T", "{node}"])
-            .map_err(|_| self.error(format!("no changeset, tag or branch {want:?} in the repository")))?
-            .trim()
-            .to_string();
-
+        let node = match node_of(&want).filter(|_| pinned) {
+            Some(n) => n,
+            None => {
+                r.network(mirror, &["pull", "-q"])
+                    .map_err(|f| self.failed(f))?;
+                node_of(&want).ok_or_else(|| {
+                    self.error(format!(
+                        "no changeset, tag or branch {want:?} in the repository"
+                    ))
+                })?
+            }
+        };
         let mirror_text = mirror.display().to_string();
         let h = |args: &[&str]| r.local(work, args).map_err(|f| self.failed(f));
         h(&["clone", "-q", "-U", "--", &mirror_text, "."])?;
@@ -151,10 +175,10 @@ impl Source for HgSource<'_> {
         let rc_path = work.join(".hg/hgrc");
         std::fs::write(&rc_path, &hgrc).map_err(|e| Error::io(&rc_path, e))?;
         h(&["update", "-q", "-r", &node])?;
-        let sha = h(&["log", "-r", ".", "-T", "{node}"])?.trim().to_string();
-        let title = h(&["log", "-l", "1", "-T", "{desc|firstline|strip}", "-r", &sha])?
-            .trim()
-            .to_string();
+        // vendir: `{node}` of `.`, and `{desc|firstline|strip}`.
+        let out = h(&["log", "-r", ".", "-T", "{node}\n{desc|firstline|strip}"])?;
+        let (sha, title) = out.split_once('\n').unwrap_or((out.as_str(), ""));
+        let (sha, title) = (sha.trim().to_string(), title.trim().to_string());
         Facts::write(
             ctx.cache.map(|c| c.dir()),
             "hg",

@@ -93,16 +93,12 @@ impl Auth {
     /// The ssh command vendir builds, with the key and known-hosts files
     /// written (0600) into `dir`.
     pub fn ssh_command(&self, dir: &Path) -> Result<String> {
-        let mut cmd =
-            String::from("ssh -o ServerAliveInterval=30 -o ForwardAgent=no -F /dev/null");
+        let mut cmd = String::from("ssh -o ServerAliveInterval=30 -o ForwardAgent=no -F /dev/null");
         if let Some(key) = &self.private_key {
             let path = dir.join("private-key");
             // vendir appends a newline: ssh rejects a key without one.
             write_private(&path, format!("{key}\n").as_bytes())?;
-            cmd.push_str(&format!(
-                " -i {} -o IdentitiesOnly=yes",
-                shell_quote(&path)
-            ));
+            cmd.push_str(&format!(" -i {} -o IdentitiesOnly=yes", shell_quote(&path)));
         }
         match &self.known_hosts {
             Some(hosts) => {
@@ -325,8 +321,14 @@ impl Runner {
         })?;
         let activity = Arc::new((Mutex::new(Activity::new()), Condvar::new()));
         let readers: Vec<_> = [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .enumerate()
@@ -357,10 +359,8 @@ impl Runner {
                     None
                 };
                 if let Some(why) = why {
-                    let _ = rustix::process::kill_process_group(
-                        pgid,
-                        rustix::process::Signal::KILL,
-                    );
+                    let _ =
+                        rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
                     killed = Some(why);
                     break;
                 }
@@ -531,7 +531,10 @@ pub(crate) struct Facts;
 impl Facts {
     fn path(cache: &Path, tool: &str, key: &str) -> PathBuf {
         let d = crate::digest::Digest::of(crate::digest::Algorithm::Sha256, key.as_bytes());
-        cache.join(tool).join("facts").join(format!("{}.json", d.hex()))
+        cache
+            .join(tool)
+            .join("facts")
+            .join(format!("{}.json", d.hex()))
     }
 
     /// The facts recorded under `key`.
