@@ -93,6 +93,7 @@ impl GitSource<'_> {
         })?;
         let mut r = Runner::new("git", ctx.op, ctx.stall_timeout)?;
         r.scrub(auth.secrets());
+        r.scrub(vcs::userinfo(&self.cfg.url).into_iter().collect());
         let mut config: Vec<(String, String)> = vec![
             // Start from no helper at all: only ours may answer.
             ("credential.helper".into(), String::new()),

@@ -53,6 +53,7 @@ impl HgSource<'_> {
         })?;
         let mut r = Runner::new("hg", ctx.op, ctx.stall_timeout)?;
         r.scrub(auth.secrets());
+        r.scrub(vcs::userinfo(&self.cfg.url).into_iter().collect());
         let mut rc = String::new();
         if self.cfg.evolve {
             rc.push_str("[extensions]\nevolve =\ntopic =\n");

@@ -144,6 +144,15 @@ pub(crate) fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
+/// The `user:pass@` part of a URL written with credentials, if any: it is
+/// scrubbed from everything shown.
+pub(crate) fn userinfo(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let end = rest.find('/').unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    Some(rest[..=at].to_string())
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::new();
@@ -574,6 +583,8 @@ mod tests {
             "https://h.example/x.git"
         );
         assert_eq!(redact_url("https://h/x@y"), "https://h/x@y");
+        assert_eq!(userinfo("https://u:p@h/x").as_deref(), Some("u:p@"));
+        assert_eq!(userinfo("https://h/x@y"), None);
         assert_eq!(redact_url("git@github.com:a/b"), "git@github.com:a/b");
         assert_eq!(percent_encode("a b@c:d/é"), "a%20b%40c%3Ad%2F%C3%A9");
     }
