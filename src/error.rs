@@ -93,6 +93,18 @@ pub enum Error {
         /// The digest of what arrived.
         actual: String,
     },
+    /// A `git` or `hg` command failed, or was refused before it ran.
+    Vcs {
+        /// `git` or `hg`.
+        tool: &'static str,
+        /// The repository URL (any userinfo removed).
+        url: String,
+        /// The ref as configured, or the commit being fetched.
+        reference: Option<String>,
+        /// What failed, in the tool's words where it said something
+        /// (secrets removed).
+        reason: String,
+    },
     /// Local file system trouble.
     Io {
         /// The path involved.
@@ -295,6 +307,7 @@ impl Error {
             Error::Verify { .. } => "verify",
             Error::Http(_) => "http",
             Error::Checksum { .. } => "checksum",
+            Error::Vcs { .. } => "vcs",
             Error::Io { .. } => "io",
             Error::Lock { .. } => "lock",
             Error::Usage(_) => "usage",
@@ -449,6 +462,18 @@ impl Error {
                 put("expected", format!("sha256:{expected}").into());
                 put("actual", format!("sha256:{actual}").into());
             }
+            Error::Vcs {
+                tool,
+                url,
+                reference,
+                ..
+            } => {
+                put("tool", (*tool).into());
+                put("url", url.as_str().into());
+                if let Some(r) = reference {
+                    put("reference", r.as_str().into());
+                }
+            }
             Error::Io { path, .. } => put("path", path.display().to_string().into()),
             Error::Lock { file, line, .. } => {
                 if let Some(f) = file {
@@ -594,6 +619,18 @@ impl fmt::Display for Error {
                 f,
                 "{subject}: expected sha256:{expected}, but the download was sha256:{actual}"
             ),
+            Error::Vcs {
+                tool,
+                url,
+                reference,
+                reason,
+            } => {
+                write!(f, "{tool} {url}")?;
+                if let Some(r) = reference {
+                    write!(f, " (ref {r:?})")?;
+                }
+                write!(f, ": {reason}")
+            }
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Lock {
                 file,

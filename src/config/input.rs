@@ -62,8 +62,8 @@ pub(crate) enum SourceInput {
     Manual(ManualInput),
     Directory(DirectorySourceInput),
     Inline(InlineInput),
-    Git(Unsupported),
-    Hg(Unsupported),
+    Git(Box<GitInput>),
+    Hg(HgInput),
     Http(HttpInput),
     Image(Unsupported),
     ImgpkgBundle(Unsupported),
@@ -227,6 +227,48 @@ pub(crate) struct LenientPrereleasesInput {
 #[derive(Debug, Deserialize)]
 pub(crate) struct UnpackArchiveInput {
     pub path: String,
+}
+
+/// `git:` (vendir reads it, so unknown keys are warnings).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GitInput {
+    #[serde(default)]
+    pub url: String,
+    #[serde(rename = "ref")]
+    pub ref_: Option<String>,
+    pub ref_selection: Option<VersionSelectionInput>,
+    pub depth: Option<i64>,
+    #[serde(default)]
+    pub skip_init_submodules: bool,
+    #[serde(rename = "lfsSkipSmudge", default)]
+    pub lfs_skip_smudge: bool,
+    #[serde(rename = "dangerousSkipTLSVerify", default)]
+    pub dangerous_skip_tls_verify: bool,
+    #[serde(rename = "forceHTTPBasicAuth", default)]
+    pub force_http_basic_auth: bool,
+    pub secret_ref: Option<NameInput>,
+    pub verification: Option<GitVerificationInput>,
+}
+
+/// `git.verification:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GitVerificationInput {
+    pub public_keys_secret_ref: Option<NameInput>,
+}
+
+/// `hg:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HgInput {
+    #[serde(default)]
+    pub url: String,
+    #[serde(rename = "ref")]
+    pub ref_: Option<String>,
+    #[serde(default)]
+    pub evolve: bool,
+    pub secret_ref: Option<NameInput>,
 }
 
 /// `manual: {}`.

@@ -86,6 +86,10 @@ pub enum Source {
     Http(Http),
     /// `githubRelease:`: assets of a GitHub release.
     GithubRelease(Box<GithubRelease>),
+    /// `git:`: a commit checked out with the installed `git`.
+    Git(Git),
+    /// `hg:`: a changeset checked out with the installed `hg`.
+    Hg(Hg),
 }
 
 impl Source {
@@ -99,6 +103,8 @@ impl Source {
             Source::HelmChart(_) => "helmChart",
             Source::Http(_) => "http",
             Source::GithubRelease(_) => "githubRelease",
+            Source::Git(_) => "git",
+            Source::Hg(_) => "hg",
         }
     }
 }
@@ -266,6 +272,58 @@ pub enum CosignKey {
     File(String),
     /// `secretRef`: every `*.pub` key of this Secret.
     Secret(SecretRef),
+}
+
+/// The `git` source (docs/config.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Git {
+    /// `url`: anything `git` accepts (https, http, ssh, git://, a path).
+    pub url: String,
+    /// What to check out.
+    pub reference: GitRef,
+    /// `depth`: a shallow fetch of this many commits; 0 = full history.
+    pub depth: u32,
+    /// `skipInitSubmodules`.
+    pub skip_init_submodules: bool,
+    /// `lfsSkipSmudge`: `GIT_LFS_SKIP_SMUDGE=1`.
+    pub lfs_skip_smudge: bool,
+    /// `dangerousSkipTLSVerify`: `GIT_SSL_NO_VERIFY=true`.
+    pub dangerous_skip_tls_verify: bool,
+    /// `forceHTTPBasicAuth`: send the credentials up front in a header.
+    pub force_http_basic_auth: bool,
+    /// `secretRef`: `ssh-privatekey`, `ssh-knownhosts`, `username`,
+    /// `password` (the Secret exists).
+    pub secret_ref: Option<SecretRef>,
+    /// `verification.publicKeysSecretRef`: armored GPG public keys that
+    /// must have signed the commit or tag (the Secret exists).
+    pub public_keys: Option<SecretRef>,
+}
+
+/// `git.ref` or `git.refSelection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitRef {
+    /// `ref`: a branch, tag, sha or `origin/<name>`, as written.
+    Named(String),
+    /// `refSelection.semver`: the highest matching tag.
+    Semver {
+        /// `constraints`.
+        constraints: String,
+        /// As [`Semver::prerelease_identifiers`].
+        prerelease_identifiers: Option<Vec<String>>,
+    },
+}
+
+/// The `hg` source (docs/config.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hg {
+    /// `url`.
+    pub url: String,
+    /// `ref`: a changeset id, tag, branch or bookmark.
+    pub reference: String,
+    /// `evolve`: enable the `evolve` and `topic` extensions.
+    pub evolve: bool,
+    /// `secretRef`: as for git (the Secret exists).
+    pub secret_ref: Option<SecretRef>,
 }
 
 /// The `inline` source.

@@ -520,13 +520,13 @@ fn empty_documents_are_ignored() {
 
 #[test]
 fn sources() {
-    let t = one("  - path: x\n    git: {url: https://x}\n");
+    let t = one("  - path: x\n    image: {url: x}\n");
     let e = err(&t);
-    assert_at(&e, &t, "git");
+    assert_at(&e, &t, "image");
     assert!(e
         .message
-        .contains("`git` contents are not supported by vendoras yet"));
-    for src in ["imgpkgBundle", "image", "hg"] {
+        .contains("`image` contents are not supported by vendoras yet"));
+    for src in ["imgpkgBundle", "image"] {
         let t = one(&format!("  - path: x\n    {src}: {{}}\n"));
         let e = err(&t);
         assert_at(&e, &t, src);
@@ -1227,4 +1227,63 @@ fn http_and_github_release_sources() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn git_and_hg_contents_are_read_with_vendirs_keys() {
+    let t = one("  - path: .\n    git:\n      url: https://h/x.git\n      refSelection:\n        semver:\n          constraints: \">=1.0.0\"\n          prereleases: {identifiers: [rc]}\n      depth: 1\n      skipInitSubmodules: true\n      shallow: true\n");
+    let l = load1(&t).unwrap();
+    let Source::Git(g) = &l.config.directories[0].contents[0].source else {
+        panic!("not git")
+    };
+    assert_eq!(g.depth, 1);
+    assert!(g.skip_init_submodules);
+    assert_eq!(
+        g.reference,
+        GitRef::Semver {
+            constraints: ">=1.0.0".into(),
+            prerelease_identifiers: Some(vec!["rc".into()])
+        }
+    );
+    // A key vendir ignores is a warning, as for every kind vendir reads.
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    assert_eq!(l.warnings[0].key.as_deref(), Some("shallow"));
+
+    let both = one("  - path: .\n    git: {url: u, ref: main, refSelection: {semver: {constraints: \">1\"}}}\n");
+    assert!(
+        err(&both).message.contains("exclude each other"),
+        "{}",
+        err(&both)
+    );
+    let neither = one("  - path: .\n    git: {url: u}\n");
+    assert!(
+        err(&neither).message.contains("needs `ref`"),
+        "{}",
+        err(&neither)
+    );
+    let negative = one("  - path: .\n    git: {url: u, ref: main, depth: -1}\n");
+    assert!(
+        err(&negative).message.contains("depth"),
+        "{}",
+        err(&negative)
+    );
+    let gpg = one("  - path: .\n    git: {url: u, ref: main, verification: {publicKeysSecretRef: {name: k}}}\n");
+    assert!(
+        err(&gpg).message.contains("not supported by vendoras yet"),
+        "{}",
+        err(&gpg)
+    );
+    let secret = format!(
+        "{}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{token: x}}\n",
+        one("  - path: .\n    git: {url: u, ref: main, secretRef: {name: s}}\n")
+    );
+    let e = err(&secret);
+    assert!(
+        e.message
+            .contains("Unknown secret field 'token' in secret 's'"),
+        "{e}"
+    );
+    assert!(!e.message.contains(": x"), "{e}");
+    let hg = one("  - path: .\n    hg: {url: u}\n");
+    assert!(err(&hg).message.contains("non-empty `ref`"), "{}", err(&hg));
 }

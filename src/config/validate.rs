@@ -8,9 +8,9 @@ use base64::Engine as _;
 
 use super::error::{suggest, ConfigError};
 use super::input::{
-    ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, GithubReleaseInput, HelmChartInput,
-    HttpInput, InlineInput, OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput,
-    SourceInput,
+    ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, GitInput, GithubReleaseInput,
+    HelmChartInput, HgInput, HttpInput, InlineInput, NameInput, OciArtifactInput, PathsFromKind,
+    SecretDoc, SecretRefInput, SourceInput,
 };
 use super::model::*;
 use super::yaml::{DeError, DeErrorKind, KeyPath, Pos, Seen, Value};
@@ -229,6 +229,8 @@ const SUPPORTED_SOURCES: &[&str] = &[
     "http",
     "githubRelease",
     "helmChart",
+    "git",
+    "hg",
 ];
 
 /// Everything a Config refers to besides itself.
@@ -540,10 +542,9 @@ fn content(
         SourceInput::GithubRelease(g) => {
             Source::GithubRelease(Box::new(github_release(doc, *g, &sp, refs)?))
         }
-        SourceInput::Git(_)
-        | SourceInput::Hg(_)
-        | SourceInput::Image(_)
-        | SourceInput::ImgpkgBundle(_) => {
+        SourceInput::Git(g) => Source::Git(git(doc, *g, &sp, refs)?),
+        SourceInput::Hg(h) => Source::Hg(hg(doc, h, &sp, refs)?),
+        SourceInput::Image(_) | SourceInput::ImgpkgBundle(_) => {
             return Err(doc.err_key(
                 &sp,
                 format!(
@@ -971,6 +972,154 @@ fn helm_chart(
         name,
         version,
         repository,
+        secret_ref,
+    })
+}
+
+/// The keys vendir's git and hg sources read from a `secretRef` Secret.
+const VCS_SECRET_KEYS: &[&str] = &["ssh-privatekey", "ssh-knownhosts", "username", "password"];
+
+/// A git/hg `secretRef`: the Secret exists and has only keys vendir reads
+/// (vendir refuses any other key when it fetches; here it is positioned).
+fn vcs_secret(
+    doc: &Doc<'_>,
+    r: NameInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<SecretRef, ConfigError> {
+    let sr = secret_ref(doc, SecretRefInput { name: r.name }, p, refs)?;
+    if let Some(bad) = refs.secrets[&sr.name]
+        .data
+        .keys()
+        .find(|k| !VCS_SECRET_KEYS.contains(&k.as_str()))
+    {
+        return Err(doc.err(
+            &p.k("name"),
+            format!(
+                "Unknown secret field '{bad}' in secret '{}' (a git/hg secretRef may hold {})",
+                sr.name,
+                VCS_SECRET_KEYS.join(", ")
+            ),
+        ));
+    }
+    Ok(sr)
+}
+
+/// A required string: present and not blank.
+fn required(doc: &Doc<'_>, s: String, p: &KeyPath) -> Result<String, ConfigError> {
+    if s.trim().is_empty() {
+        let parent = p.parent();
+        return Err(doc.err(
+            &parent,
+            format!(
+                "{parent} needs a non-empty `{}`",
+                p.last_key().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+fn git(doc: &Doc<'_>, g: GitInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Git, ConfigError> {
+    let url = required(doc, g.url, &p.k("url"))?;
+    let named = nonempty(doc, g.ref_, &p.k("ref"))?;
+    let reference = match (named, g.ref_selection) {
+        (Some(_), Some(_)) => {
+            return Err(doc.err_key(
+                &p.k("refSelection"),
+                format!("{p}: `ref` and `refSelection` exclude each other; set one"),
+            ))
+        }
+        (Some(r), None) => GitRef::Named(r),
+        (None, Some(sel)) => {
+            let sp = p.k("refSelection").k("semver");
+            let Some(semver) = sel.semver else {
+                return Err(doc.err(
+                    &p.k("refSelection"),
+                    format!("{p}.refSelection needs `semver`"),
+                ));
+            };
+            let cp = sp.k("constraints");
+            let constraints = required(doc, semver.constraints, &cp)?;
+            if let Err(e) = crate::resolve::Range::parse(&constraints) {
+                return Err(doc.err(&cp, format!("{cp}: {e}")));
+            }
+            GitRef::Semver {
+                constraints,
+                prerelease_identifiers: semver.prereleases.map(|p| p.identifiers),
+            }
+        }
+        (None, None) => {
+            return Err(doc.err(
+                p,
+                format!("{p} needs `ref` (a branch, tag or sha) or `refSelection`"),
+            ))
+        }
+    };
+    let dp = p.k("depth");
+    let depth = match g.depth {
+        None => 0,
+        Some(d) => u32::try_from(d).map_err(|_| {
+            doc.err(
+                &dp,
+                format!("{dp} must be 0 or a positive number, found {d}"),
+            )
+        })?,
+    };
+    let secret = g
+        .secret_ref
+        .map(|r| vcs_secret(doc, r, &p.k("secretRef"), refs))
+        .transpose()?;
+    let vp = p.k("verification");
+    if g.verification.is_some() {
+        // Refused, not ignored: a silently skipped signature check would
+        // vendor what the config says must be verified.
+        return Err(doc.err_key(
+            &vp,
+            format!(
+                "{vp} (GPG-signed commits and tags) is not supported by vendoras yet; remove it \
+                 or use vendir for this content"
+            ),
+        ));
+    }
+    let public_keys = match g.verification {
+        None => None,
+        Some(v) => match v.public_keys_secret_ref {
+            Some(r) => Some(secret_ref(
+                doc,
+                SecretRefInput { name: r.name },
+                &vp.k("publicKeysSecretRef"),
+                refs,
+            )?),
+            None => {
+                return Err(doc.err(&vp, format!("{vp} needs `publicKeysSecretRef`")));
+            }
+        },
+    };
+    Ok(Git {
+        url,
+        reference,
+        depth,
+        skip_init_submodules: g.skip_init_submodules,
+        lfs_skip_smudge: g.lfs_skip_smudge,
+        dangerous_skip_tls_verify: g.dangerous_skip_tls_verify,
+        force_http_basic_auth: g.force_http_basic_auth,
+        secret_ref: secret,
+        public_keys,
+    })
+}
+
+fn hg(doc: &Doc<'_>, h: HgInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Hg, ConfigError> {
+    let url = required(doc, h.url, &p.k("url"))?;
+    let reference = required(doc, h.ref_.unwrap_or_default(), &p.k("ref"))?;
+    let secret_ref = h
+        .secret_ref
+        .map(|r| vcs_secret(doc, r, &p.k("secretRef"), refs))
+        .transpose()?;
+    Ok(Hg {
+        url,
+        reference,
+        evolve: h.evolve,
         secret_ref,
     })
 }

@@ -5,11 +5,14 @@
 //! `ociArtifact` is the headline source; `manual`, `directory` and `inline`
 //! let a real vendir.yml mix local content with artifacts.
 
+mod git;
 mod github;
 mod helm;
+mod hg;
 mod http;
 mod local;
 mod oci;
+mod vcs;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -179,6 +182,8 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
             cfg,
             permissions: content.permissions,
         }),
+        SourceConfig::Git(cfg) => Box::new(git::GitSource { cfg }),
+        SourceConfig::Hg(cfg) => Box::new(hg::HgSource { cfg }),
     }
 }
 

@@ -1,0 +1,656 @@
+//! `git:` — a commit checked out with the installed `git`, `.git` kept, as
+//! vendir v0.44.0 does it (docs/dev/vendir-reference.md, "git").
+//!
+//! - probe: `git ls-remote` resolves the ref (or `refSelection`) to a sha
+//!   without fetching objects; the title and `git describe` of a commit
+//!   seen before come from the cache's facts, so an unchanged ref yields
+//!   its exact lock entry and the directory is kept untouched.
+//! - fetch: objects come from a bare mirror per URL in the cache
+//!   (`<cache>/git/<sha256(url)>`), fetched from the remote only when it
+//!   lacks the pinned commit; the checkout is a `git clone --local` of it
+//!   (object files hard-linked where possible) with `origin` pointing at
+//!   the real URL, so submodules with relative URLs and a later `git fetch`
+//!   in the vendored tree work as in vendir's checkout. `depth` fetches
+//!   shallowly from the remote, as vendir does (a mirror is full history).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::vcs::{self, Area, Auth, Facts, Failure, Runner};
+use super::{FetchContext, Fetched, Probed, Source};
+use crate::config::{Git as GitConfig, GitRef};
+use crate::error::{Error, Result};
+use crate::extract::Root;
+use crate::lock::{LockContent, LockGit};
+
+/// The `git` source.
+pub struct GitSource<'a> {
+    pub cfg: &'a GitConfig,
+}
+
+/// One ref from `git ls-remote`.
+struct RemoteRef {
+    sha: String,
+    name: String,
+}
+
+/// What a configured ref resolved to.
+#[derive(Debug, PartialEq, Eq)]
+enum Resolved {
+    /// A commit, and the branch vendir's `git checkout` creates for it
+    /// (a branch ref gives `HEAD: ref: refs/heads/<name>`).
+    Commit { sha: String, branch: Option<String> },
+    /// An abbreviated sha: only the objects can tell.
+    Abbreviated(String),
+}
+
+/// Title and describe of a commit (see [`Facts`]).
+#[derive(Serialize, Deserialize)]
+struct CommitFacts {
+    tags: Vec<String>,
+    commit_title: String,
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl GitSource<'_> {
+    fn url(&self) -> String {
+        vcs::redact_url(&self.cfg.url)
+    }
+
+    fn ref_text(&self) -> String {
+        match &self.cfg.reference {
+            GitRef::Named(r) => r.clone(),
+            GitRef::Semver { constraints, .. } => format!("refSelection {constraints}"),
+        }
+    }
+
+    fn error(&self, reason: impl Into<String>) -> Error {
+        Error::Vcs {
+            tool: "git",
+            url: self.url(),
+            reference: Some(self.ref_text()),
+            reason: reason.into(),
+        }
+    }
+
+    fn failed(&self, f: Failure) -> Error {
+        if f.status == "interrupted" {
+            return Error::Cancelled;
+        }
+        self.error(f.reason())
+    }
+
+    /// The runner with vendir's environment for this content: ssh command,
+    /// credential store or header, TLS and LFS switches, stall limits.
+    fn runner(&self, ctx: &FetchContext<'_>) -> Result<Runner> {
+        let auth = Auth::load(ctx.loaded, self.cfg.secret_ref.as_ref());
+        auth.check_scheme("git", &self.cfg.url).map_err(|_| {
+            self.error("Username/password authentication is only supported for https remotes")
+        })?;
+        let mut r = Runner::new("git", ctx.op, ctx.stall_timeout)?;
+        r.scrub(auth.secrets());
+        r.scrub(vcs::userinfo(&self.cfg.url).into_iter().collect());
+        let mut config: Vec<(String, String)> = vec![
+            // Start from no helper at all: only ours may answer.
+            ("credential.helper".into(), String::new()),
+            ("advice.detachedHead".into(), "false".into()),
+            ("http.lowSpeedLimit".into(), "1".into()),
+            ("http.lowSpeedTime".into(), r.stall_secs().to_string()),
+        ];
+        if auth.is_present() {
+            let ssh = auth.ssh_command(r.dir())?;
+            r.set("GIT_SSH_COMMAND", ssh);
+        }
+        if let Some((user, password)) = auth.basic() {
+            if self.cfg.force_http_basic_auth {
+                use base64::Engine as _;
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                r.scrub(vec![token.clone()]);
+                // Scoped to the URL (not every host git may be sent to),
+                // and in the environment, not in the kept .git/config.
+                config.push((
+                    format!("http.{}.extraHeader", self.cfg.url),
+                    format!("Authorization: Basic {token}"),
+                ));
+            } else {
+                let store = r.dir().join("git-credentials");
+                let rest = &self.cfg.url["https://".len()..];
+                let host = &rest[..rest.find('/').unwrap_or(rest.len())];
+                let host = host.rsplit('@').next().unwrap_or(host);
+                let line = format!(
+                    "https://{}:{}@{host}\n",
+                    vcs::percent_encode(user),
+                    vcs::percent_encode(password)
+                );
+                vcs::write_private(&store, line.as_bytes())?;
+                config.push((
+                    "credential.helper".into(),
+                    format!("store --file={}", store.display()),
+                ));
+            }
+        }
+        if self.cfg.lfs_skip_smudge {
+            r.set("GIT_LFS_SKIP_SMUDGE", "1");
+        }
+        if self.cfg.dangerous_skip_tls_verify {
+            r.set("GIT_SSL_NO_VERIFY", "true");
+        }
+        r.set("GIT_CONFIG_COUNT", config.len().to_string());
+        for (i, (k, v)) in config.into_iter().enumerate() {
+            r.set(&format!("GIT_CONFIG_KEY_{i}"), k);
+            r.set(&format!("GIT_CONFIG_VALUE_{i}"), v);
+        }
+        Ok(r)
+    }
+
+    fn ls_remote(&self, r: &Runner) -> Result<Vec<RemoteRef>> {
+        let out = r
+            .network(r.dir(), &["ls-remote", "--", &self.cfg.url])
+            .map_err(|f| self.failed(f))?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let (sha, name) = l.split_once('\t')?;
+                Some(RemoteRef {
+                    sha: sha.trim().to_string(),
+                    name: name.trim().to_string(),
+                })
+            })
+            .collect())
+    }
+
+    /// Resolves the ref as vendir's `git fetch` + `git checkout REF` would.
+    fn resolve(&self, refs: &[RemoteRef]) -> Result<Resolved> {
+        let find = |name: &str| refs.iter().find(|r| r.name == name).map(|r| &r.sha);
+        // A tag's commit: the peeled `^{}` line of an annotated tag.
+        let tag = |t: &str| {
+            find(&format!("refs/tags/{t}^{{}}"))
+                .or_else(|| find(&format!("refs/tags/{t}")))
+                .cloned()
+        };
+        let commit = |sha: String, branch: Option<String>| Ok(Resolved::Commit { sha, branch });
+        let name = match &self.cfg.reference {
+            GitRef::Semver {
+                constraints,
+                prerelease_identifiers,
+            } => {
+                let tags: Vec<String> = refs
+                    .iter()
+                    .filter_map(|r| r.name.strip_prefix("refs/tags/"))
+                    .filter(|t| !t.ends_with("^{}"))
+                    .map(str::to_string)
+                    .collect();
+                let chosen = crate::resolve::select_tag(
+                    &tags,
+                    constraints,
+                    prerelease_identifiers.as_deref(),
+                )
+                .map_err(|e| match e {
+                    Error::Setting { reason, .. } => self.error(format!(
+                        "refSelection.semver.constraints {constraints:?}: {reason}"
+                    )),
+                    other => other,
+                })?;
+                let sha = tag(&chosen).expect("selected from the listed tags");
+                return commit(sha, None);
+            }
+            GitRef::Named(n) => n.as_str(),
+        };
+        if let Some(b) = name.strip_prefix("origin/") {
+            // vendir fetches only `b`, then checks out `b`: a tag of that
+            // name wins (detached), else git creates the branch.
+            if let Some(sha) = tag(b) {
+                return commit(sha, None);
+            }
+            if let Some(sha) = find(&format!("refs/heads/{b}")) {
+                return commit(sha.clone(), Some(b.to_string()));
+            }
+        } else {
+            if name.len() == 40 && is_hex(name) {
+                return commit(name.to_ascii_lowercase(), None);
+            }
+            if let Some(t) = name.strip_prefix("refs/tags/") {
+                if let Some(sha) = tag(t) {
+                    return commit(sha, None);
+                }
+            }
+            if let Some(b) = name.strip_prefix("refs/remotes/origin/") {
+                if let Some(sha) = find(&format!("refs/heads/{b}")) {
+                    return commit(sha.clone(), None);
+                }
+            }
+            if let Some(sha) = tag(name) {
+                return commit(sha, None);
+            }
+            if let Some(sha) = find(&format!("refs/heads/{name}")) {
+                return commit(sha.clone(), Some(name.to_string()));
+            }
+            if name.len() >= 4 && is_hex(name) {
+                return Ok(Resolved::Abbreviated(name.to_ascii_lowercase()));
+            }
+        }
+        let mut branches: Vec<&str> = refs
+            .iter()
+            .filter_map(|r| r.name.strip_prefix("refs/heads/"))
+            .collect();
+        branches.truncate(10);
+        let mut tags: Vec<&str> = refs
+            .iter()
+            .filter_map(|r| r.name.strip_prefix("refs/tags/"))
+            .filter(|t| !t.ends_with("^{}"))
+            .collect();
+        tags.truncate(10);
+        Err(self.error(format!(
+            "no branch, tag or commit {name:?} in the repository (branches: {}; tags: {})",
+            list(&branches),
+            list(&tags)
+        )))
+    }
+
+    /// The key of a commit's facts: everything `git describe` depends on
+    /// (the tags, as `<object> refs/tags/<name>` lines, peeled lines left
+    /// out so the remote's listing and a local one agree).
+    fn facts_key<'r>(&self, sha: &str, tags: impl Iterator<Item = (&'r str, &'r str)>) -> String {
+        let mut tags: Vec<String> = tags
+            .filter(|(_, n)| n.starts_with("refs/tags/") && !n.ends_with("^{}"))
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        tags.sort();
+        let tags =
+            crate::digest::Digest::of(crate::digest::Algorithm::Sha256, tags.join("\n").as_bytes());
+        format!(
+            "{}\0{sha}\0{}\0{}",
+            self.cfg.url,
+            self.cfg.depth,
+            tags.hex()
+        )
+    }
+}
+
+fn remote_tags(refs: &[RemoteRef]) -> impl Iterator<Item = (&str, &str)> {
+    refs.iter().map(|r| (r.sha.as_str(), r.name.as_str()))
+}
+
+fn list(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl Source for GitSource<'_> {
+    fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
+        if let Some(p) = ctx.pinned.filter(|p| p.git.is_some()) {
+            // --locked: vendir checks out the lock's sha; nothing to resolve.
+            let r = self.runner(ctx)?;
+            drop(r);
+            return Ok(Some(Probed {
+                lock: p.clone(),
+                note: None,
+            }));
+        }
+        let r = self.runner(ctx)?;
+        let refs = self.ls_remote(&r)?;
+        let Resolved::Commit { sha, .. } = self.resolve(&refs)? else {
+            return Ok(None);
+        };
+        let cache = ctx.cache.map(|c| c.dir());
+        let facts: Option<CommitFacts> =
+            Facts::read(cache, "git", &self.facts_key(&sha, remote_tags(&refs)));
+        let (tags, commit_title) = facts.map(|f| (f.tags, f.commit_title)).unwrap_or_default();
+        Ok(Some(Probed {
+            lock: LockContent {
+                git: Some(LockGit {
+                    sha,
+                    tags,
+                    commit_title,
+                }),
+                ..LockContent::default()
+            },
+            note: None,
+        }))
+    }
+
+    fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
+        let r = self.runner(ctx)?;
+        let work = dest.path();
+        let pinned = ctx
+            .pinned
+            .and_then(|p| p.git.as_ref())
+            .map(|g| g.sha.clone());
+        // Without a pin (an abbreviated sha), resolve now.
+        let want = match pinned {
+            Some(sha) => Resolved::Commit { sha, branch: None },
+            None => self.resolve(&self.ls_remote(&r)?)?,
+        };
+        let want_text = match &want {
+            Resolved::Commit { sha, .. } | Resolved::Abbreviated(sha) => sha.clone(),
+        };
+        let git = |args: &[&str]| r.local(work, args).map_err(|f| self.failed(f));
+        let net = |args: &[&str]| r.network(work, args).map_err(|f| self.failed(f));
+        let mut fetched_bytes = 0u64;
+        if self.cfg.depth == 0 {
+            let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
+            fetched_bytes += self.update_mirror(&r, &area.path, &want_text)?;
+            let mirror = area.path.display().to_string();
+            git(&[
+                "clone",
+                "-q",
+                "--local",
+                "--no-checkout",
+                "--",
+                &mirror,
+                ".",
+            ])?;
+            git(&["remote", "set-url", "origin", &self.cfg.url])?;
+            git(&["config", "remote.origin.tagOpt", "--tags"])?;
+        } else {
+            // vendir's steps, shallow: init, remote, fetch --depth N.
+            git(&["init", "-q"])?;
+            git(&["remote", "add", "origin", &self.cfg.url])?;
+            git(&["config", "remote.origin.tagOpt", "--tags"])?;
+            let depth = self.cfg.depth.to_string();
+            let mut args = vec!["fetch", "-q", "--progress", "origin"];
+            if let GitRef::Named(n) = &self.cfg.reference {
+                if let Some(b) = n.strip_prefix("origin/") {
+                    args.push(b);
+                }
+            }
+            args.extend(["--depth", &depth]);
+            net(&args)?;
+            if !has_commit(&r, work, &want_text) {
+                // The ref moved since it was resolved (or --locked names an
+                // older commit): fetch that commit itself.
+                net(&[
+                    "fetch",
+                    "-q",
+                    "--progress",
+                    "origin",
+                    &want_text,
+                    "--depth",
+                    &depth,
+                ])
+                .map_err(|_| self.missing(&want_text))?;
+            }
+        }
+        let sha = match want {
+            Resolved::Commit { sha, .. } => sha,
+            Resolved::Abbreviated(a) => {
+                git(&["rev-parse", "--verify", "-q", &format!("{a}^{{commit}}")])
+                    .map(|s| s.trim().to_string())
+                    .map_err(|_| self.missing(&a))?
+            }
+        };
+        if !has_commit(&r, work, &sha) {
+            return Err(self.missing(&sha));
+        }
+        if self.cfg.public_keys.is_some() {
+            // Refused at config validation; never check out unverified.
+            return Err(self.error("verification.publicKeysSecretRef is not supported yet"));
+        }
+        // vendir's `git checkout REF`: a branch ref makes the local branch
+        // (HEAD symbolic), anything else detaches. The branch is made only
+        // when origin's branch is still at the pinned commit (not under
+        // --locked after it moved).
+        let branch = match &self.cfg.reference {
+            GitRef::Named(n) => {
+                let b = n.strip_prefix("origin/").unwrap_or(n);
+                let tracking = format!("refs/remotes/origin/{b}");
+                let is_tag =
+                    git(&["rev-parse", "--verify", "-q", &format!("refs/tags/{b}")]).is_ok();
+                let at = git(&[
+                    "rev-parse",
+                    "--verify",
+                    "-q",
+                    &format!("{tracking}^{{commit}}"),
+                ]);
+                (!is_tag && at.is_ok_and(|s| s.trim() == sha)).then(|| b.to_string())
+            }
+            GitRef::Semver { .. } => None,
+        };
+        match &branch {
+            Some(b) => {
+                git(&["checkout", "-q", "-B", b, &sha])?;
+                git(&["branch", "-q", &format!("--set-upstream-to=origin/{b}"), b])?;
+            }
+            None => {
+                git(&["checkout", "-q", "--detach", &sha])?;
+            }
+        }
+        // The clone's own branch (the mirror's HEAD), unless it is ours.
+        let locals = git(&["for-each-ref", "--format=%(refname:short)", "refs/heads/"])?;
+        for l in locals.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if Some(l) != branch.as_deref() {
+                git(&["branch", "-q", "-D", l])?;
+            }
+        }
+        if !self.cfg.skip_init_submodules {
+            net(&[
+                "submodule",
+                "update",
+                "-q",
+                "--init",
+                "--recursive",
+                "--progress",
+            ])?;
+        }
+        let head = git(&["rev-parse", "HEAD"])?.trim().to_string();
+        if head != sha {
+            return Err(self.error(format!("checked out {head}, expected {sha}")));
+        }
+        // vendir: `describe --tags` as a one-element list, omitted when it
+        // fails; the title is the message's first line, `...` if more.
+        let tags = git(&["describe", "--tags", &sha])
+            .map(|s| vec![s.trim().to_string()])
+            .unwrap_or_default();
+        let message = git(&["log", "-n", "1", "--pretty=%B", &sha])?;
+        let message = message.trim();
+        let commit_title = match message.split_once('\n') {
+            Some((first, _)) => format!("{first}..."),
+            None => message.to_string(),
+        };
+        let local_tags = git(&[
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+            "refs/tags/",
+        ])?;
+        Facts::write(
+            ctx.cache.map(|c| c.dir()),
+            "git",
+            &self.facts_key(&sha, local_tags.lines().filter_map(|l| l.split_once(' '))),
+            &CommitFacts {
+                tags: tags.clone(),
+                commit_title: commit_title.clone(),
+            },
+        );
+        vcs::prune_empty_dirs(work, &[".git/refs", ".git/objects"])?;
+        fetched_bytes += dir_size(&work.join(".git/objects"));
+        Ok(Fetched {
+            lock: LockContent {
+                git: Some(LockGit {
+                    sha: sha.clone(),
+                    tags,
+                    commit_title,
+                }),
+                ..LockContent::default()
+            },
+            bytes: fetched_bytes,
+            files: None,
+            warnings: Vec::new(),
+            summary: format!("{}@{}", self.url(), sha),
+        })
+    }
+}
+
+impl GitSource<'_> {
+    fn missing(&self, sha: &str) -> Error {
+        self.error(format!(
+            "commit {sha} is not in the repository (was the branch force-pushed, or the sha \
+             mistyped?)"
+        ))
+    }
+
+    /// Makes sure the bare mirror at `path` has `want` (a sha, or an
+    /// abbreviated one), fetching from the remote only when it does not.
+    /// Returns a rough count of bytes added.
+    fn update_mirror(&self, r: &Runner, path: &Path, want: &str) -> Result<u64> {
+        let m = |args: &[&str]| r.local(path, args).map_err(|f| self.failed(f));
+        if !path.join("HEAD").exists() {
+            let _ = std::fs::remove_dir_all(path);
+            std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+            m(&["init", "-q", "--bare"])?;
+            m(&["config", "remote.origin.url", &self.cfg.url])?;
+            m(&[
+                "config",
+                "--replace-all",
+                "remote.origin.fetch",
+                "+refs/heads/*:refs/heads/*",
+            ])?;
+            m(&[
+                "config",
+                "--add",
+                "remote.origin.fetch",
+                "+refs/tags/*:refs/tags/*",
+            ])?;
+        } else {
+            // The URL is the cache key; keep the config in step anyway.
+            m(&["config", "remote.origin.url", &self.cfg.url])?;
+        }
+        if has_commit(r, path, want) {
+            return Ok(0);
+        }
+        let before = dir_size(&path.join("objects"));
+        r.network(
+            path,
+            &[
+                "fetch",
+                "-q",
+                "--progress",
+                "--prune",
+                "--no-tags",
+                "origin",
+            ],
+        )
+        .map_err(|f| self.failed(f))?;
+        if !has_commit(r, path, want) && want.len() == 40 {
+            // Not reachable from any ref (a --locked sha of a force-pushed
+            // branch): ask for it directly; servers may allow it.
+            let _ = r.network(path, &["fetch", "-q", "--progress", "origin", want]);
+        }
+        if !has_commit(r, path, want) {
+            return Err(self.missing(want));
+        }
+        Ok(dir_size(&path.join("objects")).saturating_sub(before))
+    }
+}
+
+fn has_commit(r: &Runner, dir: &Path, rev: &str) -> bool {
+    r.local(
+        dir,
+        &["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")],
+    )
+    .is_ok()
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(list: &[(&str, &str)]) -> Vec<RemoteRef> {
+        list.iter()
+            .map(|(s, n)| RemoteRef {
+                sha: s.to_string(),
+                name: n.to_string(),
+            })
+            .collect()
+    }
+
+    fn resolve(r: GitRef, refs: &[RemoteRef]) -> Result<Resolved> {
+        let cfg = GitConfig {
+            url: "https://u:secret@h/x.git".into(),
+            reference: r,
+            depth: 0,
+            skip_init_submodules: false,
+            lfs_skip_smudge: false,
+            dangerous_skip_tls_verify: false,
+            force_http_basic_auth: false,
+            secret_ref: None,
+            public_keys: None,
+        };
+        GitSource { cfg: &cfg }.resolve(refs)
+    }
+
+    #[test]
+    fn refs_resolve_as_checkout_would() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let c = "c".repeat(40);
+        let t = "d".repeat(40);
+        let list = refs(&[
+            (&a, "HEAD"),
+            (&a, "refs/heads/main"),
+            (&b, "refs/heads/v1"),
+            (&c, "refs/tags/v1"),
+            (&t, "refs/tags/v2.0.0"),
+            (&b, "refs/tags/v2.0.0^{}"),
+            (&c, "refs/tags/v2.1.0-beta.1"),
+        ]);
+        let named = |n: &str| resolve(GitRef::Named(n.into()), &list);
+        let commit = |sha: &str, branch: Option<&str>| Resolved::Commit {
+            sha: sha.into(),
+            branch: branch.map(str::to_string),
+        };
+        assert_eq!(named("main").unwrap(), commit(&a, Some("main")));
+        assert_eq!(named("origin/main").unwrap(), commit(&a, Some("main")));
+        // A tag wins over a branch of the same name.
+        assert_eq!(named("v1").unwrap(), commit(&c, None));
+        // An annotated tag resolves to its commit.
+        assert_eq!(named("v2.0.0").unwrap(), commit(&b, None));
+        assert_eq!(named(&c.to_uppercase()).unwrap(), commit(&c, None));
+        assert_eq!(
+            named("abc1234").unwrap(),
+            Resolved::Abbreviated("abc1234".into())
+        );
+        let e = named("nope").unwrap_err().to_string();
+        assert!(
+            e.contains("\"nope\"") && e.contains("https://h/x.git"),
+            "{e}"
+        );
+        assert!(!e.contains("secret"), "{e}");
+        let sel = |pre: Option<Vec<String>>| {
+            resolve(
+                GitRef::Semver {
+                    constraints: ">=1.0.0".into(),
+                    prerelease_identifiers: pre,
+                },
+                &list,
+            )
+        };
+        assert_eq!(sel(None).unwrap(), commit(&b, None));
+        assert_eq!(sel(Some(vec!["beta".into()])).unwrap(), commit(&c, None));
+    }
+}
