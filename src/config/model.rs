@@ -80,6 +80,10 @@ pub enum Source {
     },
     /// `inline:`: files given in the config or from Secrets/ConfigMaps.
     Inline(Inline),
+    /// `image:`: an image's filesystem (OCI layer semantics).
+    Image(RegistryImage),
+    /// `imgpkgBundle:`: an imgpkg bundle's files.
+    ImgpkgBundle(ImgpkgBundle),
 }
 
 impl Source {
@@ -90,6 +94,8 @@ impl Source {
             Source::Manual => "manual",
             Source::Directory { .. } => "directory",
             Source::Inline(_) => "inline",
+            Source::Image(_) => "image",
+            Source::ImgpkgBundle(_) => "imgpkgBundle",
         }
     }
 }
@@ -117,6 +123,36 @@ pub struct OciArtifact {
     pub dangerous_skip_tls_verify: bool,
     /// `cosign` verification (docs/config.md).
     pub cosign: Option<Cosign>,
+}
+
+/// An image in a registry, as the `image` and `imgpkgBundle` sources name
+/// it (docs/config.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryImage {
+    /// `url` (`image` for a bundle): repository, optionally `:tag` or
+    /// `@digest`; neither means `latest`.
+    pub reference: String,
+    /// `tagSelection` (no tag or digest in `reference` then).
+    pub tag_selection: Option<TagSelection>,
+    /// `secretRef`: registry credentials (the Secret exists).
+    pub secret_ref: Option<SecretRef>,
+    /// `responseHeaderTimeout` in seconds: this content's stall timeout
+    /// unless `--stall-timeout` or its variable is set.
+    pub response_header_timeout: Option<u64>,
+    /// `dangerousSkipTLSVerify`.
+    pub dangerous_skip_tls_verify: bool,
+}
+
+/// The `imgpkgBundle` source (docs/config.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImgpkgBundle {
+    /// The bundle image and how to reach it.
+    pub image: RegistryImage,
+    /// `recursive`: also pull nested bundles into `.imgpkg/bundles/`.
+    pub recursive: bool,
+    /// `additionalCACertificates`: PEM files (as written, relative to the
+    /// working directory).
+    pub additional_ca_certificates: Vec<String>,
 }
 
 /// `image` or `ociLayout`.

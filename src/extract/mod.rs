@@ -2,6 +2,7 @@
 //! streaming tar extractor ([`archive`]) on top of them.
 
 pub mod archive;
+pub mod image;
 pub mod layer;
 pub mod root;
 

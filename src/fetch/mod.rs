@@ -5,6 +5,8 @@
 //! `ociArtifact` is the headline source; `manual`, `directory` and `inline`
 //! let a real vendir.yml mix local content with artifacts.
 
+pub mod image;
+mod imgpkg;
 mod local;
 mod oci;
 
@@ -45,6 +47,11 @@ impl Memo {
     /// A manifest remembered under `key`.
     pub fn manifest(&self, key: &str) -> Option<(Descriptor, Option<Manifest>)> {
         self.manifests.lock().unwrap().get(key).cloned()
+    }
+
+    /// The repository opened under `key`, if one was.
+    pub fn cached_repository(&self, key: &str) -> Option<Repository> {
+        self.repositories.lock().unwrap().get(key).cloned()
     }
 
     /// The repository opened under `key` (which must capture everything
@@ -149,6 +156,16 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
         SourceConfig::Manual => Box::new(local::Manual),
         SourceConfig::Directory { path } => Box::new(local::Directory { path }),
         SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
+        SourceConfig::Image(cfg) => Box::new(image::ImageSource {
+            cfg,
+            kind: image::Kind::Image,
+            permissions: content.permissions,
+        }),
+        SourceConfig::ImgpkgBundle(b) => Box::new(image::ImageSource {
+            cfg: &b.image,
+            kind: image::Kind::Bundle(b),
+            permissions: content.permissions,
+        }),
     }
 }
 

@@ -603,7 +603,7 @@ impl OciSource<'_> {
 
 /// Credentials from a vendir-style Secret: `username`/`password`, `token`,
 /// or a `.dockerconfigjson` holding an entry for `registry`.
-fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential> {
+pub(super) fn credential_from_secret(secret: &Secret, registry: &str) -> Result<Credential> {
     let get = |k: &str| {
         secret
             .data
