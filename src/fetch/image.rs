@@ -214,7 +214,7 @@ impl ImageSource<'_> {
                 desc,
                 tag,
             };
-            self.check_image(&loc, &manifest)?;
+            self.check_image(ctx, &loc, &manifest)?;
             return Ok((loc, Some(manifest)));
         }
         let remote = self.open(ctx, &written.repository)?;
@@ -240,12 +240,17 @@ impl ImageSource<'_> {
             desc,
             tag,
         };
-        self.check_image(&loc, &manifest)?;
+        self.check_image(ctx, &loc, &manifest)?;
         Ok((loc, Some(manifest)))
     }
 
     /// An index is refused (as vendir refuses it), naming its platforms.
-    fn check_image(&self, loc: &Located, manifest: &Manifest) -> Result<()> {
+    fn check_image(
+        &self,
+        ctx: &FetchContext<'_>,
+        loc: &Located,
+        manifest: &Manifest,
+    ) -> Result<()> {
         let desc = &loc.desc;
         let is_index = !manifest.manifests.is_empty()
             || desc.media_type.contains("index")
@@ -257,10 +262,14 @@ impl ImageSource<'_> {
             .manifests
             .iter()
             .map(|m| {
-                m.platform.as_ref().map_or_else(
-                    || format!("(no platform) {}", m.digest),
-                    |p| format!("{p} {}", m.digest),
-                )
+                let p = match m.platform.as_ref().map(ToString::to_string) {
+                    Some(p) if p != "/" => p,
+                    // An index may omit platforms (crane index append does);
+                    // the child's config says it. Only on this error path.
+                    _ => config_platform(ctx, &loc.repo, m)
+                        .unwrap_or_else(|| "unknown platform".to_string()),
+                };
+                format!("{p} ({})", m.digest)
             })
             .collect();
         let reason = match self.kind {
@@ -672,6 +681,35 @@ fn check_bundle(ctx: &FetchContext<'_>, loc: &Located, manifest: &Manifest) -> R
         });
     }
     Ok(())
+}
+
+/// `os/architecture[/variant]` from a child manifest's config, if it has one.
+fn config_platform(
+    ctx: &FetchContext<'_>,
+    repo: &Repository,
+    child: &Descriptor,
+) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        os: Option<String>,
+        architecture: Option<String>,
+        variant: Option<String>,
+    }
+    let (_, manifest) = repo.fetch_manifest(ctx.op, child).ok()?;
+    let bytes = repo
+        .fetch_bytes(ctx.op, manifest.config.as_ref()?, MAX_MANIFEST_BYTES)
+        .ok()?;
+    let c: Config = serde_json::from_slice(&bytes).ok()?;
+    let (os, arch) = (
+        c.os.filter(|s| !s.is_empty())?,
+        c.architecture.filter(|s| !s.is_empty())?,
+    );
+    let mut p = format!("{os}/{arch}");
+    if let Some(v) = c.variant {
+        p.push('/');
+        p.push_str(&v);
+    }
+    Some(p)
 }
 
 /// The `config.Labels` of an image's config blob.
