@@ -241,3 +241,4 @@ $S ratio "P3: warm re-sync / cold ($SMALL artifacts)" "vendoras sync, $SMALL art
 $S rss "P4: peak RSS during P1 (cold sync)" "vendoras sync (cold)" 100
 $S ratio "inflate-only: zlib-ng / zlib-rs" "inflate-only (bench/inflate zlib-ng)" "inflate-only (bench/inflate zlib-rs)" -
 $S ratio "P1: sync --no-cache / sync (cold, filling the cache)" "vendoras sync --no-cache" "vendoras sync (cold)" -
+"$B/image.sh" # issue 9: image: vs vendir and vs ociArtifact

@@ -40,7 +40,11 @@ fn by_tag_by_digest_and_without_tag_match_vendir() {
         ("exec:usr/bin/app", b"#!/bin/sh\n"),
     ])
     .finish();
-    let digest = crane_image(&registry.reference("img/app", "v1"), &[layer.clone()], None);
+    let digest = crane_image(
+        &registry.reference("img/app", "v1"),
+        std::slice::from_ref(&layer),
+        None,
+    );
     crane_image(&registry.reference("img/app", "latest"), &[layer], None);
     let config = vendir_config(
         &[
@@ -279,12 +283,12 @@ fn secret_ref_username_password_and_dockerconfigjson() {
 #[test]
 fn an_index_is_refused_listing_its_platforms() {
     let registry = Registry::start();
-    let amd = crane_image(
+    crane_image(
         &registry.reference("img/multi", "amd"),
         &[tar_of(&[("a", b"a")]).finish()],
         Some("linux/amd64"),
     );
-    let arm = crane_image(
+    crane_image(
         &registry.reference("img/multi", "arm"),
         &[tar_of(&[("b", b"b")]).finish()],
         Some("linux/arm64"),

@@ -35,7 +35,13 @@ fn bundle(reference: &str, files: &[(&str, &[u8])], images: &[String]) -> String
     all.extend_from_slice(files);
     crane_image(reference, &[tar_of(&all).finish()], None);
     run(crane()
-        .args(["mutate", "--insecure", "--label", "dev.carvel.imgpkg.bundle=true", "-t"])
+        .args([
+            "mutate",
+            "--insecure",
+            "--label",
+            "dev.carvel.imgpkg.bundle=true",
+            "-t",
+        ])
         .arg(reference)
         .arg(reference))
     .ok();
@@ -98,7 +104,11 @@ fn plain_bundle_and_images_yml_rewritten_when_the_bundle_repo_holds_every_image(
     let config = vendir_config(
         &[
             content("vendor/kept", &registry.reference("bundles/kept", "v1"), ""),
-            content("vendor/moved", &registry.reference("bundles/moved", "v1"), ""),
+            content(
+                "vendor/moved",
+                &registry.reference("bundles/moved", "v1"),
+                "",
+            ),
         ],
         &[],
     );
@@ -162,7 +172,10 @@ fn a_plain_image_is_not_a_bundle() {
     w.config(&bad);
     let (vo, wo) = (v.sync(&[]), w.sync(&[]));
     let needle = "The provided image is not a bundle";
-    assert!(!vo.success() && format!("{}{}", vo.stdout, vo.stderr).contains(needle), "{vo:?}");
+    assert!(
+        !vo.success() && format!("{}{}", vo.stdout, vo.stderr).contains(needle),
+        "{vo:?}"
+    );
     assert!(!wo.success() && wo.stderr.contains(needle), "{wo:?}");
     assert!(wo.stderr.contains("other/plain@sha256:"), "{wo:?}");
     assert_eq!((v.tree("vendor"), v.lock()), vbefore);
