@@ -49,11 +49,13 @@ for i in range(n):
             ti = tarfile.TarInfo(f"etc/f{j}.txt"); ti.size = len(data); ti.mode = 0o644
             t.addfile(ti, io.BytesIO(data))
 PY
+pids=()
 for i in $(seq 0 $((N - 1))); do
   "$TOOLS/crane" append --insecure -t "$HOST/bench/img$i:v1" -f "$W/layers/$i.tar" >/dev/null 2>&1 &
-  (( i % 8 == 7 )) && wait
+  pids+=($!)
+  if (( ${#pids[@]} == 8 )); then wait "${pids[@]}"; pids=(); fi
 done
-wait
+if (( ${#pids[@]} )); then wait "${pids[@]}"; fi
 
 config() { # $1 = image | oci
   echo "apiVersion: vendir.k14s.io/v1alpha1"; echo "kind: Config"; echo "directories:"
