@@ -246,3 +246,4 @@ VENDORAS=$VENDORAS "$B/helm.sh" # issue 9: 50 charts from one chart repository v
 # issue 8: http archives and GitHub release assets, vendoras vs vendir.
 VENDORAS_BIN=$VENDORAS BENCH_REPS=$REPS "$B/http.sh"
 VENDORAS=$VENDORAS "$B/git.sh"   # issue 8: git sources vs vendir
+"$B/image.sh" # issue 9: image: vs vendir and vs ociArtifact

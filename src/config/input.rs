@@ -65,20 +65,10 @@ pub(crate) enum SourceInput {
     Git(Box<GitInput>),
     Hg(HgInput),
     Http(HttpInput),
-    Image(Unsupported),
-    ImgpkgBundle(Unsupported),
+    Image(ImageInput),
+    ImgpkgBundle(ImgpkgBundleInput),
     GithubRelease(Box<GithubReleaseInput>),
     HelmChart(HelmChartInput),
-}
-
-/// A source kind vendoras does not fetch yet: accepted as anything.
-#[derive(Debug)]
-pub(crate) struct Unsupported;
-
-impl<'de> Deserialize<'de> for Unsupported {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d).map(|_| Unsupported)
-    }
 }
 
 /// `ociArtifact:`.
@@ -99,6 +89,33 @@ pub(crate) struct OciArtifactInput {
     #[serde(rename = "dangerousSkipTLSVerify", default)]
     pub dangerous_skip_tls_verify: bool,
     pub cosign: Option<CosignInput>,
+}
+
+/// `image:` (vendir's keys; unknown ones are warnings, as vendir ignores them).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImageInput {
+    pub url: Option<String>,
+    pub tag_selection: Option<TagSelectionInput>,
+    pub secret_ref: Option<SecretRefInput>,
+    pub response_header_timeout: Option<u64>,
+    #[serde(rename = "dangerousSkipTLSVerify", default)]
+    pub dangerous_skip_tls_verify: bool,
+}
+
+/// `imgpkgBundle:` (vendir's keys; unknown ones are warnings).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImgpkgBundleInput {
+    pub image: Option<String>,
+    pub tag_selection: Option<TagSelectionInput>,
+    pub secret_ref: Option<SecretRefInput>,
+    pub response_header_timeout: Option<u64>,
+    #[serde(rename = "dangerousSkipTLSVerify", default)]
+    pub dangerous_skip_tls_verify: bool,
+    #[serde(default)]
+    pub recursive: bool,
+    pub additional_ca_certificates: Option<Vec<String>>,
 }
 
 /// `tagSelection:`.

@@ -90,6 +90,10 @@ pub enum Source {
     Git(Git),
     /// `hg:`: a changeset checked out with the installed `hg`.
     Hg(Hg),
+    /// `image:`: an image's filesystem (OCI layer semantics).
+    Image(RegistryImage),
+    /// `imgpkgBundle:`: an imgpkg bundle's files.
+    ImgpkgBundle(ImgpkgBundle),
 }
 
 impl Source {
@@ -105,6 +109,8 @@ impl Source {
             Source::GithubRelease(_) => "githubRelease",
             Source::Git(_) => "git",
             Source::Hg(_) => "hg",
+            Source::Image(_) => "image",
+            Source::ImgpkgBundle(_) => "imgpkgBundle",
         }
     }
 }
@@ -159,6 +165,36 @@ pub enum HelmRepository {
     /// `oci://registry/path`: the chart is `registry/path/<name>:<version>`.
     /// Holds the part after `oci://`, without a trailing `/`.
     Oci(String),
+}
+
+/// An image in a registry, as the `image` and `imgpkgBundle` sources name
+/// it (docs/config.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryImage {
+    /// `url` (`image` for a bundle): repository, optionally `:tag` or
+    /// `@digest`; neither means `latest`.
+    pub reference: String,
+    /// `tagSelection` (no tag or digest in `reference` then).
+    pub tag_selection: Option<TagSelection>,
+    /// `secretRef`: registry credentials (the Secret exists).
+    pub secret_ref: Option<SecretRef>,
+    /// `responseHeaderTimeout` in seconds: this content's stall timeout
+    /// unless `--stall-timeout` or its variable is set.
+    pub response_header_timeout: Option<u64>,
+    /// `dangerousSkipTLSVerify`.
+    pub dangerous_skip_tls_verify: bool,
+}
+
+/// The `imgpkgBundle` source (docs/config.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImgpkgBundle {
+    /// The bundle image and how to reach it.
+    pub image: RegistryImage,
+    /// `recursive`: also pull nested bundles into `.imgpkg/bundles/`.
+    pub recursive: bool,
+    /// `additionalCACertificates`: PEM files (as written, relative to the
+    /// working directory).
+    pub additional_ca_certificates: Vec<String>,
 }
 
 /// `image` or `ociLayout`.

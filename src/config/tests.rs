@@ -520,19 +520,6 @@ fn empty_documents_are_ignored() {
 
 #[test]
 fn sources() {
-    let t = one("  - path: x\n    image: {url: x}\n");
-    let e = err(&t);
-    assert_at(&e, &t, "image");
-    assert!(e
-        .message
-        .contains("`image` contents are not supported by vendoras yet"));
-    for src in ["imgpkgBundle", "image"] {
-        let t = one(&format!("  - path: x\n    {src}: {{}}\n"));
-        let e = err(&t);
-        assert_at(&e, &t, src);
-        assert!(e.message.contains("not supported by vendoras yet"), "{e}");
-    }
-
     let t = one("  - path: x\n    lazy: true\n");
     let e = err(&t);
     assert_at(&e, &t, "path: x");

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use super::error::{suggest, ConfigError};
 use super::input::{
     ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, GitInput, GithubReleaseInput,
-    HelmChartInput, HgInput, HttpInput, InlineInput, NameInput, OciArtifactInput, PathsFromKind,
-    SecretDoc, SecretRefInput, SourceInput,
+    HelmChartInput, HgInput, HttpInput, ImageInput, ImgpkgBundleInput, InlineInput, NameInput,
+    OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
 };
 use super::model::*;
 use super::yaml::{DeError, DeErrorKind, KeyPath, Pos, Seen, Value};
@@ -220,7 +220,7 @@ impl Doc<'_> {
     }
 }
 
-/// The sources vendoras fetches (the others are refused by name).
+/// The source kinds vendoras fetches: vendir's, plus `ociArtifact`.
 const SUPPORTED_SOURCES: &[&str] = &[
     "ociArtifact",
     "manual",
@@ -231,6 +231,8 @@ const SUPPORTED_SOURCES: &[&str] = &[
     "helmChart",
     "git",
     "hg",
+    "image",
+    "imgpkgBundle",
 ];
 
 /// Everything a Config refers to besides itself.
@@ -544,16 +546,8 @@ fn content(
         }
         SourceInput::Git(g) => Source::Git(git(doc, *g, &sp, refs)?),
         SourceInput::Hg(h) => Source::Hg(hg(doc, h, &sp, refs)?),
-        SourceInput::Image(_) | SourceInput::ImgpkgBundle(_) => {
-            return Err(doc.err_key(
-                &sp,
-                format!(
-                    "`{}` contents are not supported by vendoras yet (supported sources: {})",
-                    input.key,
-                    SUPPORTED_SOURCES.join(", ")
-                ),
-            ))
-        }
+        SourceInput::Image(i) => Source::Image(image(doc, i, &sp, refs)?),
+        SourceInput::ImgpkgBundle(b) => Source::ImgpkgBundle(imgpkg_bundle(doc, b, &sp, refs)?),
     };
     let raw = doc
         .root
@@ -1121,6 +1115,112 @@ fn hg(doc: &Doc<'_>, h: HgInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Hg, Con
         reference,
         evolve: h.evolve,
         secret_ref,
+    })
+}
+
+/// Raw fields shared by `image` and `imgpkgBundle`.
+struct RegistryImageInput {
+    reference: Option<String>,
+    tag_selection: Option<super::input::TagSelectionInput>,
+    secret_ref: Option<SecretRefInput>,
+    response_header_timeout: Option<u64>,
+    dangerous_skip_tls_verify: bool,
+}
+
+fn registry_image(
+    doc: &Doc<'_>,
+    i: RegistryImageInput,
+    p: &KeyPath,
+    key: &str,
+    refs: &Refs<'_>,
+) -> Result<RegistryImage, ConfigError> {
+    let kp = p.k(key);
+    let reference = nonempty(doc, i.reference, &kp)?
+        .ok_or_else(|| doc.err(p, format!("{p} needs `{key}` (an image reference)")))?;
+    if reference.chars().any(char::is_whitespace) {
+        return Err(doc.err(
+            &kp,
+            format!("{kp} `{reference}` must not contain whitespace"),
+        ));
+    }
+    let tag_selection = match i.tag_selection {
+        None => None,
+        Some(ts) => {
+            let tp = p.k("tagSelection");
+            let written = crate::fetch::image::split_reference(&reference);
+            if written.tag.is_some() || written.digest.is_some() {
+                return Err(doc.err_key(
+                    &tp,
+                    format!("{p}: `tagSelection` needs `{key}` without a tag or digest"),
+                ));
+            }
+            let cp = tp.k("semver").k("constraints");
+            let constraints = nonempty(doc, Some(ts.semver.constraints), &cp)?.unwrap_or_default();
+            Some(TagSelection {
+                semver: Semver {
+                    constraints,
+                    prerelease_identifiers: ts.semver.prereleases.map(|p| p.identifiers),
+                },
+            })
+        }
+    };
+    let secret_ref = i
+        .secret_ref
+        .map(|r| secret_ref(doc, r, &p.k("secretRef"), refs))
+        .transpose()?;
+    Ok(RegistryImage {
+        reference,
+        tag_selection,
+        secret_ref,
+        response_header_timeout: i.response_header_timeout.filter(|&s| s > 0),
+        dangerous_skip_tls_verify: i.dangerous_skip_tls_verify,
+    })
+}
+
+fn image(
+    doc: &Doc<'_>,
+    i: ImageInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<RegistryImage, ConfigError> {
+    let raw = RegistryImageInput {
+        reference: i.url,
+        tag_selection: i.tag_selection,
+        secret_ref: i.secret_ref,
+        response_header_timeout: i.response_header_timeout,
+        dangerous_skip_tls_verify: i.dangerous_skip_tls_verify,
+    };
+    registry_image(doc, raw, p, "url", refs)
+}
+
+fn imgpkg_bundle(
+    doc: &Doc<'_>,
+    b: ImgpkgBundleInput,
+    p: &KeyPath,
+    refs: &Refs<'_>,
+) -> Result<ImgpkgBundle, ConfigError> {
+    let raw = RegistryImageInput {
+        reference: b.image,
+        tag_selection: b.tag_selection,
+        secret_ref: b.secret_ref,
+        response_header_timeout: b.response_header_timeout,
+        dangerous_skip_tls_verify: b.dangerous_skip_tls_verify,
+    };
+    let image = registry_image(doc, raw, p, "image", refs)?;
+    let ap = p.k("additionalCACertificates");
+    let mut additional_ca_certificates = Vec::new();
+    for (n, c) in b
+        .additional_ca_certificates
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        additional_ca_certificates.push(nonempty(doc, Some(c), &ap.i(n))?.unwrap_or_default());
+    }
+    Ok(ImgpkgBundle {
+        image,
+        recursive: b.recursive,
+        additional_ca_certificates,
     })
 }
 

@@ -50,7 +50,7 @@ impl Compression {
     }
 
     /// The format the first bytes show.
-    fn sniff(head: &[u8]) -> Option<Compression> {
+    pub(crate) fn sniff(head: &[u8]) -> Option<Compression> {
         if head.starts_with(&[0x1f, 0x8b]) {
             Some(Compression::Gzip)
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -90,12 +90,12 @@ pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
 }
 
 /// A reader that yields peeked bytes again, then the rest.
-type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+pub(crate) type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
 
 /// Reads up to `n` bytes, and returns them with a reader that yields them
 /// again followed by the rest (a pipe may return short reads, so a single
 /// `fill_buf` is not enough to sniff a 512-byte tar header).
-fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
+pub(crate) fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
     let mut head = Vec::with_capacity(n);
     (&mut r).take(n as u64).read_to_end(&mut head)?;
     Ok((head.clone(), io::Cursor::new(head).chain(r)))
@@ -103,7 +103,7 @@ fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
 
 /// Largest zstd window accepted (2^27 = 128 MiB), bounding decoder memory
 /// against hostile frames.
-const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+pub(crate) const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
 /// Extracts an archive layer whose media type announced `announced`,
 /// confirming the format by its bytes. Returns the report and the inner
@@ -198,7 +198,7 @@ pub fn extract_oras_directory<R: Read>(
     Ok((report, gz.into_inner()))
 }
 
-fn read_error(e: &io::Error) -> ExtractError {
+pub(crate) fn read_error(e: &io::Error) -> ExtractError {
     ExtractError {
         entry: "<layer>".into(),
         reason: format!("cannot read the layer: {e}"),

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod download;
+pub mod image;
 pub mod layer;
 pub mod root;
 

@@ -265,6 +265,63 @@ impl Root {
             .map_err(|e| io::Error::new(errno(e).kind(), format!("{rel}: {e}")))
     }
 
+    /// Removes whatever stands at `rel` (a directory with everything in it,
+    /// a file, a symlink); nothing there is not an error. Every step is
+    /// fd-relative with `O_NOFOLLOW`: a symlink is unlinked, never followed,
+    /// so nothing outside the root can be removed. Refuses the root itself.
+    pub fn remove_all(&self, rel: &RelPath) -> io::Result<()> {
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(rel, "cannot remove the root"))?;
+        let parent = match self.open_dir(&rel.parent(), None) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        remove_at(&parent, name).map_err(|e| io::Error::new(e.kind(), format!("{rel}: {e}")))
+    }
+
+    /// The directory at `rel` (created, replacing a file or symlink there)
+    /// as a root of its own.
+    pub fn subroot(&self, rel: &RelPath) -> io::Result<Root> {
+        let fd = self.create_dir(rel, 0o755)?;
+        Ok(Root {
+            fd,
+            path: rel.to_path(&self.path),
+        })
+    }
+
+    /// Reads the regular file at `rel` (no symlinks on the way or at the
+    /// end), at most `max` bytes; `None` when nothing is there.
+    pub fn read_file(&self, rel: &RelPath, max: u64) -> io::Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let Some(name) = rel.file_name() else {
+            return Ok(None);
+        };
+        let parent = match self.open_dir(&rel.parent(), None) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if existing_at(&parent, name)? != Existing::File {
+            return Ok(None);
+        }
+        let fd = rfs::openat(
+            &parent,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut out = Vec::new();
+        File::from(fd).take(max).read_to_end(&mut out)?;
+        Ok(Some(out))
+    }
+
+    /// The names in the directory at `rel` (no symlinks on the way), sorted.
+    pub fn list(&self, rel: &RelPath) -> io::Result<Vec<String>> {
+        list(&self.open_dir(rel, None)?)
+    }
+
     /// Moves `rel` from this root to `dest_rel` under `dest`, merging into
     /// directories that already exist there and replacing files and
     /// symlinks (what oras does when pulling over an existing tree).
@@ -335,6 +392,27 @@ fn existing_at(dir: &OwnedFd, name: &str) -> io::Result<Existing> {
         }),
         Err(Errno::NOENT) => Ok(Existing::Absent),
         Err(e) => Err(errno(e)),
+    }
+}
+
+/// Removes `name` in `dir` and, for a directory, everything beneath it,
+/// without following any symlink.
+fn remove_at(dir: &OwnedFd, name: &str) -> io::Result<()> {
+    match existing_at(dir, name)? {
+        Existing::Absent => Ok(()),
+        Existing::Dir => {
+            let sub = rfs::openat(
+                dir,
+                name,
+                OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY,
+                Mode::empty(),
+            )?;
+            for child in list(&sub)? {
+                remove_at(&sub, &child)?;
+            }
+            rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(errno)
+        }
+        _ => rfs::unlinkat(dir, name, AtFlags::empty()).map_err(errno),
     }
 }
 

@@ -10,6 +10,8 @@ mod github;
 mod helm;
 mod hg;
 mod http;
+pub mod image;
+mod imgpkg;
 mod local;
 mod oci;
 mod vcs;
@@ -66,6 +68,11 @@ impl Memo {
     /// A document remembered for `url`.
     pub fn document(&self, url: &str) -> Option<Vec<u8>> {
         self.documents.lock().unwrap().get(url).cloned()
+    }
+
+    /// The repository opened under `key`, if one was.
+    pub fn cached_repository(&self, key: &str) -> Option<Repository> {
+        self.repositories.lock().unwrap().get(key).cloned()
     }
 
     /// The repository opened under `key` (which must capture everything
@@ -184,6 +191,16 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
         }),
         SourceConfig::Git(cfg) => Box::new(git::GitSource { cfg }),
         SourceConfig::Hg(cfg) => Box::new(hg::HgSource { cfg }),
+        SourceConfig::Image(cfg) => Box::new(image::ImageSource {
+            cfg,
+            kind: image::Kind::Image,
+            permissions: content.permissions,
+        }),
+        SourceConfig::ImgpkgBundle(b) => Box::new(image::ImageSource {
+            cfg: &b.image,
+            kind: image::Kind::Bundle(b),
+            permissions: content.permissions,
+        }),
     }
 }
 
