@@ -1,4 +1,4 @@
-//! `vendoras sync` behaviour (SPEC §2, §4, §7): tag selection, `--locked`, `lazy`,
+//! `vendoras sync` behaviour (docs/lock.md; README, "vendoras sync"): tag selection, `--locked`, `lazy`,
 //! `-d`, `secretRef` credentials, removal of unmanaged files, `manual` and
 //! `ignorePaths`, and an idempotent re-sync.
 //!

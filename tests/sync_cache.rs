@@ -1,4 +1,4 @@
-//! The blob cache and the working-directory lock (SPEC §4): a warm `--locked` sync
+//! The blob cache and the working-directory lock (README, "vendoras sync"): a warm `--locked` sync
 //! makes no blob requests, and two syncs in one directory never interleave.
 
 mod support;

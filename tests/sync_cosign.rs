@@ -1,4 +1,4 @@
-//! `vendoras sync` with `cosign:` (SPEC §5): the tag is resolved once, that digest's
+//! `vendoras sync` with `cosign:` (docs/config.md, `cosign`): the tag is resolved once, that digest's
 //! signature is checked before any layer is fetched, then exactly that digest is pulled.
 //! Signatures are made by the real cosign CLI (key-based, both layouts: the cosign <= v2
 //! `sha256-<hex>.sig` tag and the cosign v3 bundle referrer) and by the in-repo keyless

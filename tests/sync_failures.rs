@@ -1,4 +1,4 @@
-//! `vendoras sync` failures (SPEC §3, §4): a bad or hostile archive, a refused login, a
+//! `vendoras sync` failures (docs/config.md "What lands on disk"; README "vendoras sync"): a bad or hostile archive, a refused login, a
 //! config error, `kill -9` and Ctrl-C mid-sync. Each leaves the previous tree and lock
 //! byte for byte as they were and creates nothing outside the content path.
 //!

@@ -1,4 +1,4 @@
-//! `vendoras sync` (and `pull`) against a misbehaving registry (SPEC §4, §6): a corrupted
+//! `vendoras sync` (and `pull`) against a misbehaving registry (README, "vendoras sync"; docs/differences.md): a corrupted
 //! blob (digest mismatch) and a body cut mid-stream, injected by [`FaultProxy`], fail and
 //! leave the previous tree and lock byte for byte as they were; 429/503 answers are
 //! retried (oras-go's retry transport) and the sync then succeeds; a registry that keeps

@@ -1,6 +1,6 @@
 //! `vendoras sync` of the artifact shapes people vendor: Flux artifacts, Helm OCI
 //! charts, oras-pushed files and directories, WASM modules, OPA bundles, zstd layers and
-//! multi-platform indexes. Each lands on disk as SPEC §3 says and is pinned in the lock.
+//! multi-platform indexes. Each lands on disk as docs/config.md ("What lands on disk") says and is pinned in the lock.
 //!
 //! One registry and one pushed corpus are shared by all tests of this file.
 

@@ -3,7 +3,7 @@
 //! Layers are processed in manifest order after the `mediaTypes` filter.
 //! Each blob streams from the shim (or the cache) through a hash into the
 //! extractor; the stream is drained and its digest checked before the
-//! content counts as fetched (SPEC §3, §4).
+//! content counts as fetched (docs/config.md "What lands on disk"; README "vendoras sync").
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -449,7 +449,7 @@ impl Source for OciSource<'_> {
     }
 }
 
-/// How one layer lands (SPEC §3).
+/// How one layer lands (docs/config.md, "What lands on disk").
 enum Plan {
     /// An oras directory tarball, extracted under its title.
     Directory {
