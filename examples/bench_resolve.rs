@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use vendoras::ffi::Op;
+use vendoras::Op;
 use vendoras::reference::Reference;
 use vendoras::registry::{RemoteOptions, Repository};
 
@@ -17,10 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: bench_resolve HOST/REPO:TAG [N]")?
         .parse()?;
     let n: u32 = args.next().map_or(Ok(200), |s| s.parse())?;
-    let options = RemoteOptions {
-        plain_http: Some(true),
-        ..RemoteOptions::default()
-    };
+    let mut options = RemoteOptions::default();
+    options.plain_http = Some(true);
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     let op = Op::new();
     let object = reference

@@ -11,6 +11,7 @@ use sha2::{Digest as _, Sha256, Sha512};
 
 /// A digest algorithm the OCI spec registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// `sha256`, the canonical one.
     Sha256,
@@ -109,7 +110,7 @@ impl<'de> serde::Deserialize<'de> for Digest {
 
 /// An incremental hash for one algorithm.
 #[derive(Clone)]
-pub enum Hasher {
+pub(crate) enum Hasher {
     /// sha256 state.
     Sha256(Sha256),
     /// sha512 state.

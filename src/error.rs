@@ -194,6 +194,7 @@ impl Operation {
 
 /// A registry (or OCI layout) error with what was being asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RegistryError {
     /// What was asked.
     pub operation: Operation,
@@ -214,7 +215,7 @@ pub struct RegistryError {
 impl Error {
     /// A registry error; a cancelled shim call becomes [`Error::Cancelled`]
     /// so it stays recognisable.
-    pub fn registry(e: RegistryError) -> Error {
+    pub(crate) fn registry(e: RegistryError) -> Error {
         if e.source.kind == ErrorKind::Cancelled {
             return Error::Cancelled;
         }
@@ -230,7 +231,7 @@ impl Error {
     }
 
     /// A [`Error::Setting`].
-    pub fn setting(
+    pub(crate) fn setting(
         key: impl Into<String>,
         value: Option<&str>,
         reason: impl Into<String>,
@@ -243,7 +244,7 @@ impl Error {
     }
 
     /// An [`Error::Entry`].
-    pub fn entry(entry: impl Into<String>, reason: impl Into<String>) -> Error {
+    pub(crate) fn entry(entry: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::Entry {
             entry: entry.into(),
             reason: reason.into(),
@@ -253,7 +254,7 @@ impl Error {
     /// Adds which layer this happened to, unless the error already names
     /// that digest (a registry or digest error about the same blob) or is a
     /// cancellation.
-    pub fn in_layer(self, digest: &Digest, media_type: &str, title: Option<&str>) -> Error {
+    pub(crate) fn in_layer(self, digest: &Digest, media_type: &str, title: Option<&str>) -> Error {
         if self.is_cancelled() || self.names_digest(digest) {
             return self;
         }
@@ -267,7 +268,7 @@ impl Error {
 
     /// Adds which directory and content this happened to (once, by the sync
     /// engine); a cancellation stays as it is.
-    pub fn in_content(self, directory: &str, content: &str, source_kind: &str) -> Error {
+    pub(crate) fn in_content(self, directory: &str, content: &str, source_kind: &str) -> Error {
         if self.is_cancelled() {
             return self;
         }
@@ -491,6 +492,7 @@ impl Error {
 /// A plain HTTP error: which URL (never with credentials or a query), the
 /// HTTP status when there was one, and the shim's kind for transport errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpError {
     /// The URL asked for, redacted (`crate::http::redact_url`).
     pub url: String,

@@ -204,11 +204,6 @@ impl IgnoreMatcher {
     pub fn is_ignored(&self, rel_path: &str) -> bool {
         !self.empty && self.set.is_match(clean_path(rel_path))
     }
-
-    /// Whether there are no patterns at all (nothing to preserve).
-    pub fn is_empty(&self) -> bool {
-        self.empty
-    }
 }
 
 /// vendir's `newRootPath` (`SubPath.Extract`): the path re-rooted at
@@ -363,14 +358,12 @@ mod tests {
     #[test]
     fn ignore_matcher() {
         let m = IgnoreMatcher::new(&s(&["local/**", "*.local.yaml"])).unwrap();
-        assert!(!m.is_empty());
         assert!(m.is_ignored("local/a"));
         assert!(m.is_ignored("local/a/b"));
         assert!(m.is_ignored("x.local.yaml"));
         assert!(!m.is_ignored("sub/x.local.yaml"));
         assert!(!m.is_ignored("other"));
         let m = IgnoreMatcher::new(&[]).unwrap();
-        assert!(m.is_empty());
         assert!(!m.is_ignored("anything"));
     }
 

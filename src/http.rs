@@ -165,11 +165,6 @@ impl HttpClient {
         }
     }
 
-    /// A client with explicit proxy settings.
-    pub fn with_proxy(proxy: ProxySettings) -> HttpClient {
-        HttpClient { proxy }
-    }
-
     /// Sends a GET and reads the response head. Any HTTP status is a
     /// [`Response`]; transport failures (refused, TLS, retries exhausted,
     /// stalled) are errors naming the URL (without credentials or query).

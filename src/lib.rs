@@ -7,26 +7,32 @@
 //! (`oras pull` parity).
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(unnameable_types)]
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod config;
 pub mod digest;
 pub mod error;
-pub mod extract;
-pub mod fetch;
-pub mod ffi;
-pub mod filter;
-pub mod http;
+pub(crate) mod extract;
+pub(crate) mod fetch;
+#[allow(unsafe_code)]
+pub(crate) mod ffi;
+pub(crate) mod filter;
+pub(crate) mod http;
 pub mod lock;
 pub mod oci;
 pub mod pull;
 pub mod reference;
 pub mod registry;
-pub mod relpath;
-pub mod resolve;
-pub mod stage;
+pub(crate) mod relpath;
+pub(crate) mod resolve;
+pub(crate) mod stage;
 pub mod sync;
 pub mod verify;
-pub mod workers;
+pub(crate) mod workers;
 
 pub use error::{Error, Result};
+pub use extract::Limits;
+pub use ffi::signal;
+pub use ffi::Op;

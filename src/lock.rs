@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 /// The lock document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockConfig {
     /// `vendir.k14s.io/v1alpha1`.
     pub api_version: String,
@@ -41,6 +42,7 @@ impl Default for LockConfig {
 /// A directory's lock entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockDirectory {
     /// The directory path, as in the config.
     pub path: String,
@@ -54,6 +56,7 @@ pub struct LockDirectory {
 /// plus `index` on `ociArtifact` and `configDigest`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockContent {
     /// The content path, as in the config.
     pub path: String,
@@ -182,7 +185,7 @@ impl LockContent {
 
     /// Whether `other` pins the same source to the same thing (the path and
     /// `configDigest` aside).
-    pub fn same_source(&self, other: &LockContent) -> bool {
+    pub(crate) fn same_source(&self, other: &LockContent) -> bool {
         self.sources() == other.sources()
     }
 }
@@ -202,6 +205,7 @@ pub struct Empty {}
 /// The resolved artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockOciArtifact {
     /// `registry/repository@sha256:…` of the manifest that was extracted
     /// (after platform selection), or `oci-layout:DIR@sha256:…`.
@@ -219,6 +223,7 @@ pub struct LockOciArtifact {
 /// `git`: the commit checked out.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockGit {
     /// The full commit sha.
     pub sha: String,
@@ -234,6 +239,7 @@ pub struct LockGit {
 /// `hg`: the changeset checked out.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockHg {
     /// The full changeset id.
     pub sha: String,
@@ -245,6 +251,7 @@ pub struct LockHg {
 /// `githubRelease`: the release fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockGithubRelease {
     /// The release's API URL (`…/repos/{slug}/releases/{id}`).
     pub url: String,
@@ -256,6 +263,7 @@ pub struct LockGithubRelease {
 /// `image`: the manifest extracted.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockImage {
     /// `repository@sha256:…`, the repository as written.
     pub url: String,
@@ -267,6 +275,7 @@ pub struct LockImage {
 /// `imgpkgBundle`: the bundle extracted.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockImgpkgBundle {
     /// `repository@sha256:…`.
     pub image: String,
@@ -278,6 +287,7 @@ pub struct LockImgpkgBundle {
 /// `helmChart`: the chart fetched, from its `Chart.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockHelmChart {
     /// `version`.
     pub version: String,
@@ -288,6 +298,7 @@ pub struct LockHelmChart {
 
 /// What is at the lock path.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum LockFile {
     /// No file.
     Missing,
@@ -300,6 +311,7 @@ pub enum LockFile {
 
 /// Why a lock file could not be read, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unreadable {
     /// The lock file.
     pub path: PathBuf,
@@ -506,7 +518,7 @@ fn conflict_marker(text: &str) -> Option<(usize, &str)> {
 
 /// Writes a file by temp file + rename in the same directory; `durable`
 /// adds an fsync before the rename (the lock; not the cache's notes).
-pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     use std::io::Write;
     let dir = path
         .parent()

@@ -33,6 +33,7 @@ pub const MAX_MANIFEST_BYTES: i64 = 4 * 1024 * 1024;
 /// A content descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Descriptor {
     /// The media type of the referenced content.
     pub media_type: String,
@@ -55,6 +56,19 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// A descriptor with just the three required fields.
+    pub fn new(media_type: impl Into<String>, digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            urls: Vec::new(),
+            annotations: BTreeMap::new(),
+            platform: None,
+            artifact_type: None,
+        }
+    }
+
     /// The title annotation, when present and non-empty.
     pub fn title(&self) -> Option<&str> {
         self.annotations
@@ -64,7 +78,7 @@ impl Descriptor {
     }
 
     /// Whether this is oras's empty config `{}` (the annotations aside).
-    pub fn is_empty_json(&self) -> bool {
+    pub(crate) fn is_empty_json(&self) -> bool {
         self.media_type == MEDIA_TYPE_EMPTY
             && self.size == 2
             && self.digest.to_string()
@@ -79,7 +93,7 @@ impl Descriptor {
 
     /// Identity of the content, ignoring annotations and platform: what
     /// oras-go's copy de-duplicates on.
-    pub fn content_key(&self) -> (String, Digest, u64) {
+    pub(crate) fn content_key(&self) -> (String, Digest, u64) {
         (self.media_type.clone(), self.digest.clone(), self.size)
     }
 }
@@ -156,6 +170,7 @@ impl fmt::Display for Platform {
 /// document; unknown fields are ignored as the spec requires).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Manifest {
     /// Always 2.
     #[serde(default)]

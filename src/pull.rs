@@ -32,6 +32,7 @@ use crate::relpath::clean_absolute;
 
 /// Options of a pull, named after `oras pull`'s flags.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PullOptions {
     /// `-o`: the output directory (created when missing).
     pub output: PathBuf,
@@ -47,6 +48,17 @@ pub struct PullOptions {
     pub limits: Limits,
 }
 
+impl PullOptions {
+    /// `oras pull`'s defaults, writing into `output`.
+    pub fn new(output: impl Into<PathBuf>) -> PullOptions {
+        PullOptions {
+            output: output.into(),
+            ..PullOptions::default()
+        }
+    }
+}
+
+/// `oras pull`'s defaults: the current directory, concurrency 3.
 impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
@@ -62,6 +74,7 @@ impl Default for PullOptions {
 
 /// A progress event, worded as oras words its status lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Status {
     /// A download started.
     Downloading,
@@ -87,6 +100,7 @@ impl Status {
 
 /// A file (or unpacked directory) the pull wrote.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PulledFile {
     /// The layer's title.
     pub title: String,
@@ -98,6 +112,7 @@ pub struct PulledFile {
 
 /// The outcome of a pull.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PullReport {
     /// The resolved root (manifest or index).
     pub root: Descriptor,

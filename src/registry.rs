@@ -47,6 +47,7 @@ impl std::fmt::Debug for Credential {
 
 /// How to reach a remote registry. Mirrors the oras CLI's remote flags.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RemoteOptions {
     /// Force plain HTTP on or off; `None` is oras's rule (only `localhost`).
     pub plain_http: Option<bool>,
@@ -111,7 +112,7 @@ pub fn stall_timeout_from_env() -> Result<Option<Duration>> {
 }
 
 /// The default docker config path, as docker and oras-go compute it.
-pub fn default_docker_config() -> Option<PathBuf> {
+pub(crate) fn default_docker_config() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join("config.json"));
     }

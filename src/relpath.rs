@@ -55,7 +55,17 @@ pub fn clean_absolute(path: &Path) -> PathBuf {
     out
 }
 
-/// A normalised relative path: no empty, `.` or `..` components.
+/// A normalised relative path: no empty, `.` or `..` components, never
+/// absolute. Displays `/`-joined (the root as `.`).
+///
+/// ```
+/// use vendoras::config::RelPath;
+///
+/// let p = RelPath::normalize("a/./b//c/../d").unwrap();
+/// assert_eq!(p.to_string(), "a/b/d");
+/// assert_eq!(RelPath::normalize("../x"), None);
+/// assert_eq!(RelPath::normalize("/etc"), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct RelPath(Vec<String>);
 
@@ -90,7 +100,7 @@ impl RelPath {
     }
 
     /// The first `n` components.
-    pub fn prefix(&self, n: usize) -> RelPath {
+    pub(crate) fn prefix(&self, n: usize) -> RelPath {
         RelPath(self.0[..n.min(self.0.len())].to_vec())
     }
 
@@ -122,7 +132,7 @@ impl RelPath {
     }
 
     /// Length in bytes of the `/`-joined form.
-    pub fn byte_len(&self) -> usize {
+    pub(crate) fn byte_len(&self) -> usize {
         self.0
             .iter()
             .map(|c| c.len() + 1)

@@ -115,11 +115,6 @@ pub struct Committed {
 }
 
 impl Committed {
-    /// The destination.
-    pub fn dest(&self) -> &Path {
-        &self.dest
-    }
-
     /// Drops the previous tree.
     pub fn finish(self) {
         if self.exchanged {

@@ -30,6 +30,7 @@ use crate::workers;
 
 /// Options of a sync, named after vendir's flags.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SyncOptions {
     /// The config documents (`-f`).
     pub inputs: Vec<Input>,
@@ -58,8 +59,41 @@ pub struct SyncOptions {
     pub stall_timeout: Option<std::time::Duration>,
 }
 
+impl SyncOptions {
+    /// A sync of `inputs` in `workdir` with vendir's defaults: the lock
+    /// file `vendir.lock.yml` (relative to `workdir`), every directory,
+    /// `lazy` honoured, 8 jobs, default [`Limits`](crate::Limits), config
+    /// keys vendir ignores as warnings, directory paths kept inside the
+    /// project, and no blob cache (set [`SyncOptions::cache_dir`] to
+    /// [`default_cache_dir`] to share the command line's).
+    pub fn new(workdir: impl Into<PathBuf>, inputs: Vec<Input>) -> SyncOptions {
+        SyncOptions {
+            inputs,
+            lock_file: PathBuf::from("vendir.lock.yml"),
+            only: Vec::new(),
+            locked: false,
+            lazy: true,
+            jobs: 8,
+            cache_dir: None,
+            workdir: workdir.into(),
+            limits: extract::Limits::default(),
+            strict: false,
+            allow_outside_paths: false,
+            stall_timeout: None,
+        }
+    }
+}
+
+/// The blob cache `vendoras sync` uses unless told otherwise:
+/// `$VENDORAS_CACHE_DIR`, else `$XDG_CACHE_HOME/vendoras`, else
+/// `~/.cache/vendoras`; `None` when none of these is set.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    Cache::default_dir()
+}
+
 /// A progress event.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// A content started.
     Started {
@@ -105,6 +139,7 @@ pub enum Event<'a> {
 
 /// What happened to one content.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct ContentReport {
     /// `directory/content` path.
     pub path: String,
@@ -126,6 +161,7 @@ pub struct ContentReport {
 
 /// What a sync did.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct SyncReport {
     /// One entry per content, in config order.
     pub contents: Vec<ContentReport>,
@@ -137,6 +173,7 @@ pub struct SyncReport {
 
 /// A warning, as [`Event::Warning`] gave it.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct SyncWarning {
     /// What it is about: a content id, the lock file (`path:line`), or a
     /// config position (`file:line:column`).
@@ -150,6 +187,7 @@ pub struct SyncWarning {
 
 /// Where a config warning is, for `--json`.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct ConfigWarning {
     /// The input's name.
     pub file: String,

@@ -165,6 +165,7 @@ impl<K> Signers<K> {
 
 /// What a signature must satisfy, with the trust material to check it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// Who may have signed.
     pub signers: Signers<PublicKey>,
@@ -175,6 +176,18 @@ pub struct Policy {
     /// Where the TUF client caches the public-good root; `None` =
     /// [`default_tuf_cache_dir`].
     pub tuf_cache_dir: Option<PathBuf>,
+}
+
+impl Policy {
+    /// A policy for `signers`, trusting the Sigstore public-good root
+    /// (cached in [`default_tuf_cache_dir`]).
+    pub fn new(signers: Signers<PublicKey>) -> Policy {
+        Policy {
+            signers,
+            trusted_root: None,
+            tuf_cache_dir: None,
+        }
+    }
 }
 
 /// The default TUF cache: `$XDG_CACHE_HOME/vendoras/sigstore-tuf`, else
@@ -189,6 +202,7 @@ pub fn default_tuf_cache_dir() -> Option<PathBuf> {
 
 /// Which signature layout carried the signature that verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Layout {
     /// cosign ≤ v2: the `sha256-<hex>.sig` tag, simplesigning payload.
     #[serde(rename = "cosign-v2-tag")]
@@ -209,6 +223,7 @@ impl fmt::Display for Layout {
 
 /// Who signed: a key or a certificate identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Signer {
     /// One of the policy's public keys.
     Key {
@@ -239,6 +254,7 @@ impl fmt::Display for Signer {
 
 /// What was verified, and by whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Verified {
     /// The manifest digest whose signature verified.
     pub digest: Digest,

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use vendoras::ffi::{signal, Op};
+use vendoras::{signal, Op};
 
 #[derive(Parser)]
 #[command(
@@ -152,18 +152,17 @@ impl RemoteArgs {
         &self,
         credential: Option<vendoras::registry::Credential>,
     ) -> anyhow::Result<vendoras::registry::RemoteOptions> {
-        Ok(vendoras::registry::RemoteOptions {
-            plain_http: self.plain_http.then_some(true),
-            insecure: self.insecure,
-            ca_files: self.ca_files.clone(),
-            credential,
-            registry_configs: self.registry_configs.clone(),
-            docker_config: None,
-            stall_timeout: match self.stall_timeout {
-                Some(t) => Some(t),
-                None => vendoras::registry::stall_timeout_from_env()?,
-            },
-        })
+        let mut options = vendoras::registry::RemoteOptions::default();
+        options.plain_http = self.plain_http.then_some(true);
+        options.insecure = self.insecure;
+        options.ca_files = self.ca_files.clone();
+        options.credential = credential;
+        options.registry_configs = self.registry_configs.clone();
+        options.stall_timeout = match self.stall_timeout {
+            Some(t) => Some(t),
+            None => vendoras::registry::stall_timeout_from_env()?,
+        };
+        Ok(options)
     }
 }
 

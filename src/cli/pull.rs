@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use vendoras::ffi::Op;
+use vendoras::Op;
 use vendoras::oci::{Descriptor, Platform};
 use vendoras::pull::{self, PullOptions, Status};
 use vendoras::reference::{split_layout_reference, Reference};
@@ -74,14 +74,11 @@ pub fn run(args: PullArgs, op: &Arc<Op>) -> anyhow::Result<()> {
             args.reference
         );
     };
-    let opts = PullOptions {
-        output: args.output.clone(),
-        keep_old_files: args.keep_old_files,
-        allow_path_traversal: args.allow_path_traversal,
-        platform: args.platform.clone(),
-        concurrency: args.concurrency.max(1),
-        ..PullOptions::default()
-    };
+    let mut opts = PullOptions::new(args.output.clone());
+    opts.keep_old_files = args.keep_old_files;
+    opts.allow_path_traversal = args.allow_path_traversal;
+    opts.platform = args.platform.clone();
+    opts.concurrency = args.concurrency.max(1);
     let text = args.format == Format::Text;
     let printer = |status: Status, desc: &Descriptor| {
         if text {

@@ -9,9 +9,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use vendoras::cache::Cache;
 use vendoras::config::Input;
-use vendoras::ffi::Op;
+use vendoras::Op;
 use vendoras::sync::{self, Event, SyncOptions};
 
 #[derive(Args)]
@@ -118,30 +117,24 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let opts = SyncOptions {
-        inputs,
-        lock_file: args.lock_file.clone(),
-        only,
-        locked: args.locked,
-        lazy: args.lazy,
-        jobs: args.jobs,
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            args.cache_dir.clone().or_else(Cache::default_dir)
-        },
-        workdir,
-        limits: vendoras::extract::Limits {
-            max_bytes: args.max_layer_bytes,
-            max_entries: args.max_layer_entries,
-            ..Default::default()
-        },
-        strict: args.strict,
-        allow_outside_paths: args.allow_outside_paths,
-        stall_timeout: match args.stall_timeout {
-            Some(t) => Some(t),
-            None => vendoras::registry::stall_timeout_from_env()?,
-        },
+    let mut opts = SyncOptions::new(workdir, inputs);
+    opts.lock_file = args.lock_file.clone();
+    opts.only = only;
+    opts.locked = args.locked;
+    opts.lazy = args.lazy;
+    opts.jobs = args.jobs;
+    opts.cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(sync::default_cache_dir)
+    };
+    opts.limits.max_bytes = args.max_layer_bytes;
+    opts.limits.max_entries = args.max_layer_entries;
+    opts.strict = args.strict;
+    opts.allow_outside_paths = args.allow_outside_paths;
+    opts.stall_timeout = match args.stall_timeout {
+        Some(t) => Some(t),
+        None => vendoras::registry::stall_timeout_from_env()?,
     };
 
     let progress = Progress::new(!args.json && std::io::stderr().is_terminal());
@@ -227,7 +220,9 @@ impl Progress {
             (None, Event::Warning { id, message }) => {
                 eprintln!("vendoras: warning: {id}: {message}")
             }
-            (None, _) => {}
+            // Bytes and sizes are only drawn as bars; events added later
+            // have nothing to show yet.
+            _ => {}
         }
     }
 

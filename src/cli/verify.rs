@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use vendoras::ffi::Op;
+use vendoras::Op;
 use vendoras::reference::Reference;
 use vendoras::registry::Repository;
 use vendoras::verify::{self, Policy, PublicKey, Signers, SignersError};
@@ -63,11 +63,8 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
     let signers = signers
         .try_map_keys(|p| PublicKey::from_file(p).map(|k| vec![k]))
         .context("read public key")?;
-    let policy = Policy {
-        signers,
-        trusted_root: args.trusted_root,
-        tuf_cache_dir: None,
-    };
+    let mut policy = Policy::new(signers);
+    policy.trusted_root = args.trusted_root;
     let options = args.remote.options(None)?;
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     // Resolved once; the signature is checked for exactly this digest.

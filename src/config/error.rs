@@ -5,6 +5,7 @@ use std::fmt;
 /// A configuration error (or warning), positioned:
 /// `file:line:column: message; did you mean `x`?`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[non_exhaustive]
 pub struct ConfigError {
     /// The input's name (`<stdin>` for `-`).
     pub file: String,

@@ -55,7 +55,10 @@ use std::collections::BTreeMap;
 
 pub use error::ConfigError;
 pub use model::*;
-pub use validate::{normalize_directory_path, PathRules};
+pub(crate) use validate::normalize_directory_path;
+pub use validate::PathRules;
+
+pub use crate::relpath::RelPath;
 
 use error::suggest;
 use validate::{Doc, Refs};
@@ -87,6 +90,7 @@ impl std::fmt::Debug for Input {
 
 /// How to load.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadOptions {
     /// Where managed paths may point.
     pub paths: PathRules,
@@ -94,8 +98,19 @@ pub struct LoadOptions {
     pub strict: bool,
 }
 
+impl LoadOptions {
+    /// Loads with these path rules; keys vendir ignores are warnings.
+    pub fn new(paths: PathRules) -> LoadOptions {
+        LoadOptions {
+            paths,
+            strict: false,
+        }
+    }
+}
+
 /// Everything [`load`] read from the inputs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Loaded {
     /// The one `Config` document.
     pub config: Config,

@@ -9,6 +9,7 @@ use crate::verify::Signers;
 
 /// A vendir `Config` document, validated.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// `minimumRequiredVersion`, as written (a vendir version).
     pub minimum_required_version: Option<String>,
@@ -18,6 +19,7 @@ pub struct Config {
 
 /// One `directories[]` entry.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Directory {
     /// The path relative to the working directory, normalised and
     /// `/`-separated. It may start with `../` when it stays inside the
@@ -32,6 +34,7 @@ pub struct Directory {
 
 /// One `contents[]` entry of a directory.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Content {
     /// Path relative to the directory; the root is the directory itself.
     pub path: RelPath,
@@ -68,6 +71,7 @@ impl Content {
 // handful of these per config costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Source {
     /// `ociArtifact:`.
     OciArtifact(OciArtifact),
@@ -117,6 +121,7 @@ impl Source {
 
 /// The `ociArtifact` source (docs/config.md).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OciArtifact {
     /// Where the artifact is: a registry or a local OCI layout.
     pub location: OciLocation,
@@ -142,6 +147,7 @@ pub struct OciArtifact {
 
 /// The `helmChart` source (docs/config.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HelmChart {
     /// `name`: the chart's name in the repository's index, or the last
     /// component of its OCI repository.
@@ -158,6 +164,7 @@ pub struct HelmChart {
 
 /// Where a chart comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HelmRepository {
     /// An `https://` or `http://` chart repository (its base URL, as
     /// written): `index.yaml` lives beneath it.
@@ -170,6 +177,7 @@ pub enum HelmRepository {
 /// An image in a registry, as the `image` and `imgpkgBundle` sources name
 /// it (docs/config.md).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RegistryImage {
     /// `url` (`image` for a bundle): repository, optionally `:tag` or
     /// `@digest`; neither means `latest`.
@@ -187,6 +195,7 @@ pub struct RegistryImage {
 
 /// The `imgpkgBundle` source (docs/config.md).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ImgpkgBundle {
     /// The bundle image and how to reach it.
     pub image: RegistryImage,
@@ -199,6 +208,7 @@ pub struct ImgpkgBundle {
 
 /// `image` or `ociLayout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OciLocation {
     /// `image`: repository, possibly with `:tag` and/or `@digest` (unparsed).
     Image(String),
@@ -208,6 +218,7 @@ pub enum OciLocation {
 
 /// The `http` source (docs/config.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Http {
     /// `url` (`http://` or `https://`; in `githubRelease.http` it may hold
     /// `{tag}`).
@@ -222,6 +233,7 @@ pub struct Http {
 
 /// The `githubRelease` source (docs/config.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GithubRelease {
     /// `slug`: `owner/repo`.
     pub slug: String,
@@ -243,6 +255,7 @@ pub struct GithubRelease {
 
 /// Which GitHub release: exactly one of vendir's four keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReleaseSelector {
     /// `tag`.
     Tag(String),
@@ -257,6 +270,7 @@ pub enum ReleaseSelector {
 /// How layers land on disk (docs/config.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Unpack {
     /// `auto` (default).
     #[default]
@@ -269,6 +283,7 @@ pub enum Unpack {
 
 /// `tagSelection` (vendir's `VersionSelection`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TagSelection {
     /// `semver`.
     pub semver: Semver,
@@ -276,6 +291,7 @@ pub struct TagSelection {
 
 /// `tagSelection.semver`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Semver {
     /// `constraints`, e.g. `>=1.2.0 <2.0.0`.
     pub constraints: String,
@@ -287,6 +303,7 @@ pub struct Semver {
 
 /// A reference to a `Secret` document by name (it exists).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SecretRef {
     /// `metadata.name` of the Secret.
     pub name: String,
@@ -294,6 +311,7 @@ pub struct SecretRef {
 
 /// `cosign:` (docs/config.md): who may have signed, and the trust root.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Cosign {
     /// Key-based (a key file or a Secret's `*.pub` keys) or keyless.
     pub signers: Signers<CosignKey>,
@@ -303,6 +321,7 @@ pub struct Cosign {
 
 /// Where a cosign public key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CosignKey {
     /// `key`: a PEM file (as written, relative to the working directory).
     File(String),
@@ -312,6 +331,7 @@ pub enum CosignKey {
 
 /// The `git` source (docs/config.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Git {
     /// `url`: anything `git` accepts (https, http, ssh, git://, a path).
     pub url: String,
@@ -337,6 +357,7 @@ pub struct Git {
 
 /// `git.ref` or `git.refSelection`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GitRef {
     /// `ref`: a branch, tag, sha or `origin/<name>`, as written.
     Named(String),
@@ -351,6 +372,7 @@ pub enum GitRef {
 
 /// The `hg` source (docs/config.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Hg {
     /// `url`.
     pub url: String,
@@ -364,6 +386,7 @@ pub struct Hg {
 
 /// The `inline` source.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Inline {
     /// `paths`: file path → content.
     pub paths: BTreeMap<RelPath, String>,
@@ -373,6 +396,7 @@ pub struct Inline {
 
 /// One `inline.pathsFrom[]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InlineFrom {
     /// `secretRef`: every key of the Secret becomes a file.
     Secret(InlineRef),
@@ -382,6 +406,7 @@ pub enum InlineFrom {
 
 /// A `secretRef` / `configMapRef` in `inline.pathsFrom`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InlineRef {
     /// The Secret's or ConfigMap's `metadata.name` (it exists).
     pub name: String,
@@ -391,6 +416,7 @@ pub struct InlineRef {
 
 /// A `v1` `Secret` document.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Secret {
     /// `metadata.name`.
     pub name: String,
@@ -410,6 +436,7 @@ impl std::fmt::Debug for Secret {
 
 /// A `v1` `ConfigMap` document.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigMap {
     /// `metadata.name`.
     pub name: String,

@@ -19,6 +19,7 @@ use crate::verify::{Signers, SignersError};
 
 /// Where managed paths (directory paths) may point.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PathRules {
     /// The working directory, absolute (paths in the config start here).
     pub workdir: PathBuf,

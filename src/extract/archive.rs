@@ -15,6 +15,7 @@ use super::root::{set_mode, set_mtime, RelPath, Root};
 
 /// Bounds that stop decompression bombs and hostile archives.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Limits {
     /// Total bytes of file content.
     pub max_bytes: u64,
@@ -90,7 +91,7 @@ pub struct Report {
 /// An archive that was refused or could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("{entry}: {reason}")]
-pub struct ExtractError {
+pub(crate) struct ExtractError {
     /// The entry's name as the archive spells it (or `<archive>`).
     pub entry: String,
     /// Why.

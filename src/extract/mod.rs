@@ -7,5 +7,6 @@ pub mod image;
 pub mod layer;
 pub mod root;
 
-pub use archive::{extract_tar, ExtractError, Limits, Modes, Options, Report};
+pub(crate) use archive::ExtractError;
+pub use archive::{Limits, Modes, Options, Report};
 pub use root::{RelPath, Root};

@@ -31,6 +31,7 @@ mod raw {
 /// `go/errors.go` and `docs/ffi.md` must change together with this enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i32)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A malformed request, reference or platform.
     Invalid = 1,
@@ -87,6 +88,7 @@ impl ErrorKind {
 /// the registry, URL and status) and the HTTP status when there was one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct ShimError {
     /// What kind of failure this is.
     pub kind: ErrorKind,
