@@ -1,7 +1,18 @@
 //! Content digests (`sha256:<hex>`, `sha512:<hex>`) and hashing streams.
 //!
-//! Every place that hashes bytes goes through [`Hasher`] or [`HashingReader`],
-//! so a blob is hashed exactly once while it flows.
+//! Every place that hashes bytes goes through one incremental hasher or
+//! [`HashingReader`], so a blob is hashed exactly once while it flows.
+//!
+//! ```
+//! use vendoras::digest::{Algorithm, Digest};
+//!
+//! let d: Digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+//!     .parse()
+//!     .unwrap();
+//! assert_eq!(d, Digest::of(Algorithm::Sha256, b"{}"));
+//! assert_eq!(d.short(), "44136fa355b3");
+//! assert!("sha256:XYZ".parse::<Digest>().is_err());
+//! ```
 
 use std::fmt;
 use std::io::{self, Read};

@@ -8,6 +8,33 @@
 //! rendered in one place, [`fmt::Display`] below (outermost context first),
 //! and turned into fields for `--json` in one place, [`Error::to_json`]; the
 //! shape is documented in the README ("Errors").
+//!
+//! Match on [`Error::cause`] for what went wrong, and print the error
+//! itself (or [`Error::to_json`]) for the whole story:
+//!
+//! ```
+//! use std::path::Path;
+//! use vendoras::error::{Error, ErrorKind, Operation};
+//! use vendoras::registry::Repository;
+//! use vendoras::Op;
+//!
+//! let layout = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/layout");
+//! let repo = Repository::open_layout(&layout).unwrap();
+//! let err = repo.resolve(&Op::new(), "v9.9.9", None).unwrap_err();
+//!
+//! match err.cause() {
+//!     Error::Registry(r) => {
+//!         assert_eq!(r.operation, Operation::Resolve);
+//!         assert_eq!(r.source.kind, ErrorKind::NotFound);
+//!         assert_eq!(r.reference.as_deref(), Some("v9.9.9"));
+//!         assert_eq!(r.registry, None); // an OCI layout, not a registry
+//!     }
+//!     other => panic!("unexpected: {other}"),
+//! }
+//! assert_eq!(err.kind(), "registry");
+//! assert_eq!(err.to_json()["message"], err.to_string());
+//! assert!(!err.is_cancelled());
+//! ```
 
 use std::fmt;
 use std::path::PathBuf;

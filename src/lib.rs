@@ -1,14 +1,62 @@
-//! vendoras vendors OCI artifacts into a directory tree, vendir-style.
+//! vendoras vendors OCI artifacts into a directory tree, vendir-style, and
+//! gives Rust programs oras-go's registry behaviour.
 //!
-//! Registry I/O and signature checks are oras-go (and sigstore) code in a Go
-//! c-archive (`go/`, ABI in `docs/ffi.md`), reached only through [`ffi`];
-//! [`registry`] is the safe, typed API over it. Everything that touches the
-//! user's disk is Rust: [`extract`] (confined, streaming) and [`pull`]
-//! (`oras pull` parity).
-
+//! Registry I/O and cosign checks are oras-go and sigstore-go code in a Go
+//! archive linked into this crate; everything that touches your disk
+//! (extraction, staging, the lock) is Rust. The public surface:
+//!
+//! * [`registry`]: open a remote repository or an OCI image layout;
+//!   resolve, fetch manifests, stream blobs, list tags.
+//! * [`pull`]: `oras pull` — the files of an artifact, into a directory.
+//! * [`sync`]: `vendir sync` — a `vendir.yml` into its directories, with
+//!   progress [`sync::Event`]s.
+//! * [`config`] and [`lock`]: `vendir.yml` and `vendir.lock.yml` as types.
+//! * [`verify`]: cosign signature checks on a resolved manifest.
+//! * [`Error`] (one enum for everything), [`digest`], [`reference`](mod@reference),
+//!   [`oci`] (descriptors and manifests).
+//! * [`Op`]: the cancellation handle every call that does I/O takes, and
+//!   [`signal`] to cancel it on Ctrl-C.
+//!
+//! `docs/library.md` in the repository is a one-page tour.
+//!
+//! # Example
+//!
+//! The files of the tag `v1.0.0` in the OCI layout of `examples/quickstart`,
+//! pulled as `oras pull --oci-layout` would:
+//!
+//! ```
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use vendoras::pull::{self, PullOptions};
+//! use vendoras::registry::Repository;
+//! use vendoras::Op;
+//!
+//! # fn main() -> vendoras::Result<()> {
+//! let layout = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/layout");
+//! let repo = Repository::open_layout(&layout)?;
+//! let out = tempfile::tempdir().unwrap();
+//!
+//! let op = Arc::new(Op::new());
+//! let report = pull::pull(&repo, "v1.0.0", &PullOptions::new(out.path()), &op, &|_, _| {})?;
+//!
+//! assert_eq!(report.files.len(), 1);
+//! assert_eq!(report.files[0].title, "NOTICE");
+//! assert!(out.path().join("NOTICE").is_file());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Threads and cancellation
+//!
+//! Every call blocks its thread; [`Repository`](registry::Repository) is
+//! `Send + Sync` and cheap to clone, and [`pull::pull`] and [`sync::sync`]
+//! run their own worker threads. [`Op::cancel`] (from any thread, or from
+//! [`signal::on_interrupt`]) makes every call holding that `Op` return
+//! [`Error::Cancelled`] promptly, and a cancelled pull or sync leaves the
+//! previous files as they were.
 #![deny(missing_docs)]
+// `unsafe` lives only in `ffi`, the seam to the Go archive.
 #![deny(unsafe_code)]
-#![warn(unnameable_types)]
 
 pub(crate) mod cache;
 pub mod config;

@@ -8,6 +8,40 @@
 //! [`LockConfig::to_yaml`] itself: the document is a fixed shape of strings,
 //! and writing it here keeps the bytes earlier versions wrote (serde_yaml's
 //! quoting), so an upgrade does not rewrite every lock.
+//!
+//! ```
+//! use vendoras::lock::{LockConfig, LockFile};
+//!
+//! # fn main() -> vendoras::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("vendir.lock.yml");
+//! let text = "apiVersion: vendir.k14s.io/v1alpha1
+//! kind: LockConfig
+//! directories:
+//! - path: vendor/quickstart
+//!   contents:
+//!   - path: .
+//!     ociArtifact:
+//!       url: oci-layout:layout@sha256:e8f5e3330f2de990efa35d96e5596cea1c3bca6e753b12ca89f80c2da41854ac
+//!       tag: v1.0.0
+//! ";
+//! std::fs::write(&path, text).unwrap();
+//!
+//! let lock = LockConfig::read(&path)?.expect("the file exists");
+//! let pinned = lock.content("vendor/quickstart", ".").unwrap();
+//! assert_eq!(pinned.source_kind(), Some("ociArtifact"));
+//! assert_eq!(pinned.oci_artifact.as_ref().unwrap().tag.as_deref(), Some("v1.0.0"));
+//! assert_eq!(lock.to_yaml(), text); // the bytes vendoras writes
+//!
+//! // A lock a merge left conflict markers in is no lock, and says where.
+//! std::fs::write(&path, format!("<<<<<<< ours\n{text}")).unwrap();
+//! let LockFile::Unreadable(why) = LockConfig::load(&path)? else {
+//!     panic!("conflict markers are not a lock");
+//! };
+//! assert_eq!(why.line, Some(1));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::path::{Path, PathBuf};
 

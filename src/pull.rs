@@ -1,5 +1,5 @@
 //! `vendoras pull`: what `oras pull` (v1.3, oras-go v2.7 file store) writes,
-//! file for file, with the extraction done by [`crate::extract`].
+//! file for file, with vendoras' own confined extraction.
 //!
 //! The rules, from oras's `cmd/oras/root/pull.go` and oras-go's
 //! `content/file`: a layer's file name is its title annotation; untitled
@@ -141,7 +141,45 @@ enum Dest {
 }
 
 /// Pulls `reference` (a tag or digest) from `repo` into `opts.output`.
-/// `status` is called for each progress event.
+/// `status` is called for each progress event, from the download threads.
+/// Nothing is written unless every blob verified.
+///
+/// ```
+/// use std::path::Path;
+/// use std::sync::{Arc, Mutex};
+/// use vendoras::pull::{self, PullOptions, Status};
+/// use vendoras::registry::Repository;
+/// use vendoras::Op;
+///
+/// # fn main() -> vendoras::Result<()> {
+/// let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+/// let repo = Repository::open_layout(&example.join("layout"))?;
+/// let out = tempfile::tempdir().unwrap();
+///
+/// let downloaded = Mutex::new(Vec::new());
+/// let report = pull::pull(
+///     &repo,
+///     "v1.0.0",
+///     &PullOptions::new(out.path()),
+///     &Arc::new(Op::new()),
+///     &|status, desc| {
+///         if status == Status::Downloaded {
+///             downloaded.lock().unwrap().push(desc.title().map(str::to_string));
+///         }
+///     },
+/// )?;
+///
+/// // The manifest, then the one titled layer; the untitled Flux layer is
+/// // skipped, as `oras pull` skips it.
+/// assert_eq!(downloaded.into_inner().unwrap(), [None, Some("NOTICE".to_string())]);
+/// assert!(report.skipped_untitled);
+/// assert_eq!(
+///     std::fs::read(out.path().join("NOTICE")).unwrap(),
+///     std::fs::read(example.join("src/NOTICE")).unwrap()
+/// );
+/// # Ok(())
+/// # }
+/// ```
 pub fn pull(
     repo: &Repository,
     reference: &str,

@@ -1,9 +1,60 @@
-//! Registry I/O, typed: the safe layer over [`crate::ffi`].
+//! Registry I/O, typed: the safe layer over the Go shim (oras-go).
 //!
 //! A [`Repository`] is a remote repository or a local OCI layout; every call
 //! takes an [`Op`] so Ctrl-C can cancel it. Blobs arrive as a [`BlobStream`]:
 //! the shim writes into a pipe from its own thread while the caller reads,
 //! hashes and extracts, so memory stays bounded whatever the blob size.
+//!
+//! Everything here is oras-go's behaviour: reference resolution, auth
+//! (docker credential stores, `--registry-config` files, static
+//! [`Credential`]s), retries, the digest and size checks on every manifest
+//! and blob. Listing an artifact's *referrers* is not exposed: the shim
+//! uses the referrers API only inside [`crate::verify`] (to find cosign
+//! bundles) and has no export that lists them.
+//!
+//! # Example
+//!
+//! Resolve the tag of the OCI layout in `examples/quickstart`, read its
+//! manifest and stream its titled layer, checking the digest on the way:
+//!
+//! ```
+//! use std::io::Read;
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use vendoras::digest::{Algorithm, HashingReader};
+//! use vendoras::registry::Repository;
+//! use vendoras::Op;
+//!
+//! # fn main() -> vendoras::Result<()> {
+//! let layout = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/layout");
+//! let repo = Repository::open_layout(&layout)?;
+//! let op = Arc::new(Op::new());
+//!
+//! assert_eq!(repo.tags(&op)?, ["v1.0.0"]);
+//! let root = repo.resolve(&op, "v1.0.0", None)?;
+//! assert!(root.is_manifest());
+//!
+//! let (_bytes, manifest) = repo.fetch_manifest(&op, &root)?;
+//! let notice = manifest
+//!     .layers
+//!     .iter()
+//!     .find(|l| l.title() == Some("NOTICE"))
+//!     .expect("a titled layer");
+//!
+//! let mut blob = HashingReader::new(repo.open_blob(&op, notice)?, Algorithm::Sha256);
+//! let mut text = String::new();
+//! blob.read_to_string(&mut text).unwrap();
+//! let (digest, size, stream) = blob.drain().unwrap();
+//! stream.finish()?; // the shim's own verdict on size and digest
+//! assert_eq!((digest, size), (notice.digest.clone(), notice.size));
+//! assert!(text.contains("examples/quickstart"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A remote repository is opened with [`Repository::open_remote`] and
+//! [`RemoteOptions`] (the oras CLI's transport and auth flags); the calls
+//! are the same.
 
 use std::fs::File;
 use std::io::{self, Read};

@@ -201,7 +201,51 @@ pub struct ConfigWarning {
     pub path: String,
 }
 
-/// Runs a sync.
+/// Runs a sync: every content of the selected directories is fetched
+/// into staging, then all directories are swapped in and the lock is
+/// written; any failure keeps the previous trees and lock. `events` is
+/// called from the worker threads as the sync goes.
+///
+/// The quickstart's `vendir.yml`, synced into a temporary directory:
+///
+/// ```
+/// use std::path::Path;
+/// use std::sync::{Arc, Mutex};
+/// use vendoras::config::Input;
+/// use vendoras::lock::LockConfig;
+/// use vendoras::sync::{self, Event, SyncOptions};
+/// use vendoras::Op;
+///
+/// # fn main() -> vendoras::Result<()> {
+/// let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+/// let work = tempfile::tempdir().unwrap();
+/// // `ociLayout: layout` is relative to the working directory: point it
+/// // at the example's layout.
+/// let layout = example.join("layout");
+/// let text = std::fs::read_to_string(example.join("vendir.yml"))
+///     .unwrap()
+///     .replace("ociLayout: layout", &format!("ociLayout: {}", layout.display()));
+/// let options = SyncOptions::new(work.path(), vec![Input { name: "vendir.yml".into(), text }]);
+///
+/// let finished = Mutex::new(Vec::new());
+/// let report = sync::sync(&options, &Arc::new(Op::new()), &|event| {
+///     if let Event::Finished { report } = event {
+///         finished.lock().unwrap().push(report.path.clone());
+///     }
+/// })?;
+///
+/// assert_eq!(finished.into_inner().unwrap(), ["vendor/quickstart"]);
+/// assert!(report.lock_written);
+/// let vendored = work.path().join("vendor/quickstart");
+/// assert!(vendored.join("configmap.yaml").is_file() && vendored.join("NOTICE").is_file());
+///
+/// let lock = LockConfig::read(&work.path().join("vendir.lock.yml"))?.expect("a lock");
+/// let pinned = lock.content("vendor/quickstart", ".").unwrap();
+/// let url = &pinned.oci_artifact.as_ref().unwrap().url;
+/// assert!(url.starts_with(&format!("oci-layout:{}@sha256:", layout.display())), "{url}");
+/// # Ok(())
+/// # }
+/// ```
 pub fn sync(
     opts: &SyncOptions,
     op: &Arc<Op>,

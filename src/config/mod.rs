@@ -13,7 +13,7 @@
 //! * `input`: the documents as written, serde-derived. Keys vendir also
 //!   ignores are warnings (errors with `--strict`); under `ociArtifact`,
 //!   which only vendoras reads, they are errors.
-//! * `validate`: input → [`model`] types, with the rules that need more
+//! * `validate`: input → `model` types ([`Config`] and below), with the rules that need more
 //!   than a shape: managed paths stay inside the project, overlaps, refs to
 //!   Secrets and ConfigMaps, cosign, octal permissions.
 //!
@@ -170,6 +170,34 @@ impl<'a> Parsed<'a> {
 
 /// Reads every document of every input; returns the one `Config`, the
 /// Secrets and ConfigMaps, and warnings. See the module documentation.
+///
+/// ```
+/// use std::path::Path;
+/// use vendoras::config::{self, Input, LoadOptions, OciLocation, PathRules, Source};
+///
+/// let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+/// let text = std::fs::read_to_string(example.join("vendir.yml")).unwrap();
+/// let options = LoadOptions::new(PathRules::discover(&example, false));
+/// let input = Input { name: "vendir.yml".into(), text: text.clone() };
+/// let loaded = config::load(&[input], &options)?;
+///
+/// let directory = &loaded.config.directories[0];
+/// assert_eq!(directory.path, "vendor/quickstart");
+/// let Source::OciArtifact(artifact) = &directory.contents[0].source else {
+///     panic!("an ociArtifact content");
+/// };
+/// assert_eq!(artifact.location, OciLocation::Layout("layout".into()));
+/// assert_eq!(artifact.tag.as_deref(), Some("v1.0.0"));
+///
+/// // Mistakes are positioned, with the closest valid key.
+/// let typo = text.replace("tag: v1.0.0", "tagg: v1.0.0");
+/// let err = config::load(&[Input { name: "typo.yml".into(), text: typo }], &options)
+///     .unwrap_err();
+/// assert_eq!(err.key.as_deref(), Some("tagg"));
+/// assert_eq!((err.line, err.column), (Some(9), Some(7)));
+/// assert_eq!(err.suggestion.as_deref(), Some("tag"));
+/// # Ok::<(), vendoras::config::ConfigError>(())
+/// ```
 pub fn load(inputs: &[Input], options: &LoadOptions) -> Result<Loaded, ConfigError> {
     let mut configs: Vec<Parsed<'_>> = Vec::new();
     let mut secret_docs: Vec<Parsed<'_>> = Vec::new();
