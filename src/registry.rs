@@ -593,6 +593,16 @@ mod tests {
     }
 
     #[test]
+    fn handles_cross_threads() {
+        // The library documents these as shareable between threads.
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Repository>();
+        send_sync::<Op>();
+        fn send<T: Send>() {}
+        send::<BlobStream>();
+    }
+
+    #[test]
     fn stall_timeouts_parse() {
         for (text, want) in [
             ("60s", Duration::from_secs(60)),

@@ -13,7 +13,10 @@ use tar::EntryType;
 
 use super::root::{set_mode, set_mtime, RelPath, Root};
 
-/// Bounds that stop decompression bombs and hostile archives.
+/// Bounds that stop decompression bombs and hostile archives, per layer
+/// or archive. The default allows 32 GiB of file content, a million
+/// entries and 4096-byte paths (`vendoras sync --max-layer-bytes`,
+/// `--max-layer-entries`).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Limits {

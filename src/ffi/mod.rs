@@ -198,6 +198,27 @@ fn cstring(s: &str) -> Result<CString> {
 
 /// A cancellable operation: one Go context. Cancelling it stops every call
 /// that was given it, including a blob stream in flight.
+///
+/// An `Op` is `Send + Sync`: share it (in an [`Arc`](std::sync::Arc) where
+/// a call keeps it, as [`pull`](crate::pull::pull) does) and cancel it from
+/// any thread, or from [`crate::signal::on_interrupt`]. Once cancelled it
+/// stays cancelled; use a fresh `Op` for the next operation.
+///
+/// ```
+/// use std::path::Path;
+/// use vendoras::registry::Repository;
+/// use vendoras::Op;
+///
+/// let layout = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/layout");
+/// let repo = Repository::open_layout(&layout).unwrap();
+/// let op = Op::new();
+/// op.cancel();
+/// let out = tempfile::tempdir().unwrap();
+/// let opts = vendoras::pull::PullOptions::new(out.path());
+/// let err = vendoras::pull::pull(&repo, "v1.0.0", &opts, &std::sync::Arc::new(op), &|_, _| {}).unwrap_err();
+/// assert!(err.is_cancelled(), "{err}");
+/// assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+/// ```
 #[derive(Debug)]
 pub struct Op {
     id: u64,
@@ -220,7 +241,8 @@ impl Op {
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Cancels the operation; calls using it return `ErrorKind::Cancelled`.
+    /// Cancels the operation; calls using it return
+    /// [`Error::Cancelled`](crate::Error::Cancelled).
     pub fn cancel(&self) {
         self.cancelled
             .store(true, std::sync::atomic::Ordering::SeqCst);
