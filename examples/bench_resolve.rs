@@ -6,9 +6,9 @@
 
 use std::time::Instant;
 
-use vendoras::Op;
 use vendoras::reference::Reference;
 use vendoras::registry::{RemoteOptions, Repository};
+use vendoras::Op;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

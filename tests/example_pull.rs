@@ -86,7 +86,10 @@ fn example_pull_writes_the_titled_file_of_the_quickstart_layout() {
         stdout.contains(&format!("Digest: {}\n", tagged_digest(&layout))),
         "{stdout}"
     );
-    assert!(stdout.contains("Skipped pulling layers without file name"), "{stdout}");
+    assert!(
+        stdout.contains("Skipped pulling layers without file name"),
+        "{stdout}"
+    );
     assert!(
         stdout
             .lines()
@@ -103,7 +106,10 @@ fn example_pull_names_a_missing_tag_and_writes_nothing() {
     let out = pull(&["--oci-layout", &reference, "out"], work.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("v9.9.9") && stderr.contains("not found"), "{stderr}");
+    assert!(
+        stderr.contains("v9.9.9") && stderr.contains("not found"),
+        "{stderr}"
+    );
     assert!(!work.path().join("out").exists());
 }
 

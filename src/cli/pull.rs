@@ -7,11 +7,11 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use vendoras::Op;
 use vendoras::oci::{Descriptor, Platform};
 use vendoras::pull::{self, PullOptions, Status};
 use vendoras::reference::{split_layout_reference, Reference};
 use vendoras::registry::{Credential, Repository};
+use vendoras::Op;
 
 #[derive(Args)]
 pub struct PullArgs {

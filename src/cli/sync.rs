@@ -10,8 +10,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use vendoras::config::Input;
-use vendoras::Op;
 use vendoras::sync::{self, Event, SyncOptions};
+use vendoras::Op;
 
 #[derive(Args)]
 pub struct SyncArgs {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use vendoras::Op;
 use vendoras::reference::Reference;
 use vendoras::registry::Repository;
 use vendoras::verify::{self, Policy, PublicKey, Signers, SignersError};
+use vendoras::Op;
 
 #[derive(Args)]
 pub struct VerifyArgs {
