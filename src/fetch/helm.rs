@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::{FetchContext, Fetched, Probed, Progress, Source};
+use super::{Counting, FetchContext, Fetched, Probed, Progress, Source};
 use crate::cache::Tee;
 use crate::config::{HelmChart, HelmRepository, Secret};
 use crate::digest::{Algorithm, Digest, HashingReader};
@@ -890,20 +890,6 @@ fn is_loopback(registry: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Counts bytes for the progress callback.
-struct Counting<'a, R> {
-    inner: R,
-    progress: &'a (dyn Fn(Progress) + Sync),
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        (self.progress)(Progress::Received(n as u64));
-        Ok(n)
-    }
 }
 
 /// The largest `index.yaml` accepted.

@@ -17,6 +17,7 @@ mod oci;
 mod vcs;
 
 use std::collections::HashMap;
+use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -128,6 +129,20 @@ pub enum Progress {
     Expect(u64),
     /// More bytes were read (from the registry or the cache).
     Received(u64),
+}
+
+/// A reader that tells the progress callback how many bytes passed.
+pub(crate) struct Counting<'a, R> {
+    pub(crate) inner: R,
+    pub(crate) progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(Progress::Received(n as u64));
+        Ok(n)
+    }
 }
 
 /// What a source fetched.

@@ -6,11 +6,11 @@
 //! content counts as fetched (docs/config.md "What lands on disk"; README "vendoras sync").
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io::Read;
 
 use base64::Engine as _;
 
-use super::{FetchContext, Fetched, Probed, Progress, Source};
+use super::{Counting, FetchContext, Fetched, Probed, Progress, Source};
 use crate::cache::Tee;
 use crate::config::{CosignKey, OciArtifact, OciLocation, Secret, Unpack};
 use crate::digest::{Digest, HashingReader};
@@ -494,20 +494,6 @@ fn plan_layer(layer: &Descriptor, unpack: Unpack, reference: &str) -> Result<Opt
         (Unpack::Files, false) => None,
         (Unpack::Auto, false) => Some(archive()?),
     })
-}
-
-/// Counts bytes for the progress callback.
-struct Counting<'a, R> {
-    inner: R,
-    progress: &'a (dyn Fn(Progress) + Sync),
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        (self.progress)(Progress::Received(n as u64));
-        Ok(n)
-    }
 }
 
 impl OciSource<'_> {
