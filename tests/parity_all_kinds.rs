@@ -488,4 +488,46 @@ fn every_kind_in_one_directory_synced_edited_resynced_and_locked() {
     p.sync("after --locked", &[]);
     p.assert_same("after --locked", &up, false);
     assert_eq!(p.pinned("chart", "helmChart", "version"), "0.3.0");
+
+    // The report names what each content is pinned to: once fetched (a stray
+    // file forces it), once kept unchanged.
+    for stray in [true, false] {
+        if stray {
+            fs::write(p.ours.dir.join("vendor/stray.txt"), "x").unwrap();
+        }
+        let out = p.ours_sync(&["--json"]);
+        assert!(out.success(), "{out:?}");
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let reported = |c: &str| -> Option<String> {
+            let entry = report["contents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["path"] == format!("vendor/{c}"))
+                .unwrap_or_else(|| panic!("{c} not in {report}"));
+            entry["digest"].as_str().map(str::to_string)
+        };
+        let digest_of = |c: &str, kind: &str, key: &str| {
+            let v = p.pinned(c, kind, key);
+            Some(v.rsplit_once('@').map_or(v.clone(), |(_, d)| d.to_string()))
+        };
+        for (c, kind, key) in [
+            ("git", "git", "sha"),
+            ("hg", "hg", "sha"),
+            ("release", "githubRelease", "tag"),
+            ("image", "image", "url"),
+            ("bundle", "imgpkgBundle", "image"),
+            ("chart", "helmChart", "version"),
+            (OCI, "ociArtifact", "url"),
+        ] {
+            let want = digest_of(c, kind, key);
+            assert_eq!(reported(c), want, "{c} (stray: {stray})");
+            if matches!(c, "image" | "bundle" | OCI) {
+                assert!(want.unwrap().starts_with("sha256:"), "{c}");
+            }
+        }
+        for c in ["http", "manual", "inline"] {
+            assert_eq!(reported(c), None, "{c}");
+        }
+    }
 }
