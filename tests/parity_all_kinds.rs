@@ -531,3 +531,40 @@ fn every_kind_in_one_directory_synced_edited_resynced_and_locked() {
         }
     }
 }
+
+/// The README's drop-in example is a config vendoras reads without a warning. Every
+/// proxy points at a closed loopback port, so nothing leaves the machine: the sync
+/// must get past loading the config and fail on the network, not on a key.
+#[test]
+fn readme_drop_in_example_loads_without_warnings() {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("## A drop-in vendir").expect("drop-in section")..];
+    let start = section.find("```yaml\n").expect("yaml example") + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    for kind in [
+        "git:",
+        "githubRelease:",
+        "helmChart:",
+        "image:",
+        "ociArtifact:",
+    ] {
+        assert!(example.contains(kind), "README example lacks {kind}");
+    }
+    let w = Work::new();
+    w.config(example);
+    let mut cmd = w.cmd(&["--json", "--jobs", "1"]);
+    isolate_vcs(&mut cmd);
+    for k in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
+        cmd.env(k, "http://127.0.0.1:1");
+    }
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    let out = run(&mut cmd);
+    assert!(!out.success(), "{out:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let kind = report["error"]["kind"].as_str().unwrap_or_default();
+    assert!(!matches!(kind, "config" | "setting" | "usage"), "{out:?}");
+    assert!(!out.stderr.to_lowercase().contains("warning"), "{out:?}");
+    assert_eq!(w.lock(), "", "nothing may be written");
+}
