@@ -3,7 +3,8 @@
 # the CNCF distribution registry, htpasswd, openssl, pigz, curl, zstd, cmake
 # (flate2's zlib-ng backend), libclang (bindgen, for `make lint`'s bindings
 # check), man-db (tests/install.rs renders the installed man pages), git and
-# mercurial (the git/hg sources and their loopback servers), stunnel (TLS in front
+# mercurial (the git/hg sources and their loopback servers), gnupg (GPG-signed git
+# commits and tags for git `verification`), stunnel (TLS in front
 # of loopback test servers), zip (zip fixtures), and the oras CLI (the parity
 # reference) into $TOOLS.
 set -euo pipefail
@@ -27,6 +28,7 @@ declare -A pkgs=(
   [stunnel4]=stunnel
   [zip]=zip
   [man-db]=man
+  [gnupg]=gpg
 )
 missing=()
 for pkg in "${!pkgs[@]}"; do

@@ -217,6 +217,30 @@ impl LockContent {
         self.sources().first().map(|(k, _)| *k)
     }
 
+    /// What the entry pins, in one string for reports: the manifest digest
+    /// (`ociArtifact`, `image`, `imgpkgBundle`), the commit or changeset
+    /// (`git`, `hg`), the chart version or the release tag; `None` for
+    /// kinds that pin nothing (`http`, `manual`, `directory`, `inline`).
+    pub fn pinned(&self) -> Option<String> {
+        let digest = |url: &str| url.rsplit_once('@').map(|(_, d)| d.to_string());
+        if let Some(o) = &self.oci_artifact {
+            return digest(&o.url);
+        }
+        if let Some(i) = &self.image {
+            return digest(&i.url);
+        }
+        if let Some(b) = &self.imgpkg_bundle {
+            return digest(&b.image);
+        }
+        let id = [
+            self.git.as_ref().map(|g| &g.sha),
+            self.hg.as_ref().map(|h| &h.sha),
+            self.helm_chart.as_ref().map(|h| &h.version),
+            self.github_release.as_ref().map(|r| &r.tag),
+        ];
+        id.into_iter().flatten().next().cloned()
+    }
+
     /// Whether `other` pins the same source to the same thing (the path and
     /// `configDigest` aside).
     pub(crate) fn same_source(&self, other: &LockContent) -> bool {

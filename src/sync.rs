@@ -147,7 +147,8 @@ pub struct ContentReport {
     pub source: String,
     /// What was fetched (`registry/repo@sha256:…`), or `lazy (unchanged)`.
     pub reference: String,
-    /// The resolved digest, for OCI artifacts.
+    /// What the content is pinned to (`LockContent::pinned`): a digest, a
+    /// commit, a chart version or a release tag.
     pub digest: Option<String>,
     /// Files placed.
     pub files: u64,
@@ -852,10 +853,7 @@ impl ContentJob<'_> {
 }
 
 fn digest_of(entry: &LockContent) -> Option<String> {
-    entry
-        .oci_artifact
-        .as_ref()
-        .and_then(|o| o.url.rsplit_once('@').map(|(_, d)| d.to_string()))
+    entry.pinned()
 }
 
 /// sha256 of the content's config as given: `lazy` skips when it is unchanged.

@@ -1254,9 +1254,12 @@ fn git_and_hg_contents_are_read_with_vendirs_keys() {
         "{}",
         err(&negative)
     );
+    // The keys' Secret must exist; `publicKeysSecretRef` is required.
     let gpg = one("  - path: .\n    git: {url: u, ref: main, verification: {publicKeysSecretRef: {name: k}}}\n");
+    assert!(err(&gpg).message.contains("`k`"), "{}", err(&gpg));
+    let gpg = one("  - path: .\n    git: {url: u, ref: main, verification: {}}\n");
     assert!(
-        err(&gpg).message.contains("not supported by vendoras yet"),
+        err(&gpg).message.contains("needs `publicKeysSecretRef`"),
         "{}",
         err(&gpg)
     );

@@ -1066,17 +1066,6 @@ fn git(doc: &Doc<'_>, g: GitInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Git, 
         .map(|r| vcs_secret(doc, r, &p.k("secretRef"), refs))
         .transpose()?;
     let vp = p.k("verification");
-    if g.verification.is_some() {
-        // Refused, not ignored: a silently skipped signature check would
-        // vendor what the config says must be verified.
-        return Err(doc.err_key(
-            &vp,
-            format!(
-                "{vp} (GPG-signed commits and tags) is not supported by vendoras yet; remove it \
-                 or use vendir for this content"
-            ),
-        ));
-    }
     let public_keys = match g.verification {
         None => None,
         Some(v) => match v.public_keys_secret_ref {

@@ -17,12 +17,16 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use self::gpg::Signed;
+
 use super::vcs::{self, Area, Auth, Facts, Failure, Runner};
 use super::{FetchContext, Fetched, Probed, Source};
 use crate::config::{Git as GitConfig, GitRef};
 use crate::error::{Error, Result};
 use crate::extract::Root;
 use crate::lock::{LockContent, LockGit};
+
+mod gpg;
 
 /// The `git` source.
 pub struct GitSource<'a> {
@@ -289,7 +293,9 @@ impl Source for GitSource<'_> {
         if let Some(p) = ctx.pinned.filter(|p| p.git.is_some()) {
             // --locked: vendir checks out the lock's sha; nothing to resolve.
             let r = self.runner(ctx)?;
-            drop(r);
+            if let Some(g) = &p.git {
+                self.verify_in_mirror(ctx, &r, &g.sha)?;
+            }
             return Ok(Some(Probed {
                 lock: p.clone(),
                 note: None,
@@ -300,6 +306,7 @@ impl Source for GitSource<'_> {
         let Resolved::Commit { sha, .. } = self.resolve(&refs)? else {
             return Ok(None);
         };
+        self.verify_in_mirror(ctx, &r, &sha)?;
         let cache = ctx.cache.map(|c| c.dir());
         let facts: Option<CommitFacts> =
             Facts::read(cache, "git", &self.facts_key(&sha, remote_tags(&refs)));
@@ -390,10 +397,8 @@ impl Source for GitSource<'_> {
         if !has_commit(&r, work, &sha) {
             return Err(self.missing(&sha));
         }
-        if self.cfg.public_keys.is_some() {
-            // Refused at config validation; never check out unverified.
-            return Err(self.error("verification.publicKeysSecretRef is not supported yet"));
-        }
+        // Before checkout, as vendir: nothing unverified is staged.
+        self.verify(ctx, &r, work, &sha)?;
         // vendir's `git checkout REF`: a branch ref makes the local branch
         // (HEAD symbolic), anything else detaches. The branch is made only
         // when origin's branch is still at the pinned commit (not under
@@ -489,6 +494,78 @@ impl Source for GitSource<'_> {
 }
 
 impl GitSource<'_> {
+    /// With `verification.publicKeysSecretRef`, checks the signature of what
+    /// the ref names at commit `sha` in the repository at `repo` (a work
+    /// tree or the bare mirror).
+    fn verify(&self, ctx: &FetchContext<'_>, r: &Runner, repo: &Path, sha: &str) -> Result<()> {
+        let Some(keys) = &self.cfg.public_keys else {
+            return Ok(());
+        };
+        // vendir joins every value of the Secret, each followed by a newline.
+        let keys: String = ctx
+            .loaded
+            .secrets
+            .get(&keys.name)
+            .map(|s| {
+                s.data
+                    .values()
+                    .map(|v| format!("{}\n", String::from_utf8_lossy(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let signed = self.signed_object(r, repo, sha)?;
+        let g = Runner::new("gpg", ctx.op, ctx.stall_timeout)?;
+        gpg::verify(r, &g, repo, &signed, &keys)?.map_err(|why| self.error(why))
+    }
+
+    /// Verification at probe time, in the cache's mirror: an unchanged
+    /// directory is kept only after its commit or tag verified against the
+    /// keys as they are now (they may have changed since the last sync).
+    fn verify_in_mirror(&self, ctx: &FetchContext<'_>, r: &Runner, sha: &str) -> Result<()> {
+        if self.cfg.public_keys.is_none() {
+            return Ok(());
+        }
+        let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
+        self.update_mirror(r, &area.path, sha)?;
+        self.verify(ctx, r, &area.path, sha)
+    }
+
+    /// What vendir's verification reads for this ref at commit `sha`: the
+    /// annotated tag the ref names (or `refSelection` chose) when it still
+    /// points at `sha`, else the commit.
+    fn signed_object(&self, r: &Runner, work: &Path, sha: &str) -> Result<Signed> {
+        let git = |args: &[&str]| r.local(work, args).map_err(|f| self.failed(f));
+        let tag = match &self.cfg.reference {
+            GitRef::Named(n) => {
+                let n = n.strip_prefix("origin/").unwrap_or(n);
+                Some(n.strip_prefix("refs/tags/").unwrap_or(n).to_string())
+            }
+            GitRef::Semver {
+                constraints,
+                prerelease_identifiers,
+            } => {
+                let at = git(&["tag", "--points-at", sha])?;
+                let tags: Vec<String> = at.lines().map(|t| t.trim().to_string()).collect();
+                crate::resolve::select_tag(&tags, constraints, prerelease_identifiers.as_deref())
+                    .ok()
+            }
+        };
+        if let Some(t) = tag {
+            let full = format!("refs/tags/{t}");
+            let annotated = r
+                .local(work, &["cat-file", "-t", &full])
+                .is_ok_and(|k| k.trim() == "tag");
+            let peeled = r.local(
+                work,
+                &["rev-parse", "--verify", "-q", &format!("{full}^{{commit}}")],
+            );
+            if annotated && peeled.is_ok_and(|p| p.trim() == sha) {
+                return Ok(Signed::Tag(t));
+            }
+        }
+        Ok(Signed::Commit(sha.to_string()))
+    }
+
     fn missing(&self, sha: &str) -> Error {
         self.error(format!(
             "commit {sha} is not in the repository (was the branch force-pushed, or the sha \

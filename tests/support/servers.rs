@@ -740,6 +740,10 @@ impl HgServe {
                 .arg(dir.join("access.log"))
                 .env("HGRCPATH", &rc)
                 .env("HGPLAIN", "1")
+                // hgweb answers each request in a thread, and hg's lazy imports
+                // race there ("module 'mercurial.context' has no attribute
+                // 'filectx'" under concurrent first requests): import eagerly.
+                .env("HGDEMANDIMPORT", "disable")
                 .env("HOME", dir);
             c
         });
