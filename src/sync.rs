@@ -440,7 +440,7 @@ pub fn sync(
                 path: id.clone(),
                 source: dir.contents[c].source_kind().into(),
                 reference: "unchanged (same digest, tree as last synced)".into(),
-                digest: digest_of(entry),
+                digest: entry.pinned(),
                 files: 0,
                 bytes: 0,
                 seconds: 0.0,
@@ -740,7 +740,7 @@ impl ContentJob<'_> {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
                 reference: "lazy (config unchanged)".into(),
-                digest: digest_of(&entry),
+                digest: entry.pinned(),
                 files: 0,
                 bytes: 0,
                 seconds: 0.0,
@@ -800,7 +800,7 @@ impl ContentJob<'_> {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
                 reference: fetched.summary,
-                digest: digest_of(&entry),
+                digest: entry.pinned(),
                 files,
                 bytes: fetched.bytes,
                 seconds: start.elapsed().as_secs_f64(),
@@ -850,10 +850,6 @@ impl ContentJob<'_> {
         }
         Ok(())
     }
-}
-
-fn digest_of(entry: &LockContent) -> Option<String> {
-    entry.pinned()
 }
 
 /// sha256 of the content's config as given: `lazy` skips when it is unchanged.
