@@ -540,17 +540,10 @@ impl Source for ImageSource<'_> {
     }
 
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
-        let (probed, pinned_ctx);
-        let ctx = if ctx.pinned.is_some() {
-            ctx
-        } else {
-            probed = self.probe(ctx)?.map(|p| p.lock);
-            pinned_ctx = FetchContext {
-                pinned: probed.as_ref(),
-                ..*ctx
-            };
-            &pinned_ctx
-        };
+        // Layers are only fetched for a digest that `probe` resolved (and
+        // verified, with `cosign:`); without one, probe first.
+        let mut slot = None;
+        let ctx = &super::pinned(self, ctx, &mut slot)?;
         let (loc, manifest) = self.locate(ctx)?;
         let manifest = manifest.expect("located with its manifest");
         #[allow(unused_mut)]

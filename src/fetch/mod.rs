@@ -182,6 +182,26 @@ pub trait Source {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched>;
 }
 
+/// `ctx` pinned to what `source` resolves, when the caller pinned nothing:
+/// a registry source fetches exactly the digest it would lock (and, with
+/// `cosign:`, the one it verified). `slot` holds that entry for the
+/// returned context.
+pub(crate) fn pinned<'a>(
+    source: &(impl Source + ?Sized),
+    ctx: &FetchContext<'a>,
+    slot: &'a mut Option<LockContent>,
+) -> Result<FetchContext<'a>> {
+    if ctx.pinned.is_some() {
+        return Ok(*ctx);
+    }
+    *slot = source.probe(ctx)?.map(|p| p.lock);
+    let slot: &'a Option<LockContent> = slot;
+    Ok(FetchContext {
+        pinned: slot.as_ref(),
+        ..*ctx
+    })
+}
+
 /// The source for a content.
 pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
     match &content.source {

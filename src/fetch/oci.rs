@@ -368,17 +368,8 @@ impl Source for OciSource<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
         // Layers are only fetched for a digest that `probe` resolved (and
         // verified, with `cosign:`); without one, probe first.
-        let (probed, pinned_ctx);
-        let ctx = if ctx.pinned.is_some() {
-            ctx
-        } else {
-            probed = self.probe(ctx)?.map(|p| p.lock);
-            pinned_ctx = FetchContext {
-                pinned: probed.as_ref(),
-                ..*ctx
-            };
-            &pinned_ctx
-        };
+        let mut slot = None;
+        let ctx = &super::pinned(self, ctx, &mut slot)?;
         let loc = self.locate(ctx)?;
         let mut resolved = self.resolve(ctx, &loc, false, true)?;
         if resolved.manifest.is_none() {
