@@ -9,7 +9,7 @@ use base64::Engine as _;
 use super::error::{suggest, ConfigError};
 use super::input::{
     ConfigDoc, ConfigMapDoc, ContentInput, CosignInput, GitInput, GithubReleaseInput,
-    HelmChartInput, HgInput, HttpInput, ImageInput, ImgpkgBundleInput, InlineInput, NameInput,
+    HelmChartInput, HgInput, HttpInput, ImageInput, ImgpkgBundleInput, InlineInput,
     OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
 };
 use super::model::*;
@@ -589,7 +589,7 @@ fn limited_secret_ref(
             format!(
                 "Unknown secret field '{k}' in secret '{}': {p} takes only {}",
                 r.name,
-                allowed.join(" and ")
+                allowed.join(", ")
             ),
         ));
     }
@@ -974,32 +974,6 @@ fn helm_chart(
 /// The keys vendir's git and hg sources read from a `secretRef` Secret.
 const VCS_SECRET_KEYS: &[&str] = &["ssh-privatekey", "ssh-knownhosts", "username", "password"];
 
-/// A git/hg `secretRef`: the Secret exists and has only keys vendir reads
-/// (vendir refuses any other key when it fetches; here it is positioned).
-fn vcs_secret(
-    doc: &Doc<'_>,
-    r: NameInput,
-    p: &KeyPath,
-    refs: &Refs<'_>,
-) -> Result<SecretRef, ConfigError> {
-    let sr = secret_ref(doc, SecretRefInput { name: r.name }, p, refs)?;
-    if let Some(bad) = refs.secrets[&sr.name]
-        .data
-        .keys()
-        .find(|k| !VCS_SECRET_KEYS.contains(&k.as_str()))
-    {
-        return Err(doc.err(
-            &p.k("name"),
-            format!(
-                "Unknown secret field '{bad}' in secret '{}' (a git/hg secretRef may hold {})",
-                sr.name,
-                VCS_SECRET_KEYS.join(", ")
-            ),
-        ));
-    }
-    Ok(sr)
-}
-
 /// A required string: present and not blank.
 fn required(doc: &Doc<'_>, s: String, p: &KeyPath) -> Result<String, ConfigError> {
     if s.trim().is_empty() {
@@ -1063,7 +1037,7 @@ fn git(doc: &Doc<'_>, g: GitInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Git, 
     };
     let secret = g
         .secret_ref
-        .map(|r| vcs_secret(doc, r, &p.k("secretRef"), refs))
+        .map(|r| limited_secret_ref(doc, r.name, &p.k("secretRef"), refs, VCS_SECRET_KEYS))
         .transpose()?;
     let vp = p.k("verification");
     let public_keys = match g.verification {
@@ -1098,7 +1072,7 @@ fn hg(doc: &Doc<'_>, h: HgInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Hg, Con
     let reference = required(doc, h.ref_.unwrap_or_default(), &p.k("ref"))?;
     let secret_ref = h
         .secret_ref
-        .map(|r| vcs_secret(doc, r, &p.k("secretRef"), refs))
+        .map(|r| limited_secret_ref(doc, r.name, &p.k("secretRef"), refs, VCS_SECRET_KEYS))
         .transpose()?;
     Ok(Hg {
         url,
