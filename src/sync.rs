@@ -370,7 +370,11 @@ pub fn sync(
             _ => None,
         };
         let Some(stamp) = stamp else { continue };
-        let configs: Vec<String> = dir.contents.iter().map(config_digest).collect();
+        let configs: Vec<String> = dir
+            .contents
+            .iter()
+            .map(|c| config::config_digest(c, None))
+            .collect();
         let same = stamp.configs == configs
             && stamp.directory.contents.len() == dir.contents.len()
             && dir.contents.iter().enumerate().all(|(c, content)| {
@@ -497,7 +501,11 @@ pub fn sync(
                 .cloned();
             if let (Some(directory), Some(fingerprint)) = (directory, stage::fingerprint(&dests[d]))
             {
-                let configs = dir.contents.iter().map(config_digest).collect();
+                let configs = dir
+                    .contents
+                    .iter()
+                    .map(|c| config::config_digest(c, None))
+                    .collect();
                 stamps.write(
                     &dests[d],
                     &TreeStamp {
@@ -664,6 +672,16 @@ impl ContentJob<'_> {
         }
     }
 
+    /// The `configDigest` vendir would compute: under `--locked`, of the
+    /// config with the lock's pins applied.
+    fn config_digest(&self) -> String {
+        let pins = match self.shared.opts.locked {
+            true => self.previous_entry().map(pins_of),
+            false => None,
+        };
+        config::config_digest(self.content, pins)
+    }
+
     /// `lazy: true` and the config is what the lock recorded.
     fn lazy_hit(&self) -> bool {
         self.shared.opts.lazy
@@ -672,7 +690,7 @@ impl ContentJob<'_> {
             && self
                 .previous_entry()
                 .and_then(|p| p.config_digest.as_deref())
-                == Some(config_digest(self.content).as_str())
+                == Some(self.config_digest().as_str())
             && self.current().exists()
     }
 
@@ -810,7 +828,7 @@ impl ContentJob<'_> {
         };
         self.keep_ignored(staging, &current, &rel)
             .map_err(|e| self.wrap(e))?;
-        entry.config_digest = self.content.lazy.then(|| config_digest(self.content));
+        entry.config_digest = self.content.lazy.then(|| self.config_digest());
         events(Event::Finished { report: &report });
         Ok((report, entry))
     }
@@ -852,10 +870,29 @@ impl ContentJob<'_> {
     }
 }
 
-/// sha256 of the content's config as given: `lazy` skips when it is unchanged.
-fn config_digest(content: &Content) -> String {
-    let canonical = serde_json::to_vec(&content.raw).unwrap_or_default();
-    Digest::of(Algorithm::Sha256, &canonical).to_string()
+/// What a lock entry pins, as vendir's `Config.Lock` applies it.
+fn pins_of(entry: &LockContent) -> config::Pins<'_> {
+    let mut pins = config::Pins::default();
+    if let Some(g) = &entry.git {
+        pins.sha = Some(&g.sha);
+    }
+    if let Some(h) = &entry.hg {
+        pins.sha = Some(&h.sha);
+    }
+    if let Some(i) = &entry.image {
+        pins.url = Some(&i.url);
+    }
+    if let Some(b) = &entry.imgpkg_bundle {
+        pins.url = Some(&b.image);
+    }
+    if let Some(r) = &entry.github_release {
+        pins.url = Some(&r.url);
+        pins.tag = Some(&r.tag);
+    }
+    if let Some(h) = &entry.helm_chart {
+        pins.version = Some(&h.version);
+    }
+    pins
 }
 
 /// The directories to sync, with their `-d` local overrides.
