@@ -451,7 +451,12 @@ pub fn sync(
                 skipped: true,
             };
             events(Event::Finished { report: &report });
-            results.insert((d, c), (report, entry.clone()));
+            // The digest of this run's config (under --locked, with the pins).
+            let mut entry = entry.clone();
+            entry.config_digest = dir.contents[c]
+                .lazy
+                .then(|| shared.job(d, c, None).config_digest());
+            results.insert((d, c), (report, entry));
         }
     }
     if op.is_cancelled() {
