@@ -21,11 +21,11 @@ use crate::config::{
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
-use crate::fetch::{self, link_tree, FetchContext, Memo, Probed, Progress};
+use crate::fetch::{self, FetchContext, Memo, Probed, Progress};
 use crate::ffi::Op;
-use crate::filter::{ContentFilter, IgnoreMatcher};
+use crate::filter::{ContentFilter, ContentPaths, IgnoreMatcher};
 use crate::lock::{LockConfig, LockContent, LockDirectory, LockFile};
-use crate::stage::{self, Staging};
+use crate::stage::{self, link_tree, Staging};
 use crate::workers;
 
 /// Options of a sync, named after vendir's flags.
@@ -660,7 +660,6 @@ impl ContentJob<'_> {
     fn context<'c>(
         &'c self,
         pinned: Option<&'c LockContent>,
-        current: &'c Path,
         progress: &'c (dyn Fn(Progress) + Sync),
     ) -> FetchContext<'c> {
         FetchContext {
@@ -670,7 +669,6 @@ impl ContentJob<'_> {
             workdir: &self.shared.opts.workdir,
             pinned,
             memo: self.shared.memo,
-            current: Some(current),
             limits: self.shared.opts.limits,
             stall_timeout: self.shared.opts.stall_timeout,
             progress,
@@ -707,13 +705,12 @@ impl ContentJob<'_> {
         if self.local.is_some() {
             return Ok(Probe::Unknown);
         }
-        let current = self.current();
         let pinned = if self.shared.opts.locked {
             self.previous_entry()
         } else {
             None
         };
-        let ctx = self.context(pinned, &current, &|_: Progress| {});
+        let ctx = self.context(pinned, &|_: Progress| {});
         match self.source().probe(&ctx).map_err(|e| self.wrap(e))? {
             Some(probed) => Ok(Probe::Resolved(Box::new(probed))),
             None => Ok(Probe::Unknown),
@@ -754,17 +751,33 @@ impl ContentJob<'_> {
                 e,
             ))
         })?;
+        let new_root = self.content.new_root_path.as_ref().map(RelPath::to_string);
+        let paths = ContentPaths::new(filter, new_root.as_deref());
+        // `manual` keeps what is at its path, a directory or a single file
+        // (vendir moves it into staging); filters never apply to it.
+        let manual = matches!(self.content.source, SourceConfig::Manual)
+            && self.local.is_none()
+            && std::fs::symlink_metadata(&current).is_ok();
 
-        let (mut entry, report) = if let Probe::Lazy = probe {
-            link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
-            let mut entry = self.previous_entry().cloned().unwrap_or_default();
+        let (mut entry, report) = if matches!(probe, Probe::Lazy) || manual {
+            let files = link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
+            let mut entry = match manual {
+                true => LockContent {
+                    manual: Some(crate::lock::Empty {}),
+                    ..LockContent::default()
+                },
+                false => self.previous_entry().cloned().unwrap_or_default(),
+            };
             entry.path = self.content.path.to_string();
             let report = ContentReport {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
-                reference: "lazy (config unchanged)".into(),
+                reference: match manual {
+                    true => "manual (kept)".into(),
+                    false => "lazy (config unchanged)".into(),
+                },
                 digest: entry.pinned(),
-                files: 0,
+                files,
                 bytes: 0,
                 seconds: 0.0,
                 skipped: true,
@@ -780,7 +793,7 @@ impl ContentJob<'_> {
                 Probe::Resolved(p) => Some(&p.lock),
                 _ => None,
             };
-            let ctx = self.context(pinned, &current, &progress);
+            let ctx = self.context(pinned, &progress);
             let fetched = self
                 .source()
                 .fetch(&ctx, &scratch)
@@ -791,19 +804,8 @@ impl ContentJob<'_> {
                     message: w,
                 });
             }
-            let files = stage::place(
-                &scratch,
-                staging.root(),
-                &rel,
-                &filter,
-                self.content
-                    .new_root_path
-                    .as_ref()
-                    .map(RelPath::to_string)
-                    .as_deref(),
-                fetched.files,
-            )
-            .map_err(|e| self.wrap(e))?;
+            let files = stage::place(&scratch, staging.root(), &rel, &paths, fetched.files)
+                .map_err(|e| self.wrap(e))?;
             // vendir: a fetched content must leave at least one file.
             if files == 0
                 && self.local.is_none()
@@ -831,47 +833,15 @@ impl ContentJob<'_> {
             };
             (entry, report)
         };
-        self.keep_ignored(staging, &current, &rel)
-            .map_err(|e| self.wrap(e))?;
+        if !self.content.ignore_paths.is_empty() {
+            let ignore = IgnoreMatcher::new(&self.content.ignore_paths)
+                .map_err(|e| self.wrap(Error::setting("ignorePaths", None, e)))?;
+            stage::keep_ignored(&current, staging.root(), &rel, &ignore)
+                .map_err(|e| self.wrap(e))?;
+        }
         entry.config_digest = self.content.lazy.then(|| self.config_digest());
         events(Event::Finished { report: &report });
         Ok((report, entry))
-    }
-
-    /// Carries files matching `ignorePaths` over from the current tree.
-    fn keep_ignored(&self, staging: &Staging, current: &Path, rel: &RelPath) -> Result<()> {
-        if self.content.ignore_paths.is_empty() || !current.is_dir() {
-            return Ok(());
-        }
-        let matcher = IgnoreMatcher::new(&self.content.ignore_paths)
-            .map_err(|e| Error::setting("ignorePaths", None, e))?;
-        let mut stack = vec![PathBuf::new()];
-        while let Some(sub) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(current.join(&sub)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let relative = sub.join(entry.file_name());
-                let text = relative.to_string_lossy().into_owned();
-                let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-                if matcher.is_ignored(&text) {
-                    let to = rel
-                        .join(&text)
-                        .ok_or_else(|| Error::entry(&text, "outside the content"))?;
-                    if staging
-                        .root()
-                        .existing(&to)
-                        .map_err(|e| Error::io(&text, e))?
-                        == extract::root::Existing::Absent
-                    {
-                        link_tree(&entry.path(), staging.root(), &to)?;
-                    }
-                } else if ft.is_dir() {
-                    stack.push(relative);
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -179,12 +179,8 @@ impl Upstreams {
         );
     }
 
-    /// The config; `with_oci` false gives vendir's side (no `ociArtifact`).
-    fn config(&self, with_oci: bool) -> String {
-        self.config_with(with_oci, false)
-    }
-
-    /// The config, every content `lazy: true` when `lazy`.
+    /// The config; `with_oci` false gives vendir's side (no `ociArtifact`),
+    /// every content `lazy: true` when `lazy`.
     fn config_with(&self, with_oci: bool, lazy: bool) -> String {
         let host = self.registry.host();
         let mut contents = vec![
