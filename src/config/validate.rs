@@ -863,7 +863,13 @@ fn oci(
         .transpose()?;
     let cosign = o
         .cosign
-        .map(|c| cosign(doc, c, &p.k("cosign"), refs))
+        .map(|c| {
+            let image = match &location {
+                OciLocation::Image(i) => Some(i.as_str()),
+                OciLocation::Layout(_) => None,
+            };
+            cosign(doc, c, &p.k("cosign"), refs, image)
+        })
         .transpose()?;
     Ok(OciArtifact {
         location,
@@ -1193,6 +1199,7 @@ fn cosign(
     c: CosignInput,
     p: &KeyPath,
     refs: &Refs<'_>,
+    image: Option<&str>,
 ) -> Result<Cosign, ConfigError> {
     let key = nonempty(doc, c.key, &p.k("key"))?;
     let secret = c
@@ -1225,6 +1232,7 @@ fn cosign(
     let first_keyless = parts.iter().find(|(_, v)| v.is_some()).map(|(n, _)| *n);
     let [(_, id), (_, id_re), (_, iss), (_, iss_re)] =
         <[_; 4]>::try_from(parts).expect("four parts");
+    let issuer = iss.clone();
     let signers = Signers::from_parts(keys, id, id_re, iss, iss_re).map_err(|e| match e {
         SignersError::KeysAndKeyless => {
             let k = first_keyless.unwrap_or("certificateIdentity");
@@ -1240,9 +1248,12 @@ fn cosign(
                  certificateIdentityRegexp and one of certificateOidcIssuer / \
                  certificateOidcIssuerRegexp (keyless){}",
                 match other {
-                    SignersError::NoIssuer => "; the issuer is missing",
-                    SignersError::NoIdentity => "; the identity is missing",
-                    _ => "",
+                    SignersError::NoIssuer => "; the issuer is missing".to_string(),
+                    SignersError::NoIdentity => format!(
+                        "; the identity is missing. {}",
+                        identity_hint(issuer.as_deref(), image)
+                    ),
+                    _ => String::new(),
                 }
             ),
         ),
@@ -1251,6 +1262,111 @@ fn cosign(
         signers,
         trusted_root: nonempty(doc, c.trusted_root, &p.k("trustedRoot"))?,
     })
+}
+
+/// The rest of the refusal of a keyless `cosign:` with an issuer but no identity: why
+/// that is not enough, and YAML lines to add under `cosign:`. For the CI issuers whose
+/// certificate identity (the SAN) has a known form, the lines are derived from the
+/// image's repository path. Fulcio's identity config (sigstore/fulcio
+/// config/identity/config.yaml) gives those forms: GitHub Actions'
+/// `https://github.com/{job_workflow_ref}` = `.../OWNER/REPO/.github/workflows/F@REF`;
+/// GitLab's `https://{ci_config_ref_uri}` = `https://gitlab.com/NS/PROJECT//F@REF`.
+/// `(?i)`: the identity keeps the owner's capitals, registry paths are lowercase.
+pub(crate) fn identity_hint(issuer: Option<&str>, image: Option<&str>) -> String {
+    // (issuer, who it vouches for, registry host, identity host, what a namespace
+    // is, the separator after the project, what signs)
+    let ci = [
+        (
+            "https://token.actions.githubusercontent.com",
+            "any GitHub Actions workflow of any repository",
+            "ghcr.io",
+            "github.com",
+            "owner",
+            "/.github/workflows/",
+            "workflows",
+        ),
+        (
+            "https://gitlab.com",
+            "any GitLab CI pipeline of any project on gitlab.com",
+            "registry.gitlab.com",
+            "gitlab.com",
+            "namespace",
+            "//",
+            "pipelines",
+        ),
+    ];
+    let line = |re: String| {
+        format!(
+            "\n    certificateIdentityRegexp: '{}'",
+            re.replace('\'', "''")
+        )
+    };
+    let issuer = issuer.map(|i| i.trim_end_matches('/'));
+    let Some((_, anyone, registry, host, ns_word, sep, signers)) =
+        ci.into_iter().find(|c| Some(c.0) == issuer)
+    else {
+        return "An issuer alone accepts anyone that issuer vouches for. Add the signer's \
+                identity under `cosign:` as `cosign verify` shows it (an email or a URI), e.g.\
+                \n    certificateIdentity: release-bot@example.com"
+            .to_string();
+    };
+    let host_re = regex_escape(host);
+    let mut s = format!(
+        "An issuer alone accepts a signature from {anyone}. Add the signer's identity under \
+         `cosign:`"
+    );
+    // `registry/NS/PROJECT[/...][:tag][@digest]`
+    let path: Vec<&str> = image
+        .map(|i| i.split('@').next().unwrap_or_default())
+        .map(|i| i.split('/').collect())
+        .unwrap_or_default();
+    let strip_tag = |seg: &str| seg.split(':').next().unwrap_or_default().to_string();
+    match path.as_slice() {
+        [reg, ns, rest @ ..] if reg.eq_ignore_ascii_case(registry) => {
+            let ns = if rest.is_empty() {
+                strip_tag(ns)
+            } else {
+                ns.to_string()
+            };
+            let image = image.unwrap_or_default();
+            s.push_str(&format!(
+                "; for the {signers} of {ns} (the {ns_word} in {image}):{}",
+                line(format!("(?i)^https://{host_re}/{}/", regex_escape(&ns)))
+            ));
+            if let Some(project) = rest.first().map(|p| strip_tag(p)) {
+                s.push_str(&format!(
+                    "\nor, narrower, for the {signers} of {ns}/{project} only (guessed: the \
+                     path segment after the {ns_word}; change it if another project signs):{}",
+                    line(format!(
+                        "(?i)^https://{host_re}/{}/{}{}",
+                        regex_escape(&ns),
+                        regex_escape(&project),
+                        regex_escape(sep)
+                    ))
+                ));
+            }
+        }
+        _ => s.push_str(&format!(
+            ", e.g. for the {signers} of OWNER/PROJECT:{}",
+            line(format!(
+                "^https://{host_re}/OWNER/PROJECT{}",
+                regex_escape(sep)
+            ))
+        )),
+    }
+    s
+}
+
+/// `s` as a literal in a Go (RE2) regexp.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 fn inline(
