@@ -52,9 +52,10 @@ type Output struct {
 	LegacyPayload     []byte
 	LegacyAnnotations map[string]string
 	// TrustedRoot trusts this signer (Fulcio CA, Rekor, TSA; no CT log, as
-	// the virtual Fulcio issues no SCTs).
+	// the test Fulcio issues no SCTs).
 	TrustedRoot []byte
-	// UntrustedRoot is an unrelated VirtualSigstore's: it trusts nothing above.
+	// UntrustedRoot is an unrelated VirtualSigstore's (its own Fulcio CA): it
+	// trusts nothing above.
 	UntrustedRoot []byte
 }
 
