@@ -708,11 +708,8 @@ fn identity_hint_derives_lines_from_the_reference() {
             r"(?i)^https://github\.com/home-operations/k8s-schemas/\.github/workflows/".into()
         )
     );
-    // A trailing slash on the issuer, a tag, a digest, a deeper path and dots.
-    let h = identity_hint(
-        Some("https://token.actions.githubusercontent.com/"),
-        Some("GHCR.io/my.org/my.repo/sub:v1@sha256:abc"),
-    );
+    // A tag, a digest, a deeper path and dots.
+    let h = identity_hint(Some(GH), Some("GHCR.io/my.org/my.repo/sub:v1@sha256:abc"));
     assert_eq!(
         hint_lines(&h),
         [
@@ -721,15 +718,23 @@ fn identity_hint_derives_lines_from_the_reference() {
         ],
         "{h}"
     );
-    // Only an owner: no narrower line. The tag is not part of it.
-    let h = identity_hint(Some(GH), Some("ghcr.io/owner:v1"));
-    assert_eq!(
-        hint_lines(&h),
-        [r"certificateIdentityRegexp: '(?i)^https://github\.com/owner/'"],
-        "{h}"
-    );
-    // Not on ghcr.io, or an OCI layout: a placeholder example, still valid YAML.
-    for image in [Some("docker.io/home-operations/k8s-schemas"), None] {
+    // Only an owner (or an empty repository segment): no narrower line. The tag is not
+    // part of it.
+    for image in ["ghcr.io/owner:v1", "ghcr.io/owner/"] {
+        let h = identity_hint(Some(GH), Some(image));
+        assert_eq!(
+            hint_lines(&h),
+            [r"certificateIdentityRegexp: '(?i)^https://github\.com/owner/'"],
+            "{h}"
+        );
+    }
+    // Not on ghcr.io, an empty owner, or an OCI layout: a placeholder example, still
+    // valid YAML.
+    for image in [
+        Some("docker.io/home-operations/k8s-schemas"),
+        Some("ghcr.io//x"),
+        None,
+    ] {
         let h = identity_hint(Some(GH), image);
         let lines = hint_lines(&h);
         assert_eq!(
@@ -763,7 +768,11 @@ fn identity_hint_derives_lines_from_the_reference() {
     }
 
     // Any other issuer (or an issuer regexp): an exact-identity example.
-    for issuer in [Some("https://accounts.google.com"), None] {
+    for issuer in [
+        Some("https://accounts.google.com"),
+        Some("https://token.actions.githubusercontent.com/"),
+        None,
+    ] {
         let h = identity_hint(issuer, Some("ghcr.io/o/r"));
         assert!(h.contains("accepts anyone that issuer vouches for"), "{h}");
         let lines = hint_lines(&h);

@@ -1264,81 +1264,99 @@ fn cosign(
     })
 }
 
+/// A CI issuer whose certificate identity (the SAN) has a known form, per Fulcio's
+/// identity config (sigstore/fulcio config/identity/config.yaml).
+struct CiIssuer {
+    issuer: &'static str,
+    /// Whom the issuer alone accepts.
+    anyone: &'static str,
+    /// The registry whose first path segment is the identity's namespace.
+    registry: &'static str,
+    /// The identity's host.
+    host: &'static str,
+    namespace: &'static str,
+    /// What follows the project in the identity.
+    after_project: &'static str,
+    signers: &'static str,
+}
+
+const CI_ISSUERS: [CiIssuer; 2] = [
+    // `https://github.com/{job_workflow_ref}`: .../OWNER/REPO/.github/workflows/F@REF
+    CiIssuer {
+        issuer: "https://token.actions.githubusercontent.com",
+        anyone: "any GitHub Actions workflow of any repository",
+        registry: "ghcr.io",
+        host: "github.com",
+        namespace: "owner",
+        after_project: "/.github/workflows/",
+        signers: "workflows",
+    },
+    // `https://{ci_config_ref_uri}`: https://gitlab.com/NS/PROJECT//F@REF
+    CiIssuer {
+        issuer: "https://gitlab.com",
+        anyone: "any GitLab CI pipeline of any project on gitlab.com",
+        registry: "registry.gitlab.com",
+        host: "gitlab.com",
+        namespace: "namespace",
+        after_project: "//",
+        signers: "pipelines",
+    },
+];
+
 /// The rest of the refusal of a keyless `cosign:` with an issuer but no identity: why
-/// that is not enough, and YAML lines to add under `cosign:`. For the CI issuers whose
-/// certificate identity (the SAN) has a known form, the lines are derived from the
-/// image's repository path. Fulcio's identity config (sigstore/fulcio
-/// config/identity/config.yaml) gives those forms: GitHub Actions'
-/// `https://github.com/{job_workflow_ref}` = `.../OWNER/REPO/.github/workflows/F@REF`;
-/// GitLab's `https://{ci_config_ref_uri}` = `https://gitlab.com/NS/PROJECT//F@REF`.
+/// that is not enough, and YAML lines to add under `cosign:` (single-quoted, so the
+/// regexp's backslashes stay), derived from the image for the [`CI_ISSUERS`].
 /// `(?i)`: the identity keeps the owner's capitals, registry paths are lowercase.
 pub(crate) fn identity_hint(issuer: Option<&str>, image: Option<&str>) -> String {
-    // (issuer, who it vouches for, registry host, identity host, what a namespace
-    // is, the separator after the project, what signs)
-    let ci = [
-        (
-            "https://token.actions.githubusercontent.com",
-            "any GitHub Actions workflow of any repository",
-            "ghcr.io",
-            "github.com",
-            "owner",
-            "/.github/workflows/",
-            "workflows",
-        ),
-        (
-            "https://gitlab.com",
-            "any GitLab CI pipeline of any project on gitlab.com",
-            "registry.gitlab.com",
-            "gitlab.com",
-            "namespace",
-            "//",
-            "pipelines",
-        ),
-    ];
     let line = |re: String| {
         format!(
             "\n    certificateIdentityRegexp: '{}'",
             re.replace('\'', "''")
         )
     };
-    let issuer = issuer.map(|i| i.trim_end_matches('/'));
-    let Some((_, anyone, registry, host, ns_word, sep, signers)) =
-        ci.into_iter().find(|c| Some(c.0) == issuer)
-    else {
+    let Some(ci) = CI_ISSUERS.iter().find(|c| Some(c.issuer) == issuer) else {
         return "An issuer alone accepts anyone that issuer vouches for. Add the signer's \
                 identity under `cosign:` as `cosign verify` shows it (an email or a URI), e.g.\
                 \n    certificateIdentity: release-bot@example.com"
             .to_string();
     };
-    let host_re = regex_escape(host);
+    let (host, signers, sep) = (regex_escape(ci.host), ci.signers, ci.after_project);
     let mut s = format!(
-        "An issuer alone accepts a signature from {anyone}. Add the signer's identity under \
-         `cosign:`"
+        "An issuer alone accepts a signature from {}. Add the signer's identity under \
+         `cosign:`",
+        ci.anyone
     );
     // `registry/NS/PROJECT[/...][:tag][@digest]`
-    let path: Vec<&str> = image
-        .map(|i| i.split('@').next().unwrap_or_default())
-        .map(|i| i.split('/').collect())
-        .unwrap_or_default();
-    let strip_tag = |seg: &str| seg.split(':').next().unwrap_or_default().to_string();
+    let full = image.unwrap_or_default();
+    let path: Vec<&str> = full
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .split('/')
+        .collect();
+    let untagged = |seg: &str| seg.split(':').next().unwrap_or_default().to_string();
     match path.as_slice() {
-        [reg, ns, rest @ ..] if reg.eq_ignore_ascii_case(registry) => {
+        [reg, ns, rest @ ..]
+            if reg.eq_ignore_ascii_case(ci.registry) && !untagged(ns).is_empty() =>
+        {
+            // A tag can only follow the last segment.
             let ns = if rest.is_empty() {
-                strip_tag(ns)
+                untagged(ns)
             } else {
                 ns.to_string()
             };
-            let image = image.unwrap_or_default();
             s.push_str(&format!(
-                "; for the {signers} of {ns} (the {ns_word} in {image}):{}",
-                line(format!("(?i)^https://{host_re}/{}/", regex_escape(&ns)))
+                "; for the {signers} of {ns} (the {} in {full}):{}",
+                ci.namespace,
+                line(format!("(?i)^https://{host}/{}/", regex_escape(&ns)))
             ));
-            if let Some(project) = rest.first().map(|p| strip_tag(p)) {
+            if let Some(project) = rest.first().map(|p| untagged(p)).filter(|p| !p.is_empty()) {
                 s.push_str(&format!(
                     "\nor, narrower, for the {signers} of {ns}/{project} only (guessed: the \
-                     path segment after the {ns_word}; change it if another project signs):{}",
+                     path segment after the {}; change it if another project signs):{}",
+                    ci.namespace,
                     line(format!(
-                        "(?i)^https://{host_re}/{}/{}{}",
+                        "(?i)^https://{host}/{}/{}{}",
                         regex_escape(&ns),
                         regex_escape(&project),
                         regex_escape(sep)
@@ -1349,7 +1367,7 @@ pub(crate) fn identity_hint(issuer: Option<&str>, image: Option<&str>) -> String
         _ => s.push_str(&format!(
             ", e.g. for the {signers} of OWNER/PROJECT:{}",
             line(format!(
-                "^https://{host_re}/OWNER/PROJECT{}",
+                "^https://{host}/OWNER/PROJECT{}",
                 regex_escape(sep)
             ))
         )),
