@@ -202,6 +202,55 @@ pub fn rollback_all(done: Vec<Committed>, cause: Error) -> Error {
     }
 }
 
+/// The directories a sync creates above its destinations (`deep/nested/` of
+/// `deep/nested/dir`), so a failed sync can take them away again: dropped
+/// without [`CreatedParents::keep`], it removes each one that is empty,
+/// deepest first. Created before the stagings and dropped after them.
+#[must_use = "keep the parents once the sync succeeded"]
+pub struct CreatedParents {
+    dirs: Vec<PathBuf>,
+}
+
+impl CreatedParents {
+    /// Creates the missing parents of every destination, remembering which.
+    pub fn create(dests: &[PathBuf]) -> Result<CreatedParents> {
+        let mut created = CreatedParents { dirs: Vec::new() };
+        for dest in dests {
+            let Some(parent) = dest.parent() else {
+                continue;
+            };
+            let missing: Vec<&Path> = parent
+                .ancestors()
+                .take_while(|p| !p.as_os_str().is_empty() && fs::symlink_metadata(p).is_err())
+                .collect();
+            for dir in missing.into_iter().rev() {
+                match fs::create_dir(dir) {
+                    Ok(()) => created.dirs.push(dir.to_path_buf()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    // `created` is dropped here: what it made so far goes again.
+                    Err(e) => return Err(Error::io(dir, e)),
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    /// The sync succeeded: the parents stay.
+    pub fn keep(mut self) {
+        self.dirs.clear();
+    }
+}
+
+impl Drop for CreatedParents {
+    fn drop(&mut self) {
+        // Deepest first; one that is not empty (it holds something else
+        // by now) stays.
+        for dir in self.dirs.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
 /// Removes staging directories a killed run left in `parent`.
 pub fn clean_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {

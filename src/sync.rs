@@ -408,6 +408,14 @@ pub fn sync(
     for &d in &fetch_dirs {
         stage::clean_stale(dests[d].parent().unwrap_or(&opts.workdir));
     }
+    // Declared before the stagings, so a failure drops them first and then
+    // takes away the parents this sync created.
+    let parents = stage::CreatedParents::create(
+        &fetch_dirs
+            .iter()
+            .map(|&d| dests[d].clone())
+            .collect::<Vec<_>>(),
+    )?;
     let mut stagings: BTreeMap<usize, Staging> = BTreeMap::new();
     for &d in &fetch_dirs {
         stagings.insert(d, Staging::create(&dests[d])?);
@@ -496,6 +504,7 @@ pub fn sync(
         }
     };
     swapped.into_iter().for_each(stage::Committed::finish);
+    parents.keep();
     if let (Some(stamps), false) = (&stamps, overridden) {
         for d in committed {
             let dir = &directories[d].0;

@@ -578,3 +578,54 @@ fn ctrl_c_mid_sync_exits_130_and_leaves_the_old_tree() {
         staging_dirs(&w)
     );
 }
+
+#[test]
+fn a_failed_sync_takes_away_the_parent_directories_it_created() {
+    let host = registry().host();
+    let good = format!("{host}/good");
+    // Resolves, then fails while extracting: after the directories were staged.
+    push_tar("parents-not-gzip", b"not gzip\n".repeat(10));
+    let bad = format!("{host}/parents-not-gzip");
+    let w = Work::new();
+    fs::create_dir_all(w.dir.join("third_party")).unwrap();
+    w.config(&config_yaml(
+        &[
+            dir_yaml(
+                "deep/nested/ok",
+                &[oci_yaml(".", &good, Some("v1"), &["plainHTTP: true"], &[])],
+            ),
+            dir_yaml(
+                "third_party/charts/x",
+                &[oci_yaml(".", &bad, Some("v1"), &["plainHTTP: true"], &[])],
+            ),
+        ],
+        "",
+    ));
+    let out = w.sync(&[]);
+    assert!(!out.success(), "{out:?}");
+    let mut left: Vec<String> = fs::read_dir(&w.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["third_party", "vendir.yml"], "{out:?}");
+    assert_eq!(fs::read_dir(w.dir.join("third_party")).unwrap().count(), 0);
+
+    // The same config, fixed: both directories land, parents and all.
+    w.config(&config_yaml(
+        &[
+            dir_yaml(
+                "deep/nested/ok",
+                &[oci_yaml(".", &good, Some("v1"), &["plainHTTP: true"], &[])],
+            ),
+            dir_yaml(
+                "third_party/charts/x",
+                &[oci_yaml(".", &good, Some("v1"), &["plainHTTP: true"], &[])],
+            ),
+        ],
+        "",
+    ));
+    w.sync(&[]).ok();
+    assert!(w.dir.join("deep/nested/ok/good.txt").is_file());
+    assert!(w.dir.join("third_party/charts/x/good.txt").is_file());
+}
