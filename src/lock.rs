@@ -477,10 +477,18 @@ impl LockConfig {
         }
         if let Ok(Kind { kind: Some(kind) }) = parse::<Kind>(text) {
             if kind != "LockConfig" {
+                // The top-level `kind:` line (the document parsed, so it is there).
+                let line = text
+                    .lines()
+                    .position(|l| l.starts_with("kind:"))
+                    .map(|i| i + 1);
                 return Err(Error::Lock {
                     file: Some(path.to_path_buf()),
-                    line: None,
-                    message: format!("kind is {kind:?}, expected LockConfig"),
+                    line,
+                    message: format!(
+                        "kind is {kind:?}, expected LockConfig: is --lock-file pointing at \
+                         another file?"
+                    ),
                 });
             }
         }
@@ -832,7 +840,7 @@ mod tests {
                 .unwrap_err();
         assert!(
             err.to_string()
-                .contains("kind is \"Config\", expected LockConfig"),
+                .contains("vendir.lock.yml:2: kind is \"Config\", expected LockConfig"),
             "{err}"
         );
     }

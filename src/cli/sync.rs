@@ -90,21 +90,18 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
     let workdir = std::env::current_dir().context("current directory")?;
     let mut inputs = Vec::new();
     for f in &args.files {
-        let text = if f == "-" {
-            let mut s = String::new();
+        let bytes = if f == "-" {
+            let mut b = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut b)
                 .context("read config from stdin")?;
-            s
+            b
         } else {
-            std::fs::read_to_string(f)
+            std::fs::read(f)
                 .map_err(|e| vendoras::Error::io(f, e))
                 .context("read config")?
         };
-        inputs.push(Input {
-            name: f.clone(),
-            text,
-        });
+        inputs.push(Input::from_bytes(f.clone(), bytes).map_err(vendoras::Error::from)?);
     }
     let only = args
         .directories

@@ -80,6 +80,40 @@ pub struct Input {
     pub text: String,
 }
 
+impl Input {
+    /// An input from a file's bytes. Bytes that are not UTF-8 are an error
+    /// at the line and column of the first bad byte.
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<Input, ConfigError> {
+        let name = name.into();
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Input { name, text }),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bytes = e.as_bytes();
+                let before = &bytes[..at];
+                let start = before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                // Everything before `at` is valid UTF-8: count characters.
+                let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+                Err(ConfigError {
+                    line: Some(before.iter().filter(|&&b| b == b'\n').count() + 1),
+                    column: Some(column),
+                    ..ConfigError::file(
+                        display_name(&name),
+                        format!(
+                            "not UTF-8 text: byte 0x{:02x} (offset {at}) starts no UTF-8 \
+                             character; save the file as UTF-8",
+                            bytes[at]
+                        ),
+                    )
+                })
+            }
+        }
+    }
+}
+
 /// Leaves the text out: it may hold a Secret's `stringData`.
 impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1441,3 +1441,61 @@ fn git_and_hg_contents_are_read_with_vendirs_keys() {
     let hg = one("  - path: .\n    hg: {url: u}\n");
     assert!(err(&hg).message.contains("non-empty `ref`"), "{}", err(&hg));
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_refused_at_their_line_and_column() {
+    let mut bytes = one("  - path: x\n    inline:\n      paths:\n        a: \"caf").into_bytes();
+    bytes.extend_from_slice(b"\xe9\"\n");
+    let e = Input::from_bytes("vendir.yml", bytes).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(9), Some(16)), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("vendir.yml:9:16: not UTF-8 text: byte 0xe9"),
+        "{e}"
+    );
+    let e = Input::from_bytes("-", b"\xff".to_vec()).unwrap_err();
+    assert_eq!(e.position(), "<stdin>:1:1");
+    let ok = Input::from_bytes("vendir.yml", "é: ü\n".as_bytes().to_vec()).unwrap();
+    assert_eq!(ok.text, "é: ü\n");
+}
+
+#[test]
+fn paths_too_long_for_the_file_system_are_refused_when_read() {
+    // A 20 KB directory path: refused at its key, the message cut short.
+    let long = "a".repeat(20_000);
+    let t = format!(
+        "{HEAD}directories:\n- path: vendor/{long}\n  contents:\n  - path: .\n    manual: {{}}\n"
+    );
+    let e = err(&t);
+    assert_at(&e, &t, "vendor/");
+    assert!(e.message.contains("20007 bytes long"), "{e}");
+    assert!(e.to_string().len() < 400, "the path is not echoed whole");
+    // A name past 229 bytes leaves no room for the staging directory beside it.
+    let t = format!(
+        "{HEAD}directories:\n- path: vendor/{}\n  contents:\n  - path: .\n    manual: {{}}\n",
+        "d".repeat(230)
+    );
+    assert!(
+        err(&t).message.contains("at most 229 bytes fit"),
+        "{}",
+        err(&t)
+    );
+    let t = format!(
+        "{HEAD}directories:\n- path: vendor/{}\n  contents:\n  - path: .\n    manual: {{}}\n",
+        "d".repeat(229)
+    );
+    load1(&t).unwrap();
+    // A content path's names: the file system's 255.
+    let t = one(&format!(
+        "  - path: {}\n    manual: {{}}\n",
+        "c".repeat(256)
+    ));
+    let e = err(&t);
+    assert_at(&e, &t, &"c".repeat(256));
+    assert!(e.message.contains("at most 255 bytes fit"), "{e}");
+    load1(&one(&format!(
+        "  - path: {}\n    manual: {{}}\n",
+        "c".repeat(255)
+    )))
+    .unwrap();
+}

@@ -285,7 +285,7 @@ pub(crate) fn parse_permissions(raw: &str) -> Result<u32, String> {
 
 /// A path relative to `within`; never absolute, never climbing out.
 fn rel_path(doc: &Doc<'_>, raw: &str, p: &KeyPath, within: &str) -> Result<RelPath, ConfigError> {
-    relative(raw, within).map_err(|why| doc.err(p, format!("{p} `{raw}` {why}")))
+    relative(raw, within).map_err(|why| doc.err(p, format!("{p} `{}` {why}", shown(raw))))
 }
 
 fn relative(raw: &str, within: &str) -> Result<RelPath, String> {
@@ -297,10 +297,57 @@ fn relative(raw: &str, within: &str) -> Result<RelPath, String> {
         "must use `/` separators (backslashes are refused)".to_string()
     } else {
         match RelPath::normalize(raw) {
-            Some(r) => return Ok(r),
+            Some(r) => match too_long(raw, NAME_MAX) {
+                Some(why) => why,
+                None => return Ok(r),
+            },
             None if raw.contains('\0') => "must not contain NUL".to_string(),
             None => format!("escapes {within} (`..`)"),
         }
+    })
+}
+
+/// A path for a message: a long one is cut (it is at file:line:col anyway).
+fn shown(raw: &str) -> String {
+    match raw.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &raw[..cut], raw.len()),
+        None => raw.to_string(),
+    }
+}
+
+/// The longest file name Linux file systems take (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+
+/// Why `path` cannot be created, if a component is longer than `last_max`
+/// (its last) or [`NAME_MAX`] bytes, or the whole longer than `PATH_MAX`
+/// allows; said at load time rather than as a raw `File name too long`
+/// from deep in a sync.
+fn too_long(path: &str, last_max: usize) -> Option<String> {
+    if path.len() > 4000 {
+        return Some(format!(
+            "is {} bytes long; paths are limited to 4096 bytes (PATH_MAX)",
+            path.len()
+        ));
+    }
+    let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    parts.iter().enumerate().find_map(|(i, c)| {
+        let max = if i + 1 == parts.len() {
+            last_max
+        } else {
+            NAME_MAX
+        };
+        (c.len() > max).then(|| {
+            format!(
+                "has a {}-byte name (`{}…`); at most {max} bytes fit{}",
+                c.len(),
+                c.chars().take(16).collect::<String>(),
+                if max < NAME_MAX {
+                    " (the staging directory beside it adds 26 to the file system's 255)"
+                } else {
+                    " (the file system's NAME_MAX)"
+                }
+            )
+        })
     })
 }
 
@@ -317,6 +364,10 @@ fn directory_path(raw: &str, rules: &PathRules) -> Result<(String, PathBuf), Str
         return Err("must not contain NUL".into());
     }
     let norm = normalize_directory_path(raw);
+    // `.vendoras-staging-<name>-<pid>` is created beside the directory.
+    if let Some(why) = too_long(&norm, NAME_MAX - ".vendoras-staging--4194304".len()) {
+        return Err(why);
+    }
     if norm == "." {
         return Err(
             "is the working directory itself; a directory path must name a \
@@ -403,7 +454,7 @@ pub(crate) fn config(
         let p = dp.i(i);
         let pp = p.k("path");
         let (path, abs) = directory_path(&d.path, refs.rules)
-            .map_err(|why| doc.err(&pp, format!("{pp} `{}` {why}", d.path)))?;
+            .map_err(|why| doc.err(&pp, format!("{pp} `{}` {why}", shown(&d.path))))?;
         let permissions = permissions(doc, d.permissions.as_deref(), &p)?;
         if d.contents.is_empty() {
             let e = doc.err(
