@@ -19,7 +19,8 @@ use crate::extract::root::{set_mode, Existing};
 use crate::extract::{RelPath, Root};
 use crate::filter::{new_root, ContentFilter};
 
-const PREFIX: &str = ".vendoras-staging-";
+/// Names of staging directories (a `directory:` source never copies them).
+pub(crate) const PREFIX: &str = ".vendoras-staging-";
 
 /// A directory being assembled.
 pub struct Staging {

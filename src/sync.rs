@@ -436,12 +436,8 @@ pub fn sync(
     let mut results: BTreeMap<(usize, usize), (ContentReport, LockContent)> = BTreeMap::new();
     for wave in waves(&fetch_jobs, &reads) {
         let fetched = workers::run(opts.jobs, &wave, |&(d, c)| {
-            let staged = reads.get(&(d, c)).and_then(|r| {
-                let from = stagings.get(&r.from)?;
-                Some((r.rel.to_path(from.root().path()), r.path.as_str()))
-            });
             let mut job = shared.job(d, c, Some(&stagings[&d]));
-            job.staged = staged;
+            job.staged = reads.get(&(d, c)).and_then(|r| r.source(&stagings));
             job.run(&probes[&(d, c)], events)
         })
         .map_err(|e| {
@@ -642,9 +638,8 @@ struct ContentJob<'a> {
     local: Option<&'a Path>,
     /// Where the directory is being assembled (absent while probing).
     staging: Option<&'a Staging>,
-    /// A `directory:` source reading what this sync staged: the staged
-    /// path, and the path as configured (for messages).
-    staged: Option<(PathBuf, &'a str)>,
+    /// A `directory:` source reading what this sync staged.
+    staged: Option<StagedSource<'a>>,
 }
 
 impl ContentJob<'_> {
@@ -673,9 +668,9 @@ impl ContentJob<'_> {
     fn source(&self) -> Box<dyn fetch::Source + '_> {
         match (self.local, &self.staged) {
             // -d path=local-dir: the content comes from a local path.
-            (Some(local), _) => fetch::directory_source(local.to_str().unwrap_or_default()),
-            (None, Some((staged, _))) => {
-                fetch::directory_source(staged.to_str().unwrap_or_default())
+            (Some(local), _) => fetch::directory_source(local.to_str().unwrap_or_default(), &[]),
+            (None, Some(staged)) => {
+                fetch::directory_source(staged.read.to_str().unwrap_or_default(), &staged.overlays)
             }
             (None, None) => fetch::source_for(self.content),
         }
@@ -795,11 +790,11 @@ impl ContentJob<'_> {
                 _ => None,
             };
             let ctx = self.context(pinned, &current, &progress);
-            if let Some((staged, path)) = &self.staged {
-                if !staged.is_dir() {
+            if let Some(staged) = &self.staged {
+                if staged.overlays.is_empty() && !staged.read.is_dir() {
                     return Err(self.wrap(Error::setting(
                         "directory.path",
-                        Some(path),
+                        Some(staged.path),
                         "not a directory in what this sync produced before this content",
                     )));
                 }
@@ -808,8 +803,8 @@ impl ContentJob<'_> {
                 .source()
                 .fetch(&ctx, &scratch)
                 .map_err(|e| self.wrap(e))?;
-            if let Some((_, path)) = &self.staged {
-                fetched.summary = format!("directory {path} (as synced just before)");
+            if let Some(staged) = &self.staged {
+                fetched.summary = format!("directory {} (as synced just before)", staged.path);
             }
             for w in &fetched.warnings {
                 events(Event::Warning {
@@ -1063,19 +1058,51 @@ fn seed_dir(src: &Path, root: &extract::Root, rel: &RelPath, skip: &[RelPath]) -
     Ok(())
 }
 
-/// A `directory:` source whose path lies in what this sync replaces before
+/// A `directory:` source whose path meets what this sync replaces before
 /// that content runs: vendir syncs in config order and moves each directory
 /// (with `-d`, each content) into place as it goes, so such a source reads
-/// fresh output; anything else it reads from disk as it was.
+/// fresh output; everything else it reads from disk as it was.
 struct StagedRead {
-    /// The directory whose staging holds it.
-    from: usize,
-    /// Where, inside that directory.
-    rel: RelPath,
+    /// The path lies inside directory `.0`'s replaced part, at `.1`.
+    inside: Option<(usize, RelPath)>,
+    /// Or the path holds replaced parts: (where inside the path, the
+    /// directory, where inside it).
+    overlays: Vec<(RelPath, usize, RelPath)>,
     /// The jobs that must have finished.
     after: Vec<(usize, usize)>,
     /// `directory.path` as configured.
     path: String,
+}
+
+/// What a [`ContentJob`] reads for a [`StagedRead`].
+struct StagedSource<'a> {
+    /// The path to read (staged, or the configured one with overlays).
+    read: PathBuf,
+    overlays: Vec<(RelPath, PathBuf)>,
+    /// `directory.path` as configured.
+    path: &'a str,
+}
+
+impl StagedRead {
+    /// Directories kept as they are (not staged) are read from disk.
+    fn source<'a>(&'a self, stagings: &BTreeMap<usize, Staging>) -> Option<StagedSource<'a>> {
+        let staged = |d: usize, rel: &RelPath| Some(rel.to_path(stagings.get(&d)?.root().path()));
+        let overlays: Vec<(RelPath, PathBuf)> = self
+            .overlays
+            .iter()
+            .filter_map(|(at, d, rel)| Some((at.clone(), staged(*d, rel)?)))
+            .collect();
+        let read = match &self.inside {
+            Some((d, rel)) => staged(*d, rel)?,
+            None if overlays.is_empty() => return None,
+            None => PathBuf::from(&self.path),
+        };
+        Some(StagedSource {
+            read,
+            overlays,
+            path: &self.path,
+        })
+    }
 }
 
 fn staged_reads(
@@ -1085,6 +1112,14 @@ fn staged_reads(
 ) -> BTreeMap<(usize, usize), StagedRead> {
     let base = std::path::absolute(workdir).unwrap_or_else(|_| workdir.to_path_buf());
     let abs = |p: &str| crate::relpath::clean_absolute(&base.join(p));
+    // `b` relative to `a`, when `b` is `a` or lies beneath it.
+    let beneath = |a: &Path, b: &Path| -> Option<RelPath> {
+        let rest = b.strip_prefix(a).ok()?;
+        if rest.as_os_str().is_empty() {
+            return Some(RelPath::root());
+        }
+        RelPath::normalize(rest.to_str()?)
+    };
     let mut reads = BTreeMap::new();
     for (d, reader) in directories.iter().enumerate() {
         for (c, content) in reader.dir.contents.iter().enumerate() {
@@ -1095,42 +1130,40 @@ fn staged_reads(
                 continue;
             }
             let wanted = abs(path);
-            // The last unit replaced before (d, c) that holds the path.
-            let found = directories[..=d]
-                .iter()
-                .enumerate()
-                .flat_map(|(j, s)| {
-                    let root = abs(&s.dir.path);
-                    let units: Vec<(RelPath, Vec<(usize, usize)>)> = if partial {
-                        (0..s.dir.contents.len())
-                            .filter(|&i| (j, i) < (d, c))
-                            .map(|i| (s.dir.contents[i].path.clone(), vec![(j, i)]))
-                            .collect()
-                    } else if j < d {
-                        let all = (0..s.dir.contents.len()).map(|i| (j, i)).collect();
-                        vec![(RelPath::root(), all)]
+            let mut read = StagedRead {
+                inside: None,
+                overlays: Vec::new(),
+                after: Vec::new(),
+                path: path.clone(),
+            };
+            // What was replaced before (d, c): whole directories, or with -d
+            // single contents.
+            for (j, s) in directories[..=d].iter().enumerate() {
+                let units: Vec<(RelPath, Vec<(usize, usize)>)> = if partial {
+                    (0..s.dir.contents.len())
+                        .filter(|&i| (j, i) < (d, c))
+                        .map(|i| (s.dir.contents[i].path.clone(), vec![(j, i)]))
+                        .collect()
+                } else if j < d {
+                    let all = (0..s.dir.contents.len()).map(|i| (j, i)).collect();
+                    vec![(RelPath::root(), all)]
+                } else {
+                    Vec::new()
+                };
+                for (unit, after) in units {
+                    let root = unit.to_path(&abs(&s.dir.path));
+                    if let Some(rel) = beneath(&root, &wanted) {
+                        read.inside = unit.join(&rel.to_string()).map(|r| (j, r));
+                    } else if let Some(at) = beneath(&wanted, &root) {
+                        read.overlays.push((at, j, unit.clone()));
                     } else {
-                        Vec::new()
-                    };
-                    let wanted = &wanted;
-                    units.into_iter().filter_map(move |(unit, after)| {
-                        let inside = wanted.strip_prefix(&root).ok()?;
-                        let rel = RelPath::normalize(inside.to_str()?)
-                            .or_else(|| inside.as_os_str().is_empty().then(RelPath::root))?;
-                        rel.starts_with(&unit).then_some((j, rel, after))
-                    })
-                })
-                .last();
-            if let Some((from, rel, after)) = found {
-                reads.insert(
-                    (d, c),
-                    StagedRead {
-                        from,
-                        rel,
-                        after,
-                        path: path.clone(),
-                    },
-                );
+                        continue;
+                    }
+                    read.after.extend(after);
+                }
+            }
+            if read.inside.is_some() || !read.overlays.is_empty() {
+                reads.insert((d, c), read);
             }
         }
     }

@@ -118,10 +118,7 @@ fn dir(path: &str, contents: &[String]) -> String {
 fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = GitRepo::init(&tmp.path().join("src"));
-    repo.commit(
-        &[("sub/x.txt", b"x1\n"), ("top.txt", b"top\n")],
-        "first",
-    );
+    repo.commit(&[("sub/x.txt", b"x1\n"), ("top.txt", b"top\n")], "first");
     repo.publish(&tmp.path().join("served/lib.git"));
     let server = GitHttp::start(&tmp.path().join("served"));
     let git = format!(
@@ -132,7 +129,10 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
 
     // vendor/a is fetched by git; vendor/b copies vendor/a/sub. On a first sync that
     // exists only as this sync's output.
-    let base = [dir("vendor/a", &[git.clone()]), dir("vendor/b", &[directory(".", "vendor/a/sub")])];
+    let base = [
+        dir("vendor/a", &[git.clone()]),
+        dir("vendor/b", &[directory(".", "vendor/a/sub")]),
+    ];
     p.config(&vendir_config(&base, &[]));
     p.sync_same("first sync", &[]);
     assert_eq!(
@@ -142,7 +142,10 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
 
     // Upstream moves. vendor/b reads the new commit, not the previous tree; vendor/0,
     // synced before vendor/a, reads what was on disk when it ran (the previous tree).
-    repo.commit(&[("sub/x.txt", b"x2\n"), ("sub/new.txt", b"new\n")], "second");
+    repo.commit(
+        &[("sub/x.txt", b"x2\n"), ("sub/new.txt", b"new\n")],
+        "second",
+    );
     repo.publish(&tmp.path().join("served/lib.git"));
     let mut dirs = vec![dir("vendor/0", &[directory(".", "./vendor/a/sub/")])];
     dirs.extend(base.iter().cloned());
@@ -162,7 +165,10 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
     let c = |text: &str| {
         dir(
             "vendor/c",
-            &[inline("one", &[("o.txt", text)]), directory("two", "vendor/c/one")],
+            &[
+                inline("one", &[("o.txt", text)]),
+                directory("two", "vendor/c/one"),
+            ],
         )
     };
     dirs.push(c("o1\n"));
@@ -181,7 +187,10 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
     dirs.pop();
     dirs.push(c("o3\n"));
     p.config(&vendir_config(&dirs, &[]));
-    p.sync_same("-d both contents", &["-d", "vendor/c/one", "-d", "vendor/c/two"]);
+    p.sync_same(
+        "-d both contents",
+        &["-d", "vendor/c/one", "-d", "vendor/c/two"],
+    );
     assert_eq!(
         fs::read_to_string(p.ours.dir.join("vendor/c/two/o.txt")).unwrap(),
         "o3\n"
@@ -218,7 +227,10 @@ fn directory_flag_names_one_content_and_keeps_the_rest_like_vendir() {
                         inline("b", &[("b.txt", &format!("b{n}\n"))]),
                     ],
                 ),
-                dir("vendor2/x", &[inline(".", &[("x.txt", &format!("x{n}\n"))])]),
+                dir(
+                    "vendor2/x",
+                    &[inline(".", &[("x.txt", &format!("x{n}\n"))])],
+                ),
             ],
             &[],
         )
@@ -308,4 +320,34 @@ fn a_directory_path_alone_selects_all_its_contents() {
     assert_eq!(read("vendor/b/b.txt"), "b2\n");
     assert_eq!(read("vendor/stray.txt"), "stray\n");
     assert_eq!(read("other/o.txt"), "o1\n");
+}
+
+#[test]
+fn a_directory_source_reading_a_parent_of_synced_directories_sees_them_as_vendir_does() {
+    // vendor/b copies all of vendor: vendor/a as this sync just fetched it, vendor/b
+    // itself as it was on disk, and never a staging directory of this sync.
+    let p = Pair::new();
+    let cfg = |text: &str| {
+        vendir_config(
+            &[
+                dir("vendor/a", &[inline(".", &[("x.txt", text)])]),
+                dir("vendor/b", &[directory(".", "vendor")]),
+            ],
+            &[],
+        )
+    };
+    p.config(&cfg("x1\n"));
+    p.sync_same("first sync", &[]);
+    p.config(&cfg("x2\n"));
+    p.sync_same("second sync", &[]);
+    assert_eq!(
+        fs::read_to_string(p.ours.dir.join("vendor/b/a/x.txt")).unwrap(),
+        "x2\n"
+    );
+    assert_eq!(
+        fs::read_to_string(p.ours.dir.join("vendor/b/b/a/x.txt")).unwrap(),
+        "x1\n"
+    );
+    p.config(&cfg("x3\n"));
+    p.sync_same("-d both", &["-d", "vendor/a", "-d", "vendor/b"]);
 }

@@ -36,19 +36,31 @@ impl Source for Manual {
 /// `directory: {path}`: a copy of a local directory.
 pub struct Directory<'a> {
     pub path: &'a str,
+    /// Subtrees of `path` this sync already replaced: (where inside `path`,
+    /// the staged tree to read instead). vendir would find them in place.
+    pub overlays: &'a [(RelPath, std::path::PathBuf)],
 }
 
 impl Source for Directory<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
         let src = ctx.workdir.join(self.path);
-        if !src.is_dir() {
+        if !src.is_dir() && self.overlays.is_empty() {
             return Err(Error::setting(
                 "directory.path",
                 Some(&src.display().to_string()),
                 "not a directory",
             ));
         }
-        let bytes = copy_tree(&src, dest, &RelPath::root())?;
+        let skip: Vec<&RelPath> = self.overlays.iter().map(|(rel, _)| rel).collect();
+        let mut bytes = 0;
+        if src.is_dir() {
+            bytes += transfer_tree(&src, dest, &RelPath::root(), false, Some(&skip))?;
+        }
+        for (rel, staged) in self.overlays {
+            if staged.is_dir() {
+                bytes += copy_tree(staged, dest, rel)?;
+            }
+        }
         Ok(Fetched {
             lock: LockContent {
                 directory: Some(Empty {}),
@@ -143,14 +155,23 @@ fn join_opt(dir: &RelPath, name: &str) -> String {
 /// `dest` at `rel`. Used to carry kept files (manual, lazy, ignorePaths)
 /// from the current tree into staging without copying their bytes.
 pub fn link_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
-    transfer_tree(src, dest, rel, true)
+    transfer_tree(src, dest, rel, true, None)
 }
 
 fn copy_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
-    transfer_tree(src, dest, rel, false)
+    transfer_tree(src, dest, rel, false, None)
 }
 
-fn transfer_tree(src: &Path, dest: &Root, rel: &RelPath, link: bool) -> Result<u64> {
+/// Transfers `src` to `rel`. A `directory:` source passes `skip`: paths
+/// (relative to `dest`) to leave out, and staging directories are left out
+/// too (its path may be a parent of directories being synced).
+fn transfer_tree(
+    src: &Path,
+    dest: &Root,
+    rel: &RelPath,
+    link: bool,
+    skip: Option<&[&RelPath]>,
+) -> Result<u64> {
     let meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
     let ft = meta.file_type();
     if ft.is_dir() {
@@ -167,7 +188,10 @@ fn transfer_tree(src: &Path, dest: &Root, rel: &RelPath, link: bool) -> Result<u
                 .join(&name)
                 .filter(|c| c.components().len() == rel.components().len() + 1);
             let Some(child) = child else { continue };
-            total += transfer_tree(&entry.path(), dest, &child, link)?;
+            if skip.is_some_and(|s| s.contains(&&child) || name.starts_with(crate::stage::PREFIX)) {
+                continue;
+            }
+            total += transfer_tree(&entry.path(), dest, &child, link, skip)?;
         }
         return Ok(total);
     }
