@@ -327,7 +327,7 @@ pub fn sync(
                 "{}; ignored: lazy contents are fetched again{}",
                 u.reason,
                 if overridden {
-                    ", and the lock is not saved (-d dir=local-dir)"
+                    ", and the lock is not saved (-d path=local-dir)"
                 } else {
                     ", and a successful sync rewrites it"
                 }

@@ -91,9 +91,9 @@ fn work_tree(dir: &Path) -> Tree {
     tree_snapshot(dir)
         .into_iter()
         .filter(|(p, _)| {
-            !matches!(p.as_str(), "vendir.yml" | "vendir.lock.yml" | "local")
-                && !p.starts_with("local/")
-                && !(p.contains("/.git/") && !p.ends_with("/.git/HEAD"))
+            let config = matches!(p.as_str(), "vendir.yml" | "vendir.lock.yml" | "local");
+            let git_internals = p.contains("/.git/") && !p.ends_with("/.git/HEAD");
+            !config && !p.starts_with("local/") && !git_internals
         })
         .collect()
 }
@@ -130,7 +130,7 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
     // vendor/a is fetched by git; vendor/b copies vendor/a/sub. On a first sync that
     // exists only as this sync's output.
     let base = [
-        dir("vendor/a", &[git.clone()]),
+        dir("vendor/a", std::slice::from_ref(&git)),
         dir("vendor/b", &[directory(".", "vendor/a/sub")]),
     ];
     p.config(&vendir_config(&base, &[]));
