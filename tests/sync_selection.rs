@@ -288,6 +288,24 @@ fn directory_flag_names_one_content_and_keeps_the_rest_like_vendir() {
     let (theirs, ours) = p.syncs(&["-d", "vendor=local"]);
     assert!(!theirs.success() && !ours.success(), "{theirs:?}\n{ours:?}");
     p.assert_same("after refusals");
+
+    // Contents new to the config: vendir appends a content to its directory's entry,
+    // and a directory the lock does not have at the end.
+    let mut grown = cfg(3).trim_end().to_string();
+    grown.push('\n');
+    let grown = grown.replace(
+        "- path: vendor2/x\n",
+        &format!("{}- path: vendor2/x\n", inline("c", &[("c.txt", "c\n")])),
+    ) + &dir("vendor3", &[inline(".", &[("n.txt", "n\n")])]);
+    p.config(&grown);
+    p.sync_same("-d a new content", &["-d", "vendor/c"]);
+    p.sync_same("-d a new directory", &["-d", "vendor3"]);
+    let lock = yaml(&p.ours.lock()).unwrap();
+    assert!(
+        lock_entry(&lock, "vendor", "c").is_some() && lock_entry(&lock, "vendor3", ".").is_some(),
+        "{}",
+        p.ours.lock()
+    );
 }
 
 #[test]
