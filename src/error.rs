@@ -559,8 +559,8 @@ fn shim_kind_name(kind: ErrorKind) -> &'static str {
 
 /// What a 401 means and what to do about it: the one place that says it.
 /// oras-go's "basic credential not found" (no status) means nothing was
-/// found to send. `kind` is the
-/// content's source kind in a sync (`None` for `vendoras pull`).
+/// found to send. `kind` is the content's source kind in a sync (`None`
+/// for `vendoras pull` and `verify`).
 fn unauthorized(r: &RegistryError, kind: Option<&str>) -> String {
     let repository = r.repository.as_str();
     let host = r.registry.as_deref().unwrap_or(repository);
@@ -576,7 +576,9 @@ fn unauthorized(r: &RegistryError, kind: Option<&str>) -> String {
         ),
     };
     let todo = match kind {
-        None => format!("log in with `docker login {host}`, or pass -u/-p or --registry-config"),
+        None => format!(
+            "log in with `docker login {host}`, or pass --registry-config (pull also takes -u/-p)"
+        ),
         Some("image" | "imgpkgBundle") => format!(
             "add a secretRef to the content, log in with `docker login {host}`, or set IMGPKG_USERNAME/IMGPKG_PASSWORD (or IMGPKG_REGISTRY_HOSTNAME/USERNAME/PASSWORD)"
         ),
@@ -862,7 +864,7 @@ mod tests {
                 "fetch localhost:5000/demo/x@{LAYER} (application/vnd.oci.image.layer.v1.tar): \
                  the registry answered 401 unauthorized for localhost:5000/demo/x \
                  (GET \"http://localhost:5000/v2/\": response status code 401: unauthorized); \
-                 log in with `docker login localhost:5000`, or pass -u/-p or --registry-config"
+                 log in with `docker login localhost:5000`, or pass --registry-config (pull also takes -u/-p)"
             ),
             json!({
                 "kind": "registry",
@@ -904,7 +906,7 @@ mod tests {
         assert_eq!(
             anonymous().to_string(),
             format!(
-                "{what}log in with `docker login localhost:5000`, or pass -u/-p or --registry-config"
+                "{what}log in with `docker login localhost:5000`, or pass --registry-config (pull also takes -u/-p)"
             )
         );
         assert_eq!(
