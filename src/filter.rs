@@ -206,6 +206,56 @@ impl IgnoreMatcher {
     }
 }
 
+/// Where a fetched file lands, in vendir's order (`Directory.Sync`): the
+/// filters judge the path as fetched (`FileFilter.Apply`), then `newRootPath`
+/// re-roots what they kept (`SubPath.Extract`). This is the one place that
+/// order is written; `stage::place` asks it for every fetched file.
+#[derive(Debug, Clone)]
+pub struct ContentPaths {
+    filter: ContentFilter,
+    new_root: Option<String>,
+}
+
+impl ContentPaths {
+    /// The content's filters and its `newRootPath` (`None`, or `.`, keeps the root).
+    pub fn new(filter: ContentFilter, new_root_path: Option<&str>) -> ContentPaths {
+        let new_root = new_root_path
+            .map(clean_path)
+            .filter(|root| !root.is_empty());
+        ContentPaths { filter, new_root }
+    }
+
+    /// Whether every fetched path lands where it was fetched (no filter, no
+    /// new root), so a tree can be moved into place whole.
+    pub fn keeps_everything(&self) -> bool {
+        self.filter.keeps_everything() && self.new_root.is_none()
+    }
+
+    /// The `newRootPath`, cleaned, if there is one.
+    pub fn new_root(&self) -> Option<&str> {
+        self.new_root.as_deref()
+    }
+
+    /// Whether the filters keep the fetched file at `fetched` (before any
+    /// re-rooting).
+    pub fn filtered_in(&self, fetched: &str) -> bool {
+        self.filter.keep(fetched)
+    }
+
+    /// Where the fetched file (or symlink) at `fetched` lands, relative to
+    /// the content root; `None` when the filters drop it or it lies outside
+    /// the new root.
+    pub fn map(&self, fetched: &str) -> Option<String> {
+        if !self.filter.keep(fetched) {
+            return None;
+        }
+        match &self.new_root {
+            Some(root) => new_root(fetched, root),
+            None => Some(clean_path(fetched)).filter(|p| !p.is_empty()),
+        }
+    }
+}
+
 /// vendir's `newRootPath` (`SubPath.Extract`): the path re-rooted at
 /// `new_root_path`, or `None` when it lies outside (it is dropped). The new
 /// root itself also maps to `None` (it becomes the content root, which always
@@ -365,6 +415,71 @@ mod tests {
         assert!(!m.is_ignored("other"));
         let m = IgnoreMatcher::new(&[]).unwrap();
         assert!(!m.is_ignored("anything"));
+    }
+
+    fn paths(
+        include: &[&str],
+        exclude: &[&str],
+        legal: Option<&[&str]>,
+        root: Option<&str>,
+    ) -> ContentPaths {
+        let legal = legal.map(s);
+        let filter = ContentFilter::new(&s(include), &s(exclude), legal.as_deref()).unwrap();
+        ContentPaths::new(filter, root)
+    }
+
+    #[test]
+    fn filters_judge_fetched_paths_then_new_root_re_roots() {
+        // The most common real shape: one folder of a repository, re-rooted.
+        let p = paths(&["config/**/*"], &[], None, Some("config"));
+        assert_eq!(p.map("config/a.yml").as_deref(), Some("a.yml"));
+        assert_eq!(p.map("config/sub/b.yml").as_deref(), Some("sub/b.yml"));
+        assert_eq!(p.map("other/c.yml"), None, "not included");
+        // LICENSE is kept by the default legal paths, then dropped by the
+        // re-root: it is outside `config/`.
+        assert!(p.filtered_in("LICENSE"));
+        assert_eq!(p.map("LICENSE"), None);
+        // An include pattern written against the re-rooted path matches
+        // nothing: vendir filters first.
+        let p = paths(&["*.yml"], &[], Some(&[]), Some("config"));
+        assert_eq!(p.map("config/a.yml"), None);
+        assert_eq!(p.map("a.yml"), None, "outside the new root");
+    }
+
+    #[test]
+    fn every_rule_of_a_real_content_together() {
+        // includePaths + excludePaths + legalPaths + newRootPath, as in
+        // `charts/app/**/*` minus its tests, keeping `charts/app/LICENSE`.
+        let p = paths(
+            &["charts/app/**/*"],
+            &["charts/app/tests/**/*", "**/*.md"],
+            Some(&["charts/app/LICENSE"]),
+            Some("./charts/app/"),
+        );
+        assert_eq!(
+            p.map("charts/app/Chart.yaml").as_deref(),
+            Some("Chart.yaml")
+        );
+        assert_eq!(
+            p.map("charts/app/templates/deploy.yaml").as_deref(),
+            Some("templates/deploy.yaml")
+        );
+        assert_eq!(p.map("charts/app/tests/t.yaml"), None, "excluded");
+        assert_eq!(p.map("charts/app/README.md"), None, "excluded");
+        assert_eq!(
+            p.map("charts/app/LICENSE").as_deref(),
+            Some("LICENSE"),
+            "legal wins"
+        );
+        assert_eq!(p.map("charts/other/Chart.yaml"), None);
+        assert_eq!(p.map("LICENSE"), None, "legalPaths given: no defaults");
+        assert!(!p.keeps_everything());
+        assert!(paths(&[], &[], None, Some(".")).keeps_everything());
+        assert!(!paths(&[], &[], None, Some("x")).keeps_everything());
+        assert_eq!(
+            paths(&[], &[], None, None).map("./a//b").as_deref(),
+            Some("a/b")
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub(crate) mod fetch;
 #[allow(unsafe_code)]
 pub(crate) mod ffi;
 pub(crate) mod filter;
+pub mod goyaml;
 pub(crate) mod http;
 pub mod lock;
 pub mod oci;

@@ -5,9 +5,9 @@
 //! mtime) alone and a git diff shows only real moves.
 //!
 //! Read with serde-saphyr, as the config is. Written by
-//! [`LockConfig::to_yaml`] itself: the document is a fixed shape of strings,
-//! and writing it here keeps the bytes earlier versions wrote (serde_yaml's
-//! quoting), so an upgrade does not rewrite every lock.
+//! [`LockConfig::to_yaml`] with the bytes vendir v0.44.0 writes for the same
+//! entries (`crate::goyaml`: keys in go-yaml's order, its quoting and its line
+//! folding), so a team that runs both tools sees no diff.
 //!
 //! ```
 //! use vendoras::lock::{LockConfig, LockFile};
@@ -16,14 +16,14 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("vendir.lock.yml");
 //! let text = "apiVersion: vendir.k14s.io/v1alpha1
-//! kind: LockConfig
 //! directories:
-//! - path: vendor/quickstart
-//!   contents:
-//!   - path: .
-//!     ociArtifact:
-//!       url: oci-layout:layout@sha256:e8f5e3330f2de990efa35d96e5596cea1c3bca6e753b12ca89f80c2da41854ac
+//! - contents:
+//!   - ociArtifact:
 //!       tag: v1.0.0
+//!       url: oci-layout:layout@sha256:e8f5e3330f2de990efa35d96e5596cea1c3bca6e753b12ca89f80c2da41854ac
+//!     path: .
+//!   path: vendor/quickstart
+//! kind: LockConfig
 //! ";
 //! std::fs::write(&path, text).unwrap();
 //!
@@ -48,6 +48,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::goyaml::{self, Node};
 
 /// The lock document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +60,7 @@ pub struct LockConfig {
     /// `LockConfig`.
     pub kind: String,
     /// One entry per synced directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub directories: Vec<LockDirectory>,
 }
 
@@ -81,7 +82,7 @@ pub struct LockDirectory {
     /// The directory path, as in the config.
     pub path: String,
     /// Its contents.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub contents: Vec<LockContent>,
 }
 
@@ -134,8 +135,8 @@ pub struct LockContent {
 }
 
 impl LockContent {
-    /// Each source key with its fields, in the order they are written;
-    /// only set ones. One list, so the writer, [`LockContent::source_kind`]
+    /// Each source key with its fields (written in go-yaml's key order
+    /// whatever the order here); only set ones. One list, so the writer, [`LockContent::source_kind`]
     /// and [`LockContent::same_source`] cannot disagree about the kinds.
     fn sources(&self) -> Vec<(&'static str, Vec<(&'static str, LockValue<'_>)>)> {
         fn opt<'a>(
@@ -171,13 +172,11 @@ impl LockContent {
             ));
         }
         if let Some(r) = &self.github_release {
-            out.push((
-                "githubRelease",
-                vec![
-                    ("tag", LockValue::Str(&r.tag)),
-                    ("url", LockValue::Str(&r.url)),
-                ],
-            ));
+            let mut f = vec![("url", LockValue::Str(&r.url))];
+            if !r.tag.is_empty() {
+                f.push(("tag", LockValue::Str(&r.tag)));
+            }
+            out.push(("githubRelease", f));
         }
         if let Some(i) = &self.image {
             let mut f = vec![];
@@ -245,6 +244,27 @@ impl LockContent {
     /// `configDigest` aside).
     pub(crate) fn same_source(&self, other: &LockContent) -> bool {
         self.sources() == other.sources()
+    }
+
+    fn to_node(&self) -> Node {
+        let mut entry = vec![("path".to_string(), Node::str(&self.path))];
+        for (key, fields) in self.sources() {
+            let fields = fields
+                .into_iter()
+                .map(|(field, value)| {
+                    let value = match value {
+                        LockValue::Str(v) => Node::str(v),
+                        LockValue::List(vs) => Node::Seq(vs.iter().map(Node::str).collect()),
+                    };
+                    (field.to_string(), value)
+                })
+                .collect();
+            entry.push((key.to_string(), Node::Map(fields)));
+        }
+        if let Some(d) = &self.config_digest {
+            entry.push(("configDigest".into(), Node::str(d)));
+        }
+        Node::Map(entry)
     }
 }
 
@@ -495,53 +515,32 @@ impl LockConfig {
         }
     }
 
-    /// Serialises in the stable order.
+    /// Serialises as vendir does (see the module doc).
     pub fn to_yaml(&self) -> String {
-        let mut out = format!(
-            "apiVersion: {}\nkind: {}\n",
-            scalar(&self.api_version),
-            scalar(&self.kind)
-        );
-        if self.directories.is_empty() {
-            out.push_str("directories: []\n");
-            return out;
-        }
-        out.push_str("directories:\n");
-        for d in &self.directories {
-            out.push_str(&format!("- path: {}\n", scalar(&d.path)));
-            if d.contents.is_empty() {
-                out.push_str("  contents: []\n");
-                continue;
+        // vendir's slices are nil when empty, and JSON writes nil as null.
+        let list = |items: Vec<Node>| {
+            if items.is_empty() {
+                Node::Null
+            } else {
+                Node::Seq(items)
             }
-            out.push_str("  contents:\n");
-            for c in &d.contents {
-                out.push_str(&format!("  - path: {}\n", scalar(&c.path)));
-                for (key, fields) in c.sources() {
-                    if fields.is_empty() {
-                        out.push_str(&format!("    {key}: {{}}\n"));
-                        continue;
-                    }
-                    out.push_str(&format!("    {key}:\n"));
-                    for (field, value) in fields {
-                        match value {
-                            LockValue::Str(v) => {
-                                out.push_str(&format!("      {field}: {}\n", scalar(v)))
-                            }
-                            LockValue::List(vs) => {
-                                out.push_str(&format!("      {field}:\n"));
-                                for v in vs {
-                                    out.push_str(&format!("      - {}\n", scalar(v)));
-                                }
-                            }
-                        }
-                    }
-                }
-                if let Some(d) = &c.config_digest {
-                    out.push_str(&format!("    configDigest: {}\n", scalar(d)));
-                }
-            }
-        }
-        out
+        };
+        let directories = self
+            .directories
+            .iter()
+            .map(|d| {
+                let contents = d.contents.iter().map(LockContent::to_node).collect();
+                Node::Map(vec![
+                    ("path".into(), Node::str(&d.path)),
+                    ("contents".into(), list(contents)),
+                ])
+            })
+            .collect();
+        goyaml::to_string(&Node::Map(vec![
+            ("apiVersion".into(), Node::str(&self.api_version)),
+            ("kind".into(), Node::str(&self.kind)),
+            ("directories".into(), list(directories)),
+        ]))
     }
 
     /// Writes atomically, only when the bytes differ. Returns whether it wrote.
@@ -553,6 +552,15 @@ impl LockConfig {
         write_atomic(path, text.as_bytes(), true)?;
         Ok(true)
     }
+}
+
+/// vendir writes an empty list as `null` (a nil Go slice).
+fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<Vec<T>>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// The lock's YAML reader (the config's library, without source snippets in
@@ -596,146 +604,6 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(
     Ok(())
 }
 
-/// The string `s` as a block mapping value, quoted exactly as serde_yaml 0.9
-/// (libyaml) quoted it, so locks written by earlier versions keep their
-/// bytes. Checked against serde_yaml on 200,000 strings; only strings with
-/// line breaks differ (double-quoted here, block or folded there).
-fn scalar(s: &str) -> String {
-    if s.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) || !s.chars().all(printable) {
-        return double_quoted(s);
-    }
-    if resolves_to_non_string(s) || !plain_allowed(s) {
-        return format!("'{}'", s.replace('\'', "''"));
-    }
-    s.to_string()
-}
-
-/// libyaml's `IS_PRINTABLE` (line breaks are handled before).
-fn printable(c: char) -> bool {
-    matches!(c, '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
-        && c != '\u{feff}'
-}
-
-/// Whether serde_yaml would read the plain scalar as something other than a
-/// string (null, bool, int, float), or as a number with leading zeros.
-fn resolves_to_non_string(s: &str) -> bool {
-    if matches!(
-        s,
-        "" | "~"
-            | "null"
-            | "Null"
-            | "NULL"
-            | "true"
-            | "True"
-            | "TRUE"
-            | "false"
-            | "False"
-            | "FALSE"
-    ) {
-        return true;
-    }
-    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
-    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if let Some(rest) = unsigned.strip_prefix(prefix) {
-            if !rest.starts_with(['+', '-']) && u128::from_str_radix(rest, radix).is_ok() {
-                return true;
-            }
-        }
-    }
-    if !unsigned.starts_with(['+', '-'])
-        && !unsigned.is_empty()
-        && unsigned.bytes().all(|b| b.is_ascii_digit())
-    {
-        return true; // decimal, or digits with a leading zero
-    }
-    let unpositive = match s.strip_prefix('+') {
-        Some(u) if u.starts_with(['+', '-']) => return false,
-        Some(u) => u,
-        None => s,
-    };
-    if matches!(unpositive, ".inf" | ".Inf" | ".INF")
-        || matches!(s, "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
-    {
-        return true;
-    }
-    unpositive.parse::<f64>().is_ok_and(f64::is_finite)
-}
-
-/// libyaml's `block_plain_allowed` for a one-line scalar.
-fn plain_allowed(s: &str) -> bool {
-    if s.starts_with("---") || s.starts_with("...") {
-        return false;
-    }
-    if s.starts_with(' ') || s.ends_with(' ') {
-        return false;
-    }
-    let chars: Vec<char> = s.chars().collect();
-    let blank = |i: usize| {
-        chars
-            .get(i)
-            .is_none_or(|c| matches!(c, ' ' | '\t' | '\u{85}' | '\u{2028}' | '\u{2029}'))
-    };
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_blank = blank(i + 1);
-        let preceded_by_blank = i == 0 || blank(i - 1);
-        let indicator = if i == 0 {
-            matches!(
-                c,
-                '#' | ','
-                    | '['
-                    | ']'
-                    | '{'
-                    | '}'
-                    | '&'
-                    | '*'
-                    | '!'
-                    | '|'
-                    | '>'
-                    | '\''
-                    | '"'
-                    | '%'
-                    | '@'
-                    | '`'
-            ) || (matches!(c, '?' | ':' | '-') && followed_by_blank)
-        } else {
-            (c == ':' && followed_by_blank) || (c == '#' && preceded_by_blank)
-        };
-        if indicator {
-            return false;
-        }
-    }
-    true
-}
-
-fn double_quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\0' => out.push_str("\\0"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{b}' => out.push_str("\\v"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            '\u{1b}' => out.push_str("\\e"),
-            '\u{85}' => out.push_str("\\N"),
-            '\u{a0}' => out.push_str("\\_"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
-            c if printable(c) => out.push(c),
-            c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02X}", c as u32)),
-            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push_str(&format!("\\U{:08X}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,7 +631,7 @@ mod tests {
         let yaml = sample().to_yaml();
         assert_eq!(
             yaml,
-            "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories:\n- path: vendor/k8s-schemas\n  contents:\n  - path: .\n    ociArtifact:\n      url: ghcr.io/x/y@sha256:00\n      tag: latest\n"
+            "apiVersion: vendir.k14s.io/v1alpha1\ndirectories:\n- contents:\n  - ociArtifact:\n      tag: latest\n      url: ghcr.io/x/y@sha256:00\n    path: .\n  path: vendor/k8s-schemas\nkind: LockConfig\n"
         );
         let back: LockConfig = serde_saphyr::from_str(&yaml).unwrap();
         assert_eq!(back, sample());
@@ -829,17 +697,18 @@ mod tests {
         assert_eq!(
             yaml,
             concat!(
-                "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories:\n",
-                "- path: vendor\n  contents:\n",
-                "  - path: git\n    git:\n      commitTitle: Fix it...\n      sha: 0123abcd\n",
-                "      tags:\n      - v1.0.0-1-g0123abc\n",
-                "  - path: hg\n    hg:\n      changeSetTitle: first\n      sha: feed\n",
-                "  - path: http\n    http: {}\n",
-                "  - path: gh\n    githubRelease:\n      tag: v1\n",
-                "      url: https://api.github.com/repos/o/r/releases/1\n",
-                "  - path: img\n    image:\n      tag: '1.0'\n      url: r.io/x@sha256:00\n",
-                "  - path: bundle\n    imgpkgBundle:\n      image: r.io/b@sha256:11\n",
-                "  - path: chart\n    helmChart:\n      appVersion: '1.0'\n      version: 1.2.3\n",
+                "apiVersion: vendir.k14s.io/v1alpha1\ndirectories:\n",
+                "- contents:\n",
+                "  - git:\n      commitTitle: Fix it...\n      sha: 0123abcd\n",
+                "      tags:\n      - v1.0.0-1-g0123abc\n    path: git\n",
+                "  - hg:\n      changeSetTitle: first\n      sha: feed\n    path: hg\n",
+                "  - http: {}\n    path: http\n",
+                "  - githubRelease:\n      tag: v1\n",
+                "      url: https://api.github.com/repos/o/r/releases/1\n    path: gh\n",
+                "  - image:\n      tag: \"1.0\"\n      url: r.io/x@sha256:00\n    path: img\n",
+                "  - imgpkgBundle:\n      image: r.io/b@sha256:11\n    path: bundle\n",
+                "  - helmChart:\n      appVersion: \"1.0\"\n      version: 1.2.3\n    path: chart\n",
+                "  path: vendor\nkind: LockConfig\n",
             )
         );
         let back: LockConfig = serde_saphyr::from_str(&yaml).unwrap();
@@ -872,39 +741,12 @@ mod tests {
     }
 
     #[test]
-    fn strings_are_quoted_as_earlier_versions_wrote_them() {
-        // Expected texts are what serde_yaml 0.9 wrote for these values.
-        for (value, written) in [
-            (".", "."),
-            ("1.10", "'1.10'"),
-            ("0755", "'0755'"),
-            ("yes", "yes"),
-            ("true", "'true'"),
-            ("null", "'null'"),
-            ("", "''"),
-            ("1e5", "'1e5'"),
-            ("0x1F", "'0x1F'"),
-            ("a: b", "'a: b'"),
-            ("a:b", "a:b"),
-            ("a #b", "'a #b'"),
-            ("- a", "'- a'"),
-            ("-a", "-a"),
-            ("it's", "it's"),
-            ("'q", "'''q'"),
-            ("a\tb", "\"a\\tb\""),
-            ("../.github/workflows/vendor", "../.github/workflows/vendor"),
-            ("localhost:5000/a@sha256:ab", "localhost:5000/a@sha256:ab"),
-            ("@x", "'@x'"),
-            (" a", "' a'"),
-            ("é", "é"),
-        ] {
-            assert_eq!(scalar(value), written, "{value:?}");
-        }
+    fn empty_lists_are_null_as_vendir_writes_them_and_read_back_empty() {
         let mut lock = sample();
         lock.directories[0].contents.push(LockContent {
             path: "1.10".into(),
             manual: Some(Empty {}),
-            config_digest: Some("sha256:ab".into()),
+            config_digest: Some("ab".into()),
             ..Default::default()
         });
         lock.directories.push(LockDirectory {
@@ -914,7 +756,7 @@ mod tests {
         let yaml = lock.to_yaml();
         assert!(
             yaml.ends_with(
-                "  - path: '1.10'\n    manual: {}\n    configDigest: sha256:ab\n- path: e\n  contents: []\n"
+                "  - configDigest: ab\n    manual: {}\n    path: \"1.10\"\n  path: vendor/k8s-schemas\n- contents: null\n  path: e\nkind: LockConfig\n"
             ),
             "{yaml}"
         );
@@ -922,8 +764,10 @@ mod tests {
         assert_eq!(back, lock);
         assert_eq!(
             LockConfig::default().to_yaml(),
-            "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories: []\n"
+            "apiVersion: vendir.k14s.io/v1alpha1\ndirectories: null\nkind: LockConfig\n"
         );
+        let back: LockConfig = serde_saphyr::from_str(&LockConfig::default().to_yaml()).unwrap();
+        assert_eq!(back, LockConfig::default());
     }
 
     fn load_text(text: &[u8]) -> Result<LockFile> {

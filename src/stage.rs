@@ -17,10 +17,9 @@ use rustix::fs::{renameat_with, RenameFlags, CWD};
 use crate::error::{Error, Result};
 use crate::extract::root::{set_mode, Existing};
 use crate::extract::{RelPath, Root};
-use crate::filter::{new_root, ContentFilter};
+use crate::filter::{ContentPaths, IgnoreMatcher};
 
-/// Names of staging directories (a `directory:` source never copies them).
-pub(crate) const PREFIX: &str = ".vendoras-staging-";
+const PREFIX: &str = ".vendoras-staging-";
 
 /// A directory being assembled.
 pub struct Staging {
@@ -215,25 +214,27 @@ pub fn clean_stale(parent: &Path) {
     }
 }
 
-/// Moves a fetched tree (`scratch`) into `dest` at `rel`, keeping what the
-/// filters keep and re-rooting at `new_root_path`. Returns the number of
-/// files and links placed (`known_files` when the source counted them).
+/// Moves a fetched tree (`scratch`) into `dest` at `rel`: each fetched file
+/// lands where [`ContentPaths::map`] says (filters on the fetched path, then
+/// `newRootPath`, as vendir orders them). Returns the number of files and
+/// links placed (`known_files` when the source counted them).
 ///
 /// Without filters or `newRootPath` the tree moves whole, one rename per
 /// top-level entry, and keeps the archive's empty directories; with them,
 /// each kept file moves on its own and directories left without a kept file
-/// are dropped (vendir's `FileFilter`).
+/// are dropped (vendir's `FileFilter`). When the filters keep files but none
+/// lies under `newRootPath`, the error says so (vendir: "Expected directory
+/// ... (subpath) to exist").
 pub fn place(
     scratch: &Root,
     dest: &Root,
     rel: &RelPath,
-    filter: &ContentFilter,
-    new_root_path: Option<&str>,
+    paths: &ContentPaths,
     known_files: Option<u64>,
 ) -> Result<u64> {
     dest.create_dir(rel, 0o755)
         .map_err(|e| Error::io(rel.to_path(dest.path()), e))?;
-    if filter.keeps_everything() && new_root_path.is_none() {
+    if paths.keeps_everything() {
         for name in list(scratch.path())? {
             let from = RelPath::root().join(&name).expect("plain name");
             let to = rel.join(&name).expect("plain name");
@@ -247,6 +248,7 @@ pub fn place(
         };
     }
     let mut count = 0;
+    let mut filtered_in = false;
     let mut stack = vec![RelPath::root()];
     while let Some(dir) = stack.pop() {
         for name in list(&dir.to_path(scratch.path()))? {
@@ -258,17 +260,11 @@ pub fn place(
                 stack.push(from);
                 continue;
             }
-            let path = from.to_string();
-            let path = match new_root_path {
-                Some(nr) => match new_root(&path, nr) {
-                    Some(p) => p,
-                    None => continue,
-                },
-                None => path,
-            };
-            if !filter.keep(&path) {
+            let fetched = from.to_string();
+            filtered_in |= paths.filtered_in(&fetched);
+            let Some(path) = paths.map(&fetched) else {
                 continue;
-            }
+            };
             let to = rel
                 .join(&path)
                 .ok_or_else(|| Error::entry(&path, "outside the content"))?;
@@ -291,7 +287,65 @@ pub fn place(
             count += 1;
         }
     }
+    if let (0, true, Some(root)) = (count, filtered_in, paths.new_root()) {
+        return Err(Error::setting(
+            "newRootPath",
+            Some(root),
+            "no such directory among the files includePaths/excludePaths kept",
+        ));
+    }
     Ok(count)
+}
+
+/// vendir's `ignorePaths` (`StagingDir.CopyExistingFiles`): every file (or
+/// link) of the current tree at `current` whose path matches is carried into
+/// the staged content at `rel`, over what was fetched there. Applied after
+/// [`place`], as vendir applies it after the filters and `newRootPath`.
+pub fn keep_ignored(
+    current: &Path,
+    dest: &Root,
+    rel: &RelPath,
+    ignore: &IgnoreMatcher,
+) -> Result<()> {
+    if !current.is_dir() {
+        return Ok(());
+    }
+    let mut stack = vec![PathBuf::new()];
+    while let Some(sub) = stack.pop() {
+        let Ok(entries) = fs::read_dir(current.join(&sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let relative = sub.join(entry.file_name());
+            let text = relative.to_string_lossy().into_owned();
+            let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+            if ft.is_dir() {
+                stack.push(relative);
+                continue;
+            }
+            if !ignore.is_ignored(&text) {
+                continue;
+            }
+            let to = rel
+                .join(&text)
+                .ok_or_else(|| Error::entry(&text, "outside the content"))?;
+            // The local file wins over a fetched one of the same name.
+            match dest.existing(&to).map_err(|e| Error::io(&text, e))? {
+                Existing::Absent => {}
+                Existing::Dir => {
+                    return Err(Error::entry(
+                        &text,
+                        "ignorePaths keeps a local file where the fetched content has a directory",
+                    ))
+                }
+                _ => dest
+                    .remove_all(&to)
+                    .map_err(|e| Error::io(to.to_path(dest.path()), e))?,
+            }
+            link_tree(&entry.path(), dest, &to)?;
+        }
+    }
+    Ok(())
 }
 
 /// Files and links beneath `dir` (not following links).
@@ -363,4 +417,77 @@ pub fn fingerprint(root: &Path) -> Option<String> {
         }
     }
     Some(hasher.finish().to_string())
+}
+
+/// Hard-links (or copies, across file systems) the tree at `src` into
+/// `dest` at `rel`. Used to carry kept files (manual, lazy, ignorePaths)
+/// from the current tree into staging without copying their bytes.
+pub(crate) fn link_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
+    transfer_tree(src, dest, rel, true, None)
+}
+
+/// Copies the tree at `src` into `dest` at `rel` (`directory:` sources).
+pub(crate) fn copy_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
+    transfer_tree(src, dest, rel, false, None)
+}
+
+/// Copies the tree at `src` into `dest` for a `directory:` source whose path
+/// may hold directories being synced: `skip` (paths relative to `dest`) and
+/// staging directories are left out.
+pub(crate) fn copy_tree_except(src: &Path, dest: &Root, skip: &[&RelPath]) -> Result<u64> {
+    transfer_tree(src, dest, &RelPath::root(), false, Some(skip))
+}
+
+fn transfer_tree(
+    src: &Path,
+    dest: &Root,
+    rel: &RelPath,
+    link: bool,
+    skip: Option<&[&RelPath]>,
+) -> Result<u64> {
+    let meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        dest.create_dir(rel, 0o755).map_err(|e| Error::io(src, e))?;
+        let mut total = 0;
+        let mut entries: Vec<_> = fs::read_dir(src)
+            .map_err(|e| Error::io(src, e))?
+            .collect::<io::Result<_>>()
+            .map_err(|e| Error::io(src, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = rel
+                .join(&name)
+                .filter(|c| c.components().len() == rel.components().len() + 1);
+            let Some(child) = child else { continue };
+            if skip.is_some_and(|s| s.contains(&&child) || name.starts_with(PREFIX)) {
+                continue;
+            }
+            total += transfer_tree(&entry.path(), dest, &child, link, skip)?;
+        }
+        return Ok(total);
+    }
+    if ft.is_symlink() {
+        let target = fs::read_link(src).map_err(|e| Error::io(src, e))?;
+        dest.symlink(rel, &target.to_string_lossy(), Some(0o755))
+            .map_err(|e| Error::io(src, e))?;
+        return Ok(0);
+    }
+    if !ft.is_file() {
+        return Ok(0);
+    }
+    let target = rel.to_path(dest.path());
+    if link && dest.link_from(src, rel, Some(0o755)).is_ok() {
+        return Ok(meta.len());
+    }
+    let mut from = fs::File::open(src).map_err(|e| Error::io(src, e))?;
+    let mut to = dest
+        .create_file(rel, 0o600, Some(0o755))
+        .map_err(|e| Error::io(&target, e))?;
+    io::copy(&mut from, &mut to).map_err(|e| Error::io(&target, e))?;
+    use std::os::unix::fs::PermissionsExt;
+    crate::extract::root::set_mode(&to, meta.permissions().mode())
+        .map_err(|e| Error::io(&target, e))?;
+    Ok(meta.len())
 }

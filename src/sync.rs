@@ -22,11 +22,11 @@ use crate::config::{
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::extract::{self, RelPath};
-use crate::fetch::{self, link_tree, FetchContext, Memo, Probed, Progress};
+use crate::fetch::{self, FetchContext, Memo, Probed, Progress};
 use crate::ffi::Op;
-use crate::filter::{ContentFilter, IgnoreMatcher};
+use crate::filter::{ContentFilter, ContentPaths, IgnoreMatcher};
 use crate::lock::{LockConfig, LockContent, LockDirectory, LockFile};
-use crate::stage::{self, Staging};
+use crate::stage::{self, link_tree, Staging};
 use crate::workers;
 
 /// Options of a sync, named after vendir's flags.
@@ -381,7 +381,11 @@ pub fn sync(
             _ => None,
         };
         let Some(stamp) = stamp else { continue };
-        let configs: Vec<String> = dir.contents.iter().map(config_digest).collect();
+        let configs: Vec<String> = dir
+            .contents
+            .iter()
+            .map(|c| config::config_digest(c, None))
+            .collect();
         let same = stamp.configs == configs
             && stamp.directory.contents.len() == dir.contents.len()
             && dir.contents.iter().enumerate().all(|(c, content)| {
@@ -473,7 +477,12 @@ pub fn sync(
                 skipped: true,
             };
             events(Event::Finished { report: &report });
-            results.insert((d, c), (report, entry.clone()));
+            // The digest of this run's config (under --locked, with the pins).
+            let mut entry = entry.clone();
+            entry.config_digest = dir.contents[c]
+                .lazy
+                .then(|| shared.job(d, c, None).config_digest());
+            results.insert((d, c), (report, entry));
         }
     }
     if op.is_cancelled() {
@@ -523,7 +532,11 @@ pub fn sync(
                 .cloned();
             if let (Some(directory), Some(fingerprint)) = (directory, stage::fingerprint(&dests[d]))
             {
-                let configs = dir.contents.iter().map(config_digest).collect();
+                let configs = dir
+                    .contents
+                    .iter()
+                    .map(|c| config::config_digest(c, None))
+                    .collect();
                 stamps.write(
                     &dests[d],
                     &TreeStamp {
@@ -679,7 +692,6 @@ impl ContentJob<'_> {
     fn context<'c>(
         &'c self,
         pinned: Option<&'c LockContent>,
-        current: &'c Path,
         progress: &'c (dyn Fn(Progress) + Sync),
     ) -> FetchContext<'c> {
         FetchContext {
@@ -689,11 +701,20 @@ impl ContentJob<'_> {
             workdir: &self.shared.opts.workdir,
             pinned,
             memo: self.shared.memo,
-            current: Some(current),
             limits: self.shared.opts.limits,
             stall_timeout: self.shared.opts.stall_timeout,
             progress,
         }
+    }
+
+    /// The `configDigest` vendir would compute: under `--locked`, of the
+    /// config with the lock's pins applied.
+    fn config_digest(&self) -> String {
+        let pins = match self.shared.opts.locked {
+            true => self.previous_entry().map(pins_of),
+            false => None,
+        };
+        config::config_digest(self.content, pins)
     }
 
     /// `lazy: true` and the config is what the lock recorded.
@@ -704,7 +725,7 @@ impl ContentJob<'_> {
             && self
                 .previous_entry()
                 .and_then(|p| p.config_digest.as_deref())
-                == Some(config_digest(self.content).as_str())
+                == Some(self.config_digest().as_str())
             && self.current().exists()
     }
 
@@ -716,13 +737,12 @@ impl ContentJob<'_> {
         if self.local.is_some() {
             return Ok(Probe::Unknown);
         }
-        let current = self.current();
         let pinned = if self.shared.opts.locked {
             self.previous_entry()
         } else {
             None
         };
-        let ctx = self.context(pinned, &current, &|_: Progress| {});
+        let ctx = self.context(pinned, &|_: Progress| {});
         match self.source().probe(&ctx).map_err(|e| self.wrap(e))? {
             Some(probed) => Ok(Probe::Resolved(Box::new(probed))),
             None => Ok(Probe::Unknown),
@@ -763,17 +783,33 @@ impl ContentJob<'_> {
                 e,
             ))
         })?;
+        let new_root = self.content.new_root_path.as_ref().map(RelPath::to_string);
+        let paths = ContentPaths::new(filter, new_root.as_deref());
+        // `manual` keeps what is at its path, a directory or a single file
+        // (vendir moves it into staging); filters never apply to it.
+        let manual = matches!(self.content.source, SourceConfig::Manual)
+            && self.local.is_none()
+            && std::fs::symlink_metadata(&current).is_ok();
 
-        let (mut entry, report) = if let Probe::Lazy = probe {
-            link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
-            let mut entry = self.previous_entry().cloned().unwrap_or_default();
+        let (mut entry, report) = if matches!(probe, Probe::Lazy) || manual {
+            let files = link_tree(&current, staging.root(), &rel).map_err(|e| self.wrap(e))?;
+            let mut entry = match manual {
+                true => LockContent {
+                    manual: Some(crate::lock::Empty {}),
+                    ..LockContent::default()
+                },
+                false => self.previous_entry().cloned().unwrap_or_default(),
+            };
             entry.path = self.content.path.to_string();
             let report = ContentReport {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
-                reference: "lazy (config unchanged)".into(),
+                reference: match manual {
+                    true => "manual (kept)".into(),
+                    false => "lazy (config unchanged)".into(),
+                },
                 digest: entry.pinned(),
-                files: 0,
+                files,
                 bytes: 0,
                 seconds: 0.0,
                 skipped: true,
@@ -789,7 +825,7 @@ impl ContentJob<'_> {
                 Probe::Resolved(p) => Some(&p.lock),
                 _ => None,
             };
-            let ctx = self.context(pinned, &current, &progress);
+            let ctx = self.context(pinned, &progress);
             if let Some(staged) = &self.staged {
                 if staged.overlays.is_empty() && !staged.read.is_dir() {
                     return Err(self.wrap(Error::setting(
@@ -812,19 +848,8 @@ impl ContentJob<'_> {
                     message: w,
                 });
             }
-            let files = stage::place(
-                &scratch,
-                staging.root(),
-                &rel,
-                &filter,
-                self.content
-                    .new_root_path
-                    .as_ref()
-                    .map(RelPath::to_string)
-                    .as_deref(),
-                fetched.files,
-            )
-            .map_err(|e| self.wrap(e))?;
+            let files = stage::place(&scratch, staging.root(), &rel, &paths, fetched.files)
+                .map_err(|e| self.wrap(e))?;
             // vendir: a fetched content must leave at least one file.
             if files == 0
                 && self.local.is_none()
@@ -852,54 +877,41 @@ impl ContentJob<'_> {
             };
             (entry, report)
         };
-        self.keep_ignored(staging, &current, &rel)
-            .map_err(|e| self.wrap(e))?;
-        entry.config_digest = self.content.lazy.then(|| config_digest(self.content));
+        if !self.content.ignore_paths.is_empty() {
+            let ignore = IgnoreMatcher::new(&self.content.ignore_paths)
+                .map_err(|e| self.wrap(Error::setting("ignorePaths", None, e)))?;
+            stage::keep_ignored(&current, staging.root(), &rel, &ignore)
+                .map_err(|e| self.wrap(e))?;
+        }
+        entry.config_digest = self.content.lazy.then(|| self.config_digest());
         events(Event::Finished { report: &report });
         Ok((report, entry))
     }
-
-    /// Carries files matching `ignorePaths` over from the current tree.
-    fn keep_ignored(&self, staging: &Staging, current: &Path, rel: &RelPath) -> Result<()> {
-        if self.content.ignore_paths.is_empty() || !current.is_dir() {
-            return Ok(());
-        }
-        let matcher = IgnoreMatcher::new(&self.content.ignore_paths)
-            .map_err(|e| Error::setting("ignorePaths", None, e))?;
-        let mut stack = vec![PathBuf::new()];
-        while let Some(sub) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(current.join(&sub)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let relative = sub.join(entry.file_name());
-                let text = relative.to_string_lossy().into_owned();
-                let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-                if matcher.is_ignored(&text) {
-                    let to = rel
-                        .join(&text)
-                        .ok_or_else(|| Error::entry(&text, "outside the content"))?;
-                    if staging
-                        .root()
-                        .existing(&to)
-                        .map_err(|e| Error::io(&text, e))?
-                        == extract::root::Existing::Absent
-                    {
-                        link_tree(&entry.path(), staging.root(), &to)?;
-                    }
-                } else if ft.is_dir() {
-                    stack.push(relative);
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
-/// sha256 of the content's config as given: `lazy` skips when it is unchanged.
-fn config_digest(content: &Content) -> String {
-    let canonical = serde_json::to_vec(&content.raw).unwrap_or_default();
-    Digest::of(Algorithm::Sha256, &canonical).to_string()
+/// What a lock entry pins, as vendir's `Config.Lock` applies it.
+fn pins_of(entry: &LockContent) -> config::Pins<'_> {
+    let mut pins = config::Pins::default();
+    if let Some(g) = &entry.git {
+        pins.sha = Some(&g.sha);
+    }
+    if let Some(h) = &entry.hg {
+        pins.sha = Some(&h.sha);
+    }
+    if let Some(i) = &entry.image {
+        pins.url = Some(&i.url);
+    }
+    if let Some(b) = &entry.imgpkg_bundle {
+        pins.url = Some(&b.image);
+    }
+    if let Some(r) = &entry.github_release {
+        pins.url = Some(&r.url);
+        pins.tag = Some(&r.tag);
+    }
+    if let Some(h) = &entry.helm_chart {
+        pins.version = Some(&h.version);
+    }
+    pins
 }
 
 /// A directory this sync fetches into: the config's, or with `-d` only

@@ -179,8 +179,9 @@ impl Upstreams {
         );
     }
 
-    /// The config; `with_oci` false gives vendir's side (no `ociArtifact`).
-    fn config(&self, with_oci: bool) -> String {
+    /// The config; `with_oci` false gives vendir's side (no `ociArtifact`),
+    /// every content `lazy: true` when `lazy`.
+    fn config_with(&self, with_oci: bool, lazy: bool) -> String {
         let host = self.registry.host();
         let mut contents = vec![
             (
@@ -234,6 +235,9 @@ impl Upstreams {
         let mut dir = String::from("- path: vendor\n  contents:\n");
         for (path, source) in contents {
             dir.push_str(&format!("  - path: {path}\n"));
+            if lazy {
+                dir.push_str("    lazy: true\n");
+            }
             for l in source.lines() {
                 dir.push_str(&format!("    {l}\n"));
             }
@@ -250,12 +254,16 @@ struct Pair {
 
 impl Pair {
     fn new(up: &Upstreams) -> Pair {
+        Pair::with(up, false)
+    }
+
+    fn with(up: &Upstreams, lazy: bool) -> Pair {
         let p = Pair {
             vendir: VendirWork::new(),
             ours: Work::new(),
         };
-        p.vendir.config(&up.config(false));
-        p.ours.config(&up.config(true));
+        p.vendir.config(&up.config_with(false, lazy));
+        p.ours.config(&up.config_with(true, lazy));
         // `manual` keeps what is already there, in both tools.
         for root in [&p.vendir.dir, &p.ours.dir] {
             let hand = root.join("vendor/manual");
@@ -353,6 +361,13 @@ impl Pair {
             &self.ours.lock(),
             &[OCI_LOCK_KEY],
         );
+        // Byte for byte once the entry vendir lacks is left out.
+        assert_same_lock(
+            context,
+            &self.vendir.lock(),
+            &without_oci(&self.ours.lock()),
+            &[],
+        );
     }
 
     /// The locked identity of content `c`: `kind.key` from vendoras' lock.
@@ -375,6 +390,18 @@ impl Pair {
             state(self.ours.tree("vendor"), self.ours.lock()),
         )
     }
+}
+
+/// vendoras' lock text without the ociArtifact entry, as vendoras writes it.
+fn without_oci(lock: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vendir.lock.yml");
+    fs::write(&path, lock).unwrap();
+    let mut lock = vendoras::lock::LockConfig::read(&path).unwrap().unwrap();
+    for d in &mut lock.directories {
+        d.contents.retain(|c| c.path != OCI);
+    }
+    lock.to_yaml()
 }
 
 /// `t` without the files under `.git/`/`.hg/` except `HEAD`/`hgrc` (packs, index and
@@ -530,6 +557,40 @@ fn every_kind_in_one_directory_synced_edited_resynced_and_locked() {
             assert_eq!(reported(c), None, "{c}");
         }
     }
+}
+
+/// `lazy: true` on every kind: both tools write the same `configDigest`s (vendir's
+/// hex SHA-256 of its marshalled content config), so the locks are byte-identical;
+/// under `--locked` vendir hashes the config with the lock's pins applied, and so
+/// does vendoras. Each tool then skips what its own lock says is unchanged.
+#[test]
+fn lazy_contents_lock_the_config_digests_vendir_writes() {
+    let up = Upstreams::start();
+    let p = Pair::with(&up, true);
+    p.sync("lazy: first sync", &[]);
+    p.assert_same("lazy: first sync", &up, false);
+    let lock = p.ours.lock();
+    assert_eq!(lock.matches("configDigest: ").count(), 10, "{lock}");
+
+    // Upstream moves; the config does not: both skip every content.
+    up.http_asset("v2");
+    up.add_chart("0.2.0", "2.0");
+    p.sync("lazy: unchanged config", &[]);
+    p.assert_same("lazy: unchanged config", &up, false);
+    assert_eq!(p.ours.lock(), lock);
+    assert_eq!(
+        p.read("vendor/http/pkg/README"),
+        ("http asset v1\n".into(), "http asset v1\n".into())
+    );
+
+    // --locked: the digests of the locked configs, in both.
+    p.sync("lazy: --locked", &["--locked"]);
+    p.assert_same("lazy: --locked", &up, true);
+    assert_ne!(
+        p.ours.lock(),
+        lock,
+        "--locked digests differ from plain ones"
+    );
 }
 
 /// The README's drop-in example is a config vendoras reads without a warning. Every

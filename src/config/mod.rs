@@ -45,6 +45,7 @@
 // it is built once per failed load, so its size costs nothing.
 #![allow(clippy::result_large_err)]
 
+mod digest;
 mod error;
 mod input;
 mod model;
@@ -53,6 +54,7 @@ mod yaml;
 
 use std::collections::BTreeMap;
 
+pub use digest::{config_digest, Pins};
 pub use error::ConfigError;
 pub use model::*;
 pub(crate) use validate::normalize_directory_path;

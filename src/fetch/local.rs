@@ -2,32 +2,27 @@
 //! directory) and `inline` (files written in the config or taken from
 //! Secrets and ConfigMaps).
 
-use std::fs;
 use std::io;
-use std::path::Path;
 
 use super::{FetchContext, Fetched, Source};
 use crate::config::{Inline as InlineConfig, InlineFrom};
 use crate::error::{Error, Result};
 use crate::extract::{RelPath, Root};
 use crate::lock::{Empty, LockContent};
+use crate::stage::{copy_tree, copy_tree_except};
 
-/// `manual: {}`: the files already in the content path are kept as they are.
+/// `manual: {}` whose path does not exist yet: an empty directory. (What is
+/// there is kept by the sync itself, file or directory, without a fetch.)
 pub struct Manual;
 
 impl Source for Manual {
-    fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
-        let bytes = match ctx.current {
-            Some(current) if current.exists() => link_tree(current, dest, &RelPath::root())?,
-            _ => 0,
-        };
+    fn fetch(&self, _: &FetchContext<'_>, _: &Root) -> Result<Fetched> {
         Ok(Fetched {
             lock: LockContent {
                 manual: Some(Empty {}),
                 ..LockContent::default()
             },
-            bytes,
-            summary: "manual (kept)".into(),
+            summary: "manual (new, empty)".into(),
             ..Fetched::default()
         })
     }
@@ -54,7 +49,7 @@ impl Source for Directory<'_> {
         let skip: Vec<&RelPath> = self.overlays.iter().map(|(rel, _)| rel).collect();
         let mut bytes = 0;
         if src.is_dir() {
-            bytes += transfer_tree(&src, dest, &RelPath::root(), false, Some(&skip))?;
+            bytes += copy_tree_except(&src, dest, &skip)?;
         }
         for (rel, staged) in self.overlays {
             if staged.is_dir() {
@@ -149,72 +144,4 @@ fn join_opt(dir: &RelPath, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
-}
-
-/// Hard-links (or copies, across file systems) the tree at `src` into
-/// `dest` at `rel`. Used to carry kept files (manual, lazy, ignorePaths)
-/// from the current tree into staging without copying their bytes.
-pub fn link_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
-    transfer_tree(src, dest, rel, true, None)
-}
-
-fn copy_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
-    transfer_tree(src, dest, rel, false, None)
-}
-
-/// Transfers `src` to `rel`. A `directory:` source passes `skip`: paths
-/// (relative to `dest`) to leave out, and staging directories are left out
-/// too (its path may be a parent of directories being synced).
-fn transfer_tree(
-    src: &Path,
-    dest: &Root,
-    rel: &RelPath,
-    link: bool,
-    skip: Option<&[&RelPath]>,
-) -> Result<u64> {
-    let meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
-    let ft = meta.file_type();
-    if ft.is_dir() {
-        dest.create_dir(rel, 0o755).map_err(|e| Error::io(src, e))?;
-        let mut total = 0;
-        let mut entries: Vec<_> = fs::read_dir(src)
-            .map_err(|e| Error::io(src, e))?
-            .collect::<io::Result<_>>()
-            .map_err(|e| Error::io(src, e))?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let child = rel
-                .join(&name)
-                .filter(|c| c.components().len() == rel.components().len() + 1);
-            let Some(child) = child else { continue };
-            if skip.is_some_and(|s| s.contains(&&child) || name.starts_with(crate::stage::PREFIX)) {
-                continue;
-            }
-            total += transfer_tree(&entry.path(), dest, &child, link, skip)?;
-        }
-        return Ok(total);
-    }
-    if ft.is_symlink() {
-        let target = fs::read_link(src).map_err(|e| Error::io(src, e))?;
-        dest.symlink(rel, &target.to_string_lossy(), Some(0o755))
-            .map_err(|e| Error::io(src, e))?;
-        return Ok(0);
-    }
-    if !ft.is_file() {
-        return Ok(0);
-    }
-    let target = rel.to_path(dest.path());
-    if link && dest.link_from(src, rel, Some(0o755)).is_ok() {
-        return Ok(meta.len());
-    }
-    let mut from = fs::File::open(src).map_err(|e| Error::io(src, e))?;
-    let mut to = dest
-        .create_file(rel, 0o600, Some(0o755))
-        .map_err(|e| Error::io(&target, e))?;
-    io::copy(&mut from, &mut to).map_err(|e| Error::io(&target, e))?;
-    use std::os::unix::fs::PermissionsExt;
-    crate::extract::root::set_mode(&to, meta.permissions().mode())
-        .map_err(|e| Error::io(&target, e))?;
-    Ok(meta.len())
 }

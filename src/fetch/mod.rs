@@ -31,8 +31,6 @@ use crate::lock::LockContent;
 use crate::oci::{Descriptor, Manifest};
 use crate::registry::Repository;
 
-pub use local::link_tree;
-
 /// What one sync learns once and reuses: repositories opened (so their
 /// connections and tokens are shared between the probe and the fetch) and
 /// manifests resolved while probing (so the fetch does not ask again).
@@ -110,8 +108,6 @@ pub struct FetchContext<'a> {
     /// `--locked`, or what [`Source::probe`] resolved earlier in this sync
     /// (so a tag is resolved once, and what was verified is what is pulled).
     pub pinned: Option<&'a LockContent>,
-    /// Where this content currently lives (for `manual`), if it exists.
-    pub current: Option<&'a Path>,
     /// Extraction limits.
     pub limits: Limits,
     /// No-progress timeout of registry transfers; `None` = the default.

@@ -165,7 +165,9 @@ pub fn lock_diff(left: &str, right: &str, ignore: &[&str]) -> Vec<String> {
     out
 }
 
-/// Panics with both files and the differences unless the locks are equivalent.
+/// Panics with both files and the differences unless the locks are equivalent;
+/// with nothing in `ignore` they must be byte-identical too (vendir's key order,
+/// quoting and line folding).
 #[track_caller]
 pub fn assert_same_lock(context: &str, left: &str, right: &str, ignore: &[&str]) {
     let diff = lock_diff(left, right, ignore);
@@ -173,6 +175,17 @@ pub fn assert_same_lock(context: &str, left: &str, right: &str, ignore: &[&str])
         panic!(
             "{context}: locks differ\n{}\n--- left:\n{left}\n--- right:\n{right}",
             diff.join("\n")
+        );
+    }
+    if ignore.is_empty() && left != right {
+        let line = left
+            .lines()
+            .zip(right.lines())
+            .position(|(l, r)| l != r)
+            .unwrap_or_else(|| left.lines().count().min(right.lines().count()));
+        panic!(
+            "{context}: locks hold the same data but their bytes differ from line {}\n--- left:\n{left}\n--- right:\n{right}",
+            line + 1
         );
     }
 }

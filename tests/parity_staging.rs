@@ -1,0 +1,178 @@
+//! The staging path (filters, `newRootPath`, `ignorePaths`, `manual`) side by side
+//! with vendir v0.44.0, on the shapes real configs use: a git repository of which
+//! one folder is kept and re-rooted, local edits kept by `ignorePaths`, and a
+//! `manual` content that is a single file. Trees and lock bytes must be identical.
+
+mod support;
+
+use std::fs;
+
+use support::fixtures::*;
+use support::sync::Work;
+use support::vendir::*;
+use support::*;
+
+struct Pair {
+    vendir: VendirWork,
+    ours: Work,
+}
+
+impl Pair {
+    fn new(config: &str) -> Pair {
+        let p = Pair {
+            vendir: VendirWork::new(),
+            ours: Work::new(),
+        };
+        p.vendir.config(config);
+        p.ours.config(config);
+        p
+    }
+
+    /// Both tools sync; both must succeed; trees of `dirs` and the locks agree.
+    #[track_caller]
+    fn sync_same(&self, context: &str, dirs: &[&str]) {
+        let theirs = self.vendir.sync(&[]);
+        assert!(theirs.success(), "{context}: vendir failed: {theirs:?}");
+        let mut cmd = self.ours.cmd(&[]);
+        isolate_vcs(&mut cmd);
+        let ours = run(&mut cmd);
+        assert!(ours.success(), "{context}: vendoras failed: {ours:?}");
+        for d in dirs {
+            assert_same_tree(
+                &format!("{context}: {d}"),
+                "vendir",
+                &self.vendir.tree(d),
+                "vendoras",
+                &self.ours.tree(d),
+            );
+        }
+        assert_same_lock(context, &self.vendir.lock(), &self.ours.lock(), &[]);
+    }
+
+    /// Writes `data` at `rel` in both work dirs.
+    fn write(&self, rel: &str, data: &str) {
+        for root in [&self.vendir.dir, &self.ours.dir] {
+            let p = root.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, data).unwrap();
+        }
+    }
+
+    fn read(&self, rel: &str) -> (String, String) {
+        let r = |root: &std::path::Path| fs::read_to_string(root.join(rel)).unwrap();
+        (r(&self.vendir.dir), r(&self.ours.dir))
+    }
+}
+
+/// A repository with a `config/` folder among others, published as a bare repo.
+fn repository(root: &std::path::Path) -> String {
+    let repo = GitRepo::init(&root.join("work"));
+    repo.commit(
+        &[
+            ("config/a.yml", b"a: 1\n"),
+            ("config/sub/b.yml", b"b: 2\n"),
+            ("exec:config/bin/run.sh", b"#!/bin/sh\n"),
+            ("config/README.md", b"# config\n"),
+            ("config/local.yml", b"upstream: true\n"),
+            ("other/c.yml", b"c: 3\n"),
+            ("LICENSE", b"license text\n"),
+        ],
+        "first",
+    );
+    repo.publish(&root.join("repo.git")).display().to_string()
+}
+
+fn git_content(url: &str, keys: &str) -> String {
+    let mut out = String::from("- path: .\n");
+    for l in keys.lines() {
+        out.push_str(&format!("  {l}\n"));
+    }
+    out.push_str(&format!("  git:\n    url: {url}\n    ref: main\n"));
+    out
+}
+
+#[test]
+fn include_paths_are_matched_before_new_root_path_re_roots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = repository(tmp.path());
+    let plain = git_content(&url, "includePaths:\n- config/**/*\nnewRootPath: config");
+    let full = git_content(
+        &url,
+        "includePaths:\n- config/**/*\nexcludePaths:\n- config/**/*.md\nlegalPaths:\n- LICENSE\nnewRootPath: config",
+    );
+    let config = vendir_config(
+        &[
+            format!("- path: vendor/plain\n  contents:\n{}", indent(&plain)),
+            format!("- path: vendor/full\n  contents:\n{}", indent(&full)),
+        ],
+        &[],
+    );
+    let p = Pair::new(&config);
+    p.sync_same(
+        "includePaths + newRootPath",
+        &["vendor/plain", "vendor/full"],
+    );
+    let kept: Vec<String> = p.ours.tree("vendor/full").into_keys().collect();
+    assert_eq!(
+        kept,
+        [
+            "a.yml",
+            "bin",
+            "bin/run.sh",
+            "local.yml",
+            "sub",
+            "sub/b.yml"
+        ],
+        "README.md excluded, LICENSE outside the new root"
+    );
+}
+
+#[test]
+fn ignore_paths_keep_local_edits_over_fetched_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = repository(tmp.path());
+    let content = git_content(
+        &url,
+        "includePaths:\n- config/**/*\nnewRootPath: config\nignorePaths:\n- local.yml\n- notes/**",
+    );
+    let config = vendir_config(
+        &[format!(
+            "- path: vendor/x\n  contents:\n{}",
+            indent(&content)
+        )],
+        &[],
+    );
+    let p = Pair::new(&config);
+    p.sync_same("first sync", &["vendor/x"]);
+    // A local edit of a fetched file, and a local file upstream does not have.
+    p.write("vendor/x/local.yml", "edited: locally\n");
+    p.write("vendor/x/notes/todo.md", "mine\n");
+    p.write("vendor/x/a.yml", "edited but not ignored\n");
+    p.sync_same("re-sync", &["vendor/x"]);
+    assert_eq!(
+        p.read("vendor/x/local.yml"),
+        ("edited: locally\n".into(), "edited: locally\n".into())
+    );
+    assert_eq!(p.read("vendor/x/a.yml"), ("a: 1\n".into(), "a: 1\n".into()));
+}
+
+#[test]
+fn a_manual_content_may_be_a_single_file() {
+    let config = vendir_config(
+        &["- path: deploy\n  contents:\n  - path: values.yml\n    manual: {}\n  - path: gen\n    inline:\n      paths:\n        a.txt: a\n".to_string()],
+        &[],
+    );
+    let p = Pair::new(&config);
+    p.write("deploy/values.yml", "replicas: 3\n");
+    p.write("deploy/stray.txt", "not managed\n");
+    p.sync_same("manual file", &["deploy"]);
+    assert_eq!(
+        p.read("deploy/values.yml"),
+        ("replicas: 3\n".into(), "replicas: 3\n".into())
+    );
+    assert!(!p.ours.dir.join("deploy/stray.txt").exists());
+}
+
+fn indent(block: &str) -> String {
+    block.lines().map(|l| format!("  {l}\n")).collect()
+}
