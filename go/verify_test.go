@@ -233,6 +233,47 @@ func TestVerifyKeyless(t *testing.T) {
 	}
 }
 
+// A CI workflow's identity is a URI SAN (Fulcio's GitHub Actions form); the
+// owner-wide regexp vendoras suggests for an issuer-only config accepts it,
+// another owner's (or a longer owner name) does not.
+func TestVerifyKeylessWorkflowIdentity(t *testing.T) {
+	const (
+		id     = "https://github.com/home-operations/k8s-schemas/.github/workflows/release.yaml@refs/heads/main"
+		issuer = "https://token.actions.githubusercontent.com"
+	)
+	f := newSigFixture(t)
+	for _, legacy := range []bool{false, true} {
+		d := f.artifact("workflow " + map[bool]string{false: "bundle", true: "legacy"}[legacy])
+		out, err := testsigner.Sign(id, issuer, d.Digest.String(), "ghcr.io/home-operations/k8s-schemas")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if legacy {
+			f.legacy(d, out.LegacyPayload, out.LegacyAnnotations)
+		} else {
+			f.referrer(d, out.Bundle)
+		}
+		req := func(re string) map[string]any {
+			return map[string]any{"certificate_identity_regexp": re, "certificate_oidc_issuer": issuer, "trusted_root_json": string(out.TrustedRoot)}
+		}
+		for _, re := range []string{`(?i)^https://github\.com/home-operations/`, `(?i)^https://github\.com/home-operations/k8s-schemas/\.github/workflows/`} {
+			resp, verr := f.verify(d, req(re))
+			if verr != nil {
+				t.Fatalf("legacy=%v %s: %s", legacy, re, verr.Message)
+			}
+			if resp.Identity != id || resp.Issuer != issuer {
+				t.Fatalf("unexpected answer %+v", resp)
+			}
+		}
+		for _, re := range []string{`(?i)^https://github\.com/other-org/`, `(?i)^https://github\.com/home-operations/other-repo/`} {
+			_, verr := f.verify(d, req(re))
+			wantVerification(t, verr, "expected SAN value")
+		}
+		_, verr := f.verify(d, map[string]any{"certificate_identity": id, "certificate_oidc_issuer": "https://gitlab.com", "trusted_root_json": string(out.TrustedRoot)})
+		wantVerification(t, verr, `expected issuer value "https://gitlab.com"`)
+	}
+}
+
 func TestVerifyRequestValidation(t *testing.T) {
 	f := newSigFixture(t)
 	d := f.artifact("x")

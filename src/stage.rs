@@ -491,3 +491,46 @@ fn transfer_tree(
         .map_err(|e| Error::io(&target, e))?;
     Ok(meta.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, data: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+
+    #[test]
+    fn ignored_local_files_win_over_fetched_ones_and_nothing_else_is_carried() {
+        let current = tempfile::tempdir().unwrap();
+        let staged = tempfile::tempdir().unwrap();
+        write(current.path(), "local.yml", "edited locally\n");
+        write(current.path(), "notes/todo.md", "mine\n");
+        write(current.path(), "a.yml", "old copy\n");
+        write(staged.path(), "c/local.yml", "fetched\n");
+        write(staged.path(), "c/a.yml", "fetched a\n");
+        let dest = Root::open(staged.path()).unwrap();
+        let rel = RelPath::normalize("c").unwrap();
+        let ignore = IgnoreMatcher::new(&["local.yml".into(), "notes/**".into()]).unwrap();
+        keep_ignored(current.path(), &dest, &rel, &ignore).unwrap();
+        let read = |p: &str| fs::read_to_string(staged.path().join(p)).unwrap();
+        assert_eq!(read("c/local.yml"), "edited locally\n");
+        assert_eq!(read("c/notes/todo.md"), "mine\n");
+        assert_eq!(
+            read("c/a.yml"),
+            "fetched a\n",
+            "not ignored: the fetched file stays"
+        );
+
+        // A local file where the fetched content has a directory is refused.
+        write(staged.path(), "c/notes.d/x", "fetched\n");
+        write(current.path(), "notes.d", "a file\n");
+        let ignore = IgnoreMatcher::new(&["notes.d".into()]).unwrap();
+        let e = keep_ignored(current.path(), &dest, &rel, &ignore).unwrap_err();
+        assert!(e.to_string().contains("notes.d"), "{e}");
+        // No current tree: nothing to keep.
+        keep_ignored(&current.path().join("missing"), &dest, &rel, &ignore).unwrap();
+    }
+}

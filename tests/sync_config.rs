@@ -111,7 +111,7 @@ fn a_directory_above_the_working_directory_syncs_inside_a_git_work_tree() {
     );
     let lock = fs::read_to_string(ci.join("vendir.lock.yml")).unwrap();
     assert!(
-        lock.contains("- path: ../.github/workflows/vendor\n"),
+        lock.contains("  path: ../.github/workflows/vendor\n"),
         "{lock}"
     );
     // a second sync finds it again (-d takes the same spelling)

@@ -1022,3 +1022,191 @@ fn locked_resync_of_a_signed_single_manifest_index() {
     );
     assert_eq!(w.state(), before);
 }
+
+// ---------------------------------------------------------------------------------------
+// 7. vendir issue #446's example: an issuer alone is refused with the lines to add
+// ---------------------------------------------------------------------------------------
+
+/// The config of vendir issue #446, exactly as its author wrote it.
+const ISSUE_446: &str = "apiVersion: vendir.k14s.io/v1alpha1
+kind: Config
+directories:
+- path: vendor/k8s-schemas
+  contents:
+    - path: .
+      ociArtifact:
+        image: ghcr.io/home-operations/k8s-schemas
+        tag: latest
+        mediaTypes:
+          - application/vnd.cncf.flux.content.v1.tar+gzip
+        cosign:
+          certificateOidcIssuer: https://token.actions.githubusercontent.com
+";
+
+const GITHUB_ACTIONS: &str = "https://token.actions.githubusercontent.com";
+
+/// ISSUE_446 with the image on the loopback registry (plain HTTP), `line` added under
+/// `cosign:` and the test signer's trusted root; everything else as written.
+fn issue_446_with(line: &str) -> String {
+    ISSUE_446
+        .replace("ghcr.io/", &format!("{}/", registry().host()))
+        .replace("tag: latest\n", "tag: latest\n        plainHTTP: true\n")
+        .replace(
+            &format!("certificateOidcIssuer: {GITHUB_ACTIONS}\n"),
+            &format!(
+                "certificateOidcIssuer: {GITHUB_ACTIONS}\n          {line}\n          \
+                 trustedRoot: trusted_root.json\n"
+            ),
+        )
+}
+
+/// Pushes a Flux-style artifact (one untitled tar+gzip layer) as
+/// home-operations/k8s-schemas:latest and attaches a keyless bundle signed for
+/// `identity` by GitHub Actions' issuer; returns the digest, the files and the signing
+/// material directory.
+fn push_schemas(identity: &str, version: &str) -> (String, Vec<(String, String)>, PathBuf) {
+    let repo = "home-operations/k8s-schemas";
+    let files = vec![
+        (
+            "deployment-apps-v1.json".to_string(),
+            format!("{{\"version\": \"{version}\"}}\n"),
+        ),
+        ("crds/kustomization.json".to_string(), "{}\n".to_string()),
+    ];
+    let mut tar = TarBuilder::new();
+    for (p, d) in &files {
+        tar.file(p, d.as_bytes());
+    }
+    let mut c = Crafter::new(registry(), repo);
+    let digest = c.artifact(
+        "latest",
+        vec![(
+            layer("application/vnd.cncf.flux.content.v1.tar+gzip", &[]),
+            tar.finish_gz(),
+        )],
+    );
+    let material = keyless_sign(&digest, identity, GITHUB_ACTIONS, repo);
+    attach_bundle(
+        repo,
+        &digest,
+        &fs::read(material.join("bundle.json")).unwrap(),
+    );
+    (digest, files, material)
+}
+
+/// `cosign verify` of `repo@digest` keyless with the regexp of a suggested
+/// `certificateIdentityRegexp: '...'` line and GitHub Actions' issuer: the reference
+/// for what that line accepts (the test signer's Fulcio issues no SCTs).
+#[track_caller]
+fn cosign_agrees(line: &str, root: &Path, repo: &str, digest: &str, expect_ok: bool) {
+    let re = line
+        .strip_prefix("certificateIdentityRegexp: '")
+        .and_then(|l| l.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("not a single-quoted regexp line: {line}"))
+        .replace("''", "'");
+    let out = run(cosign()
+        .args(["verify", "--trusted-root"])
+        .arg(root)
+        .args(["--certificate-identity-regexp", &re])
+        .args(["--certificate-oidc-issuer", GITHUB_ACTIONS])
+        .args([
+            "--insecure-ignore-sct",
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+        ])
+        .arg(format!("{}@{digest}", repo_url(repo))));
+    assert_eq!(
+        out.success(),
+        expect_ok,
+        "cosign verify with {re:?}: {out:?}"
+    );
+}
+
+#[test]
+fn issue_446_issuer_only_is_refused_then_the_suggested_identity_verifies() {
+    // (a) As written: refused at load, with the position and the lines to add.
+    let w = Work::new();
+    w.config(ISSUE_446);
+    let out = w.fails_and_keeps_everything(
+        &[],
+        &[
+            "vendir.yml:13:11: directories[0].contents[0].ociArtifact.cosign needs",
+            "the identity is missing",
+            "any GitHub Actions workflow of any repository",
+        ],
+    );
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("certificateIdentityRegexp:"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/home-operations/'",
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/home-operations/k8s-schemas/\.github/workflows/'",
+        ],
+        "{out:?}"
+    );
+
+    // (b) Each line pasted in: a signature by the repository's release workflow (a URI
+    // SAN, as Fulcio issues for GitHub Actions) verifies against the test trust root.
+    let repo = "home-operations/k8s-schemas";
+    let id = "https://github.com/home-operations/k8s-schemas/.github/workflows/release.yaml@refs/heads/main";
+    let (digest, files, material) = push_schemas(id, "good");
+    w.install(&material.join("trusted_root.json"), "trusted_root.json");
+    for line in &lines {
+        cosign_agrees(
+            line,
+            &material.join("trusted_root.json"),
+            repo,
+            &digest,
+            true,
+        );
+        w.config(&issue_446_with(line));
+        let out = w.sync(&[]).ok();
+        assert_contains(
+            &out,
+            &[&format!(
+                "vendor/k8s-schemas: verified {digest} signed by identity {id} issued by \
+                 {GITHUB_ACTIONS}"
+            )],
+        );
+        assert_same_tree(
+            "keyless sync of the issue #446 example",
+            "expected",
+            &files_tree(&as_refs(&files)),
+            "synced",
+            &w.tree("vendor/k8s-schemas"),
+        );
+        assert_eq!(
+            lock_urls(&w.lock()),
+            vec![format!("{}@{digest}", repo_url(repo))]
+        );
+    }
+
+    // A new `latest` signed by another owner's workflow (whose name starts like this
+    // one's) is refused by both lines; the verified tree stays.
+    let evil = "https://github.com/home-operations-evil/k8s-schemas/.github/workflows/release.yaml@refs/heads/main";
+    let (evil_digest, _, evil_material) = push_schemas(evil, "evil");
+    assert_ne!(evil_digest, digest);
+    // Its own run's root: the chain is trusted, only the identity is wrong.
+    w.install(
+        &evil_material.join("trusted_root.json"),
+        "trusted_root.json",
+    );
+    for line in &lines {
+        let root = evil_material.join("trusted_root.json");
+        cosign_agrees(line, &root, repo, &evil_digest, false);
+        w.config(&issue_446_with(line));
+        w.fails_and_keeps_everything(
+            &[],
+            &[
+                &evil_digest,
+                "certificate identity or issuer mismatch",
+                evil,
+            ],
+        );
+    }
+}

@@ -646,6 +646,170 @@ fn cosign_rules() {
     assert!(load1(&t).is_ok());
 }
 
+/// The `certificateIdentity…:` lines a hint proposes, as written.
+fn hint_lines(hint: &str) -> Vec<&str> {
+    hint.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("certificateIdentity"))
+        .collect()
+}
+
+/// Loads a config with `image` and `line` under `cosign:` next to `issuer`; returns
+/// the identity matcher (the line must paste as it is written).
+fn pasted(image: &str, issuer: &str, line: &str) -> Matcher {
+    let t = one(&format!(
+        "  - path: .\n    ociArtifact:\n      image: {image}\n      cosign:\n        \
+         certificateOidcIssuer: {issuer}\n        {line}\n"
+    ));
+    let l = load1(&t).unwrap_or_else(|e| panic!("{line}: {e}"));
+    let Source::OciArtifact(o) = &l.config.directories[0].contents[0].source else {
+        panic!()
+    };
+    let Some(Cosign {
+        signers: Signers::Keyless(k),
+        ..
+    }) = &o.cosign
+    else {
+        panic!("{:?}", o.cosign)
+    };
+    k.identity.clone()
+}
+
+#[test]
+fn identity_hint_derives_lines_from_the_reference() {
+    use super::validate::identity_hint;
+    const GH: &str = "https://token.actions.githubusercontent.com";
+    const GL: &str = "https://gitlab.com";
+
+    let image = "ghcr.io/home-operations/k8s-schemas";
+    let h = identity_hint(Some(GH), Some(image));
+    assert!(
+        h.contains("any GitHub Actions workflow of any repository"),
+        "{h}"
+    );
+    assert!(h.contains("the path segment after the owner"), "{h}");
+    let lines = hint_lines(&h);
+    assert_eq!(
+        lines,
+        [
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/home-operations/'",
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/home-operations/k8s-schemas/\.github/workflows/'",
+        ],
+        "{h}"
+    );
+    // Each pastes as it is, the backslashes kept.
+    assert_eq!(
+        pasted(image, GH, lines[0]),
+        Matcher::Regexp(r"(?i)^https://github\.com/home-operations/".into())
+    );
+    assert_eq!(
+        pasted(image, GH, lines[1]),
+        Matcher::Regexp(
+            r"(?i)^https://github\.com/home-operations/k8s-schemas/\.github/workflows/".into()
+        )
+    );
+    // A tag, a digest, a deeper path and dots.
+    let h = identity_hint(Some(GH), Some("GHCR.io/my.org/my.repo/sub:v1@sha256:abc"));
+    assert_eq!(
+        hint_lines(&h),
+        [
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/my\.org/'",
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/my\.org/my\.repo/\.github/workflows/'",
+        ],
+        "{h}"
+    );
+    // Only an owner (or an empty repository segment): no narrower line. The tag is not
+    // part of it.
+    for image in ["ghcr.io/owner:v1", "ghcr.io/owner/"] {
+        let h = identity_hint(Some(GH), Some(image));
+        assert_eq!(
+            hint_lines(&h),
+            [r"certificateIdentityRegexp: '(?i)^https://github\.com/owner/'"],
+            "{h}"
+        );
+    }
+    // Not on ghcr.io, an empty owner, or an OCI layout: a placeholder example, still
+    // valid YAML.
+    for image in [
+        Some("docker.io/home-operations/k8s-schemas"),
+        Some("ghcr.io//x"),
+        None,
+    ] {
+        let h = identity_hint(Some(GH), image);
+        let lines = hint_lines(&h);
+        assert_eq!(
+            lines,
+            [
+                r"certificateIdentityRegexp: '^https://github\.com/OWNER/PROJECT/\.github/workflows/'"
+            ],
+            "{h}"
+        );
+        pasted("r/x", GH, lines[0]);
+    }
+
+    // GitLab: the identity is https://gitlab.com/NS/PROJECT//<ci file>@<ref>.
+    let image = "registry.gitlab.com/group/project/image:1.0";
+    let h = identity_hint(Some(GL), Some(image));
+    assert!(
+        h.contains("any GitLab CI pipeline of any project on gitlab.com"),
+        "{h}"
+    );
+    let lines = hint_lines(&h);
+    assert_eq!(
+        lines,
+        [
+            r"certificateIdentityRegexp: '(?i)^https://gitlab\.com/group/'",
+            r"certificateIdentityRegexp: '(?i)^https://gitlab\.com/group/project//'",
+        ],
+        "{h}"
+    );
+    for l in lines {
+        pasted(image, GL, l);
+    }
+
+    // Any other issuer (or an issuer regexp): an exact-identity example.
+    for issuer in [
+        Some("https://accounts.google.com"),
+        Some("https://token.actions.githubusercontent.com/"),
+        None,
+    ] {
+        let h = identity_hint(issuer, Some("ghcr.io/o/r"));
+        assert!(h.contains("accepts anyone that issuer vouches for"), "{h}");
+        let lines = hint_lines(&h);
+        assert_eq!(
+            lines,
+            ["certificateIdentity: release-bot@example.com"],
+            "{h}"
+        );
+        assert_eq!(
+            pasted("r/x", "iss", lines[0]),
+            Matcher::Exact("release-bot@example.com".into())
+        );
+    }
+}
+
+#[test]
+fn issuer_only_is_refused_with_the_lines_to_add() {
+    // vendir issue #446's example, as its author wrote it.
+    let t = "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n\
+             - path: vendor/k8s-schemas\n  contents:\n    - path: .\n      ociArtifact:\n        \
+             image: ghcr.io/home-operations/k8s-schemas\n        tag: latest\n        \
+             mediaTypes:\n          - application/vnd.cncf.flux.content.v1.tar+gzip\n        \
+             cosign:\n          certificateOidcIssuer: https://token.actions.githubusercontent.com\n";
+    let e = err(t);
+    assert_at(&e, t, "certificateOidcIssuer");
+    assert_eq!(e.path, "directories[0].contents[0].ociArtifact.cosign");
+    assert!(e.message.contains("the identity is missing"), "{e}");
+    assert_eq!(
+        hint_lines(&e.message),
+        [
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/home-operations/'",
+            r"certificateIdentityRegexp: '(?i)^https://github\.com/home-operations/k8s-schemas/\.github/workflows/'",
+        ],
+        "{e}"
+    );
+}
+
 #[test]
 fn octal_permissions() {
     for (raw, want) in [

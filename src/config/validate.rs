@@ -863,7 +863,13 @@ fn oci(
         .transpose()?;
     let cosign = o
         .cosign
-        .map(|c| cosign(doc, c, &p.k("cosign"), refs))
+        .map(|c| {
+            let image = match &location {
+                OciLocation::Image(i) => Some(i.as_str()),
+                OciLocation::Layout(_) => None,
+            };
+            cosign(doc, c, &p.k("cosign"), refs, image)
+        })
         .transpose()?;
     Ok(OciArtifact {
         location,
@@ -1193,6 +1199,7 @@ fn cosign(
     c: CosignInput,
     p: &KeyPath,
     refs: &Refs<'_>,
+    image: Option<&str>,
 ) -> Result<Cosign, ConfigError> {
     let key = nonempty(doc, c.key, &p.k("key"))?;
     let secret = c
@@ -1225,6 +1232,7 @@ fn cosign(
     let first_keyless = parts.iter().find(|(_, v)| v.is_some()).map(|(n, _)| *n);
     let [(_, id), (_, id_re), (_, iss), (_, iss_re)] =
         <[_; 4]>::try_from(parts).expect("four parts");
+    let issuer = iss.clone();
     let signers = Signers::from_parts(keys, id, id_re, iss, iss_re).map_err(|e| match e {
         SignersError::KeysAndKeyless => {
             let k = first_keyless.unwrap_or("certificateIdentity");
@@ -1240,9 +1248,12 @@ fn cosign(
                  certificateIdentityRegexp and one of certificateOidcIssuer / \
                  certificateOidcIssuerRegexp (keyless){}",
                 match other {
-                    SignersError::NoIssuer => "; the issuer is missing",
-                    SignersError::NoIdentity => "; the identity is missing",
-                    _ => "",
+                    SignersError::NoIssuer => "; the issuer is missing".to_string(),
+                    SignersError::NoIdentity => format!(
+                        "; the identity is missing. {}",
+                        identity_hint(issuer.as_deref(), image)
+                    ),
+                    _ => String::new(),
                 }
             ),
         ),
@@ -1251,6 +1262,129 @@ fn cosign(
         signers,
         trusted_root: nonempty(doc, c.trusted_root, &p.k("trustedRoot"))?,
     })
+}
+
+/// A CI issuer whose certificate identity (the SAN) has a known form, per Fulcio's
+/// identity config (sigstore/fulcio config/identity/config.yaml).
+struct CiIssuer {
+    issuer: &'static str,
+    /// Whom the issuer alone accepts.
+    anyone: &'static str,
+    /// The registry whose first path segment is the identity's namespace.
+    registry: &'static str,
+    /// The identity's host.
+    host: &'static str,
+    namespace: &'static str,
+    /// What follows the project in the identity.
+    after_project: &'static str,
+    signers: &'static str,
+}
+
+const CI_ISSUERS: [CiIssuer; 2] = [
+    // `https://github.com/{job_workflow_ref}`: .../OWNER/REPO/.github/workflows/F@REF
+    CiIssuer {
+        issuer: "https://token.actions.githubusercontent.com",
+        anyone: "any GitHub Actions workflow of any repository",
+        registry: "ghcr.io",
+        host: "github.com",
+        namespace: "owner",
+        after_project: "/.github/workflows/",
+        signers: "workflows",
+    },
+    // `https://{ci_config_ref_uri}`: https://gitlab.com/NS/PROJECT//F@REF
+    CiIssuer {
+        issuer: "https://gitlab.com",
+        anyone: "any GitLab CI pipeline of any project on gitlab.com",
+        registry: "registry.gitlab.com",
+        host: "gitlab.com",
+        namespace: "namespace",
+        after_project: "//",
+        signers: "pipelines",
+    },
+];
+
+/// The rest of the refusal of a keyless `cosign:` with an issuer but no identity: why
+/// that is not enough, and YAML lines to add under `cosign:` (single-quoted, so the
+/// regexp's backslashes stay), derived from the image for the [`CI_ISSUERS`].
+/// `(?i)`: the identity keeps the owner's capitals, registry paths are lowercase.
+pub(crate) fn identity_hint(issuer: Option<&str>, image: Option<&str>) -> String {
+    let line = |re: String| {
+        format!(
+            "\n    certificateIdentityRegexp: '{}'",
+            re.replace('\'', "''")
+        )
+    };
+    let Some(ci) = CI_ISSUERS.iter().find(|c| Some(c.issuer) == issuer) else {
+        return "An issuer alone accepts anyone that issuer vouches for. Add the signer's \
+                identity under `cosign:` as `cosign verify` shows it (an email or a URI), e.g.\
+                \n    certificateIdentity: release-bot@example.com"
+            .to_string();
+    };
+    let (host, signers, sep) = (regex_escape(ci.host), ci.signers, ci.after_project);
+    let mut s = format!(
+        "An issuer alone accepts a signature from {}. Add the signer's identity under \
+         `cosign:`",
+        ci.anyone
+    );
+    // `registry/NS/PROJECT[/...][:tag][@digest]`
+    let full = image.unwrap_or_default();
+    let path: Vec<&str> = full
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .split('/')
+        .collect();
+    let untagged = |seg: &str| seg.split(':').next().unwrap_or_default().to_string();
+    match path.as_slice() {
+        [reg, ns, rest @ ..]
+            if reg.eq_ignore_ascii_case(ci.registry) && !untagged(ns).is_empty() =>
+        {
+            // A tag can only follow the last segment.
+            let ns = if rest.is_empty() {
+                untagged(ns)
+            } else {
+                ns.to_string()
+            };
+            s.push_str(&format!(
+                "; for the {signers} of {ns} (the {} in {full}):{}",
+                ci.namespace,
+                line(format!("(?i)^https://{host}/{}/", regex_escape(&ns)))
+            ));
+            if let Some(project) = rest.first().map(|p| untagged(p)).filter(|p| !p.is_empty()) {
+                s.push_str(&format!(
+                    "\nor, narrower, for the {signers} of {ns}/{project} only (guessed: the \
+                     path segment after the {}; change it if another project signs):{}",
+                    ci.namespace,
+                    line(format!(
+                        "(?i)^https://{host}/{}/{}{}",
+                        regex_escape(&ns),
+                        regex_escape(&project),
+                        regex_escape(sep)
+                    ))
+                ));
+            }
+        }
+        _ => s.push_str(&format!(
+            ", e.g. for the {signers} of OWNER/PROJECT:{}",
+            line(format!(
+                "^https://{host}/OWNER/PROJECT{}",
+                regex_escape(sep)
+            ))
+        )),
+    }
+    s
+}
+
+/// `s` as a literal in a Go (RE2) regexp.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 fn inline(

@@ -14,6 +14,7 @@ use super::image::{config_labels, split_reference, ImageSource, BUNDLE_LABEL};
 use super::{FetchContext, Fetched};
 use crate::error::{Error, Result};
 use crate::extract::{RelPath, Root};
+use crate::goyaml::{self, Node};
 use crate::oci::Manifest;
 use crate::registry::Repository;
 
@@ -168,61 +169,49 @@ fn relocate(ctx: &FetchContext<'_>, bundle: &Bundle, root: &Root) -> Result<Vec<
             Err(e) => return Err(e),
         }
     }
+    // imgpkg rewrites the file in place (os.WriteFile keeps an existing
+    // file's mode), so it keeps the mode the bundle layer gave it.
+    let mode = root
+        .open_file(&rel)
+        .and_then(|f| f.metadata())
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .map_err(|e| Error::io(IMAGES_YML, e))?;
     let mut file = root
         .create_file(&rel, 0o600, None)
         .map_err(|e| Error::io(IMAGES_YML, e))?;
     let text = images_lock_yaml(&lock, &relocated);
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(IMAGES_YML, e))?;
-    crate::extract::root::set_mode(&file, 0o600).map_err(|e| Error::io(IMAGES_YML, e))?;
+    crate::extract::root::set_mode(&file, mode).map_err(|e| Error::io(IMAGES_YML, e))?;
     Ok(relocated)
 }
 
-/// The ImagesLock as imgpkg writes it (sigs.k8s.io/yaml: keys sorted,
-/// block sequences not indented, `---` first).
+/// The ImagesLock as imgpkg writes it: `---`, then sigs.k8s.io/yaml's text
+/// ([`goyaml`]) of its struct (`images` and `annotations` omitted when empty).
 fn images_lock_yaml(lock: &ImagesLock, images: &[String]) -> String {
-    let mut out = String::from("---\n");
-    out.push_str(&format!("apiVersion: {}\n", scalar(&lock.api_version)));
-    if !images.is_empty() {
-        out.push_str("images:\n");
-        for (img, orig) in images.iter().zip(&lock.images) {
-            let mut first = true;
-            let mut item = |line: String| {
-                out.push_str(if first { "- " } else { "  " });
-                out.push_str(&line);
-                out.push('\n');
-                first = false;
-            };
+    let mut doc = vec![
+        ("apiVersion".to_string(), Node::str(&lock.api_version)),
+        ("kind".to_string(), Node::str(&lock.kind)),
+    ];
+    let refs: Vec<Node> = images
+        .iter()
+        .zip(&lock.images)
+        .map(|(img, orig)| {
+            let mut entry = vec![("image".to_string(), Node::str(img))];
             if !orig.annotations.is_empty() {
-                item("annotations:".to_string());
-                for (k, v) in &orig.annotations {
-                    item(format!("  {}: {}", scalar(k), scalar(v)));
-                }
+                let annotations = orig
+                    .annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Node::str(v)))
+                    .collect();
+                entry.push(("annotations".to_string(), Node::Map(annotations)));
             }
-            item(format!("image: {}", scalar(img)));
-        }
+            Node::Map(entry)
+        })
+        .collect();
+    if !refs.is_empty() {
+        doc.push(("images".to_string(), Node::Seq(refs)));
     }
-    out.push_str(&format!("kind: {}\n", scalar(&lock.kind)));
-    out
-}
-
-/// A scalar as go-yaml v2 writes it: plain unless it would read as
-/// something else, then single-quoted.
-fn scalar(s: &str) -> String {
-    let special_start = s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`~ ".contains(c));
-    let ambiguous = matches!(
-        s.to_ascii_lowercase().as_str(),
-        "" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~"
-    ) || s.parse::<f64>().is_ok()
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.ends_with(' ')
-        || s.contains('\n');
-    if special_start || ambiguous {
-        format!("'{}'", s.replace('\'', "''"))
-    } else {
-        s.to_string()
-    }
+    format!("---\n{}", goyaml::to_string(&Node::Map(doc)))
 }
 
 #[cfg(test)]
@@ -242,7 +231,7 @@ mod tests {
         assert_eq!(
             images_lock_yaml(&lock, &["b.io/y@sha256:00".to_string()]),
             "---\napiVersion: imgpkg.carvel.dev/v1alpha1\nimages:\n- annotations:\n    \
-             kbld.carvel.dev/id: '1.0'\n  image: b.io/y@sha256:00\nkind: ImagesLock\n"
+             kbld.carvel.dev/id: \"1.0\"\n  image: b.io/y@sha256:00\nkind: ImagesLock\n"
         );
     }
 }

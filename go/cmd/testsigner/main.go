@@ -1,8 +1,9 @@
 // Command testsigner makes keyless cosign-style signatures for vendoras'
-// integration tests, fully offline: a sigstore-go VirtualSigstore (fake
-// Fulcio CA, Rekor log and timestamping authority) signs a manifest digest
-// for a chosen certificate identity (email SAN) and OIDC issuer, and writes
-// the trusted_root.json that trusts it.
+// integration tests, fully offline: a test Fulcio CA with sigstore-go's
+// VirtualSigstore (Rekor log and timestamping authority) signs a manifest
+// digest for a chosen certificate identity (an email SAN, or a URI SAN when
+// it has a scheme, as for a CI workflow) and OIDC issuer, and writes the
+// trusted_root.json that trusts it.
 //
 //	testsigner -identity ID -issuer URL -digest sha256:HEX -name REPO -out DIR
 //
@@ -30,7 +31,7 @@ import (
 )
 
 func main() {
-	identity := flag.String("identity", "", "certificate identity (email SAN)")
+	identity := flag.String("identity", "", "certificate identity (email, or URI with a scheme)")
 	issuer := flag.String("issuer", "", "OIDC issuer")
 	digest := flag.String("digest", "", "manifest digest to sign, sha256:<hex>")
 	name := flag.String("name", "", "repository name for the claim (docker-reference)")

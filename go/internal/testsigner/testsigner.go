@@ -1,22 +1,39 @@
 // Package testsigner makes keyless cosign-style signatures for tests, fully
-// offline, on sigstore-go's VirtualSigstore (fake Fulcio CA, Rekor log and
-// timestamping authority): both the cosign v3 bundle and the cosign <= v2
-// .sig layer of a manifest digest, and the trusted_root.json that trusts
-// them. Used by go/cmd/testsigner (the integration tests) and the Go unit
-// tests of the shim.
+// offline: its own Fulcio CA (certificates for an email or, as Fulcio issues
+// them for CI workflows, a URI identity) with sigstore-go's VirtualSigstore
+// as Rekor log and timestamping authority. It writes both the cosign v3
+// bundle and the cosign <= v2 .sig layer of a manifest digest, and the
+// trusted_root.json that trusts them. Used by go/cmd/testsigner (the
+// integration tests) and the Go unit tests of the shim.
 package testsigner
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/rekor/pkg/pki"
+	"github.com/sigstore/rekor/pkg/types"
+	"github.com/sigstore/rekor/pkg/types/hashedrekord"
+	_ "github.com/sigstore/rekor/pkg/types/hashedrekord/v0.0.1" // registers the kind's version
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
@@ -35,14 +52,17 @@ type Output struct {
 	LegacyPayload     []byte
 	LegacyAnnotations map[string]string
 	// TrustedRoot trusts this signer (Fulcio CA, Rekor, TSA; no CT log, as
-	// the virtual Fulcio issues no SCTs).
+	// the test Fulcio issues no SCTs).
 	TrustedRoot []byte
-	// UntrustedRoot is an unrelated VirtualSigstore's: it trusts nothing above.
+	// UntrustedRoot is an unrelated VirtualSigstore's (its own Fulcio CA): it
+	// trusts nothing above.
 	UntrustedRoot []byte
 }
 
-// Sign signs digest (sha256:<hex>) for the certificate identity (email SAN)
-// and OIDC issuer; name is the repository the claims name.
+// Sign signs digest (sha256:<hex>) for the certificate identity and OIDC
+// issuer; name is the repository the claims name. An identity with a scheme
+// (https://github.com/OWNER/REPO/.github/workflows/F@REF) is a URI SAN, as
+// Fulcio issues for CI workflows; anything else an email SAN.
 func Sign(identity, issuer, digest, name string) (*Output, error) {
 	vs, err := ca.NewVirtualSigstore()
 	if err != nil {
@@ -52,23 +72,118 @@ func Sign(identity, issuer, digest, name string) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	f, err := newFulcio()
+	if err != nil {
+		return nil, err
+	}
 	var out Output
-	if out.TrustedRoot, err = trustedRoot(vs); err != nil {
+	if out.TrustedRoot, err = trustedRoot(vs, f.ca); err != nil {
 		return nil, err
 	}
-	if out.UntrustedRoot, err = trustedRoot(other); err != nil {
+	if out.UntrustedRoot, err = trustedRoot(other, other.FulcioCertificateAuthorities()[0]); err != nil {
 		return nil, err
 	}
-	if out.Bundle, err = v3Bundle(vs, identity, issuer, digest, name); err != nil {
+	if out.Bundle, err = v3Bundle(vs, f, identity, issuer, digest, name); err != nil {
 		return nil, err
 	}
-	if out.LegacyPayload, out.LegacyAnnotations, err = legacySignature(vs, identity, issuer, digest, name); err != nil {
+	if out.LegacyPayload, out.LegacyAnnotations, err = legacySignature(vs, f, identity, issuer, digest, name); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-func trustedRoot(vs *ca.VirtualSigstore) ([]byte, error) {
+// fulcio is the signer's certificate authority. Not VirtualSigstore's own:
+// that one issues email SANs only and keeps its key unexported.
+type fulcio struct {
+	ca  *root.FulcioCertificateAuthority
+	key *ecdsa.PrivateKey
+}
+
+func newFulcio() (*fulcio, error) {
+	rootCert, rootKey, err := ca.GenerateRootCa()
+	if err != nil {
+		return nil, err
+	}
+	inter, key, err := ca.GenerateFulcioIntermediate(rootCert, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	return &fulcio{
+		ca: &root.FulcioCertificateAuthority{
+			Root:                rootCert,
+			Intermediates:       []*x509.Certificate{inter},
+			ValidityPeriodStart: time.Now().Add(-5 * time.Hour),
+			ValidityPeriodEnd:   time.Now().Add(time.Hour),
+			URI:                 "https://fulcio.testsigner.invalid",
+		},
+		key: key,
+	}, nil
+}
+
+// Fulcio's OIDC issuer extensions: the original (raw bytes) and its DER
+// UTF8String successor; real certificates carry both.
+var (
+	oidIssuerV1 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
+	oidIssuerV2 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
+)
+
+// leaf issues a code-signing certificate for identity and issuer, valid for
+// the 10 minutes from now (the signatures below are logged 5 minutes in).
+func (f *fulcio) leaf(identity, issuer string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, err
+	}
+	issuerV2, err := asn1.MarshalWithParams(issuer, "utf8")
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		NotBefore:    time.Now(),
+		NotAfter:     time.Now().Add(10 * time.Minute),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		ExtraExtensions: []pkix.Extension{
+			{Id: oidIssuerV1, Value: []byte(issuer)},
+			{Id: oidIssuerV2, Value: issuerV2},
+		},
+	}
+	if strings.Contains(identity, "://") {
+		u, err := url.Parse(identity)
+		if err != nil {
+			return nil, nil, fmt.Errorf("identity %q: %w", identity, err)
+		}
+		tmpl.URIs = []*url.URL{u}
+	} else {
+		tmpl.EmailAddresses = []string{identity}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.ca.Intermediates[0], &key.PublicKey, f.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// sign is an ECDSA P-256 / SHA-256 signature of msg, as cosign makes.
+func sign(key *ecdsa.PrivateKey, msg []byte) ([]byte, error) {
+	h := sha256.Sum256(msg)
+	return ecdsa.SignASN1(rand.Reader, key, h[:])
+}
+
+// loggedAt is the integrated time of the log entries: inside the leaf
+// certificate's 10 minutes, as VirtualSigstore.Attest does.
+func loggedAt() time.Time { return time.Now().Add(5 * time.Minute) }
+
+func trustedRoot(vs *ca.VirtualSigstore, fulcioCA root.CertificateAuthority) ([]byte, error) {
 	// VirtualSigstore keys its logs by the hex log id but sets ID to that
 	// hex text; a trusted_root.json carries the raw id, so fix it up or the
 	// file would not name the log that signed.
@@ -82,7 +197,7 @@ func trustedRoot(vs *ca.VirtualSigstore) ([]byte, error) {
 		c.ID = raw
 		logs[k] = &c
 	}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, vs.FulcioCertificateAuthorities(),
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{fulcioCA},
 		map[string]*root.TransparencyLog{}, vs.TimestampingAuthorities(), logs)
 	if err != nil {
 		return nil, err
@@ -91,7 +206,7 @@ func trustedRoot(vs *ca.VirtualSigstore) ([]byte, error) {
 }
 
 // v3Bundle is what `cosign sign` (v3) attaches as a referrer.
-func v3Bundle(vs *ca.VirtualSigstore, identity, issuer, digest, name string) ([]byte, error) {
+func v3Bundle(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest, name string) ([]byte, error) {
 	statement, err := json.Marshal(map[string]any{
 		"_type": "https://in-toto.io/Statement/v1",
 		"subject": []any{map[string]any{
@@ -104,24 +219,25 @@ func v3Bundle(vs *ca.VirtualSigstore, identity, issuer, digest, name string) ([]
 	if err != nil {
 		return nil, err
 	}
-	// Within the leaf certificate's 10 minutes, as VirtualSigstore.Attest.
-	entity, err := vs.AttestAtTime(identity, issuer, statement, time.Now().Add(5*time.Minute), true)
+	cert, key, err := f.leaf(identity, issuer)
 	if err != nil {
 		return nil, err
 	}
-	vc, _ := entity.VerificationContent()
-	sc, _ := entity.SignatureContent()
-	env := sc.EnvelopeContent().RawEnvelope()
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	const payloadType = "application/vnd.in-toto+json"
+	sig, err := sign(key, dsse.PAE(payloadType, statement))
 	if err != nil {
 		return nil, err
 	}
-	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	env := &dsse.Envelope{
+		PayloadType: payloadType,
+		Payload:     base64.StdEncoding.EncodeToString(statement),
+		Signatures:  []dsse.Signature{{Sig: base64.StdEncoding.EncodeToString(sig)}},
+	}
+	entry, err := vs.GenerateTlogEntry(cert, env, sig, loggedAt().Unix(), true)
 	if err != nil {
 		return nil, err
 	}
-	entries, _ := entity.TlogEntries()
-	tle, err := protoEntry(entries[0])
+	tle, err := protoEntry(entry)
 	if err != nil {
 		return nil, err
 	}
@@ -137,19 +253,22 @@ func v3Bundle(vs *ca.VirtualSigstore, identity, issuer, digest, name string) ([]
 		return nil, err
 	}
 	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
-	ts, _ := entity.Timestamps()
+	ts, err := vs.TimestampResponse(sig)
+	if err != nil {
+		return nil, err
+	}
 	pb := &protobundle.Bundle{
 		MediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
 		VerificationMaterial: &protobundle.VerificationMaterial{
 			Content: &protobundle.VerificationMaterial_Certificate{
-				Certificate: &protocommon.X509Certificate{RawBytes: vc.Certificate().Raw},
+				Certificate: &protocommon.X509Certificate{RawBytes: cert.Raw},
 			},
 			TlogEntries:               []*protorekor.TransparencyLogEntry{tle},
-			TimestampVerificationData: &protobundle.TimestampVerificationData{Rfc3161Timestamps: rfc3161(ts)},
+			TimestampVerificationData: &protobundle.TimestampVerificationData{Rfc3161Timestamps: rfc3161([][]byte{ts})},
 		},
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
-			Payload:     payload,
-			PayloadType: env.PayloadType,
+			Payload:     statement,
+			PayloadType: payloadType,
 			Signatures:  []*protodsse.Signature{{Sig: sig}},
 		}},
 	}
@@ -185,7 +304,7 @@ func protoEntry(e *tlog.Entry) (*protorekor.TransparencyLogEntry, error) {
 
 // legacySignature is what `cosign sign --new-bundle-format=false` (<= v2
 // layout) pushes as one layer of the sha256-<hex>.sig manifest.
-func legacySignature(vs *ca.VirtualSigstore, identity, issuer, digest, name string) ([]byte, map[string]string, error) {
+func legacySignature(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest, name string) ([]byte, map[string]string, error) {
 	payload, err := json.Marshal(map[string]any{
 		"critical": map[string]any{
 			"identity": map[string]string{"docker-reference": name},
@@ -197,28 +316,35 @@ func legacySignature(vs *ca.VirtualSigstore, identity, issuer, digest, name stri
 	if err != nil {
 		return nil, nil, err
 	}
-	entity, err := vs.SignAtTime(identity, issuer, payload, time.Now().Add(5*time.Minute))
+	cert, key, err := f.leaf(identity, issuer)
 	if err != nil {
 		return nil, nil, err
 	}
-	vc, _ := entity.VerificationContent()
-	sc, _ := entity.SignatureContent()
-	certPEM, err := cryptoutils.MarshalCertificateToPEM(vc.Certificate())
+	sig, err := sign(key, payload)
 	if err != nil {
 		return nil, nil, err
 	}
-	fulcio := vs.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority)
-	chainPEM, err := cryptoutils.MarshalCertificatesToPEM(append(fulcio.Intermediates, fulcio.Root))
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
 	if err != nil {
 		return nil, nil, err
 	}
-	entries, _ := entity.TlogEntries()
-	tle := entries[0].TransparencyLogEntry()
+	chainPEM, err := cryptoutils.MarshalCertificatesToPEM(append(f.ca.Intermediates, f.ca.Root))
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := hashedRekord(payload, sig, certPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	logID, err := vs.RekorLogID()
+	if err != nil {
+		return nil, nil, err
+	}
 	rp := tlog.RekorPayload{
-		Body:           base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
-		IntegratedTime: tle.IntegratedTime,
-		LogIndex:       tle.LogIndex,
-		LogID:          hex.EncodeToString(tle.LogId.KeyId),
+		Body:           base64.StdEncoding.EncodeToString(body),
+		IntegratedTime: loggedAt().Unix(),
+		LogIndex:       1000,
+		LogID:          logID,
 	}
 	set, err := vs.RekorSignPayload(rp)
 	if err != nil {
@@ -236,16 +362,40 @@ func legacySignature(vs *ca.VirtualSigstore, identity, issuer, digest, name stri
 	if err != nil {
 		return nil, nil, err
 	}
-	ts, _ := entity.Timestamps()
-	ann := map[string]string{
-		"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sc.MessageSignatureContent().Signature()),
-		"dev.sigstore.cosign/certificate":    string(certPEM),
-		"dev.sigstore.cosign/chain":          string(chainPEM),
-		"dev.sigstore.cosign/bundle":         string(rekorBundle),
+	ts, err := vs.TimestampResponse(sig)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(ts) > 0 {
-		tsJSON, _ := json.Marshal(map[string]string{"SignedRFC3161Timestamp": base64.StdEncoding.EncodeToString(ts[0])})
-		ann["dev.sigstore.cosign/rfc3161timestamp"] = string(tsJSON)
+	tsJSON, err := json.Marshal(map[string]string{"SignedRFC3161Timestamp": base64.StdEncoding.EncodeToString(ts)})
+	if err != nil {
+		return nil, nil, err
 	}
-	return payload, ann, nil
+	return payload, map[string]string{
+		"dev.cosignproject.cosign/signature":   base64.StdEncoding.EncodeToString(sig),
+		"dev.sigstore.cosign/certificate":      string(certPEM),
+		"dev.sigstore.cosign/chain":            string(chainPEM),
+		"dev.sigstore.cosign/bundle":           string(rekorBundle),
+		"dev.sigstore.cosign/rfc3161timestamp": string(tsJSON),
+	}, nil
+}
+
+// hashedRekord is the canonical Rekor hashedrekord v0.0.1 body of a
+// signature over payload by the certificate's key.
+func hashedRekord(payload, sig, certPEM []byte) ([]byte, error) {
+	ctx := context.Background()
+	h := sha256.Sum256(payload)
+	pe, err := types.NewProposedEntry(ctx, hashedrekord.KIND, "0.0.1", types.ArtifactProperties{
+		ArtifactHash:   hex.EncodeToString(h[:]),
+		SignatureBytes: sig,
+		PublicKeyBytes: [][]byte{certPEM},
+		PKIFormat:      string(pki.X509),
+	})
+	if err != nil {
+		return nil, err
+	}
+	e, err := types.CreateVersionedEntry(pe)
+	if err != nil {
+		return nil, err
+	}
+	return types.CanonicalizeEntry(ctx, e)
 }
