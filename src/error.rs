@@ -557,28 +557,73 @@ fn shim_kind_name(kind: ErrorKind) -> &'static str {
     }
 }
 
+/// What a 401 means and what to do about it: the one place that says it.
+/// oras-go's "basic credential not found" (no status) means nothing was
+/// found to send. `kind` is the content's source kind in a sync (`None`
+/// for `vendoras pull` and `verify`).
+fn unauthorized(r: &RegistryError, kind: Option<&str>) -> String {
+    let repository = r.repository.as_str();
+    let host = r.registry.as_deref().unwrap_or(repository);
+    let what = match r.status {
+        None => format!(
+            "the registry answered 401 unauthorized for {repository} and no credentials for {host} were found"
+        ),
+        // Credentials refused, or an anonymous token that does not cover
+        // the repository: oras-go's words say which.
+        Some(_) => format!(
+            "the registry answered 401 unauthorized for {repository} ({})",
+            r.source.message
+        ),
+    };
+    let todo = match kind {
+        None => format!(
+            "log in with `docker login {host}`, or pass --registry-config (pull also takes -u/-p)"
+        ),
+        Some("image" | "imgpkgBundle") => format!(
+            "add a secretRef to the content, log in with `docker login {host}`, or set IMGPKG_USERNAME/IMGPKG_PASSWORD (or IMGPKG_REGISTRY_HOSTNAME/USERNAME/PASSWORD)"
+        ),
+        Some(_) => format!(
+            "add a secretRef to the content, or log in with `docker login {host}`"
+        ),
+    };
+    format!("{what}; {todo}")
+}
+
 /// The one render: context first (`directory "d", content "c" (kind): `,
 /// then `layer <digest> (<media type>): `), then the cause.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, None)
+    }
+}
+
+impl Error {
+    /// [`fmt::Display`], knowing the source kind of the content the error
+    /// happened in (`None` outside a sync): what to do about a 401 depends
+    /// on it.
+    fn render(&self, f: &mut fmt::Formatter<'_>, kind: Option<&str>) -> fmt::Result {
         match self {
             Error::Content {
                 directory,
                 content,
                 source_kind,
                 source,
-            } => write!(
-                f,
-                "directory {directory:?}, content {content:?} ({source_kind}): {source}"
-            ),
+            } => {
+                write!(
+                    f,
+                    "directory {directory:?}, content {content:?} ({source_kind}): "
+                )?;
+                source.render(f, Some(source_kind))
+            }
             Error::Rollback {
                 source,
                 stuck,
                 restored,
             } => {
+                source.render(f, kind)?;
                 write!(
                     f,
-                    "{source}; rolling back the directories already swapped in failed: {}",
+                    "; rolling back the directories already swapped in failed: {}",
                     stuck.join("; ")
                 )?;
                 if !restored.is_empty() {
@@ -598,7 +643,8 @@ impl fmt::Display for Error {
                 if let Some(t) = title {
                     write!(f, " titled {t:?}")?;
                 }
-                write!(f, ": {source}")
+                f.write_str(": ")?;
+                source.render(f, kind)
             }
             Error::Config(c) => write!(f, "{c}"),
             Error::Setting { key, value, reason } => match value {
@@ -613,6 +659,9 @@ impl fmt::Display for Error {
                 }
                 if let Some(mt) = &r.media_type {
                     write!(f, " ({mt})")?;
+                }
+                if r.source.kind == ErrorKind::Unauthorized {
+                    return write!(f, ": {}", unauthorized(r, kind));
                 }
                 write!(f, ": {}", r.source.message)?;
                 // oras-go names the status in most messages ("response
@@ -813,7 +862,9 @@ mod tests {
             &e,
             &format!(
                 "fetch localhost:5000/demo/x@{LAYER} (application/vnd.oci.image.layer.v1.tar): \
-                 GET \"http://localhost:5000/v2/\": response status code 401: unauthorized"
+                 the registry answered 401 unauthorized for localhost:5000/demo/x \
+                 (GET \"http://localhost:5000/v2/\": response status code 401: unauthorized); \
+                 log in with `docker login localhost:5000`, or pass --registry-config (pull also takes -u/-p)"
             ),
             json!({
                 "kind": "registry",
@@ -829,6 +880,51 @@ mod tests {
         // A registry error about the layer already names it: no second layer context.
         let e = e.in_layer(&digest(), "application/vnd.oci.image.layer.v1.tar", None);
         assert!(matches!(e, Error::Registry(_)), "{e:?}");
+    }
+
+    #[test]
+    fn an_anonymous_401_says_what_happened_and_what_to_do_for_the_source_kind() {
+        let anonymous = || {
+            Error::registry(RegistryError {
+                operation: Operation::Resolve,
+                registry: Some("localhost:5000".into()),
+                repository: "localhost:5000/private".into(),
+                reference: Some("v1".into()),
+                media_type: None,
+                status: None,
+                source: ShimError {
+                    kind: ErrorKind::Unauthorized,
+                    message: "GET \"https://localhost:5000/v2/private/manifests/v1\": \
+                              basic credential not found"
+                        .into(),
+                    status: None,
+                },
+            })
+        };
+        let what = "resolve localhost:5000/private:v1: the registry answered 401 unauthorized \
+                    for localhost:5000/private and no credentials for localhost:5000 were found; ";
+        assert_eq!(
+            anonymous().to_string(),
+            format!(
+                "{what}log in with `docker login localhost:5000`, or pass --registry-config (pull also takes -u/-p)"
+            )
+        );
+        assert_eq!(
+            in_content(anonymous()).to_string(),
+            format!(
+                "directory \"vendor\", content \"lib\" (ociArtifact): {what}add a secretRef \
+                 to the content, or log in with `docker login localhost:5000`"
+            )
+        );
+        let image = anonymous().in_content("vendor", "img", "image").to_string();
+        assert!(
+            image.ends_with(
+                "add a secretRef to the content, log in with `docker login localhost:5000`, \
+                 or set IMGPKG_USERNAME/IMGPKG_PASSWORD (or IMGPKG_REGISTRY_HOSTNAME/USERNAME/PASSWORD)"
+            ),
+            "{image}"
+        );
+        assert!(!image.contains("basic credential not found"), "{image}");
     }
 
     #[test]

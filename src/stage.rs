@@ -472,15 +472,28 @@ pub fn fingerprint(root: &Path) -> Option<String> {
 /// `dest` at `rel`. Used to carry kept files (manual, lazy, ignorePaths)
 /// from the current tree into staging without copying their bytes.
 pub(crate) fn link_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
-    transfer_tree(src, dest, rel, true)
+    transfer_tree(src, dest, rel, true, None)
 }
 
 /// Copies the tree at `src` into `dest` at `rel` (`directory:` sources).
 pub(crate) fn copy_tree(src: &Path, dest: &Root, rel: &RelPath) -> Result<u64> {
-    transfer_tree(src, dest, rel, false)
+    transfer_tree(src, dest, rel, false, None)
 }
 
-fn transfer_tree(src: &Path, dest: &Root, rel: &RelPath, link: bool) -> Result<u64> {
+/// Copies the tree at `src` into `dest` for a `directory:` source whose path
+/// may hold directories being synced: `skip` (paths relative to `dest`) and
+/// staging directories are left out.
+pub(crate) fn copy_tree_except(src: &Path, dest: &Root, skip: &[&RelPath]) -> Result<u64> {
+    transfer_tree(src, dest, &RelPath::root(), false, Some(skip))
+}
+
+fn transfer_tree(
+    src: &Path,
+    dest: &Root,
+    rel: &RelPath,
+    link: bool,
+    skip: Option<&[&RelPath]>,
+) -> Result<u64> {
     let meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
     let ft = meta.file_type();
     if ft.is_dir() {
@@ -497,7 +510,10 @@ fn transfer_tree(src: &Path, dest: &Root, rel: &RelPath, link: bool) -> Result<u
                 .join(&name)
                 .filter(|c| c.components().len() == rel.components().len() + 1);
             let Some(child) = child else { continue };
-            total += transfer_tree(&entry.path(), dest, &child, link)?;
+            if skip.is_some_and(|s| s.contains(&&child) || name.starts_with(PREFIX)) {
+                continue;
+            }
+            total += transfer_tree(&entry.path(), dest, &child, link, skip)?;
         }
         return Ok(total);
     }

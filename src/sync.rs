@@ -6,6 +6,7 @@
 //! is the lock written. Any failure (network, digest, signature, archive,
 //! disk, Ctrl-C) leaves the previous trees and lock as they were.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,10 @@ pub struct SyncOptions {
     pub inputs: Vec<Input>,
     /// The lock file (`--lock-file`).
     pub lock_file: PathBuf,
-    /// `-d dir[=local-dir]`: only these directories (empty = all).
+    /// `-d path[=local-dir]`: only these contents (empty = all). As in
+    /// vendir, `path` is a content's directory path joined with its own
+    /// path; a directory's path alone selects all its contents. With
+    /// `local-dir`, that content is copied from a local directory.
     pub only: Vec<(String, Option<PathBuf>)>,
     /// `--locked`: pull exactly the digests in the lock.
     pub locked: bool,
@@ -291,8 +295,13 @@ pub fn sync(
     let _guard = lock_workdir(&opts.workdir, op, events)?;
     let lock_path = opts.workdir.join(&opts.lock_file);
     let directories = select(&loaded, &opts.only)?;
-    // vendir does not save the lock when a directory was overridden locally.
-    let overridden = directories.iter().any(|(_, local)| local.is_some());
+    // `-d`: only the selected contents are replaced; the rest of their
+    // directories stays (vendir's `Partial`).
+    let partial = !opts.only.is_empty();
+    // vendir does not save the lock when a content was overridden locally.
+    let overridden = directories
+        .iter()
+        .any(|s| s.local.iter().any(Option::is_some));
 
     // vendir reads the lock only for --locked and lazy: an unreadable one
     // (a merge left conflict markers in it) blocks only --locked.
@@ -318,7 +327,7 @@ pub fn sync(
                 "{}; ignored: lazy contents are fetched again{}",
                 u.reason,
                 if overridden {
-                    ", and the lock is not saved (-d dir=local-dir)"
+                    ", and the lock is not saved (-d path=local-dir)"
                 } else {
                     ", and a successful sync rewrites it"
                 }
@@ -337,7 +346,7 @@ pub fn sync(
     let cache = opts.cache_dir.as_ref().map(Cache::new);
     let jobs_of = |dirs: &[usize]| -> Vec<(usize, usize)> {
         dirs.iter()
-            .flat_map(|&d| (0..directories[d].0.contents.len()).map(move |c| (d, c)))
+            .flat_map(|&d| (0..directories[d].dir.contents.len()).map(move |c| (d, c)))
             .collect()
     };
     let memo = Memo::default();
@@ -363,10 +372,12 @@ pub fn sync(
     // recorded, and whose tree is exactly as that sync left it, is kept.
     let stamps = cache.as_ref().map(|c| TreeStamps::new(c.dir()));
     let mut kept: BTreeMap<usize, TreeStamp> = BTreeMap::new();
-    for (d, (dir, local)) in directories.iter().enumerate() {
+    for (d, selected) in directories.iter().enumerate() {
+        let dir = &*selected.dir;
         let dest = opts.workdir.join(&dir.path);
-        let stamp = match (&stamps, local) {
-            (Some(stamps), None) => stamps.read(&dest),
+        // A stamp describes a whole directory's sync, not a `-d` one.
+        let stamp = match (&stamps, partial) {
+            (Some(stamps), false) => stamps.read(&dest),
             _ => None,
         };
         let Some(stamp) = stamp else { continue };
@@ -403,7 +414,7 @@ pub fn sync(
         .collect();
     let dests: Vec<PathBuf> = directories
         .iter()
-        .map(|(dir, _)| opts.workdir.join(&dir.path))
+        .map(|s| opts.workdir.join(&s.dir.path))
         .collect();
     for &d in &fetch_dirs {
         stage::clean_stale(dests[d].parent().unwrap_or(&opts.workdir));
@@ -418,25 +429,40 @@ pub fn sync(
     )?;
     let mut stagings: BTreeMap<usize, Staging> = BTreeMap::new();
     for &d in &fetch_dirs {
-        stagings.insert(d, Staging::create(&dests[d])?);
+        let staging = Staging::create(&dests[d])?;
+        if partial {
+            let skip: Vec<RelPath> = directories[d]
+                .dir
+                .contents
+                .iter()
+                .map(|c| c.path.clone())
+                .collect();
+            seed(&dests[d], staging.root(), &skip)?;
+        }
+        stagings.insert(d, staging);
     }
     let fetch_jobs = jobs_of(&fetch_dirs);
-    let fetched = workers::run(opts.jobs, &fetch_jobs, |&(d, c)| {
-        shared
-            .job(d, c, Some(&stagings[&d]))
-            .run(&probes[&(d, c)], events)
-    })
-    .map_err(|e| {
-        if op.is_cancelled() {
-            Error::Cancelled
-        } else {
-            e
-        }
-    })?;
-    let mut results: BTreeMap<(usize, usize), (ContentReport, LockContent)> =
-        fetch_jobs.into_iter().zip(fetched).collect();
+    // A `directory:` source reading what this sync produces before it
+    // (vendir syncs in config order) runs in a later wave, from staging.
+    let reads = staged_reads(&directories, partial, &opts.workdir);
+    let mut results: BTreeMap<(usize, usize), (ContentReport, LockContent)> = BTreeMap::new();
+    for wave in waves(&fetch_jobs, &reads) {
+        let fetched = workers::run(opts.jobs, &wave, |&(d, c)| {
+            let mut job = shared.job(d, c, Some(&stagings[&d]));
+            job.staged = reads.get(&(d, c)).and_then(|r| r.source(&stagings));
+            job.run(&probes[&(d, c)], events)
+        })
+        .map_err(|e| {
+            if op.is_cancelled() {
+                Error::Cancelled
+            } else {
+                e
+            }
+        })?;
+        results.extend(wave.into_iter().zip(fetched));
+    }
     for (&d, stamp) in &kept {
-        let dir = &directories[d].0;
+        let dir = &*directories[d].dir;
         for (c, entry) in stamp.directory.contents.iter().enumerate() {
             let id = content_id(dir, &dir.contents[c]);
             if let Some(note) = match &probes[&(d, c)] {
@@ -472,19 +498,19 @@ pub fn sync(
     }
 
     // Commit every staged directory, then the lock, then the stamps.
-    let mut lock = if opts.only.is_empty() {
-        LockConfig::default()
+    let synced = directories.iter().enumerate().map(|(d, s)| LockDirectory {
+        path: s.dir.path.clone(),
+        contents: (0..s.dir.contents.len())
+            .map(|c| results[&(d, c)].1.clone())
+            .collect(),
+    });
+    let lock = if partial {
+        merge_partial(previous.clone().unwrap_or_default(), synced)
     } else {
-        previous.clone().unwrap_or_default()
+        let mut lock = LockConfig::default();
+        synced.for_each(|d| lock.merge(d));
+        lock
     };
-    for (d, (dir, _)) in directories.iter().enumerate() {
-        lock.merge(LockDirectory {
-            path: dir.path.clone(),
-            contents: (0..dir.contents.len())
-                .map(|c| results[&(d, c)].1.clone())
-                .collect(),
-        });
-    }
     // All or nothing across directories: every previous tree is kept until
     // every directory is swapped in and the lock is written; a failure on
     // the way swaps the ones already made back.
@@ -492,7 +518,7 @@ pub fn sync(
     let swapped = stage::commit_all(
         stagings
             .into_iter()
-            .map(|(d, staging)| (staging, directories[d].0.permissions))
+            .map(|(d, staging)| (staging, directories[d].dir.permissions))
             .collect(),
     )?;
     let lock_written = if overridden {
@@ -505,9 +531,9 @@ pub fn sync(
     };
     swapped.into_iter().for_each(stage::Committed::finish);
     parents.keep();
-    if let (Some(stamps), false) = (&stamps, overridden) {
+    if let (Some(stamps), false) = (&stamps, overridden || partial) {
         for d in committed {
-            let dir = &directories[d].0;
+            let dir = &*directories[d].dir;
             let directory = lock
                 .directories
                 .iter()
@@ -540,7 +566,7 @@ pub fn sync(
 
 /// What every content job shares.
 struct Shared<'a> {
-    directories: &'a [(&'a Directory, Option<PathBuf>)],
+    directories: &'a [Selected<'a>],
     loaded: &'a Loaded,
     previous: Option<&'a LockConfig>,
     opts: &'a SyncOptions,
@@ -551,14 +577,15 @@ struct Shared<'a> {
 
 impl<'a> Shared<'a> {
     fn job(&'a self, d: usize, c: usize, staging: Option<&'a Staging>) -> ContentJob<'a> {
-        let (dir, local) = &self.directories[d];
+        let selected = &self.directories[d];
         ContentJob {
             shared: self,
-            dir,
-            content: &dir.contents[c],
+            dir: &selected.dir,
+            content: &selected.dir.contents[c],
             index: c,
-            local: local.as_deref(),
+            local: selected.local[c].as_deref(),
             staging,
+            staged: None,
         }
     }
 }
@@ -633,6 +660,8 @@ struct ContentJob<'a> {
     local: Option<&'a Path>,
     /// Where the directory is being assembled (absent while probing).
     staging: Option<&'a Staging>,
+    /// A `directory:` source reading what this sync staged.
+    staged: Option<StagedSource<'a>>,
 }
 
 impl ContentJob<'_> {
@@ -659,10 +688,13 @@ impl ContentJob<'_> {
     }
 
     fn source(&self) -> Box<dyn fetch::Source + '_> {
-        match self.local {
-            // -d dir=local-dir: the directory comes from a local path.
-            Some(local) => fetch::directory_source(local.to_str().unwrap_or_default()),
-            None => fetch::source_for(self.content),
+        match (self.local, &self.staged) {
+            // -d path=local-dir: the content comes from a local path.
+            (Some(local), _) => fetch::directory_source(local.to_str().unwrap_or_default(), &[]),
+            (None, Some(staged)) => {
+                fetch::directory_source(staged.read.to_str().unwrap_or_default(), &staged.overlays)
+            }
+            (None, None) => fetch::source_for(self.content),
         }
     }
 
@@ -803,10 +835,22 @@ impl ContentJob<'_> {
                 _ => None,
             };
             let ctx = self.context(pinned, &progress);
-            let fetched = self
+            if let Some(staged) = &self.staged {
+                if staged.overlays.is_empty() && !staged.read.is_dir() {
+                    return Err(self.wrap(Error::setting(
+                        "directory.path",
+                        Some(staged.path),
+                        "not a directory in what this sync produced before this content",
+                    )));
+                }
+            }
+            let mut fetched = self
                 .source()
                 .fetch(&ctx, &scratch)
                 .map_err(|e| self.wrap(e))?;
+            if let Some(staged) = &self.staged {
+                fetched.summary = format!("directory {} (as synced just before)", staged.path);
+            }
             for w in &fetched.warnings {
                 events(Event::Warning {
                     id: &id,
@@ -879,51 +923,340 @@ fn pins_of(entry: &LockContent) -> config::Pins<'_> {
     pins
 }
 
-/// The directories to sync, with their `-d` local overrides.
-fn select<'a>(
-    loaded: &'a Loaded,
-    only: &[(String, Option<PathBuf>)],
-) -> Result<Vec<(&'a Directory, Option<PathBuf>)>> {
+/// A directory this sync fetches into: the config's, or with `-d` only
+/// the selected contents (vendir's `Config.Subset`).
+struct Selected<'a> {
+    dir: Cow<'a, Directory>,
+    /// Per content: `-d path=local-dir` takes it from this local directory
+    /// (vendir's `UseDirectory`).
+    local: Vec<Option<PathBuf>>,
+}
+
+/// The contents to sync. `-d path` names a content as vendir does: its
+/// directory's path joined with its own (`vendor` + `a` is `vendor/a`).
+/// A directory's path names all its contents where no content is called
+/// that (an extension; vendir refuses it). `-d path=local-dir` replaces the
+/// content's source with that local directory and, as vendir, drops its
+/// `newRootPath` and `permissions` (include/exclude/ignore/legal/lazy stay).
+fn select<'a>(loaded: &'a Loaded, only: &[(String, Option<PathBuf>)]) -> Result<Vec<Selected<'a>>> {
+    let dirs = &loaded.config.directories;
     if only.is_empty() {
-        return Ok(loaded
-            .config
-            .directories
+        return Ok(dirs
             .iter()
-            .map(|d| (d, None))
+            .map(|d| Selected {
+                dir: Cow::Borrowed(d),
+                local: vec![None; d.contents.len()],
+            })
             .collect());
     }
-    only.iter()
-        .map(|(path, local)| {
-            let want = config::normalize_directory_path(path);
-            loaded
-                .config
-                .directories
-                .iter()
-                .find(|d| d.path == want)
-                .map(|d| (d, local.clone()))
-                .ok_or_else(|| {
-                    let known: Vec<&str> = loaded
-                        .config
-                        .directories
-                        .iter()
-                        .map(|d| d.path.as_str())
-                        .collect();
-                    Error::setting(
+    let known = || -> String {
+        let ids: Vec<String> = dirs
+            .iter()
+            .flat_map(|d| d.contents.iter().map(move |c| content_id(d, c)))
+            .collect();
+        ids.join(", ")
+    };
+    let mut chosen: BTreeMap<(usize, usize), Option<PathBuf>> = BTreeMap::new();
+    for (path, local) in only {
+        let want = config::normalize_directory_path(path);
+        let named: Vec<(usize, usize)> = dirs
+            .iter()
+            .enumerate()
+            .flat_map(|(d, dir)| {
+                dir.contents
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| content_id(dir, c) == want)
+                    .map(move |(c, _)| (d, c))
+            })
+            .collect();
+        let named = match (named.is_empty(), local) {
+            (false, _) => named,
+            (true, None) => match dirs.iter().position(|d| d.path == want) {
+                Some(d) => (0..dirs[d].contents.len()).map(|c| (d, c)).collect(),
+                None => {
+                    return Err(Error::setting(
                         "-d",
                         Some(path),
                         format!(
-                            "no such directory in the config (have: {})",
-                            known.join(", ")
+                            "no content or directory in the config has this path (contents: {})",
+                            known()
                         ),
-                    )
+                    ))
+                }
+            },
+            (true, Some(_)) => {
+                return Err(Error::setting(
+                    "-d",
+                    Some(path),
+                    format!(
+                        "PATH=LOCAL-DIR replaces one content, and no content has this path \
+                         (contents: {})",
+                        known()
+                    ),
+                ))
+            }
+        };
+        for key in named {
+            let slot = chosen.entry(key).or_default();
+            if local.is_some() {
+                slot.clone_from(local);
+            }
+        }
+    }
+    Ok(dirs
+        .iter()
+        .enumerate()
+        .filter_map(|(d, dir)| {
+            let picked: Vec<(&Content, &Option<PathBuf>)> = dir
+                .contents
+                .iter()
+                .enumerate()
+                .filter_map(|(c, content)| chosen.get(&(d, c)).map(|l| (content, l)))
+                .collect();
+            if picked.is_empty() {
+                return None;
+            }
+            let mut subset = Directory::clone(dir);
+            subset.contents = picked
+                .iter()
+                .map(|(content, local)| {
+                    let mut content = (*content).clone();
+                    if local.is_some() {
+                        content.new_root_path = None;
+                        content.permissions = None;
+                    }
+                    content
                 })
+                .collect();
+            Some(Selected {
+                dir: Cow::Owned(subset),
+                local: picked.into_iter().map(|(_, l)| l.clone()).collect(),
+            })
         })
-        .collect()
+        .collect())
+}
+
+/// `-d`: the directory's current tree goes into its staging except the
+/// selected contents' paths, so the swap replaces only those and keeps the
+/// rest, as vendir's `PartialRepace` does.
+fn seed(current: &Path, root: &extract::Root, skip: &[RelPath]) -> Result<()> {
+    if skip.iter().any(RelPath::is_root) || !current.is_dir() {
+        return Ok(());
+    }
+    seed_dir(current, root, &RelPath::root(), skip)
+}
+
+fn seed_dir(src: &Path, root: &extract::Root, rel: &RelPath, skip: &[RelPath]) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(src)
+        .map_err(|e| Error::io(src, e))?
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io(src, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(child) = rel
+            .join(&name)
+            .filter(|c| c.components().len() == rel.components().len() + 1)
+        else {
+            continue;
+        };
+        if skip.contains(&child) {
+            continue;
+        }
+        let is_dir = entry
+            .file_type()
+            .map_err(|e| Error::io(entry.path(), e))?
+            .is_dir();
+        if is_dir && skip.iter().any(|s| s.starts_with(&child)) {
+            root.create_dir(&child, 0o755)
+                .map_err(|e| Error::io(entry.path(), e))?;
+            seed_dir(&entry.path(), root, &child, skip)?;
+        } else {
+            link_tree(&entry.path(), root, &child)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `directory:` source whose path meets what this sync replaces before
+/// that content runs: vendir syncs in config order and moves each directory
+/// (with `-d`, each content) into place as it goes, so such a source reads
+/// fresh output; everything else it reads from disk as it was.
+struct StagedRead {
+    /// The path lies inside directory `.0`'s replaced part, at `.1`.
+    inside: Option<(usize, RelPath)>,
+    /// Or the path holds replaced parts: (where inside the path, the
+    /// directory, where inside it).
+    overlays: Vec<(RelPath, usize, RelPath)>,
+    /// The jobs that must have finished.
+    after: Vec<(usize, usize)>,
+    /// `directory.path` as configured.
+    path: String,
+}
+
+/// What a [`ContentJob`] reads for a [`StagedRead`].
+struct StagedSource<'a> {
+    /// The path to read (staged, or the configured one with overlays).
+    read: PathBuf,
+    overlays: Vec<(RelPath, PathBuf)>,
+    /// `directory.path` as configured.
+    path: &'a str,
+}
+
+impl StagedRead {
+    /// Directories kept as they are (not staged) are read from disk.
+    fn source<'a>(&'a self, stagings: &BTreeMap<usize, Staging>) -> Option<StagedSource<'a>> {
+        let staged = |d: usize, rel: &RelPath| Some(rel.to_path(stagings.get(&d)?.root().path()));
+        let overlays: Vec<(RelPath, PathBuf)> = self
+            .overlays
+            .iter()
+            .filter_map(|(at, d, rel)| Some((at.clone(), staged(*d, rel)?)))
+            .collect();
+        let read = match &self.inside {
+            Some((d, rel)) => staged(*d, rel)?,
+            None if overlays.is_empty() => return None,
+            None => PathBuf::from(&self.path),
+        };
+        Some(StagedSource {
+            read,
+            overlays,
+            path: &self.path,
+        })
+    }
+}
+
+fn staged_reads(
+    directories: &[Selected<'_>],
+    partial: bool,
+    workdir: &Path,
+) -> BTreeMap<(usize, usize), StagedRead> {
+    let base = std::path::absolute(workdir).unwrap_or_else(|_| workdir.to_path_buf());
+    let abs = |p: &str| crate::relpath::clean_absolute(&base.join(p));
+    // `b` relative to `a`, when `b` is `a` or lies beneath it.
+    let beneath = |a: &Path, b: &Path| -> Option<RelPath> {
+        let rest = b.strip_prefix(a).ok()?;
+        if rest.as_os_str().is_empty() {
+            return Some(RelPath::root());
+        }
+        RelPath::normalize(rest.to_str()?)
+    };
+    let mut reads = BTreeMap::new();
+    for (d, reader) in directories.iter().enumerate() {
+        for (c, content) in reader.dir.contents.iter().enumerate() {
+            let SourceConfig::Directory { path } = &content.source else {
+                continue;
+            };
+            if reader.local[c].is_some() {
+                continue;
+            }
+            let wanted = abs(path);
+            let mut read = StagedRead {
+                inside: None,
+                overlays: Vec::new(),
+                after: Vec::new(),
+                path: path.clone(),
+            };
+            // What was replaced before (d, c): whole directories, or with -d
+            // single contents.
+            for (j, s) in directories[..=d].iter().enumerate() {
+                let units: Vec<(RelPath, Vec<(usize, usize)>)> = if partial {
+                    (0..s.dir.contents.len())
+                        .filter(|&i| (j, i) < (d, c))
+                        .map(|i| (s.dir.contents[i].path.clone(), vec![(j, i)]))
+                        .collect()
+                } else if j < d {
+                    let all = (0..s.dir.contents.len()).map(|i| (j, i)).collect();
+                    vec![(RelPath::root(), all)]
+                } else {
+                    Vec::new()
+                };
+                for (unit, after) in units {
+                    let root = unit.to_path(&abs(&s.dir.path));
+                    if let Some(rel) = beneath(&root, &wanted) {
+                        read.inside = unit.join(&rel.to_string()).map(|r| (j, r));
+                    } else if let Some(at) = beneath(&wanted, &root) {
+                        read.overlays.push((at, j, unit.clone()));
+                    } else {
+                        continue;
+                    }
+                    read.after.extend(after);
+                }
+            }
+            if read.inside.is_some() || !read.overlays.is_empty() {
+                reads.insert((d, c), read);
+            }
+        }
+    }
+    reads
+}
+
+/// `jobs` in waves: each job runs after the jobs it reads from (which
+/// always come earlier in config order).
+fn waves(
+    jobs: &[(usize, usize)],
+    reads: &BTreeMap<(usize, usize), StagedRead>,
+) -> Vec<Vec<(usize, usize)>> {
+    let mut level: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    let mut out: Vec<Vec<(usize, usize)>> = Vec::new();
+    for &job in jobs {
+        let l = reads.get(&job).map_or(0, |r| {
+            r.after
+                .iter()
+                .filter_map(|a| level.get(a))
+                .map(|l| l + 1)
+                .max()
+                .unwrap_or(0)
+        });
+        level.insert(job, l);
+        if out.len() <= l {
+            out.resize(l + 1, Vec::new());
+        }
+        out[l].push(job);
+    }
+    out
+}
+
+/// `-d`: the synced entries go into the previous lock as vendir's
+/// `LockConfig.Merge` puts them: a content whose joined path is in the lock
+/// is replaced there, else appended to its directory's entry, else (judged
+/// by the directory's last content, as vendir does) the directory is
+/// appended whole.
+fn merge_partial(mut lock: LockConfig, synced: impl Iterator<Item = LockDirectory>) -> LockConfig {
+    let joined =
+        |dir: &str, content: &str| config::normalize_directory_path(&format!("{dir}/{content}"));
+    for dir in synced {
+        let mut placed = false;
+        for content in &dir.contents {
+            let want = joined(&dir.path, &content.path);
+            placed = false;
+            'find: for existing in &mut lock.directories {
+                for slot in &mut existing.contents {
+                    if joined(&existing.path, &slot.path) == want {
+                        *slot = content.clone();
+                        placed = true;
+                        break 'find;
+                    }
+                }
+            }
+            if placed {
+                continue;
+            }
+            if let Some(existing) = lock.directories.iter_mut().find(|d| d.path == dir.path) {
+                existing.contents.push(content.clone());
+                placed = true;
+            }
+        }
+        if !placed {
+            lock.directories.push(dir);
+        }
+    }
+    lock
 }
 
 /// `--locked` needs an entry for every content.
 fn check_locked(
-    directories: &[(&Directory, Option<PathBuf>)],
+    directories: &[Selected<'_>],
     lock: Option<&LockConfig>,
     path: &Path,
 ) -> Result<()> {
@@ -932,7 +1265,8 @@ fn check_locked(
         line: None,
         message: "--locked: the lock file does not exist; run sync without --locked first".into(),
     })?;
-    for (dir, _) in directories {
+    for selected in directories {
+        let dir = &selected.dir;
         for c in &dir.contents {
             let entry = lock.content(&dir.path, &c.path.to_string());
             let ok = entry.is_some_and(|e| e.source_kind() == Some(c.source.kind()));

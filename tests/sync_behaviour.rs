@@ -548,3 +548,61 @@ fn an_empty_lock_is_rewritten_by_a_plain_sync_and_refused_by_locked() {
         vec![format!("{}/empty-lock@{digest}", r.host())]
     );
 }
+
+#[test]
+fn an_anonymous_pull_from_a_registry_needing_credentials_says_401_and_what_to_do() {
+    let r = Registry::start_secure();
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("secret.txt"), "behind auth\n").unwrap();
+    oras_push_in(
+        &r,
+        src.path(),
+        &[],
+        &r.reference("private", "v1"),
+        &["secret.txt"],
+    );
+    let repository = format!("{}/private", r.host());
+    let run_with = |content: String| {
+        let w = Work::new();
+        w.config(&config_yaml(&[dir_yaml("vendor/x", &[content])], ""));
+        let mut cmd = w.cmd(&[]);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("IMGPKG_") {
+                cmd.env_remove(k);
+            }
+        }
+        let out = run(&mut cmd);
+        assert_eq!(out.code(), Some(1), "{out:?}");
+        assert!(
+            !out.stderr.contains("basic credential not found"),
+            "oras-go's words instead of what happened:\n{out:?}"
+        );
+        assert_contains(
+            &out,
+            &[
+                &format!("401 unauthorized for {repository}"),
+                "secretRef",
+                &format!("docker login {}", r.host()),
+            ],
+        );
+        assert!(!w.dir.join("vendor/x").exists(), "{out:?}");
+        out
+    };
+
+    // ociArtifact: a secretRef or the docker config; imgpkg's variables do not apply.
+    let out = run_with(oci_yaml(
+        ".",
+        &repository,
+        Some("v1"),
+        &["dangerousSkipTLSVerify: true"],
+        &[],
+    ));
+    assert!(!out.stderr.contains("IMGPKG_"), "{out:?}");
+
+    // image: imgpkg's variables too.
+    let out = run_with(format!(
+        "  - path: .\n    image:\n      url: {}\n      dangerousSkipTLSVerify: true\n",
+        r.reference("private", "v1")
+    ));
+    assert_contains(&out, &["IMGPKG_USERNAME"]);
+}

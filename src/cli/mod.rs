@@ -186,13 +186,20 @@ fn json_error(e: &anyhow::Error, cancelled: bool) -> String {
 }
 
 /// `outer: inner: innermost`, skipping causes already in the outer text.
+/// A [`vendoras::Error`] renders its own chain (src/error.rs), so the
+/// causes beneath it are not repeated (a 401 replaces oras-go's words).
 fn chain(e: &anyhow::Error) -> String {
-    let mut out = e.to_string();
-    for cause in e.chain().skip(1) {
+    let mut out = String::new();
+    for cause in e.chain() {
         let c = cause.to_string();
         if !out.contains(&c) {
-            out.push_str(": ");
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
             out.push_str(&c);
+        }
+        if cause.is::<vendoras::Error>() {
+            break;
         }
     }
     out

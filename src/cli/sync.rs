@@ -21,7 +21,7 @@ pub struct SyncArgs {
     /// Lock file
     #[arg(long, default_value = "vendir.lock.yml")]
     lock_file: PathBuf,
-    /// Sync only this directory; `dir=local-dir` takes it from a local directory (lock not saved)
+    /// Sync only this content (its directory's path joined with its path); `path=local-dir` takes it from a local directory (lock not saved)
     #[arg(short = 'd', long = "directory")]
     directories: Vec<String>,
     /// Pull exactly what the lock file records
@@ -107,7 +107,7 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
         .directories
         .iter()
         .map(|d| match d.split_once('=') {
-            Some((dir, local)) => (dir.to_string(), Some(PathBuf::from(local))),
+            Some((dir, local)) => (dir.to_string(), Some(expand_home(local))),
             None => (d.clone(), None),
         })
         .collect();
@@ -238,4 +238,13 @@ fn line(r: &sync::ContentReport) -> String {
         "{}: {} ({} files, {} bytes downloaded, {:.2}s)",
         r.path, r.reference, r.files, r.bytes, r.seconds
     )
+}
+
+/// `~` at the start of a `-d` local directory is the home directory, as
+/// in vendir (which does not support `~user`).
+fn expand_home(local: &str) -> PathBuf {
+    match (local.strip_prefix('~'), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest.trim_start_matches('/')),
+        _ => PathBuf::from(local),
+    }
 }

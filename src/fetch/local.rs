@@ -9,7 +9,7 @@ use crate::config::{Inline as InlineConfig, InlineFrom};
 use crate::error::{Error, Result};
 use crate::extract::{RelPath, Root};
 use crate::lock::{Empty, LockContent};
-use crate::stage::copy_tree;
+use crate::stage::{copy_tree, copy_tree_except};
 
 /// `manual: {}` whose path does not exist yet: an empty directory. (What is
 /// there is kept by the sync itself, file or directory, without a fetch.)
@@ -31,19 +31,31 @@ impl Source for Manual {
 /// `directory: {path}`: a copy of a local directory.
 pub struct Directory<'a> {
     pub path: &'a str,
+    /// Subtrees of `path` this sync already replaced: (where inside `path`,
+    /// the staged tree to read instead). vendir would find them in place.
+    pub overlays: &'a [(RelPath, std::path::PathBuf)],
 }
 
 impl Source for Directory<'_> {
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
         let src = ctx.workdir.join(self.path);
-        if !src.is_dir() {
+        if !src.is_dir() && self.overlays.is_empty() {
             return Err(Error::setting(
                 "directory.path",
                 Some(&src.display().to_string()),
                 "not a directory",
             ));
         }
-        let bytes = copy_tree(&src, dest, &RelPath::root())?;
+        let skip: Vec<&RelPath> = self.overlays.iter().map(|(rel, _)| rel).collect();
+        let mut bytes = 0;
+        if src.is_dir() {
+            bytes += copy_tree_except(&src, dest, &skip)?;
+        }
+        for (rel, staged) in self.overlays {
+            if staged.is_dir() {
+                bytes += copy_tree(staged, dest, rel)?;
+            }
+        }
         Ok(Fetched {
             lock: LockContent {
                 directory: Some(Empty {}),

@@ -206,7 +206,10 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
             permissions: content.permissions,
         }),
         SourceConfig::Manual => Box::new(local::Manual),
-        SourceConfig::Directory { path } => Box::new(local::Directory { path }),
+        SourceConfig::Directory { path } => Box::new(local::Directory {
+            path,
+            overlays: &[],
+        }),
         SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
         SourceConfig::HelmChart(cfg) => Box::new(helm::HelmSource {
             cfg,
@@ -235,7 +238,12 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
     }
 }
 
-/// A `directory` source for a local path (`sync -d dir=local-dir`).
-pub fn directory_source(path: &str) -> Box<dyn Source + '_> {
-    Box::new(local::Directory { path })
+/// A `directory` source for a local path (`sync -d path=local-dir`, or a
+/// path this sync staged). `overlays` are subtrees of `path` to read from
+/// elsewhere (what this sync already staged for them).
+pub fn directory_source<'a>(
+    path: &'a str,
+    overlays: &'a [(crate::extract::RelPath, std::path::PathBuf)],
+) -> Box<dyn Source + 'a> {
+    Box::new(local::Directory { path, overlays })
 }
