@@ -71,6 +71,7 @@ pub(crate) mod http;
 pub mod lock;
 pub mod oci;
 pub mod pull;
+pub(crate) mod redact;
 pub mod reference;
 pub mod registry;
 pub(crate) mod relpath;

@@ -612,7 +612,7 @@ fn http(
             &up,
             format!(
                 "{up} `{}` must be an http:// or https:// URL{}",
-                crate::http::redact_url(&url),
+                crate::redact::redact_url(&url),
                 if nested {
                     " (`{tag}` is replaced by the release's tag)"
                 } else {
