@@ -1111,7 +1111,7 @@ fn registry_image(
         None => None,
         Some(ts) => {
             let tp = p.k("tagSelection");
-            let written = crate::fetch::image::split_reference(&reference);
+            let written = crate::reference::split_reference(&reference);
             if written.tag.is_some() || written.digest.is_some() {
                 return Err(doc.err_key(
                     &tp,
