@@ -76,6 +76,7 @@ pub mod reference;
 pub mod registry;
 pub(crate) mod relpath;
 pub(crate) mod resolve;
+pub(crate) mod semver_range;
 pub(crate) mod stage;
 pub mod sync;
 pub mod verify;

@@ -693,7 +693,7 @@ fn github_release(
             )
         })?;
         let constraints = nonempty(doc, Some(semver.constraints), &cp)?.unwrap_or_default();
-        crate::resolve::Range::parse(&constraints)
+        crate::semver_range::Range::parse(&constraints)
             .map_err(|e| doc.err(&cp, format!("{cp}: {e}")))?;
         chosen.push((
             "tagSelection",
@@ -1010,7 +1010,7 @@ fn git(doc: &Doc<'_>, g: GitInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Git, 
             };
             let cp = sp.k("constraints");
             let constraints = required(doc, semver.constraints, &cp)?;
-            if let Err(e) = crate::resolve::Range::parse(&constraints) {
+            if let Err(e) = crate::semver_range::Range::parse(&constraints) {
                 return Err(doc.err(&cp, format!("{cp}: {e}")));
             }
             GitRef::Semver {
