@@ -48,6 +48,7 @@
 mod error;
 mod input;
 mod model;
+mod signers;
 mod validate;
 mod yaml;
 
@@ -55,6 +56,7 @@ use std::collections::BTreeMap;
 
 pub use error::ConfigError;
 pub use model::*;
+pub use signers::{Keyless, Matcher, Signers, SignersError};
 pub(crate) use validate::normalize_directory_path;
 pub use validate::PathRules;
 

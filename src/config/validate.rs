@@ -13,9 +13,9 @@ use super::input::{
     OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
 };
 use super::model::*;
+use super::signers::{Signers, SignersError};
 use super::yaml::{DeError, DeErrorKind, KeyPath, Pos, Seen, Value};
 use crate::relpath::{clean_absolute, resolve, RelPath};
-use crate::verify::{Signers, SignersError};
 
 /// Where managed paths (directory paths) may point.
 #[derive(Debug, Clone, PartialEq, Eq)]
