@@ -41,7 +41,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 use crate::digest::Digest;
 pub use crate::ffi::{ErrorKind, ShimError};
 

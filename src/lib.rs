@@ -60,6 +60,7 @@
 
 pub(crate) mod cache;
 pub mod config;
+pub(crate) mod config_error;
 pub mod digest;
 pub mod error;
 pub(crate) mod extract;
