@@ -26,8 +26,8 @@
 //! be parsed (validation locates its own errors in it), and
 //! `with_deserializer_*` reads a single document where a config file has
 //! several. What would go is the `De` walk and `WithKind` (about 650
-//! lines); the price is
-//! wrong positions and missing warnings in `contents`, so it stays.
+//! lines); the price is wrong positions and missing warnings in
+//! `contents`, so it stays.
 
 use std::cell::RefCell;
 use std::fmt;
