@@ -402,9 +402,10 @@ mod tests {
         let first = layer("a", "b");
         apply_layer(&first[..], Compression::None, &root, &opts, &mut totals).unwrap();
         let second = layer("c", "d");
-        let err = apply_layer(&second[..], Compression::None, &root, &opts, &mut totals)
-            .err()
-            .expect("a fourth entry over a limit of three");
+        let Err(err) = apply_layer(&second[..], Compression::None, &root, &opts, &mut totals)
+        else {
+            panic!("a fourth entry passed a limit of three");
+        };
         assert_eq!(err.entry, "d");
         assert_eq!(
             err.reason,
