@@ -1,9 +1,8 @@
 //! Choosing what to pull: a tag, a digest, or the highest tag matching a
 //! vendir `tagSelection.semver` constraint.
 //!
-//! Constraint syntax is vendir's (blang/semver ranges): comparators
-//! `=`, `!=`, `>`, `>=`, `<`, `<=` (bare versions mean `=`) joined by spaces
-//! (AND) and `||` (OR). Tags may carry a `v` prefix. Prereleases are
+//! Constraint syntax is vendir's (blang/semver ranges, parsed in
+//! `crate::semver_range`). Tags may carry a `v` prefix. Prereleases are
 //! ignored unless `prereleases` is set; with identifiers, only prereleases
 //! that contain one of them count.
 
