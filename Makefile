@@ -104,6 +104,8 @@ test: tools
 	cd go && go vet ./...
 
 lint: check-bindings
+	python3 scripts/check-layers.py --self-test
+	python3 scripts/check-layers.py
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked

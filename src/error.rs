@@ -41,7 +41,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 use crate::digest::Digest;
 pub use crate::ffi::{ErrorKind, ShimError};
 
@@ -521,7 +521,7 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpError {
-    /// The URL asked for, redacted (`crate::http::redact_url`).
+    /// The URL asked for, redacted (`crate::redact::redact_url`).
     pub url: String,
     /// The HTTP status, when the server answered.
     pub status: Option<u16>,

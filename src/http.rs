@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, HttpError, Result};
 use crate::ffi::{self, Op, ShimError};
+use crate::redact::redact_url;
 use crate::registry::DEFAULT_STALL_TIMEOUT;
 
 /// The default bound on a response body (the caller may lower or raise it).
@@ -385,19 +386,6 @@ fn shim_error(url: &str, e: ShimError) -> Error {
     }))
 }
 
-/// `url` without userinfo, query or fragment: what messages may show.
-pub fn redact_url(url: &str) -> String {
-    let (base, _) = url.split_once(['?', '#']).unwrap_or((url, ""));
-    match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
-        }
-        None => base.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,16 +537,5 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("ghp_abc"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn urls_are_redacted() {
-        for (url, want) in [
-            ("https://u:p@h:1/a/b?x=1#f", "https://h:1/a/b"),
-            ("http://h/a", "http://h/a"),
-            ("http://h", "http://h"),
-        ] {
-            assert_eq!(redact_url(url), want);
-        }
     }
 }

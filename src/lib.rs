@@ -60,6 +60,7 @@
 
 pub(crate) mod cache;
 pub mod config;
+pub(crate) mod config_error;
 pub mod digest;
 pub mod error;
 pub(crate) mod extract;
@@ -72,10 +73,12 @@ pub(crate) mod http;
 pub mod lock;
 pub mod oci;
 pub mod pull;
+pub(crate) mod redact;
 pub mod reference;
 pub mod registry;
 pub(crate) mod relpath;
 pub(crate) mod resolve;
+pub(crate) mod semver_range;
 pub(crate) mod stage;
 pub mod sync;
 pub mod verify;

@@ -145,6 +145,46 @@ pub fn split_layout_reference(raw: &str) -> Result<(String, Option<String>), Inv
     Ok((path.to_string(), object.filter(|o| !o.is_empty())))
 }
 
+/// A reference split as vendir guesses it (`GuessedRefParts`): the
+/// repository as written, then an optional `:tag`, then `@digest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WrittenRef {
+    /// Everything before the tag and digest.
+    pub repository: String,
+    /// The tag, without `:`.
+    pub tag: Option<String>,
+    /// The digest, without `@`.
+    pub digest: Option<String>,
+}
+
+/// Splits `repo[:tag][@digest]` keeping the repository's spelling.
+pub(crate) fn split_reference(s: &str) -> WrittenRef {
+    let (rest, digest) = match s.rsplit_once('@') {
+        Some((r, d)) => (r, Some(d.to_string())),
+        None => (s, None),
+    };
+    let last = rest.rfind('/').map_or(0, |i| i + 1);
+    let (repository, tag) = match rest[last..].rfind(':') {
+        Some(i)
+            if rest[last + i + 1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                && i + 1 < rest.len() - last =>
+        {
+            (
+                rest[..last + i].to_string(),
+                Some(rest[last + i + 1..].to_string()),
+            )
+        }
+        _ => (rest.to_string(), None),
+    };
+    WrittenRef {
+        repository,
+        tag,
+        digest,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +231,29 @@ mod tests {
         );
         assert_eq!(split_layout_reference("dir").unwrap(), ("dir".into(), None));
         assert!(split_layout_reference(":v1").is_err());
+    }
+
+    #[test]
+    fn references_split_as_vendir_guesses_them() {
+        let s = |r: &str| {
+            let w = split_reference(r);
+            (w.repository, w.tag, w.digest)
+        };
+        assert_eq!(
+            s("127.0.0.1:5000/a/b"),
+            ("127.0.0.1:5000/a/b".into(), None, None)
+        );
+        assert_eq!(
+            s("127.0.0.1:5000/a/b:v1"),
+            ("127.0.0.1:5000/a/b".into(), Some("v1".into()), None)
+        );
+        assert_eq!(
+            s("r.io/a@sha256:00"),
+            ("r.io/a".into(), None, Some("sha256:00".into()))
+        );
+        assert_eq!(
+            s("r.io/a:v1@sha256:00"),
+            ("r.io/a".into(), Some("v1".into()), Some("sha256:00".into()))
+        );
     }
 }

@@ -1,103 +1,13 @@
 //! Choosing what to pull: a tag, a digest, or the highest tag matching a
 //! vendir `tagSelection.semver` constraint.
 //!
-//! Constraint syntax is vendir's (blang/semver ranges): comparators
-//! `=`, `!=`, `>`, `>=`, `<`, `<=` (bare versions mean `=`) joined by spaces
-//! (AND) and `||` (OR). Tags may carry a `v` prefix. Prereleases are
+//! Constraint syntax is vendir's (blang/semver ranges, parsed in
+//! `crate::semver_range`). Tags may carry a `v` prefix. Prereleases are
 //! ignored unless `prereleases` is set; with identifiers, only prereleases
 //! that contain one of them count.
 
-use semver::Version;
-
 use crate::error::{Error, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Eq,
-    Ne,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-/// A parsed semver range.
-#[derive(Debug, Clone)]
-pub struct Range {
-    any_of: Vec<Vec<(Op, Version)>>,
-}
-
-fn parse_version(s: &str) -> Option<Version> {
-    let s = s.strip_prefix('v').unwrap_or(s);
-    Version::parse(s).ok().or_else(|| {
-        // Relaxed like vendir: "1.2" → 1.2.0, "1" → 1.0.0.
-        let (core, rest) = s.split_at(s.find(['-', '+']).unwrap_or(s.len()));
-        let parts: Vec<&str> = core.split('.').collect();
-        if parts.is_empty()
-            || parts.len() > 2
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return None;
-        }
-        let full = format!("{}.{}.0{rest}", parts[0], parts.get(1).unwrap_or(&"0"));
-        let full = if parts.len() == 1 {
-            format!("{}.0.0{rest}", parts[0])
-        } else {
-            full
-        };
-        Version::parse(&full).ok()
-    })
-}
-
-impl Range {
-    /// Parses a constraint such as `>=1.2.0 <2.0.0 || 3.0.0`.
-    pub fn parse(constraints: &str) -> Result<Range> {
-        let bad =
-            |why: String| Error::setting("tagSelection.semver.constraints", Some(constraints), why);
-        let mut any_of = Vec::new();
-        for alternative in constraints.split("||") {
-            let mut all = Vec::new();
-            for token in alternative.split([' ', ',']).filter(|t| !t.is_empty()) {
-                let (op, rest) = [
-                    (">=", Op::Ge),
-                    ("<=", Op::Le),
-                    ("!=", Op::Ne),
-                    ("==", Op::Eq),
-                    (">", Op::Gt),
-                    ("<", Op::Lt),
-                    ("=", Op::Eq),
-                ]
-                .iter()
-                .find_map(|(p, op)| token.strip_prefix(p).map(|r| (*op, r)))
-                .unwrap_or((Op::Eq, token));
-                let v = parse_version(rest.trim())
-                    .ok_or_else(|| bad(format!("{token:?} is not a comparator with a version")))?;
-                all.push((op, v));
-            }
-            if all.is_empty() {
-                return Err(bad("empty alternative".into()));
-            }
-            any_of.push(all);
-        }
-        Ok(Range { any_of })
-    }
-
-    /// Whether `v` satisfies the range.
-    pub fn matches(&self, v: &Version) -> bool {
-        self.any_of.iter().any(|all| {
-            all.iter().all(|(op, c)| match op {
-                Op::Eq => v == c,
-                Op::Ne => v != c,
-                Op::Gt => v > c,
-                Op::Ge => v >= c,
-                Op::Lt => v < c,
-                Op::Le => v <= c,
-            })
-        })
-    }
-}
+use crate::semver_range::{parse_version, Range, RangeError};
 
 /// Picks the highest tag matching `constraints`. `prereleases` is `None`
 /// to exclude prereleases, `Some(&[])` to allow any, or identifiers to
@@ -107,7 +17,8 @@ pub fn select_tag(
     constraints: &str,
     prereleases: Option<&[String]>,
 ) -> Result<String> {
-    let range = Range::parse(constraints)?;
+    let range = Range::parse(constraints)
+        .map_err(|e: RangeError| Error::setting(RangeError::KEY, Some(&e.constraints), e.reason))?;
     let best = tags
         .iter()
         .filter_map(|t| parse_version(t).map(|v| (v, t)))

@@ -374,6 +374,27 @@ fn tamper_payload(b: &mut Value) {
     b["dsseEnvelope"]["payload"] = json!(b64_encode(changed.as_bytes()));
 }
 
+/// `scratch@digest` copied to `repo:v1`, with `bundle` attached after its
+/// payload (`what` = "payload") or else its signature was tampered with.
+fn copy_with_tampered_bundle(f: &Fixture, repo: &str, digest: &str, bundle: &Value, what: &str) {
+    f.copy(
+        &format!("{}@{digest}", f.repo("scratch")),
+        &format!("{}:v1", f.repo(repo)),
+    );
+    let mut b = bundle.clone();
+    if what == "payload" {
+        tamper_payload(&mut b);
+    } else {
+        let sig = b["dsseEnvelope"]["signatures"][0]["sig"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        b["dsseEnvelope"]["signatures"][0]["sig"] = json!(b64_flip(&sig));
+    }
+    assert_ne!(&b, bundle);
+    f.attach_bundle(repo, digest, &serde_json::to_vec(&b).unwrap());
+}
+
 // ---------------------------------------------------------------------------------------
 // Key-based, cosign-made signatures (cosign verify must agree)
 // ---------------------------------------------------------------------------------------
@@ -565,22 +586,7 @@ fn key_tampered_payload_and_signature_fail_like_cosign() {
         ("tampered-payload", "payload"),
         ("tampered-signature", "signature"),
     ] {
-        f.copy(
-            &format!("{}@{d}", f.repo("scratch")),
-            &format!("{}:v1", f.repo(repo)),
-        );
-        let mut b = bundle.clone();
-        if what == "payload" {
-            tamper_payload(&mut b);
-        } else {
-            let sig = b["dsseEnvelope"]["signatures"][0]["sig"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            b["dsseEnvelope"]["signatures"][0]["sig"] = json!(b64_flip(&sig));
-        }
-        assert_ne!(b, bundle);
-        f.attach_bundle(repo, &d, &serde_json::to_vec(&b).unwrap());
+        copy_with_tampered_bundle(&f, repo, &d, &bundle, what);
         let v = f.both("right", &format!("{}:v1", f.repo(repo)), false);
         assert_stderr(&v, "does not verify with the given public key");
     }
@@ -734,22 +740,7 @@ fn keyless_tampered_payload_and_signature_fail() {
     let root = k.root();
     let bundle: Value = serde_json::from_slice(&k.file("bundle.json")).unwrap();
     for (repo, what) in [("payload", "payload"), ("signature", "signature")] {
-        f.copy(
-            &format!("{}@{d}", f.repo("scratch")),
-            &format!("{}:v1", f.repo(repo)),
-        );
-        let mut b = bundle.clone();
-        if what == "payload" {
-            tamper_payload(&mut b);
-        } else {
-            let sig = b["dsseEnvelope"]["signatures"][0]["sig"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            b["dsseEnvelope"]["signatures"][0]["sig"] = json!(b64_flip(&sig));
-        }
-        assert_ne!(b, bundle);
-        f.attach_bundle(repo, &d, &serde_json::to_vec(&b).unwrap());
+        copy_with_tampered_bundle(&f, repo, &d, &bundle, what);
         let v = f.both_keyless(ID, ISSUER, &root, &format!("{}:v1", f.repo(repo)), false);
         assert_stderr(&v, "(bundle-referrer)");
         // sigstore-go checks the log entry first: it no longer matches the bundle.

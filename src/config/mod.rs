@@ -49,6 +49,7 @@ mod digest;
 mod error;
 mod input;
 mod model;
+mod signers;
 mod validate;
 mod yaml;
 
@@ -57,6 +58,7 @@ use std::collections::BTreeMap;
 pub use digest::{config_digest, Pins};
 pub use error::ConfigError;
 pub use model::*;
+pub use signers::{Keyless, Matcher, Signers, SignersError};
 pub(crate) use validate::normalize_directory_path;
 pub use validate::PathRules;
 

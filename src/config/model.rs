@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::signers::Signers;
 use crate::relpath::RelPath;
-use crate::verify::Signers;
 
 /// A vendir `Config` document, validated.
 #[derive(Debug, Clone, PartialEq)]

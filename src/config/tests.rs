@@ -1,9 +1,9 @@
 //! The config's tests: every error class, positioned.
 
+use super::signers::{Keyless, Matcher, Signers};
 use super::validate::parse_permissions;
 use super::*;
 use crate::relpath::RelPath;
-use crate::verify::{Keyless, Matcher, Signers};
 
 fn rel(s: &str) -> RelPath {
     RelPath::normalize(s).unwrap()

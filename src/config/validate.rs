@@ -13,9 +13,9 @@ use super::input::{
     OciArtifactInput, PathsFromKind, SecretDoc, SecretRefInput, SourceInput,
 };
 use super::model::*;
+use super::signers::{Signers, SignersError};
 use super::yaml::{DeError, DeErrorKind, KeyPath, Pos, Seen, Value};
 use crate::relpath::{clean_absolute, resolve, RelPath};
-use crate::verify::{Signers, SignersError};
 
 /// Where managed paths (directory paths) may point.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -663,7 +663,7 @@ fn http(
             &up,
             format!(
                 "{up} `{}` must be an http:// or https:// URL{}",
-                crate::http::redact_url(&url),
+                crate::redact::redact_url(&url),
                 if nested {
                     " (`{tag}` is replaced by the release's tag)"
                 } else {
@@ -744,7 +744,7 @@ fn github_release(
             )
         })?;
         let constraints = nonempty(doc, Some(semver.constraints), &cp)?.unwrap_or_default();
-        crate::resolve::Range::parse(&constraints)
+        crate::semver_range::Range::parse(&constraints)
             .map_err(|e| doc.err(&cp, format!("{cp}: {e}")))?;
         chosen.push((
             "tagSelection",
@@ -1067,7 +1067,7 @@ fn git(doc: &Doc<'_>, g: GitInput, p: &KeyPath, refs: &Refs<'_>) -> Result<Git, 
             };
             let cp = sp.k("constraints");
             let constraints = required(doc, semver.constraints, &cp)?;
-            if let Err(e) = crate::resolve::Range::parse(&constraints) {
+            if let Err(e) = crate::semver_range::Range::parse(&constraints) {
                 return Err(doc.err(&cp, format!("{cp}: {e}")));
             }
             GitRef::Semver {
@@ -1168,7 +1168,7 @@ fn registry_image(
         None => None,
         Some(ts) => {
             let tp = p.k("tagSelection");
-            let written = crate::fetch::image::split_reference(&reference);
+            let written = crate::reference::split_reference(&reference);
             if written.tag.is_some() || written.digest.is_some() {
                 return Err(doc.err_key(
                     &tp,

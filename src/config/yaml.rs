@@ -8,6 +8,26 @@
 //! carries both, and which sees the field names serde passes to
 //! `deserialize_struct`, so keys a type does not read are reported
 //! ([`Seen::unknown`]) instead of silently skipped.
+//!
+//! Why not serde-saphyr's own deserializer wrapped in `serde_ignored` and
+//! `serde_path_to_error` (tried with serde-saphyr 1.3.0, serde_ignored
+//! 0.1.14, serde_path_to_error 0.1.20, on a cut-down copy of `input.rs`):
+//! plain structs worked (a wrong type at `lazy: [1]` kept its line:column
+//! and path, an unknown key came back as the path `directories.0.pathh`,
+//! `0755` stayed text). But the "one source key beside the content's keys"
+//! shape, which [`WithKind`] reads by splitting one mapping, can only be
+//! had from a streaming deserializer with `#[serde(flatten)]`, which
+//! buffers the mapping: then (1) an error inside the source lost its place
+//! (`url: [1]` three lines into `http:` was reported at the `http:` key
+//! with the path cut at `contents[0]`), and (2) unknown keys beside or
+//! inside the source (`bogus:` next to `git:`, `extra:` inside it) were
+//! silently accepted, with no callback from `serde_ignored`. Unknown keys
+//! also come back as paths only, so the positioned tree below would still
+//! be parsed (validation locates its own errors in it), and
+//! `with_deserializer_*` reads a single document where a config file has
+//! several. What would go is the `De` walk and `WithKind` (about 650
+//! lines); the price is wrong positions and missing warnings in
+//! `contents`, so it stays.
 
 use std::cell::RefCell;
 use std::fmt;

@@ -101,11 +101,55 @@ pub(crate) struct ExtractError {
     pub reason: String,
 }
 
-fn refuse(entry: &str, reason: impl Into<String>) -> ExtractError {
+pub(super) fn refuse(entry: &str, reason: impl Into<String>) -> ExtractError {
     ExtractError {
         entry: entry.to_string(),
         reason: reason.into(),
     }
+}
+
+/// A tar member that carries content: the entry, its name as written and
+/// its type.
+pub(super) type Member<'a, R> = (tar::Entry<'a, R>, String, EntryType);
+
+/// The members of a tar stream, read as both extractors read them: more
+/// than `max_entries` entries (counted into `count`, which may carry on from
+/// earlier layers) are refused, naming `what` is extracted, and the
+/// metadata entries tar-rs has already applied are skipped.
+pub(super) fn members<'a, R: Read + 'a>(
+    archive: &'a mut tar::Archive<R>,
+    count: &'a mut u64,
+    max_entries: u64,
+    what: &'static str,
+) -> Result<impl Iterator<Item = Result<Member<'a, R>, ExtractError>> + 'a, ExtractError> {
+    let entries = archive
+        .entries()
+        .map_err(|e| refuse("<archive>", format!("not a tar archive: {e}")))?;
+    Ok(entries.filter_map(move |entry| {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(refuse("<archive>", format!("corrupt tar archive: {e}")))),
+        };
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        *count += 1;
+        if *count > max_entries {
+            return Some(Err(refuse(
+                &name,
+                format!(
+                    "more than {max_entries} entries; raise the entry limit if this {what} is trusted"
+                ),
+            )));
+        }
+        let kind = entry.header().entry_type();
+        let metadata = matches!(
+            kind,
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
+        );
+        (!metadata).then_some(Ok((entry, name, kind)))
+    }))
 }
 
 /// Extracts a tar stream into `root`. Reads only up to the end-of-archive
@@ -127,34 +171,10 @@ pub fn extract_tar<R: Read>(
         Modes::Normalized { .. } => 0o755,
     };
     let parents = opts.create_parents.then_some(dir_mode);
-    let entries = archive
-        .entries()
-        .map_err(|e| refuse("<archive>", format!("not a tar archive: {e}")))?;
-    for entry in entries {
-        let mut entry =
-            entry.map_err(|e| refuse("<archive>", format!("corrupt tar archive: {e}")))?;
-        let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    let max = opts.limits.max_entries;
+    for member in members(&mut archive, &mut report.entries, max, "archive")? {
+        let (mut entry, raw_name, kind) = member?;
         let name = raw_name.as_str();
-        report.entries += 1;
-        if report.entries > opts.limits.max_entries {
-            return Err(refuse(
-                name,
-                format!(
-                    "more than {} entries; raise the entry limit if this archive is trusted",
-                    opts.limits.max_entries
-                ),
-            ));
-        }
-        let kind = entry.header().entry_type();
-        if matches!(
-            kind,
-            EntryType::XGlobalHeader
-                | EntryType::XHeader
-                | EntryType::GNULongName
-                | EntryType::GNULongLink
-        ) {
-            continue; // metadata entries tar-rs already applied
-        }
         let rel = RelPath::normalize(name).ok_or_else(|| {
             if name.starts_with('/') {
                 refuse(

@@ -20,7 +20,7 @@ use std::io::{self, Read};
 use flate2::read::MultiGzDecoder;
 use tar::EntryType;
 
-use super::archive::{copy, ExtractError, Limits};
+use super::archive::{copy, members, refuse, ExtractError, Limits};
 use super::layer::{looks_like_tar, peek, read_error, Compression, ZSTD_WINDOW_LOG_MAX};
 use super::root::{set_mode, Existing, RelPath, Root};
 
@@ -48,13 +48,6 @@ pub struct ImageTotals {
     pub bytes: u64,
     /// Entries skipped, with the reason.
     pub warnings: Vec<String>,
-}
-
-fn refuse(entry: &str, reason: impl Into<String>) -> ExtractError {
-    ExtractError {
-        entry: entry.to_string(),
-        reason: reason.into(),
-    }
 }
 
 /// Applies one layer (a tar, tar+gzip or tar+zstd stream, confirmed by its
@@ -179,34 +172,10 @@ fn apply_tar(
     let mut created = Created(HashSet::new());
     created.add(&RelPath::root());
     let mut buf = vec![0u8; 256 * 1024];
-    let entries = archive
-        .entries()
-        .map_err(|e| refuse("<archive>", format!("not a tar archive: {e}")))?;
-    for entry in entries {
-        let mut entry =
-            entry.map_err(|e| refuse("<archive>", format!("corrupt tar archive: {e}")))?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    let max = opts.limits.max_entries;
+    for member in members(&mut archive, &mut totals.entries, max, "image")? {
+        let (mut entry, raw, kind) = member?;
         let name = raw.as_str();
-        totals.entries += 1;
-        if totals.entries > opts.limits.max_entries {
-            return Err(refuse(
-                name,
-                format!(
-                    "more than {} entries; raise the entry limit if this image is trusted",
-                    opts.limits.max_entries
-                ),
-            ));
-        }
-        let kind = entry.header().entry_type();
-        if matches!(
-            kind,
-            EntryType::XGlobalHeader
-                | EntryType::XHeader
-                | EntryType::GNULongName
-                | EntryType::GNULongLink
-        ) {
-            continue;
-        }
         let rel = RelPath::normalize(name).ok_or_else(|| {
             if name.starts_with('/') {
                 refuse(name, "absolute path in an image layer")
@@ -410,6 +379,38 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn the_entry_limit_holds_over_all_layers() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let opts = ImageOptions {
+            files: None,
+            limits: Limits {
+                max_entries: 3,
+                ..Limits::default()
+            },
+        };
+        let layer = |a: &str, b: &str| {
+            tar(|t| {
+                file(t, a, b"1");
+                file(t, b, b"2");
+            })
+        };
+        let mut totals = ImageTotals::default();
+        let first = layer("a", "b");
+        apply_layer(&first[..], Compression::None, &root, &opts, &mut totals).unwrap();
+        let second = layer("c", "d");
+        let Err(err) = apply_layer(&second[..], Compression::None, &root, &opts, &mut totals)
+        else {
+            panic!("a fourth entry passed a limit of three");
+        };
+        assert_eq!(err.entry, "d");
+        assert_eq!(
+            err.reason,
+            "more than 3 entries; raise the entry limit if this image is trusted"
+        );
     }
 
     #[test]

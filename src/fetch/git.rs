@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use self::gpg::Signed;
 
-use super::vcs::{self, Area, Auth, Facts, Failure, Runner};
+use super::vcs::{self, Area, Facts, Failure, Runner};
 use super::{FetchContext, Fetched, Probed, Source};
 use crate::config::{Git as GitConfig, GitRef};
 use crate::error::{Error, Result};
@@ -72,32 +72,26 @@ impl GitSource<'_> {
         }
     }
 
-    fn error(&self, reason: impl Into<String>) -> Error {
-        Error::Vcs {
+    fn remote(&self) -> vcs::Remote<'_> {
+        vcs::Remote {
             tool: "git",
-            url: self.url(),
-            reference: Some(self.ref_text()),
-            reason: reason.into(),
+            url: &self.cfg.url,
+            reference: self.ref_text(),
         }
     }
 
+    fn error(&self, reason: impl Into<String>) -> Error {
+        self.remote().error(reason)
+    }
+
     fn failed(&self, f: Failure) -> Error {
-        if f.status == "interrupted" {
-            return Error::Cancelled;
-        }
-        self.error(f.reason())
+        self.remote().failed(f)
     }
 
     /// The runner with vendir's environment for this content: ssh command,
     /// credential store or header, TLS and LFS switches, stall limits.
     fn runner(&self, ctx: &FetchContext<'_>) -> Result<Runner> {
-        let auth = Auth::load(ctx.loaded, self.cfg.secret_ref.as_ref());
-        auth.check_scheme("git", &self.cfg.url).map_err(|_| {
-            self.error("Username/password authentication is only supported for https remotes")
-        })?;
-        let mut r = Runner::new("git", ctx.op, ctx.stall_timeout)?;
-        r.scrub(auth.secrets());
-        r.scrub(vcs::userinfo(&self.cfg.url).into_iter().collect());
+        let (auth, mut r) = self.remote().runner(ctx, self.cfg.secret_ref.as_ref())?;
         let mut config: Vec<(String, String)> = vec![
             // Start from no helper at all: only ours may answer.
             ("credential.helper".into(), String::new()),

@@ -132,7 +132,7 @@ impl GithubSource<'_> {
             .map_err(|e| with_context(e, "release details"))?;
         let release: Release = serde_json::from_slice(&bytes).map_err(|e| {
             Error::Http(Box::new(HttpError {
-                url: crate::http::redact_url(url),
+                url: crate::redact::redact_url(url),
                 status: Some(200),
                 code: None,
                 detail: format!("not a GitHub release document: {e}"),
@@ -187,7 +187,7 @@ impl GithubSource<'_> {
                 .map_err(|e| with_context(e, "tag list"))?;
             let page: Vec<Tag> = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Http(Box::new(HttpError {
-                    url: crate::http::redact_url(&u),
+                    url: crate::redact::redact_url(&u),
                     status: Some(200),
                     code: None,
                     detail: format!("not a GitHub tag list: {e}"),

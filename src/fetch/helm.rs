@@ -23,9 +23,10 @@ use crate::digest::{Algorithm, Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::extract::layer::{extract_archive, Compression};
 use crate::extract::{self, Modes, RelPath, Root};
-use crate::http::{redact_url, Body, HttpAuth, HttpClient, HttpOptions};
+use crate::http::{Body, HttpAuth, HttpClient, HttpOptions};
 use crate::lock::{LockContent, LockHelmChart};
 use crate::oci::{Descriptor, Manifest};
+use crate::redact::redact_url;
 use crate::reference::Reference;
 use crate::registry::{RemoteOptions, Repository};
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::vcs::{self, Area, Auth, Facts, Failure, Runner};
+use super::vcs::{self, Area, Facts, Failure, Runner};
 use super::{FetchContext, Fetched, Probed, Source};
 use crate::config::Hg as HgConfig;
 use crate::error::{Error, Result};
@@ -27,33 +27,27 @@ struct NodeFacts {
 }
 
 impl HgSource<'_> {
-    fn error(&self, reason: impl Into<String>) -> Error {
-        Error::Vcs {
+    fn remote(&self) -> vcs::Remote<'_> {
+        vcs::Remote {
             tool: "hg",
-            url: vcs::redact_url(&self.cfg.url),
-            reference: Some(self.cfg.reference.clone()),
-            reason: reason.into(),
+            url: &self.cfg.url,
+            reference: self.cfg.reference.clone(),
         }
     }
 
+    fn error(&self, reason: impl Into<String>) -> Error {
+        self.remote().error(reason)
+    }
+
     fn failed(&self, f: Failure) -> Error {
-        if f.status == "interrupted" {
-            return Error::Cancelled;
-        }
-        self.error(f.reason())
+        self.remote().failed(f)
     }
 
     /// The runner with vendir's hgrc (evolve, `[auth]`, `[ui] ssh`) in a
     /// private file named by `HGRCPATH`: no user config, no secret in
     /// arguments.
     fn runner(&self, ctx: &FetchContext<'_>) -> Result<Runner> {
-        let auth = Auth::load(ctx.loaded, self.cfg.secret_ref.as_ref());
-        auth.check_scheme("hg", &self.cfg.url).map_err(|_| {
-            self.error("Username/password authentication is only supported for https remotes")
-        })?;
-        let mut r = Runner::new("hg", ctx.op, ctx.stall_timeout)?;
-        r.scrub(auth.secrets());
-        r.scrub(vcs::userinfo(&self.cfg.url).into_iter().collect());
+        let (auth, mut r) = self.remote().runner(ctx, self.cfg.secret_ref.as_ref())?;
         let mut rc = String::new();
         if self.cfg.evolve {
             rc.push_str("[extensions]\nevolve =\ntopic =\n");

@@ -20,8 +20,9 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, HttpError, Result};
 use crate::extract::download::{self, Kind};
 use crate::extract::{self, Modes, RelPath, Root};
-use crate::http::{redact_url, HttpAuth, HttpClient, HttpOptions, Response};
+use crate::http::{HttpAuth, HttpClient, HttpOptions, Response};
 use crate::lock::{Empty, LockContent};
+use crate::redact::redact_url;
 
 pub(super) struct HttpSource<'a> {
     pub cfg: &'a Http,

@@ -10,12 +10,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::image::{config_labels, split_reference, ImageSource, BUNDLE_LABEL};
+use super::image::{config_labels, ImageSource, BUNDLE_LABEL};
 use super::{FetchContext, Fetched};
 use crate::error::{Error, Result};
 use crate::extract::{RelPath, Root};
 use crate::goyaml::{self, Node};
 use crate::oci::Manifest;
+use crate::reference::split_reference;
 use crate::registry::Repository;
 
 /// A bundle to pull: where it lives and its manifest.

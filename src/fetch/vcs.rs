@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::FetchContext;
 use crate::config::{Loaded, SecretRef};
 use crate::error::{Error, Result};
 use crate::ffi::Op;
@@ -130,6 +131,54 @@ pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         .open(path)
         .map_err(|e| Error::io(path, e))?;
     f.write_all(data).map_err(|e| Error::io(path, e))
+}
+
+/// A git or hg remote as its content names it: what the two sources share
+/// for their errors and for setting up a runner.
+pub(crate) struct Remote<'a> {
+    /// `git` or `hg`.
+    pub tool: &'static str,
+    /// The URL as written (it may hold credentials).
+    pub url: &'a str,
+    /// The ref as messages show it.
+    pub reference: String,
+}
+
+impl Remote<'_> {
+    /// An [`Error::Vcs`] about this remote, its URL without credentials.
+    pub fn error(&self, reason: impl Into<String>) -> Error {
+        Error::Vcs {
+            tool: self.tool,
+            url: redact_url(self.url),
+            reference: Some(self.reference.clone()),
+            reason: reason.into(),
+        }
+    }
+
+    /// A failed command as an error; an interrupted one is a cancellation.
+    pub fn failed(&self, f: Failure) -> Error {
+        if f.status == "interrupted" {
+            return Error::Cancelled;
+        }
+        self.error(f.reason())
+    }
+
+    /// The content's credentials, and a runner that scrubs them and the
+    /// URL's userinfo from all it shows. A username/password needs https.
+    pub fn runner(
+        &self,
+        ctx: &FetchContext<'_>,
+        secret: Option<&SecretRef>,
+    ) -> Result<(Auth, Runner)> {
+        let auth = Auth::load(ctx.loaded, secret);
+        auth.check_scheme(self.tool, self.url).map_err(|_| {
+            self.error("Username/password authentication is only supported for https remotes")
+        })?;
+        let mut r = Runner::new(self.tool, ctx.op, ctx.stall_timeout)?;
+        r.scrub(auth.secrets());
+        r.scrub(userinfo(self.url).into_iter().collect());
+        Ok((auth, r))
+    }
 }
 
 /// `scheme://user:pass@host/…` → `scheme://host/…`: a URL as shown to the

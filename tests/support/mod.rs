@@ -527,77 +527,7 @@ fn registry_config(dir: &Path, port: u16, secure: Option<&Secure>) -> String {
 fn make_secure_material(dir: &Path) -> Secure {
     let tls = dir.join("tls");
     fs::create_dir_all(&tls).unwrap();
-    let openssl = |args: &[&str]| {
-        let out = Command::new(require_on_path("openssl"))
-            .args(args)
-            .current_dir(&tls)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca_args = vec!["req", "-x509"];
-    ca_args.extend(ec);
-    ca_args.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=vendoras test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(&ca_args);
-    let mut csr_args = vec!["req"];
-    csr_args.extend(ec);
-    csr_args.extend([
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(&csr_args);
-    fs::write(
-        tls.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
+    servers::write_test_pki(&tls, "localhost", &["IP:127.0.0.1", "DNS:localhost"]);
 
     let user = "vendoras-tester".to_string();
     let password = format!("Pa55-{:08x}-sekrit", std::process::id() ^ 0x5eed_1234);

@@ -777,80 +777,7 @@ impl TestCa {
             .tempdir()
             .unwrap();
         let d = dir.path();
-        let openssl = |args: &[&str]| {
-            let out = Command::new(require_on_path("openssl"))
-                .args(args)
-                .current_dir(d)
-                .stdin(Stdio::null())
-                .output()
-                .expect("running openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        let mut a = vec!["req", "-x509"];
-        a.extend(ec);
-        a.extend([
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=vendoras test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        openssl(&a);
-        let mut a = vec!["req"];
-        a.extend(ec);
-        a.extend([
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=vendoras-test",
-        ]);
-        openssl(&a);
-        fs::write(
-            d.join("server.ext"),
-            format!(
-                "subjectAltName={}\nbasicConstraints=CA:FALSE\n\
-                 keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-                sans.join(",")
-            ),
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ]);
+        write_test_pki(d, "vendoras-test", sans);
         TestCa {
             ca: d.join("ca.pem"),
             cert: d.join("server.pem"),
@@ -858,6 +785,87 @@ impl TestCa {
             dir,
         }
     }
+}
+
+/// Writes a test CA (`ca.pem`, `ca.key`) and a server certificate it signed
+/// (`server.pem`, `server.key`; subject `CN=cn`, the given SANs) into `dir`,
+/// with `openssl`. Shared by [`TestCa`] and the registry's TLS set-up.
+pub fn write_test_pki(dir: &Path, cn: &str, sans: &[&str]) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new(require_on_path("openssl"))
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=vendoras test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&a);
+    let subject = format!("/CN={cn}");
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        &subject,
+    ]);
+    openssl(&a);
+    fs::write(
+        dir.join("server.ext"),
+        format!(
+            "subjectAltName={}\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+            sans.join(",")
+        ),
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 /// TLS termination in front of a plain loopback server (`stunnel`): `https://HOST/`
