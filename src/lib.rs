@@ -58,6 +58,7 @@
 // `unsafe` lives only in `ffi`, the seam to the Go archive.
 #![deny(unsafe_code)]
 
+pub(crate) mod atomic;
 pub(crate) mod cache;
 pub mod config;
 pub(crate) mod config_error;

@@ -557,7 +557,7 @@ impl LockConfig {
         if std::fs::read(path).ok().as_deref() == Some(text.as_bytes()) {
             return Ok(false);
         }
-        write_atomic(path, text.as_bytes(), true)?;
+        crate::atomic::write(path, text.as_bytes(), true).map_err(|e| Error::io(path, e))?;
         Ok(true)
     }
 }
@@ -588,28 +588,6 @@ fn conflict_marker(text: &str) -> Option<(usize, &str)> {
             || line == "=======";
         marked.then_some((i + 1, line))
     })
-}
-
-/// Writes a file by temp file + rename in the same directory; `durable`
-/// adds an fsync before the rename (the lock; not the cache's notes).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".vendoras-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    if durable {
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(tmp.path(), e))?;
-    }
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

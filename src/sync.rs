@@ -294,6 +294,22 @@ pub fn sync(
     }
     let _guard = lock_workdir(&opts.workdir, op, events)?;
     let lock_path = opts.workdir.join(&opts.lock_file);
+    // A sync killed while swapping directories in: finish or undo it first.
+    if let Some(recovered) = stage::recover(&lock_path)? {
+        let message = match recovered {
+            stage::Recovered::Finished(n) => format!(
+                "an interrupted sync had swapped in all {n} of its directories: finished it (its lock written)"
+            ),
+            stage::Recovered::RolledBack(n) => format!(
+                "an interrupted sync was cut short while swapping directories in: undid the {n} it had swapped; trees and lock are as before it"
+            ),
+        };
+        events(Event::Warning {
+            id: &lock_path.display().to_string(),
+            message: &message,
+        });
+    }
+    stage::crash_point("recovered");
     let directories = select(&loaded, &opts.only)?;
     // `-d`: only the selected contents are replaced; the rest of their
     // directories stays (vendir's `Partial`).
@@ -514,22 +530,42 @@ pub fn sync(
     // All or nothing across directories: every previous tree is kept until
     // every directory is swapped in and the lock is written; a failure on
     // the way swaps the ones already made back.
+    // The journal makes the swaps and the lock one step across `kill -9`
+    // too: the next sync finishes or undoes what it records.
     let committed: Vec<usize> = stagings.keys().copied().collect();
-    let swapped = stage::commit_all(
+    let swaps = stagings
+        .values()
+        .map(Staging::planned_swap)
+        .collect::<Result<Vec<_>>>()?;
+    let journal = stage::Journal::begin(&lock_path, swaps, (!overridden).then(|| lock.to_yaml()))?;
+    stage::crash_point("journal");
+    // A rollback that got stuck keeps the journal for the next run.
+    let settled = |e: Error, journal: stage::Journal| {
+        if !matches!(e, Error::Rollback { .. }) {
+            journal.done();
+        }
+        e
+    };
+    let swapped = match stage::commit_all(
         stagings
             .into_iter()
             .map(|(d, staging)| (staging, directories[d].dir.permissions))
             .collect(),
-    )?;
+    ) {
+        Ok(swapped) => swapped,
+        Err(e) => return Err(settled(e, journal)),
+    };
     let lock_written = if overridden {
         false
     } else {
         match lock.write(&lock_path) {
             Ok(written) => written,
-            Err(e) => return Err(stage::rollback_all(swapped, e)),
+            Err(e) => return Err(settled(stage::rollback_all(swapped, e), journal)),
         }
     };
+    stage::crash_point("lock");
     swapped.into_iter().for_each(stage::Committed::finish);
+    journal.done();
     parents.keep();
     if let (Some(stamps), false) = (&stamps, overridden || partial) {
         for d in committed {
@@ -642,7 +678,7 @@ impl TreeStamps {
     /// Best effort: a stamp that cannot be written only costs a re-extract.
     fn write(&self, dest: &Path, stamp: &TreeStamp) {
         if std::fs::create_dir_all(&self.dir).is_ok() {
-            let _ = crate::lock::write_atomic(
+            let _ = crate::atomic::write(
                 &self.path(dest),
                 &serde_json::to_vec(stamp).unwrap_or_default(),
                 false,

@@ -611,7 +611,7 @@ impl Facts {
         let path = Self::path(cache, tool, key);
         if let Some(dir) = path.parent() {
             if std::fs::create_dir_all(dir).is_ok() {
-                let _ = crate::lock::write_atomic(
+                let _ = crate::atomic::write(
                     &path,
                     &serde_json::to_vec(value).unwrap_or_default(),
                     false,

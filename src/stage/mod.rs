@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{renameat_with, RenameFlags, CWD};
 
+mod journal;
+
+pub(crate) use journal::{crash_point, Swap};
+pub use journal::{recover, Journal, Recovered};
+
 use crate::error::{Error, Result};
 use crate::extract::root::{set_mode, Existing};
 use crate::extract::{RelPath, Root};
@@ -83,6 +88,19 @@ impl Staging {
             dir: std::mem::take(&mut self.dir),
             dest: self.dest.clone(),
             exchanged,
+        })
+    }
+
+    /// The swap [`Staging::commit`] will make, for the journal.
+    pub(crate) fn planned_swap(&self) -> Result<Swap> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::symlink_metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        Ok(Swap {
+            dest: self.dest.clone(),
+            staging: self.dir.clone(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            had_old: fs::symlink_metadata(&self.dest).is_ok(),
         })
     }
 
@@ -164,7 +182,10 @@ pub fn commit_all(stagings: Vec<(Staging, Option<u32>)>) -> Result<Vec<Committed
     let mut stagings = stagings.into_iter();
     for (staging, mode) in stagings.by_ref() {
         match staging.commit(mode) {
-            Ok(c) => done.push(c),
+            Ok(c) => {
+                done.push(c);
+                crash_point(&format!("swap-{}", done.len() - 1));
+            }
             Err(e) => {
                 // Not-yet-committed stagings are removed by their Drop.
                 drop(stagings);
