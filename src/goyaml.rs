@@ -301,53 +301,21 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = s.chars().collect();
-        let mut spaces = false;
-        let mut breaks = false;
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            if c == ' ' {
-                if allow_breaks && !spaces && self.column > WIDTH && chars.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent(indent);
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent(indent);
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-            i += 1;
-        }
-        self.whitespace = false;
-        self.indention = false;
-    }
-
-    fn write_break(&mut self, c: char) {
-        if c == '\n' {
-            self.put_break();
-        } else {
-            self.out.push(c);
-            self.column = 0;
-        }
+        self.write_folding(s, indent, allow_breaks, false);
     }
 
     fn write_single(&mut self, s: &str, indent: usize, allow_breaks: bool) {
         self.indicator("'", true, false);
+        self.write_folding(s, indent, allow_breaks, true);
+        self.indicator("'", false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The body of a plain or single-quoted scalar: a space past the width
+    /// (not the first or last character, not before another space) becomes
+    /// a line break; `quotes` doubles single quotes.
+    fn write_folding(&mut self, s: &str, indent: usize, allow_breaks: bool, quotes: bool) {
         let chars: Vec<char> = s.chars().collect();
         let mut spaces = false;
         let mut breaks = false;
@@ -376,7 +344,7 @@ impl Emitter {
                 if breaks {
                     self.write_indent(indent);
                 }
-                if c == '\'' {
+                if quotes && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -385,9 +353,17 @@ impl Emitter {
                 breaks = false;
             }
         }
-        self.indicator("'", false, false);
         self.whitespace = false;
         self.indention = false;
+    }
+
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
     }
 
     fn write_double(&mut self, s: &str, indent: usize, allow_breaks: bool) {

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::fixtures::*;
+use support::pair::{assert_both_ok, Pair};
 use support::servers::*;
-use support::sync::Work;
 use support::vendir::*;
 use support::*;
 
@@ -156,82 +156,45 @@ fn config(url: &str, reference: &str, keys: &[&str]) -> String {
     )
 }
 
-struct Pair {
-    vendir: VendirWork,
-    ours: Work,
+fn states(p: &Pair) -> ((Tree, String), (Tree, String)) {
+    ((p.vendir.tree("vendor"), p.vendir.lock()), p.ours.state())
 }
 
-impl Pair {
-    fn new() -> Pair {
-        Pair {
-            vendir: VendirWork::new(),
-            ours: Work::new(),
-        }
-    }
+/// Both succeed with the same work tree, `.git/HEAD` and lock.
+#[track_caller]
+fn assert_same(p: &Pair, context: &str, out: &(Outcome, Outcome)) {
+    assert_both_ok(context, out);
+    let work = |t: Tree| -> Tree {
+        t.into_iter()
+            .filter(|(p, _)| !p.starts_with(".git/") || p == ".git/HEAD")
+            .collect()
+    };
+    assert_same_tree(
+        context,
+        "vendir",
+        &work(p.vendir.tree("vendor/app")),
+        "vendoras",
+        &work(p.ours.tree("vendor/app")),
+    );
+    assert_same_lock(context, &p.vendir.lock(), &p.ours.lock(), &[]);
+}
 
-    fn config(&self, yaml: &str) {
-        self.vendir.config(yaml);
-        self.ours.config(yaml);
-    }
-
-    fn ours(&self, args: &[&str]) -> Outcome {
-        let mut c = self.ours.cmd(args);
-        isolate_vcs(&mut c);
-        run(&mut c)
-    }
-
-    fn both(&self, args: &[&str]) -> (Outcome, Outcome) {
-        (self.vendir.sync(args), self.ours(args))
-    }
-
-    fn states(&self) -> ((Tree, String), (Tree, String)) {
-        (
-            (self.vendir.tree("vendor"), self.vendir.lock()),
-            self.ours.state(),
-        )
-    }
-
-    /// Both succeed with the same work tree, `.git/HEAD` and lock.
-    #[track_caller]
-    fn assert_same(&self, context: &str, out: &(Outcome, Outcome)) {
-        assert!(out.0.success(), "{context}: vendir: {:?}", out.0);
-        assert!(out.1.success(), "{context}: vendoras: {:?}", out.1);
-        let work = |t: Tree| -> Tree {
-            t.into_iter()
-                .filter(|(p, _)| !p.starts_with(".git/") || p == ".git/HEAD")
-                .collect()
-        };
-        assert_same_tree(
-            context,
-            "vendir",
-            &work(self.vendir.tree("vendor/app")),
-            "vendoras",
-            &work(self.ours.tree("vendor/app")),
-        );
-        assert_same_lock(context, &self.vendir.lock(), &self.ours.lock(), &[]);
-    }
-
-    /// Both refuse, each saying `needle`; nothing changed on either side.
-    #[track_caller]
-    fn assert_refused(&self, context: &str, needle: &str, ours_too: &[&str]) {
-        let before = self.states();
-        let (theirs, ours) = self.both(&[]);
-        assert!(!theirs.success(), "{context}: vendir accepted: {theirs:?}");
-        assert!(!ours.success(), "{context}: vendoras accepted: {ours:?}");
-        let text = |o: &Outcome| format!("{}{}", o.stdout, o.stderr);
-        assert!(text(&theirs).contains(needle), "{context}: {theirs:?}");
-        for n in std::iter::once(&needle).chain(ours_too) {
-            assert!(
-                text(&ours).contains(n),
-                "{context}: missing {n:?}: {ours:?}"
-            );
-        }
-        assert_eq!(
-            self.states(),
-            before,
-            "{context}: a refusal changed something"
+/// Both refuse, each saying `needle`; nothing changed on either side.
+#[track_caller]
+fn assert_refused(p: &Pair, context: &str, needle: &str, ours_too: &[&str]) {
+    let before = states(p);
+    let (theirs, ours) = p.syncs(&[]);
+    assert!(!theirs.success(), "{context}: vendir accepted: {theirs:?}");
+    assert!(!ours.success(), "{context}: vendoras accepted: {ours:?}");
+    let text = |o: &Outcome| format!("{}{}", o.stdout, o.stderr);
+    assert!(text(&theirs).contains(needle), "{context}: {theirs:?}");
+    for n in std::iter::once(&needle).chain(ours_too) {
+        assert!(
+            text(&ours).contains(n),
+            "{context}: missing {n:?}: {ours:?}"
         );
     }
+    assert_eq!(states(p), before, "{context}: a refusal changed something");
 }
 
 fn lock_sha(lock: &str) -> String {
@@ -248,15 +211,15 @@ fn good_key_accepted_wrong_key_and_unsigned_refused_as_vendir_does() {
 
     // A signed annotated tag (its commit is unsigned): the tag is what counts.
     p.config(&config(&url, "signed-tag", &[&keys.good]));
-    let out = p.both(&[]);
-    p.assert_same("signed tag, good key", &out);
+    let out = p.syncs(&[]);
+    assert_same(&p, "signed tag, good key", &out);
     assert_eq!(lock_sha(&p.ours.lock()), repo.unsigned);
 
     // The signed commit, by sha and by a lightweight tag; the good key among others.
     for r in [repo.signed.as_str(), "lw-signed"] {
         p.config(&config(&url, r, &[&keys.other, &keys.good]));
-        let out = p.both(&[]);
-        p.assert_same(&format!("signed commit via {r}"), &out);
+        let out = p.syncs(&[]);
+        assert_same(&p, &format!("signed commit via {r}"), &out);
         assert_eq!(lock_sha(&p.ours.lock()), repo.signed);
     }
 
@@ -265,23 +228,25 @@ fn good_key_accepted_wrong_key_and_unsigned_refused_as_vendir_does() {
                    signature)";
     for r in ["signed-tag", repo.signed.as_str()] {
         p.config(&config(&url, r, &[&keys.other]));
-        p.assert_refused(&format!("{r}, wrong key"), unknown, &[&url, r]);
+        assert_refused(&p, &format!("{r}, wrong key"), unknown, &[&url, r]);
     }
     p.config(&config(&url, "unsigned-tag", &[&keys.good]));
-    p.assert_refused(
+    assert_refused(
+        &p,
         "unsigned commit",
         "Expected to find commit signature",
         &["unsigned-tag"],
     );
     // An unsigned annotated tag is refused even though its commit is signed.
     p.config(&config(&url, "ann-unsigned", &[&keys.good]));
-    p.assert_refused(
+    assert_refused(
+        &p,
         "unsigned annotated tag",
         "Expected to find tag signature",
         &[],
     );
     p.config(&config(&url, "lw-signed", &["not a key"]));
-    p.assert_refused("no key in the Secret", "armored", &[]);
+    assert_refused(&p, "no key in the Secret", "armored", &[]);
 }
 
 #[test]
@@ -295,7 +260,7 @@ fn branch_refs_and_locked_tags_are_verified_where_vendir_cannot() {
     // its fresh clone, so it always fails; vendoras checks the branch's commit
     // (docs/differences.md, "git").
     p.config(&config(&url, "main", &[&keys.good]));
-    let (theirs, ours) = p.both(&[]);
+    let (theirs, ours) = p.syncs(&[]);
     assert!(!theirs.success(), "{theirs:?}");
     assert!(
         theirs.stderr.contains("Not a valid object name main"),
@@ -305,7 +270,7 @@ fn branch_refs_and_locked_tags_are_verified_where_vendir_cannot() {
     assert_eq!(lock_sha(&p.ours.lock()), repo.signed);
     p.config(&config(&url, "main", &[&keys.other]));
     let before = p.ours.state();
-    let out = p.ours(&[]);
+    let out = p.ours_sync(&[]);
     assert!(
         !out.success() && out.stderr.contains("unknown entity"),
         "{out:?}"
@@ -315,12 +280,12 @@ fn branch_refs_and_locked_tags_are_verified_where_vendir_cannot() {
     // --locked on a signed tag: vendir checks the locked sha as a commit (unsigned
     // here) and fails; vendoras checks the tag, which still names that commit.
     p.config(&config(&url, "signed-tag", &[&keys.good]));
-    let out = p.both(&[]);
-    p.assert_same("signed tag", &out);
+    let out = p.syncs(&[]);
+    assert_same(&p, "signed tag", &out);
     let lock = p.ours.lock();
     // A changed tree makes vendoras fetch (and verify) again rather than keep it.
     std::fs::write(p.ours.dir.join("vendor/app/stray"), "x").unwrap();
-    let (theirs, ours) = p.both(&["--locked"]);
+    let (theirs, ours) = p.syncs(&["--locked"]);
     assert!(
         !theirs.success() && theirs.stderr.contains("Expected to find commit signature"),
         "{theirs:?}"

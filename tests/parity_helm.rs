@@ -11,55 +11,17 @@ use std::fs;
 use std::path::Path;
 
 use support::fixtures::*;
+use support::pair::{assert_both_ok, Pair};
 use support::servers::*;
 use support::sync::Work;
 use support::vendir::*;
 use support::*;
 
-/// One vendir.yml run through both tools, in two work directories.
-struct Both {
-    vendir: VendirWork,
-    ours: Work,
-}
-
-impl Both {
-    fn new() -> Both {
-        Both {
-            vendir: VendirWork::new(),
-            ours: Work::new(),
-        }
-    }
-
-    fn config(&self, yaml: &str) {
-        self.vendir.config(yaml);
-        self.ours.config(yaml);
-    }
-
-    fn sync(&self, args: &[&str]) -> (Outcome, Outcome) {
-        (self.vendir.sync(args), self.ours_sync(args))
-    }
-
-    /// vendoras alone, in the environment vendir gets.
-    fn ours_sync(&self, args: &[&str]) -> Outcome {
-        let mut cmd = self.ours.cmd(args);
-        support::vendir::isolate_vcs(&mut cmd);
-        run(&mut cmd)
-    }
-
-    /// Both succeed, with the same tree under `dir` and equivalent locks.
-    #[track_caller]
-    fn assert_same(&self, context: &str, out: &(Outcome, Outcome), dir: &str) {
-        assert!(out.0.success(), "{context}: vendir failed: {:?}", out.0);
-        assert!(out.1.success(), "{context}: vendoras failed: {:?}", out.1);
-        assert_same_tree(
-            context,
-            "vendir",
-            &self.vendir.tree(dir),
-            "vendoras",
-            &self.ours.tree(dir),
-        );
-        assert_same_lock(context, &self.vendir.lock(), &self.ours.lock(), &[]);
-    }
+/// Both succeed, with the same tree under `dir` and the same lock bytes.
+#[track_caller]
+fn assert_same(both: &Pair, context: &str, out: &(Outcome, Outcome), dir: &str) {
+    assert_both_ok(context, out);
+    both.assert_same(context, &[dir]);
 }
 
 fn chart_src(name: &str, version: Option<&str>, url: &str, extra: &str) -> String {
@@ -120,7 +82,7 @@ fn chart_from_repository_by_version_and_newest_then_locked() {
     );
     let server = HttpServer::files(&repo);
     let url = format!("{}/", server.url());
-    let both = Both::new();
+    let both = Pair::new();
     both.config(&vendir_config(
         &[
             one_content("vendor/pinned", &chart_src("demo", Some("0.1.0"), &url, "")),
@@ -134,7 +96,7 @@ fn chart_from_repository_by_version_and_newest_then_locked() {
     // Two charts from one repository: vendoras reads the index once (vendir
     // runs helm per chart, each reading it).
     assert_eq!(server.count("/index.yaml"), 1, "{}", server.log_text());
-    both.assert_same("by version and newest", &out, "vendor");
+    assert_same(&both, "by version and newest", &out, "vendor");
     assert_eq!(names(&both.ours.tree("vendor/pinned")), CHART_FILES);
     assert_eq!(
         read(&both.ours, "vendor/newest/values.yaml"),
@@ -145,15 +107,15 @@ fn chart_from_repository_by_version_and_newest_then_locked() {
 
     // A newer release appears: --locked keeps both at what the lock says.
     helm_repo(tmp.path(), &[("demo", "0.4.0", "4.0")]);
-    let out = both.sync(&["--locked"]);
-    both.assert_same("--locked", &out, "vendor");
+    let out = both.syncs(&["--locked"]);
+    assert_same(&both, "--locked", &out, "vendor");
     assert_eq!(
         read(&both.ours, "vendor/newest/values.yaml"),
         "greeting: hello from 0.2.0\n"
     );
     // Without it, the newest moves on.
-    let out = both.sync(&[]);
-    both.assert_same("newest again", &out, "vendor");
+    let out = both.syncs(&[]);
+    assert_same(&both, "newest again", &out, "vendor");
     assert_eq!(
         read(&both.ours, "vendor/newest/values.yaml"),
         "greeting: hello from 0.4.0\n"
@@ -168,7 +130,7 @@ fn chart_from_repository_by_version_and_newest_then_locked() {
         )],
         &[],
     ));
-    let out = both.sync(&[]);
+    let out = both.syncs(&[]);
     assert_refused(&out.0, &["chart \"demo\" version \"9.9.9\" not found"]);
     assert_refused(
         &out.1,
@@ -206,10 +168,10 @@ fn basic_auth_on_the_chart_repository() {
             )],
         )
     };
-    let both = Both::new();
+    let both = Pair::new();
     both.config(&cfg(password));
-    let out = both.sync(&[]);
-    both.assert_same("basic auth", &out, "vendor");
+    let out = both.syncs(&[]);
+    assert_same(&both, "basic auth", &out, "vendor");
     for o in [&out.0, &out.1] {
         assert!(!o.stdout.contains(password) && !o.stderr.contains(password));
     }
@@ -218,7 +180,7 @@ fn basic_auth_on_the_chart_repository() {
     let before = (both.vendir.tree("vendor"), both.ours.state());
     let wrong = "Wr0ng-chart-pw-zz9";
     both.config(&cfg(wrong));
-    let out = both.sync(&[]);
+    let out = both.syncs(&[]);
     assert_refused(&out.0, &[]);
     assert_refused(&out.1, &["401", "index.yaml"]);
     assert!(
@@ -235,7 +197,7 @@ fn a_wrong_digest_in_the_index_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = helm_repo(tmp.path(), &[("demo", "1.0.0", "1.0")]);
     let server = HttpServer::files(&repo);
-    let both = Both::new();
+    let both = Pair::new();
     let cfg = |version: &str| {
         vendir_config(
             &[one_content(
@@ -246,8 +208,8 @@ fn a_wrong_digest_in_the_index_is_refused() {
         )
     };
     both.config(&cfg("1.0.0"));
-    let out = both.sync(&[]);
-    both.assert_same("before", &out, "vendor");
+    let out = both.syncs(&[]);
+    assert_same(&both, "before", &out, "vendor");
     let before = both.ours.state();
 
     // 1.1.0 is published, and the index promises other bytes than its archive has.
@@ -258,7 +220,7 @@ fn a_wrong_digest_in_the_index_is_refused() {
     let bogus = "ab".repeat(32);
     fs::write(repo.join("index.yaml"), index.replace(&real, &bogus)).unwrap();
     both.config(&cfg("1.1.0"));
-    let out = both.sync(&[]);
+    let out = both.syncs(&[]);
     // helm (so vendir) does not check an index digest; vendoras does
     // (docs/differences.md, "helmChart"), naming both digests.
     assert!(out.0.success(), "{:?}", out.0);
@@ -305,7 +267,7 @@ fn chart_over_oci_and_oci_without_a_version_refused() {
     push_chart(&registry, tmp.path(), "demo", "0.5.0", "5.0");
     push_chart(&registry, tmp.path(), "demo", "0.6.0+build.1", "6.0");
     let url = format!("oci://{}/charts", registry.host());
-    let both = Both::new();
+    let both = Pair::new();
     both.config(&vendir_config(
         &[
             one_content("vendor/a", &chart_src("demo", Some("0.5.0"), &url, "")),
@@ -319,8 +281,8 @@ fn chart_over_oci_and_oci_without_a_version_refused() {
     ));
     // helm v3 reaches a plain-HTTP registry on 127.0.0.1 without a flag; so
     // does vendoras (loopback only).
-    let out = both.sync(&[]);
-    both.assert_same("oci", &out, "vendor");
+    let out = both.syncs(&[]);
+    assert_same(&both, "oci", &out, "vendor");
     assert_eq!(names(&both.ours.tree("vendor/a")), CHART_FILES);
     assert_eq!(
         read(&both.ours, "vendor/b/values.yaml"),
@@ -330,8 +292,8 @@ fn chart_over_oci_and_oci_without_a_version_refused() {
     assert_eq!(locked(&both.ours, "vendor/a", "appVersion"), "5.0");
 
     // --locked fetches exactly the locked versions again.
-    let out = both.sync(&["--locked"]);
-    both.assert_same("oci --locked", &out, "vendor");
+    let out = both.syncs(&["--locked"]);
+    assert_same(&both, "oci --locked", &out, "vendor");
 
     // No version: vendir refuses when it fetches, vendoras when it reads
     // the config, naming the key; nothing changes.
@@ -340,7 +302,7 @@ fn chart_over_oci_and_oci_without_a_version_refused() {
         &[one_content("vendor/a", &chart_src("demo", None, &url, ""))],
         &[],
     ));
-    let out = both.sync(&[]);
+    let out = both.syncs(&[]);
     assert_refused(&out.0, &["Expected non-empty version"]);
     assert_refused(
         &out.1,
@@ -357,7 +319,7 @@ fn chart_over_oci_and_oci_without_a_version_refused() {
         )],
         &[],
     ));
-    let out = both.sync(&[]);
+    let out = both.syncs(&[]);
     assert_refused(&out.0, &[]);
     assert_refused(&out.1, &["charts/demo", "9.9.9"]);
     assert_eq!(both.ours.state(), before.1);

@@ -5,64 +5,9 @@
 
 mod support;
 
-use std::fs;
-
 use support::fixtures::*;
-use support::sync::Work;
+use support::pair::Pair;
 use support::vendir::*;
-use support::*;
-
-struct Pair {
-    vendir: VendirWork,
-    ours: Work,
-}
-
-impl Pair {
-    fn new(config: &str) -> Pair {
-        let p = Pair {
-            vendir: VendirWork::new(),
-            ours: Work::new(),
-        };
-        p.vendir.config(config);
-        p.ours.config(config);
-        p
-    }
-
-    /// Both tools sync; both must succeed; trees of `dirs` and the locks agree.
-    #[track_caller]
-    fn sync_same(&self, context: &str, dirs: &[&str]) {
-        let theirs = self.vendir.sync(&[]);
-        assert!(theirs.success(), "{context}: vendir failed: {theirs:?}");
-        let mut cmd = self.ours.cmd(&[]);
-        isolate_vcs(&mut cmd);
-        let ours = run(&mut cmd);
-        assert!(ours.success(), "{context}: vendoras failed: {ours:?}");
-        for d in dirs {
-            assert_same_tree(
-                &format!("{context}: {d}"),
-                "vendir",
-                &self.vendir.tree(d),
-                "vendoras",
-                &self.ours.tree(d),
-            );
-        }
-        assert_same_lock(context, &self.vendir.lock(), &self.ours.lock(), &[]);
-    }
-
-    /// Writes `data` at `rel` in both work dirs.
-    fn write(&self, rel: &str, data: &str) {
-        for root in [&self.vendir.dir, &self.ours.dir] {
-            let p = root.join(rel);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, data).unwrap();
-        }
-    }
-
-    fn read(&self, rel: &str) -> (String, String) {
-        let r = |root: &std::path::Path| fs::read_to_string(root.join(rel)).unwrap();
-        (r(&self.vendir.dir), r(&self.ours.dir))
-    }
-}
 
 /// A repository with a `config/` folder among others, published as a bare repo.
 fn repository(root: &std::path::Path) -> String {
@@ -107,9 +52,10 @@ fn include_paths_are_matched_before_new_root_path_re_roots() {
         ],
         &[],
     );
-    let p = Pair::new(&config);
+    let p = Pair::with(&config);
     p.sync_same(
         "includePaths + newRootPath",
+        &[],
         &["vendor/plain", "vendor/full"],
     );
     let kept: Vec<String> = p.ours.tree("vendor/full").into_keys().collect();
@@ -142,13 +88,13 @@ fn ignore_paths_keep_local_edits_over_fetched_files() {
         )],
         &[],
     );
-    let p = Pair::new(&config);
-    p.sync_same("first sync", &["vendor/x"]);
+    let p = Pair::with(&config);
+    p.sync_same("first sync", &[], &["vendor/x"]);
     // A local edit of a fetched file, and a local file upstream does not have.
     p.write("vendor/x/local.yml", "edited: locally\n");
     p.write("vendor/x/notes/todo.md", "mine\n");
     p.write("vendor/x/a.yml", "edited but not ignored\n");
-    p.sync_same("re-sync", &["vendor/x"]);
+    p.sync_same("re-sync", &[], &["vendor/x"]);
     assert_eq!(
         p.read("vendor/x/local.yml"),
         ("edited: locally\n".into(), "edited: locally\n".into())
@@ -162,10 +108,10 @@ fn a_manual_content_may_be_a_single_file() {
         &["- path: deploy\n  contents:\n  - path: values.yml\n    manual: {}\n  - path: gen\n    inline:\n      paths:\n        a.txt: a\n".to_string()],
         &[],
     );
-    let p = Pair::new(&config);
+    let p = Pair::with(&config);
     p.write("deploy/values.yml", "replicas: 3\n");
     p.write("deploy/stray.txt", "not managed\n");
-    p.sync_same("manual file", &["deploy"]);
+    p.sync_same("manual file", &[], &["deploy"]);
     assert_eq!(
         p.read("deploy/values.yml"),
         ("replicas: 3\n".into(), "replicas: 3\n".into())

@@ -15,68 +15,36 @@ use std::fs;
 use std::path::Path;
 
 use support::fixtures::*;
+use support::pair::{assert_both_ok, Pair};
 use support::servers::*;
 use support::sync::Work;
 use support::vendir::*;
 use support::*;
 
-/// vendir and vendoras in two work dirs with the same config.
-struct Pair {
-    vendir: VendirWork,
-    ours: Work,
+/// Both tools sync with `args` and must succeed with the same work dir (see
+/// [`work_tree`]) and lock bytes.
+#[track_caller]
+fn sync_same(p: &Pair, context: &str, args: &[&str]) {
+    assert_both_ok(context, &p.syncs(args));
+    assert_same(p, context);
 }
 
-impl Pair {
-    fn new() -> Pair {
-        Pair {
-            vendir: VendirWork::new(),
-            ours: Work::new(),
-        }
-    }
-
-    fn config(&self, yaml: &str) {
-        self.vendir.config(yaml);
-        self.ours.config(yaml);
-    }
-
-    /// Runs `f` on both work dirs (edits, stray files, a local checkout).
-    fn each(&self, f: impl Fn(&Path)) {
-        f(&self.vendir.dir);
-        f(&self.ours.dir);
-    }
-
-    fn syncs(&self, args: &[&str]) -> (Outcome, Outcome) {
-        let mut cmd = self.ours.cmd(args);
-        isolate_vcs(&mut cmd);
-        (self.vendir.sync(args), run(&mut cmd))
-    }
-
-    /// Both tools sync with `args` and must succeed with the same tree and lock.
-    #[track_caller]
-    fn sync_same(&self, context: &str, args: &[&str]) {
-        let (theirs, ours) = self.syncs(args);
-        assert!(theirs.success(), "{context}: vendir failed: {theirs:?}");
-        assert!(ours.success(), "{context}: vendoras failed: {ours:?}");
-        self.assert_same(context);
-    }
-
-    #[track_caller]
-    fn assert_same(&self, context: &str) {
-        assert_same_tree(
-            context,
-            "vendir",
-            &work_tree(&self.vendir.dir),
-            "vendoras",
-            &work_tree(&self.ours.dir),
-        );
-        let lock = |dir: &Path| fs::read(dir.join("vendir.lock.yml")).ok();
-        assert!(
-            lock(&self.vendir.dir) == lock(&self.ours.dir),
-            "{context}: locks differ\n--- vendir:\n{}\n--- vendoras:\n{}",
-            self.vendir.lock(),
-            self.ours.lock()
-        );
-    }
+#[track_caller]
+fn assert_same(p: &Pair, context: &str) {
+    assert_same_tree(
+        context,
+        "vendir",
+        &work_tree(&p.vendir.dir),
+        "vendoras",
+        &work_tree(&p.ours.dir),
+    );
+    let lock = |dir: &Path| fs::read(dir.join("vendir.lock.yml")).ok();
+    assert!(
+        lock(&p.vendir.dir) == lock(&p.ours.dir),
+        "{context}: locks differ\n--- vendir:\n{}\n--- vendoras:\n{}",
+        p.vendir.lock(),
+        p.ours.lock()
+    );
 }
 
 /// The work dir without the config, the lock (compared as data), the local checkout
@@ -128,7 +96,7 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
         dir("vendor/b", &[directory(".", "vendor/a/sub")]),
     ];
     p.config(&vendir_config(&base, &[]));
-    p.sync_same("first sync", &[]);
+    sync_same(&p, "first sync", &[]);
     assert_eq!(
         fs::read_to_string(p.ours.dir.join("vendor/b/x.txt")).unwrap(),
         "x1\n"
@@ -144,7 +112,7 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
     let mut dirs = vec![dir("vendor/0", &[directory(".", "./vendor/a/sub/")])];
     dirs.extend(base.iter().cloned());
     p.config(&vendir_config(&dirs, &[]));
-    p.sync_same("after upstream moved", &[]);
+    sync_same(&p, "after upstream moved", &[]);
     assert_eq!(
         fs::read_to_string(p.ours.dir.join("vendor/b/x.txt")).unwrap(),
         "x2\n"
@@ -167,11 +135,11 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
     };
     dirs.push(c("o1\n"));
     p.config(&vendir_config(&dirs, &[]));
-    p.sync_same("first, one content", &["-d", "vendor/c/one"]);
+    sync_same(&p, "first, one content", &["-d", "vendor/c/one"]);
     dirs.pop();
     dirs.push(c("o2\n"));
     p.config(&vendir_config(&dirs, &[]));
-    p.sync_same("whole directory", &[]);
+    sync_same(&p, "whole directory", &[]);
     assert_eq!(
         fs::read_to_string(p.ours.dir.join("vendor/c/two/o.txt")).unwrap(),
         "o1\n"
@@ -181,7 +149,8 @@ fn a_directory_source_reads_what_an_earlier_directory_of_this_sync_fetched() {
     dirs.pop();
     dirs.push(c("o3\n"));
     p.config(&vendir_config(&dirs, &[]));
-    p.sync_same(
+    sync_same(
+        &p,
         "-d both contents",
         &["-d", "vendor/c/one", "-d", "vendor/c/two"],
     );
@@ -230,7 +199,7 @@ fn directory_flag_names_one_content_and_keeps_the_rest_like_vendir() {
         )
     };
     p.config(&cfg(1));
-    p.sync_same("full sync", &[]);
+    sync_same(&p, "full sync", &[]);
 
     // Everything changes upstream and files appear that no content owns.
     p.config(&cfg(2));
@@ -241,7 +210,7 @@ fn directory_flag_names_one_content_and_keeps_the_rest_like_vendir() {
     });
     // `vendor/a` is content `a` of directory `vendor`: only it is replaced; b, the
     // stray file beside it and the other directory stay; its lock entry is merged.
-    p.sync_same("-d vendor/a", &["-d", "vendor/a"]);
+    sync_same(&p, "-d vendor/a", &["-d", "vendor/a"]);
     assert_eq!(
         fs::read_to_string(p.ours.dir.join("vendor/a/a.txt")).unwrap(),
         "a2\n"
@@ -260,16 +229,16 @@ fn directory_flag_names_one_content_and_keeps_the_rest_like_vendir() {
         fs::write(d.join("local/top.txt"), "top\n").unwrap();
     });
     let lock_before = p.ours.lock();
-    p.sync_same("-d vendor/a=local", &["-d", "vendor/a=local"]);
+    sync_same(&p, "-d vendor/a=local", &["-d", "vendor/a=local"]);
     assert_eq!(p.ours.lock(), lock_before);
     assert!(p.ours.dir.join("vendor/a/sub/l.txt").exists());
 
     // A content at `.` is named by its directory's path.
-    p.sync_same("-d vendor2/x", &["-d", "vendor2/x"]);
+    sync_same(&p, "-d vendor2/x", &["-d", "vendor2/x"]);
 
     // Without a lock file the lock holds the selected content only.
     p.each(|d| fs::remove_file(d.join("vendir.lock.yml")).unwrap());
-    p.sync_same("-d vendor/b, no lock", &["-d", "vendor/b"]);
+    sync_same(&p, "-d vendor/b, no lock", &["-d", "vendor/b"]);
 
     // Both refuse a path that names nothing; vendoras lists what it could be.
     let (theirs, ours) = p.syncs(&["-d", "vendor/nope"]);
@@ -281,7 +250,7 @@ fn directory_flag_names_one_content_and_keeps_the_rest_like_vendir() {
     // PATH=LOCAL-DIR must name one content.
     let (theirs, ours) = p.syncs(&["-d", "vendor=local"]);
     assert!(!theirs.success() && !ours.success(), "{theirs:?}\n{ours:?}");
-    p.assert_same("after refusals");
+    assert_same(&p, "after refusals");
 
     // Contents new to the config: vendir appends a content to its directory's entry,
     // and a directory the lock does not have at the end.
@@ -292,8 +261,8 @@ fn directory_flag_names_one_content_and_keeps_the_rest_like_vendir() {
         &format!("{}- path: vendor2/x\n", inline("c", &[("c.txt", "c\n")])),
     ) + &dir("vendor3", &[inline(".", &[("n.txt", "n\n")])]);
     p.config(&grown);
-    p.sync_same("-d a new content", &["-d", "vendor/c"]);
-    p.sync_same("-d a new directory", &["-d", "vendor3"]);
+    sync_same(&p, "-d a new content", &["-d", "vendor/c"]);
+    sync_same(&p, "-d a new directory", &["-d", "vendor3"]);
     let lock = yaml(&p.ours.lock()).unwrap();
     assert!(
         lock_entry(&lock, "vendor", "c").is_some() && lock_entry(&lock, "vendor3", ".").is_some(),
@@ -349,9 +318,9 @@ fn a_directory_source_reading_a_parent_of_synced_directories_sees_them_as_vendir
         )
     };
     p.config(&cfg("x1\n"));
-    p.sync_same("first sync", &[]);
+    sync_same(&p, "first sync", &[]);
     p.config(&cfg("x2\n"));
-    p.sync_same("second sync", &[]);
+    sync_same(&p, "second sync", &[]);
     assert_eq!(
         fs::read_to_string(p.ours.dir.join("vendor/b/a/x.txt")).unwrap(),
         "x2\n"
@@ -361,5 +330,5 @@ fn a_directory_source_reading_a_parent_of_synced_directories_sees_them_as_vendir
         "x1\n"
     );
     p.config(&cfg("x3\n"));
-    p.sync_same("-d both", &["-d", "vendor/a", "-d", "vendor/b"]);
+    sync_same(&p, "-d both", &["-d", "vendor/a", "-d", "vendor/b"]);
 }

@@ -8,6 +8,7 @@
 
 pub mod cosign;
 pub mod fixtures;
+pub mod pair;
 pub mod servers;
 pub mod sync;
 pub mod vendir;
