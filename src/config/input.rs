@@ -101,6 +101,8 @@ pub(crate) struct ImageInput {
     pub response_header_timeout: Option<u64>,
     #[serde(rename = "dangerousSkipTLSVerify", default)]
     pub dangerous_skip_tls_verify: bool,
+    /// vendoras's own (vendir has no cosign).
+    pub cosign: Option<CosignInput>,
 }
 
 /// `imgpkgBundle:` (vendir's keys; unknown ones are warnings).
@@ -116,6 +118,8 @@ pub(crate) struct ImgpkgBundleInput {
     #[serde(default)]
     pub recursive: bool,
     pub additional_ca_certificates: Option<Vec<String>>,
+    /// vendoras's own (vendir has no cosign).
+    pub cosign: Option<CosignInput>,
 }
 
 /// `tagSelection:`.
@@ -159,6 +163,8 @@ pub(crate) struct CosignInput {
     pub certificate_oidc_issuer: Option<String>,
     pub certificate_oidc_issuer_regexp: Option<String>,
     pub trusted_root: Option<String>,
+    /// imgpkgBundle only: also verify every image `.imgpkg/images.yml` lists.
+    pub images: Option<bool>,
 }
 
 /// `helmChart:` (vendir's keys; unknown ones are warnings).
@@ -171,6 +177,8 @@ pub(crate) struct HelmChartInput {
     /// Accepted and ignored: vendoras does not run helm.
     #[allow(dead_code)]
     pub helm_version: Option<IgnoredAny>,
+    /// vendoras's own, `oci://` repositories only.
+    pub cosign: Option<CosignInput>,
 }
 
 /// `helmChart.repository:`.

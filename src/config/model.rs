@@ -160,6 +160,8 @@ pub struct HelmChart {
     /// `repository.secretRef`: basic auth on a chart repository, registry
     /// credentials on `oci://` (the Secret exists).
     pub secret_ref: Option<SecretRef>,
+    /// `cosign` verification (`oci://` only; docs/config.md).
+    pub cosign: Option<Cosign>,
 }
 
 /// Where a chart comes from.
@@ -191,6 +193,8 @@ pub struct RegistryImage {
     pub response_header_timeout: Option<u64>,
     /// `dangerousSkipTLSVerify`.
     pub dangerous_skip_tls_verify: bool,
+    /// `cosign` verification (docs/config.md).
+    pub cosign: Option<Cosign>,
 }
 
 /// The `imgpkgBundle` source (docs/config.md).
@@ -317,6 +321,9 @@ pub struct Cosign {
     pub signers: Signers<CosignKey>,
     /// `trustedRoot`: a `trusted_root.json` for private Sigstore (as written).
     pub trusted_root: Option<String>,
+    /// `images` (imgpkgBundle only): every image `.imgpkg/images.yml`
+    /// lists (nested bundles included) must verify too. Default false.
+    pub images: bool,
 }
 
 /// Where a cosign public key comes from.

@@ -919,7 +919,7 @@ fn oci(
                 OciLocation::Image(i) => Some(i.as_str()),
                 OciLocation::Layout(_) => None,
             };
-            cosign(doc, c, &p.k("cosign"), refs, image)
+            cosign(doc, c, &p.k("cosign"), refs, image, false)
         })
         .transpose()?;
     Ok(OciArtifact {
@@ -1020,11 +1020,29 @@ fn helm_chart(
             )
         })
         .transpose()?;
+    let cp = p.k("cosign");
+    let cosign = match (h.cosign, &repository) {
+        (None, _) => None,
+        (Some(c), HelmRepository::Oci(path)) => {
+            let image = format!("{path}/{name}");
+            Some(cosign(doc, c, &cp, refs, Some(&image), false)?)
+        }
+        (Some(_), HelmRepository::Http(_)) => {
+            return Err(doc.err_key(
+                &cp,
+                format!(
+                    "{cp} needs an oci:// repository: a chart repository serves archives, \
+                     not signed OCI manifests (cosign verifies an OCI digest)"
+                ),
+            ))
+        }
+    };
     Ok(HelmChart {
         name,
         version,
         repository,
         secret_ref,
+        cosign,
     })
 }
 
@@ -1146,6 +1164,7 @@ struct RegistryImageInput {
     secret_ref: Option<SecretRefInput>,
     response_header_timeout: Option<u64>,
     dangerous_skip_tls_verify: bool,
+    cosign: Option<CosignInput>,
 }
 
 fn registry_image(
@@ -1189,12 +1208,19 @@ fn registry_image(
         .secret_ref
         .map(|r| secret_ref(doc, r, &p.k("secretRef"), refs))
         .transpose()?;
+    // `images` is about `.imgpkg/images.yml`: a bundle's only.
+    let bundle = key == "image";
+    let cosign = i
+        .cosign
+        .map(|c| cosign(doc, c, &p.k("cosign"), refs, Some(&reference), bundle))
+        .transpose()?;
     Ok(RegistryImage {
         reference,
         tag_selection,
         secret_ref,
         response_header_timeout: i.response_header_timeout.filter(|&s| s > 0),
         dangerous_skip_tls_verify: i.dangerous_skip_tls_verify,
+        cosign,
     })
 }
 
@@ -1210,6 +1236,7 @@ fn image(
         secret_ref: i.secret_ref,
         response_header_timeout: i.response_header_timeout,
         dangerous_skip_tls_verify: i.dangerous_skip_tls_verify,
+        cosign: i.cosign,
     };
     registry_image(doc, raw, p, "url", refs)
 }
@@ -1226,6 +1253,7 @@ fn imgpkg_bundle(
         secret_ref: b.secret_ref,
         response_header_timeout: b.response_header_timeout,
         dangerous_skip_tls_verify: b.dangerous_skip_tls_verify,
+        cosign: b.cosign,
     };
     let image = registry_image(doc, raw, p, "image", refs)?;
     let ap = p.k("additionalCACertificates");
@@ -1251,7 +1279,14 @@ fn cosign(
     p: &KeyPath,
     refs: &Refs<'_>,
     image: Option<&str>,
+    bundle: bool,
 ) -> Result<Cosign, ConfigError> {
+    if c.images.is_some() && !bundle {
+        return Err(doc.err_key(
+            &p.k("images"),
+            format!("{p}.images applies only to imgpkgBundle (the images its .imgpkg/images.yml lists)"),
+        ));
+    }
     let key = nonempty(doc, c.key, &p.k("key"))?;
     let secret = c
         .secret_ref
@@ -1312,6 +1347,7 @@ fn cosign(
     Ok(Cosign {
         signers,
         trusted_root: nonempty(doc, c.trusted_root, &p.k("trustedRoot"))?,
+        images: c.images.unwrap_or(false),
     })
 }
 

@@ -14,6 +14,7 @@ pub mod image;
 mod imgpkg;
 mod local;
 mod oci;
+mod signature;
 mod vcs;
 
 use std::collections::HashMap;

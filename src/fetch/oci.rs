@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use super::{Counting, FetchContext, Fetched, Probed, Progress, Source};
 use crate::cache::Tee;
-use crate::config::{CosignKey, OciArtifact, OciLocation, Secret, Unpack};
+use crate::config::{OciArtifact, OciLocation, Secret, Unpack};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::extract::layer::{extract_archive, extract_oras_directory, Compression};
@@ -22,7 +22,7 @@ use crate::oci::{Descriptor, Manifest, Platform, ANNOTATION_CONTENT_DIGEST, ANNO
 use crate::reference::Reference;
 use crate::registry::{Credential, RemoteOptions, Repository};
 use crate::resolve::select_tag;
-use crate::verify::{verify, Policy, PublicKey, Verified};
+use crate::verify::Verified;
 
 pub(super) struct OciSource<'a> {
     pub cfg: &'a OciArtifact,
@@ -215,9 +215,15 @@ impl OciSource<'_> {
             .map_or_else(|| loc.object.clone(), Digest::to_string);
         // One GET answers both "which digest?" and "what does it say?".
         let (top, top_manifest) = loc.repo.fetch_reference(ctx.op, &top_ref)?;
-        let verified = match self.policy(ctx)? {
-            Some(policy) if check_signature => Some(verify(&loc.repo, ctx.op, &top, &policy)?),
-            _ => None,
+        let verified = match check_signature {
+            true => super::signature::check(
+                ctx,
+                &loc.repo,
+                &top,
+                self.cfg.cosign.as_ref(),
+                "ociArtifact.cosign",
+            )?,
+            false => None,
         };
         let mut manifest_desc = match (&platform, ctx.pinned, &loc.index) {
             // Pinned through an index: the locked manifest must still be
@@ -295,47 +301,6 @@ impl OciSource<'_> {
         })
     }
 
-    /// The signature policy, when `cosign:` is set.
-    fn policy(&self, ctx: &FetchContext<'_>) -> Result<Option<Policy>> {
-        let Some(c) = &self.cfg.cosign else {
-            return Ok(None);
-        };
-        let signers = c.signers.try_map_keys(|k| match k {
-            CosignKey::File(path) => Ok(vec![PublicKey::from_file(&ctx.workdir.join(path))?]),
-            CosignKey::Secret(r) => {
-                let secret = ctx.loaded.secrets.get(&r.name).ok_or_else(|| {
-                    Error::setting(
-                        "ociArtifact.cosign.secretRef",
-                        Some(&r.name),
-                        "no such Secret",
-                    )
-                })?;
-                let keys: Vec<PublicKey> = secret
-                    .data
-                    .iter()
-                    .filter(|(k, _)| k.ends_with(".pub"))
-                    .map(|(k, v)| PublicKey {
-                        name: format!("secret {}: {k}", r.name),
-                        pem: String::from_utf8_lossy(v).into_owned(),
-                    })
-                    .collect();
-                if keys.is_empty() {
-                    return Err(Error::setting(
-                        "ociArtifact.cosign.secretRef",
-                        Some(&r.name),
-                        "the Secret has no *.pub key",
-                    ));
-                }
-                Ok(keys)
-            }
-        })?;
-        Ok(Some(Policy {
-            signers,
-            trusted_root: c.trusted_root.as_ref().map(|t| ctx.workdir.join(t)),
-            tuf_cache_dir: None,
-        }))
-    }
-
     fn lock_entry(loc: &Located, resolved: &Resolved) -> LockContent {
         LockContent {
             oci_artifact: Some(LockOciArtifact {
@@ -361,7 +326,7 @@ impl Source for OciSource<'_> {
         }
         Ok(Some(Probed {
             lock: Self::lock_entry(&loc, &resolved),
-            note: resolved.verified.as_ref().map(|v| format!("verified {v}")),
+            note: super::signature::note(resolved.verified.as_slice()),
         }))
     }
 
