@@ -162,6 +162,10 @@ pub struct ContentReport {
     pub seconds: f64,
     /// Whether `lazy` skipped the fetch.
     pub skipped: bool,
+    /// The cosign signatures that verified, and by which key or identity
+    /// (`cosign:`; omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verified: Vec<crate::verify::Verified>,
 }
 
 /// What a sync did.
@@ -499,6 +503,10 @@ pub fn sync(
                 bytes: 0,
                 seconds: 0.0,
                 skipped: true,
+                verified: match &probes[&(d, c)] {
+                    Probe::Resolved(p) => p.verified.clone(),
+                    _ => Vec::new(),
+                },
             };
             events(Event::Finished { report: &report });
             // The digest of this run's config (under --locked, with the pins).
@@ -858,6 +866,7 @@ impl ContentJob<'_> {
                 bytes: 0,
                 seconds: 0.0,
                 skipped: true,
+                verified: Vec::new(),
             };
             (entry, report)
         } else {
@@ -910,6 +919,17 @@ impl ContentJob<'_> {
             let _ = std::fs::remove_dir_all(&scratch_path);
             let mut entry = fetched.lock;
             entry.path = self.content.path.to_string();
+            for v in &fetched.verified {
+                events(Event::Note {
+                    id: &id,
+                    message: &format!("verified {}@{v}", v.repository),
+                });
+            }
+            let mut verified = match probe {
+                Probe::Resolved(p) => p.verified.clone(),
+                _ => Vec::new(),
+            };
+            verified.extend(fetched.verified);
             let report = ContentReport {
                 path: id.clone(),
                 source: self.content.source_kind().into(),
@@ -919,6 +939,7 @@ impl ContentJob<'_> {
                 bytes: fetched.bytes,
                 seconds: start.elapsed().as_secs_f64(),
                 skipped: false,
+                verified,
             };
             (entry, report)
         };

@@ -101,7 +101,8 @@ impl fmt::Display for Layout {
 }
 
 /// Who signed: a key or a certificate identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Signer {
     /// One of the policy's public keys.
@@ -131,10 +132,13 @@ impl fmt::Display for Signer {
     }
 }
 
-/// What was verified, and by whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What was verified, and by whom (`sync --json` shows it as is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Verified {
+    /// The repository (`registry/path`) the signature was found in.
+    pub repository: String,
     /// The manifest digest whose signature verified.
     pub digest: Digest,
     /// The key or identity that signed it.
@@ -244,6 +248,7 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         },
     };
     Ok(Verified {
+        repository: repo.name().to_string(),
         digest: desc.digest.clone(),
         signer,
         layout: answer.layout,

@@ -184,6 +184,16 @@ fn vendir_form(content: &Content, pins: Option<Pins<'_>>) -> Node {
                 Some(p) => lock(key, node, p),
                 None => node,
             };
+            // vendoras's `cosign:` (vendir drops it): hashed as written, so
+            // adding or changing it re-syncs a lazy content; without it the
+            // digest stays vendir's.
+            let node = match (node, raw[*key].get("cosign").filter(|v| !v.is_null())) {
+                (Node::Map(mut fields), Some(c)) => {
+                    fields.push(("cosign".into(), as_written(c)));
+                    Node::Map(fields)
+                }
+                (node, _) => node,
+            };
             out.push((key.to_string(), node));
         }
     }

@@ -293,6 +293,7 @@ impl Source for GitSource<'_> {
             return Ok(Some(Probed {
                 lock: p.clone(),
                 note: None,
+                verified: Vec::new(),
             }));
         }
         let r = self.runner(ctx)?;
@@ -315,6 +316,7 @@ impl Source for GitSource<'_> {
                 ..LockContent::default()
             },
             note: None,
+            verified: Vec::new(),
         }))
     }
 
@@ -483,6 +485,7 @@ impl Source for GitSource<'_> {
             files: None,
             warnings: Vec::new(),
             summary: format!("{}@{}", self.url(), sha),
+            verified: Vec::new(),
         })
     }
 }

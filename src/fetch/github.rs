@@ -249,6 +249,7 @@ impl Source for GithubSource<'_> {
             return Ok(Some(Probed {
                 lock: entry(pinned.url.clone(), pinned.tag.clone()),
                 note: None,
+                verified: Vec::new(),
             }));
         }
         let url = self.release_url(ctx)?;
@@ -256,6 +257,7 @@ impl Source for GithubSource<'_> {
         Ok(Some(Probed {
             lock: entry(release.url, release.tag_name),
             note: None,
+            verified: Vec::new(),
         }))
     }
 
@@ -293,6 +295,7 @@ impl Source for GithubSource<'_> {
                 files: Some(files),
                 warnings,
                 summary,
+                verified: Vec::new(),
             });
         }
 
@@ -398,6 +401,7 @@ impl Source for GithubSource<'_> {
             files: Some(files),
             warnings,
             summary,
+            verified: Vec::new(),
         })
     }
 }

@@ -29,6 +29,7 @@ use crate::oci::{Descriptor, Manifest};
 use crate::redact::redact_url;
 use crate::reference::Reference;
 use crate::registry::{RemoteOptions, Repository};
+use crate::verify::Verified;
 
 /// The chart layer of an OCI chart (helm's `ChartLayerMediaType`).
 pub const MEDIA_TYPE_CHART: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -613,36 +614,59 @@ impl HelmSource<'_> {
         // helm stores `+` (semver build metadata) as `_` in tags.
         let tag = version.replace('+', "_");
         let (desc, manifest) = repo.fetch_reference(ctx.op, &tag)?;
-        let layer = manifest
-            .layers
-            .iter()
-            .find(|l| l.media_type == MEDIA_TYPE_CHART || l.media_type == MEDIA_TYPE_CHART_LEGACY)
-            .cloned()
-            .ok_or_else(|| {
-                let have: Vec<String> = manifest
-                    .layers
-                    .iter()
-                    .map(|l| format!("{} ({})", l.media_type, l.digest))
-                    .collect();
-                Error::Artifact {
-                    reference: format!("{name}:{tag}@{}", desc.digest),
-                    reason: format!(
-                        "not a helm chart: no {MEDIA_TYPE_CHART} layer (layers: {})",
-                        if have.is_empty() {
-                            "none".into()
-                        } else {
-                            have.join(", ")
-                        }
-                    ),
-                }
-            })?;
+        let layer = chart_layer(name, version, &desc, &manifest)?;
         Ok((desc, manifest, layer))
     }
 
-    fn probe_oci(&self, ctx: &FetchContext<'_>, path: &str) -> Result<LockContent> {
+    /// [`Self::oci_resolve`], and with `cosign:` the signature of that very
+    /// manifest checked before anything else is read. `verify`: check now
+    /// (the probe, which remembers the result for this sync); otherwise the
+    /// fetch takes what its probe verified, or resolves and checks itself.
+    fn oci_resolve_verified(
+        &self,
+        ctx: &FetchContext<'_>,
+        repo: &Repository,
+        name: &str,
+        version: &str,
+        verify: bool,
+    ) -> Result<(Descriptor, Manifest, Descriptor, Option<Verified>)> {
+        let Some(cosign) = &self.cfg.cosign else {
+            let (desc, manifest, layer) = self.oci_resolve(ctx, repo, name, version)?;
+            return Ok((desc, manifest, layer, None));
+        };
+        // Keyed by the policy too: another content may trust other signers.
+        let key = format!("helm-cosign {name}:{version} {cosign:?}");
+        if !verify {
+            if let Some((desc, Some(manifest))) = ctx.memo.manifest(&key) {
+                let layer = chart_layer(name, version, &desc, &manifest)?;
+                return Ok((desc, manifest, layer, None));
+            }
+        }
+        let (desc, manifest, layer) = self.oci_resolve(ctx, repo, name, version)?;
+        let verified =
+            super::signature::check(ctx, repo, &desc, Some(cosign), "helmChart.cosign")?;
+        ctx.memo
+            .put_manifest(key, desc.clone(), Some(manifest.clone()));
+        Ok((desc, manifest, layer, verified))
+    }
+
+    fn probe_oci(
+        &self,
+        ctx: &FetchContext<'_>,
+        path: &str,
+    ) -> Result<(LockContent, Option<Verified>)> {
         let version = self.oci_version(ctx)?;
         let (repo, name) = self.oci_repository(ctx, path)?;
-        let (desc, manifest, _) = self.oci_resolve(ctx, &repo, &name, &version)?;
+        let (desc, manifest, _, verified) =
+            self.oci_resolve_verified(ctx, &repo, &name, &version, true)?;
+        if let Some(p) = ctx.pinned.and_then(|p| p.helm_chart.as_ref()) {
+            // --locked: the locked entry, now verified.
+            let lock = LockContent {
+                helm_chart: Some(p.clone()),
+                ..LockContent::default()
+            };
+            return Ok((lock, verified));
+        }
         // The chart's config is Chart.yaml as JSON: the lock entry without
         // downloading the chart.
         let config = manifest
@@ -668,7 +692,7 @@ impl HelmSource<'_> {
             }
             None => (version.clone(), String::new()),
         };
-        Ok(lock_entry(meta.0, meta.1))
+        Ok((lock_entry(meta.0, meta.1), verified))
     }
 
     fn oci_version(&self, ctx: &FetchContext<'_>) -> Result<String> {
@@ -680,7 +704,7 @@ impl HelmSource<'_> {
     fn fetch_oci(&self, ctx: &FetchContext<'_>, path: &str, dest: &Root) -> Result<Fetched> {
         let version = self.oci_version(ctx)?;
         let (repo, name) = self.oci_repository(ctx, path)?;
-        let (desc, _, layer) = self.oci_resolve(ctx, &repo, &name, &version)?;
+        let (desc, _, layer, _) = self.oci_resolve_verified(ctx, &repo, &name, &version, false)?;
         (ctx.progress)(Progress::Expect(layer.size));
         let in_layer = |e: Error| e.in_layer(&layer.digest, &layer.media_type, None);
         let mut fetched = Fetched {
@@ -936,21 +960,66 @@ fn http_get(
     resp.into_body()
 }
 
+/// The chart layer of the manifest `desc` (`name:version`, for errors).
+fn chart_layer(
+    name: &str,
+    version: &str,
+    desc: &Descriptor,
+    manifest: &Manifest,
+) -> Result<Descriptor> {
+    let tag = version.replace('+', "_");
+    manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type == MEDIA_TYPE_CHART || l.media_type == MEDIA_TYPE_CHART_LEGACY)
+        .cloned()
+        .ok_or_else(|| {
+            let have: Vec<String> = manifest
+                .layers
+                .iter()
+                .map(|l| format!("{} ({})", l.media_type, l.digest))
+                .collect();
+            Error::Artifact {
+                reference: format!("{name}:{tag}@{}", desc.digest),
+                reason: format!(
+                    "not a helm chart: no {MEDIA_TYPE_CHART} layer (layers: {})",
+                    if have.is_empty() {
+                        "none".into()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+            }
+        })
+}
+
 impl Source for HelmSource<'_> {
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
-        let lock = match (&self.cfg.repository, ctx.pinned) {
+        let (lock, verified) = match (&self.cfg.repository, ctx.pinned) {
+            // With `cosign:`, a locked version is verified too.
+            (HelmRepository::Oci(path), _) if self.cfg.cosign.is_some() => {
+                self.probe_oci(ctx, path)?
+            }
             // --locked: the locked version is what will be fetched.
-            (_, Some(p)) if p.helm_chart.is_some() => LockContent {
-                helm_chart: p.helm_chart.clone(),
-                ..LockContent::default()
-            },
+            (_, Some(p)) if p.helm_chart.is_some() => (
+                LockContent {
+                    helm_chart: p.helm_chart.clone(),
+                    ..LockContent::default()
+                },
+                None,
+            ),
             (HelmRepository::Http(base), _) => {
                 let picked = self.pick(ctx, base)?;
-                lock_entry(picked.version, picked.app_version)
+                (lock_entry(picked.version, picked.app_version), None)
             }
             (HelmRepository::Oci(path), _) => self.probe_oci(ctx, path)?,
         };
-        Ok(Some(Probed { lock, note: None }))
+        let verified: Vec<Verified> = verified.into_iter().collect();
+        Ok(Some(Probed {
+            lock,
+            note: super::signature::note(&verified),
+            verified,
+        }))
     }
 
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {

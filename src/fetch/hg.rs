@@ -81,6 +81,7 @@ impl Source for HgSource<'_> {
             return Ok(Some(Probed {
                 lock: p.clone(),
                 note: None,
+                verified: Vec::new(),
             }));
         }
         let out = r
@@ -120,6 +121,7 @@ impl Source for HgSource<'_> {
                 ..LockContent::default()
             },
             note: None,
+            verified: Vec::new(),
         }))
     }
 
@@ -195,6 +197,7 @@ impl Source for HgSource<'_> {
             files: None,
             warnings: Vec::new(),
             summary: format!("{}@{sha}", vcs::redact_url(&self.cfg.url)),
+            verified: Vec::new(),
         })
     }
 }

@@ -43,6 +43,7 @@ impl Source for HttpSource<'_> {
         Ok(self.cfg.sha256.as_ref().map(|_| Probed {
             lock: lock(),
             note: None,
+            verified: Vec::new(),
         }))
     }
 
@@ -55,6 +56,7 @@ impl Source for HttpSource<'_> {
             files: Some(files),
             warnings,
             summary: redact_url(&self.cfg.url),
+            verified: Vec::new(),
         })
     }
 }

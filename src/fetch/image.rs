@@ -51,6 +51,13 @@ struct Located {
 }
 
 impl ImageSource<'_> {
+    fn cosign_key(&self) -> &'static str {
+        match self.kind {
+            Kind::Image => "image.cosign",
+            Kind::Bundle(_) => "imgpkgBundle.cosign",
+        }
+    }
+
     fn key(&self) -> &'static str {
         match self.kind {
             Kind::Image => "image.url",
@@ -485,6 +492,15 @@ impl Source for ImageSource<'_> {
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let (loc, manifest) = self.locate(ctx)?;
         let manifest = manifest.expect("located with its manifest");
+        // The digest just resolved is the one verified, and (through the
+        // lock entry that pins the fetch) the one pulled.
+        let verified = super::signature::check(
+            ctx,
+            &loc.repo,
+            &loc.desc,
+            self.cfg.cosign.as_ref(),
+            self.cosign_key(),
+        )?;
         if let Kind::Bundle(_) = self.kind {
             check_bundle(ctx, &loc, &manifest)?;
         }
@@ -493,9 +509,11 @@ impl Source for ImageSource<'_> {
             loc.desc.clone(),
             Some(manifest),
         );
+        let verified: Vec<_> = verified.into_iter().collect();
         Ok(Some(Probed {
             lock: self.lock_entry(&loc),
-            note: None,
+            note: super::signature::note(&verified),
+            verified,
         }))
     }
 

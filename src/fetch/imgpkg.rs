@@ -97,6 +97,24 @@ fn pull_one(
     let totals = source.apply_image(ctx, &bundle.repo, &bundle.manifest, root, fetched)?;
     fetched.warnings.extend(totals.warnings);
     let images = relocate(ctx, bundle, root)?;
+    if let Some(c) = source.cfg.cosign.as_ref().filter(|c| c.images) {
+        // Every listed image, before any nested bundle is pulled.
+        for image in &images {
+            let parts = split_reference(image);
+            let Some(digest) = parts.digest.as_deref() else {
+                return Err(Error::entry(
+                    IMAGES_YML,
+                    format!(
+                        "{image}: imgpkgBundle.cosign.images needs every listed image by digest"
+                    ),
+                ));
+            };
+            let (repo, desc, _) = source.fetch_from(ctx, &parts.repository, digest)?;
+            // The error names the repository and digest of the listed image.
+            let v = super::signature::check(ctx, &repo, &desc, Some(c), "imgpkgBundle.cosign")?;
+            fetched.verified.extend(v);
+        }
+    }
     if !recursive {
         return Ok(());
     }

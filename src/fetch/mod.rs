@@ -155,6 +155,9 @@ pub struct Fetched {
     pub warnings: Vec<String>,
     /// One line saying what was fetched (`ghcr.io/x@sha256:…`), for output.
     pub summary: String,
+    /// Signatures verified while fetching (an imgpkg bundle's listed
+    /// images, with `cosign.images`), besides the probe's.
+    pub verified: Vec<crate::verify::Verified>,
 }
 
 /// What [`Source::probe`] resolved.
@@ -164,6 +167,8 @@ pub struct Probed {
     pub lock: LockContent,
     /// Something to tell the user (what verified the signature).
     pub note: Option<String>,
+    /// The signatures that verified (`cosign:`), for `sync --json`.
+    pub verified: Vec<crate::verify::Verified>,
 }
 
 /// A content source.

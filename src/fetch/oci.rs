@@ -327,6 +327,7 @@ impl Source for OciSource<'_> {
         Ok(Some(Probed {
             lock: Self::lock_entry(&loc, &resolved),
             note: super::signature::note(resolved.verified.as_slice()),
+            verified: resolved.verified.into_iter().collect(),
         }))
     }
 

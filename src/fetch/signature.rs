@@ -65,18 +65,13 @@ pub(super) fn check(
     verify(repo, ctx.op, desc, &policy).map(Some)
 }
 
-/// What `sync` tells about a verified content (its note and `--json`).
+/// What `sync` tells about a verified content (its note): the content's
+/// own digest, then the repository of anything else that verified.
 pub(super) fn note(verified: &[Verified]) -> Option<String> {
-    match verified {
-        [] => None,
-        [one] => Some(format!("verified {one}")),
-        [first, rest @ ..] => Some(format!(
-            "verified {first}; and {} listed image(s): {}",
-            rest.len(),
-            rest.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
+    let (first, rest) = verified.split_first()?;
+    let mut s = format!("verified {first}");
+    for v in rest {
+        s.push_str(&format!("; verified {}@{v}", v.repository));
     }
+    Some(s)
 }
