@@ -309,7 +309,15 @@ fn key_based(kind: Kind) {
 
     // A real signature, made over another digest.
     move_signature(&repository, &signed, &unsigned);
-    let out = fails_and_keeps_everything(&w, kind, &[], &[&unsigned, &repository]);
+    let out = fails_and_keeps_everything(
+        &w,
+        kind,
+        &[],
+        &[
+            &repository,
+            &format!("the signed claim names {signed}, not {unsigned}"),
+        ],
+    );
     assert!(kind.holds(&w, "1.0.0"), "{out:?}");
 
     // Without `cosign:` 2.0.0 syncs: the failures above are the signature check's.

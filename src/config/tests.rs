@@ -212,6 +212,7 @@ fn full_config() {
                     issuer: Matcher::Exact("https://token.actions.githubusercontent.com".into()),
                 }),
                 trusted_root: Some("trusted_root.json".into()),
+                images: false,
             }),
         }
     );
@@ -1216,6 +1217,7 @@ fn helm_chart_keys() {
             version: None,
             repository: HelmRepository::Http("https://charts.example/x/".into()),
             secret_ref: None,
+            cosign: None,
         })
     );
 
@@ -1498,4 +1500,86 @@ fn paths_too_long_for_the_file_system_are_refused_when_read() {
         "c".repeat(255)
     )))
     .unwrap();
+}
+
+/// `cosign:` on image, imgpkgBundle and an oci:// helmChart: the ociArtifact rule,
+/// read (not a warning), and `images` on a bundle only.
+#[test]
+fn cosign_on_registry_kinds() {
+    let kinds = [
+        "    image:\n      url: r.io/x:v1\n",
+        "    imgpkgBundle:\n      image: r.io/x:v1\n",
+        "    helmChart:\n      name: demo\n      version: 1.0.0\n      repository:\n        url: oci://r.io/charts\n",
+    ];
+    for kind in kinds {
+        let with = |body: &str| one(&format!("  - path: .\n{kind}      cosign:\n{body}"));
+        let l = load1(&with("        key: k.pub\n")).unwrap();
+        assert!(l.warnings.is_empty(), "{kind}: {:#?}", l.warnings);
+        let cosign = match &l.config.directories[0].contents[0].source {
+            Source::Image(i) => i.cosign.clone(),
+            Source::ImgpkgBundle(b) => b.image.cosign.clone(),
+            Source::HelmChart(h) => h.cosign.clone(),
+            other => panic!("{other:?}"),
+        };
+        let cosign = cosign.expect("cosign read");
+        assert_eq!(
+            cosign.signers,
+            Signers::Keys(vec![CosignKey::File("k.pub".into())])
+        );
+        assert!(!cosign.images);
+
+        // The same rule as ociArtifact's.
+        let t = with("        key: k.pub\n        certificateIdentity: me\n");
+        let e = err(&t);
+        assert_at(&e, &t, "certificateIdentity");
+        assert!(e.message.contains("mixes key-based"), "{e}");
+        let t = with("        trustedRoot: t.json\n");
+        assert!(
+            err(&t).message.contains("needs `key` or `secretRef`"),
+            "{kind}"
+        );
+
+        let t = with("        key: k.pub\n        images: true\n");
+        if kind.contains("imgpkgBundle") {
+            let l = load1(&t).unwrap();
+            let Source::ImgpkgBundle(b) = &l.config.directories[0].contents[0].source else {
+                panic!()
+            };
+            assert!(b.image.cosign.as_ref().unwrap().images);
+        } else {
+            let e = err(&t);
+            assert_at(&e, &t, "images");
+            assert!(e.message.contains("applies only to imgpkgBundle"), "{e}");
+        }
+    }
+    let t = one(&format!(
+        "  - path: .\n    ociArtifact:\n      image: r/x\n      cosign:\n        key: k.pub\n        images: true\n"
+    ));
+    assert!(err(&t).message.contains("applies only to imgpkgBundle"));
+
+    // A chart repository serves archives, not signed OCI manifests.
+    let t = one("  - path: .\n    helmChart:\n      name: demo\n      repository:\n        url: https://charts.example\n      cosign:\n        key: k.pub\n");
+    let e = err(&t);
+    assert_at(&e, &t, "cosign");
+    assert!(e.message.contains("needs an oci:// repository"), "{e}");
+}
+
+/// The configDigest of a lazy content is vendir's without `cosign:`, and changes
+/// with it (so adding `cosign:` fetches and verifies again).
+#[test]
+fn cosign_is_in_the_config_digest() {
+    let digest = |extra: &str| {
+        let t = one(&format!(
+            "  - path: .\n    lazy: true\n    image:\n      url: r.io/x:v1\n{extra}"
+        ));
+        let l = load1(&t).unwrap();
+        config_digest(&l.config.directories[0].contents[0], None)
+    };
+    let plain = digest("");
+    let keyed = digest("      cosign:\n        key: k.pub\n");
+    let other = digest("      cosign:\n        key: other.pub\n");
+    assert_ne!(plain, keyed);
+    assert_ne!(keyed, other);
+    // Without cosign the digest is what it was (vendir's; the parity suites compare).
+    assert_eq!(plain, digest(""));
 }
