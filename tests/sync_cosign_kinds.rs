@@ -65,10 +65,20 @@ fn sign(repository: &str, digest: &str, key: &str, legacy: bool) {
 /// Keyless: the test signer's bundle for `digest`, attached as a referrer; returns
 /// the directory with its trusted_root.json.
 fn sign_keyless(repository: &str, digest: &str) -> PathBuf {
-    let out = registry().scratch().join(format!("keyless-{}", &digest[7..23]));
+    let out = registry()
+        .scratch()
+        .join(format!("keyless-{}", &digest[7..23]));
     run(Command::new(testsigner())
         .args([
-            "-identity", ID, "-issuer", ISSUER, "-digest", digest, "-name", repository, "-out",
+            "-identity",
+            ID,
+            "-issuer",
+            ISSUER,
+            "-digest",
+            digest,
+            "-name",
+            repository,
+            "-out",
         ])
         .arg(&out))
     .ok();
@@ -122,7 +132,13 @@ fn push_bundle(reference: &str, marker: &str, images: &[String]) -> String {
     ];
     crane_image(reference, &[tar_of(&files).finish()], None);
     run(crane()
-        .args(["mutate", "--insecure", "--label", "dev.carvel.imgpkg.bundle=true", "-t"])
+        .args([
+            "mutate",
+            "--insecure",
+            "--label",
+            "dev.carvel.imgpkg.bundle=true",
+            "-t",
+        ])
         .arg(reference)
         .arg(reference))
     .ok();
@@ -207,8 +223,7 @@ impl Kind {
         match self {
             Kind::Helm => fs::read_to_string(w.dir.join("vendor/x/values.yaml"))
                 .is_ok_and(|s| s == format!("greeting: hello from {version}\n")),
-            _ => fs::read_to_string(w.dir.join("vendor/x/marker.txt"))
-                .is_ok_and(|s| s == version),
+            _ => fs::read_to_string(w.dir.join("vendor/x/marker.txt")).is_ok_and(|s| s == version),
         }
     }
 }
@@ -230,16 +245,27 @@ fn fails_and_keeps(w: &Work, kind: Kind, args: &[&str], needles: &[&str]) -> Out
     assert_eq!(out.code(), Some(1), "{kind:?}: the sync must fail\n{out:?}");
     assert_contains(
         &out,
-        &["vendoras: Error:", "directory \"vendor/x\"", &format!("({})", kind.name())],
+        &[
+            "vendoras: Error:",
+            "directory \"vendor/x\"",
+            &format!("({})", kind.name()),
+        ],
     );
     assert_contains(&out, needles);
-    assert_eq!(before, (w.state(), w.sentinel_tree()), "{kind:?}: changed\n{out:?}");
+    assert_eq!(
+        before,
+        (w.state(), w.sentinel_tree()),
+        "{kind:?}: changed\n{out:?}"
+    );
     out
 }
 
 fn json_verified(out: &Outcome) -> Vec<Value> {
     let v: Value = serde_json::from_str(&out.stdout).expect("--json output");
-    v["contents"][0]["verified"].as_array().cloned().unwrap_or_default()
+    v["contents"][0]["verified"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Key-based: the signed version syncs (and the lock is the one without `cosign:`),
@@ -252,7 +278,11 @@ fn key_based(kind: Kind) {
     sign(&repository, &signed, "right", true);
 
     let w = Work::new();
-    fs::copy(keys_dir().join("right/cosign.pub"), w.dir.join("cosign.pub")).unwrap();
+    fs::copy(
+        keys_dir().join("right/cosign.pub"),
+        w.dir.join("cosign.pub"),
+    )
+    .unwrap();
     fs::copy(keys_dir().join("wrong/cosign.pub"), w.dir.join("wrong.pub")).unwrap();
     w.config(&kind.config(&name, "1.0.0", &["key: cosign.pub"]));
     let out = w.sync(&[]).ok();
@@ -278,7 +308,10 @@ fn key_based(kind: Kind) {
     assert_eq!(v[0]["digest"], signed.as_str());
     assert_eq!(v[0]["repository"], repository.as_str());
     assert_eq!(v[0]["signer"]["kind"], "key");
-    assert!(v[0]["signer"]["fingerprint"].as_str().unwrap().starts_with("sha256:"));
+    assert!(v[0]["signer"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     assert_eq!(v[0]["layout"], "cosign-v2-tag");
     // Without cosign, --json has no `verified`.
     let out = plain.sync(&["--json"]).ok();
@@ -294,7 +327,11 @@ fn key_based(kind: Kind) {
         &w,
         kind,
         &[],
-        &["does not verify with the given public key", &signed, &repository],
+        &[
+            "does not verify with the given public key",
+            &signed,
+            &repository,
+        ],
     );
 
     // An unsigned version.
@@ -377,7 +414,9 @@ fn keyless_every_kind() {
         let out = w.sync(&[]).ok();
         assert_contains(
             &out,
-            &[&format!("vendor/x: verified {digest} signed by identity {ID} issued by {ISSUER}")],
+            &[&format!(
+                "vendor/x: verified {digest} signed by identity {ID} issued by {ISSUER}"
+            )],
         );
 
         w.config(&lines("bob@example.com", ISSUER, "trusted_root.json"));
@@ -385,14 +424,21 @@ fn keyless_every_kind() {
             &w,
             kind,
             &[],
-            &["certificate identity or issuer mismatch", "bob@example.com", &digest],
+            &[
+                "certificate identity or issuer mismatch",
+                "bob@example.com",
+                &digest,
+            ],
         );
         w.config(&lines(ID, "https://other.example", "trusted_root.json"));
         fails_and_keeps_everything(
             &w,
             kind,
             &[],
-            &["certificate identity or issuer mismatch", "https://other.example"],
+            &[
+                "certificate identity or issuer mismatch",
+                "https://other.example",
+            ],
         );
         w.config(&lines(ID, ISSUER, "untrusted_root.json"));
         fails_and_keeps_everything(&w, kind, &[], &["untrusted certificate chain"]);
@@ -453,7 +499,11 @@ fn bundle_listed_images() {
         s
     };
     let w = Work::new();
-    fs::copy(keys_dir().join("right/cosign.pub"), w.dir.join("cosign.pub")).unwrap();
+    fs::copy(
+        keys_dir().join("right/cosign.pub"),
+        w.dir.join("cosign.pub"),
+    )
+    .unwrap();
 
     // Default: only the bundle itself.
     w.config(&config("bad", false));
@@ -489,7 +539,11 @@ fn bundle_listed_images() {
     let out = w.sync(&["--json"]).ok();
     assert_eq!(json_verified(&out).len(), 1, "{out:?}");
     let fresh = Work::new();
-    fs::copy(keys_dir().join("right/cosign.pub"), fresh.dir.join("cosign.pub")).unwrap();
+    fs::copy(
+        keys_dir().join("right/cosign.pub"),
+        fresh.dir.join("cosign.pub"),
+    )
+    .unwrap();
     fresh.config(&config("ok", true));
     let out = fresh.sync(&[]).ok();
     assert_contains(

@@ -1552,9 +1552,9 @@ fn cosign_on_registry_kinds() {
             assert!(e.message.contains("applies only to imgpkgBundle"), "{e}");
         }
     }
-    let t = one(&format!(
-        "  - path: .\n    ociArtifact:\n      image: r/x\n      cosign:\n        key: k.pub\n        images: true\n"
-    ));
+    let t = one(
+        "  - path: .\n    ociArtifact:\n      image: r/x\n      cosign:\n        key: k.pub\n        images: true\n",
+    );
     assert!(err(&t).message.contains("applies only to imgpkgBundle"));
 
     // A chart repository serves archives, not signed OCI manifests.

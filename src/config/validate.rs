@@ -1284,7 +1284,9 @@ fn cosign(
     if c.images.is_some() && !bundle {
         return Err(doc.err_key(
             &p.k("images"),
-            format!("{p}.images applies only to imgpkgBundle (the images its .imgpkg/images.yml lists)"),
+            format!(
+                "{p}.images applies only to imgpkgBundle (the images its .imgpkg/images.yml lists)"
+            ),
         ));
     }
     let key = nonempty(doc, c.key, &p.k("key"))?;

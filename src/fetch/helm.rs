@@ -643,8 +643,7 @@ impl HelmSource<'_> {
             }
         }
         let (desc, manifest, layer) = self.oci_resolve(ctx, repo, name, version)?;
-        let verified =
-            super::signature::check(ctx, repo, &desc, Some(cosign), "helmChart.cosign")?;
+        let verified = super::signature::check(ctx, repo, &desc, Some(cosign), "helmChart.cosign")?;
         ctx.memo
             .put_manifest(key, desc.clone(), Some(manifest.clone()));
         Ok((desc, manifest, layer, verified))
