@@ -1208,7 +1208,8 @@ fn registry_image(
         .secret_ref
         .map(|r| secret_ref(doc, r, &p.k("secretRef"), refs))
         .transpose()?;
-    // `images` is about `.imgpkg/images.yml`: a bundle's only.
+    // `images` is about `.imgpkg/images.yml`: a bundle's only (an imgpkgBundle
+    // names its reference `image`, an image `url`).
     let bundle = key == "image";
     let cosign = i
         .cosign
