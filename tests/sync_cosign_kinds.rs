@@ -196,7 +196,11 @@ impl Kind {
     /// A vendir.yml syncing `name`@`version` into vendor/x with these `cosign:` lines
     /// (none: no `cosign:`).
     fn config(self, name: &str, version: &str, cosign: &[&str]) -> String {
-        let host = registry().host();
+        self.config_at(&registry().host(), name, version, cosign)
+    }
+
+    /// [`Kind::config`] through the registry (or proxy) at `host`.
+    fn config_at(self, host: &str, name: &str, version: &str, cosign: &[&str]) -> String {
         let mut s = String::from(
             "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n\
              - path: vendor/x\n  contents:\n  - path: .\n",
@@ -554,4 +558,90 @@ fn bundle_listed_images() {
             &format!("vendor/x: verified {host}/listed-nested@{nested_d} signed by key"),
         ],
     );
+}
+
+/// The blobs (config and layers) of the manifest `repository@digest`.
+fn content_blobs(repository: &str, digest: &str) -> Vec<String> {
+    let out = run(crane()
+        .args(["manifest", "--insecure"])
+        .arg(format!("{repository}@{digest}")))
+    .ok();
+    let m: Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut blobs = vec![m["config"]["digest"].as_str().unwrap().to_string()];
+    for l in m["layers"].as_array().unwrap() {
+        blobs.push(l["digest"].as_str().unwrap().to_string());
+    }
+    blobs
+}
+
+/// Through a proxy that records every request: a failed check requests none of the
+/// content's blobs (config or layers); a good one requests them only after the last
+/// signature lookup. For every kind.
+#[test]
+fn no_content_blob_before_verification() {
+    for kind in Kind::all() {
+        let name = format!("order-{}", kind.name().to_lowercase());
+        let repository = kind.repository(&name);
+        let path = repository.split_once('/').unwrap().1.to_string();
+        let signed = kind.push(&name, "1.0.0");
+        sign(&repository, &signed, "right", true);
+        let unsigned = kind.push(&name, "2.0.0");
+        let proxy = FaultProxy::start(registry().addr());
+        let blob_path = |d: &str| format!("/v2/{path}/blobs/{d}");
+        let w = Work::new();
+        fs::copy(
+            keys_dir().join("right/cosign.pub"),
+            w.dir.join("cosign.pub"),
+        )
+        .unwrap();
+        fs::copy(keys_dir().join("wrong/cosign.pub"), w.dir.join("wrong.pub")).unwrap();
+
+        for (version, key, digest, why) in [
+            ("2.0.0", "cosign.pub", &unsigned, "no signature found for"),
+            (
+                "1.0.0",
+                "wrong.pub",
+                &signed,
+                "does not verify with the given public key",
+            ),
+        ] {
+            let key_line = format!("key: {key}");
+            w.config(&kind.config_at(&proxy.host(), &name, version, &[&key_line]));
+            let out = fails_and_keeps_everything(&w, kind, &[], &[why]);
+            assert!(
+                proxy.count(&format!("/v2/{path}/manifests/{version}")) > 0,
+                "{kind:?}: the sync did not go through the proxy\n{}",
+                proxy.seen_text()
+            );
+            for b in content_blobs(&repository, digest) {
+                assert_eq!(
+                    proxy.count(&blob_path(&b)),
+                    0,
+                    "{kind:?} {version}: blob {b} requested although verification failed\n{out:?}\n{}",
+                    proxy.seen_text()
+                );
+            }
+        }
+
+        let signature_path = format!("/v2/{path}/manifests/{}.sig", signed.replace(':', "-"));
+        let first = proxy.seen().len();
+        w.config(&kind.config_at(&proxy.host(), &name, "1.0.0", &["key: cosign.pub"]));
+        let out = w.sync(&[]).ok();
+        assert!(kind.holds(&w, "1.0.0"), "{kind:?}\n{out:?}");
+        let seen = &proxy.seen()[first..];
+        let blobs = content_blobs(&repository, &signed);
+        let first_blob = seen
+            .iter()
+            .position(|s| s.method == "GET" && blobs.iter().any(|b| s.path == blob_path(b)))
+            .unwrap_or_else(|| panic!("{kind:?}: no blob fetched\n{}", proxy.seen_text()));
+        let last_signature = seen
+            .iter()
+            .rposition(|s| s.path == signature_path)
+            .unwrap_or_else(|| panic!("{kind:?}: no signature lookup\n{}", proxy.seen_text()));
+        assert!(
+            last_signature < first_blob,
+            "{kind:?}: a content blob was requested before the signature was checked\n{}",
+            proxy.seen_text()
+        );
+    }
 }

@@ -1492,6 +1492,14 @@ fn fault_exchange(st: &FaultState, id: u64, mut client: TcpStream) -> io::Result
     if !fault_track(st, id, &client) {
         return Ok(());
     }
+    // A TLS ClientHello (a client trying HTTPS first, as go-containerregistry's
+    // rule for loopback registries does): answer in plain HTTP, as a plain HTTP
+    // server does, so the client falls back to HTTP instead of timing out.
+    let mut first_byte = [0u8; 1];
+    if client.peek(&mut first_byte)? == 1 && first_byte[0] == 0x16 {
+        client.write_all(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")?;
+        return Ok(());
+    }
     // Request head and body (by Content-Length).
     let (head, mut body) = read_http_head(&mut client)?;
     let (first, headers) = parse_http_head(&head);
