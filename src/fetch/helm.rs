@@ -585,6 +585,7 @@ impl HelmSource<'_> {
             plain_http: is_loopback(&reference.registry).then_some(true),
             credential,
             stall_timeout: ctx.stall_timeout,
+            mirrors: ctx.mirrors.cloned(),
             ..RemoteOptions::default()
         };
         let name = reference.repository_url();
