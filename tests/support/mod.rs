@@ -308,7 +308,17 @@ impl Registry {
         Self::launch(Some(()))
     }
 
+    /// A pull-through cache (distribution's proxy mode) in front of
+    /// `remote` (`http://127.0.0.1:PORT`): plain HTTP, anonymous, read-only.
+    pub fn start_proxy(remote: &str) -> Registry {
+        Self::launch_with(None, Some(remote))
+    }
+
     fn launch(secure: Option<()>) -> Registry {
+        Self::launch_with(secure, None)
+    }
+
+    fn launch_with(secure: Option<()>, proxy: Option<&str>) -> Registry {
         let exe = require_on_path("docker-registry");
         require_on_path("curl");
         let dir = tempfile::Builder::new()
@@ -321,7 +331,11 @@ impl Registry {
         for _attempt in 0..4 {
             let port = free_port();
             let config = dir.path().join("config.yml");
-            fs::write(&config, registry_config(dir.path(), port, secure.as_ref())).unwrap();
+            let mut text = registry_config(dir.path(), port, secure.as_ref());
+            if let Some(remote) = proxy {
+                text.push_str(&format!("proxy:\n  remoteurl: {remote}\n"));
+            }
+            fs::write(&config, text).unwrap();
             let log = dir.path().join(format!("registry-{port}.log"));
             let logf = fs::File::create(&log).unwrap();
             let mut child = Command::new(&exe)
