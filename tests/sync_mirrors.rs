@@ -178,3 +178,198 @@ fn a_bad_mirrors_file_is_a_positioned_error() {
     assert!(out.stderr.contains(&want), "want {want}: {out:?}");
     assert!(out.stderr.contains("pull-from"), "{out:?}");
 }
+
+// ---- http ------------------------------------------------------------------
+
+fn http_config(url: &str, sha256: &str, secret: Option<&str>) -> String {
+    let mut content = format!(
+        "- path: vendor\n  contents:\n  - path: file\n    http:\n      url: {url}\n      sha256: {sha256}\n"
+    );
+    let mut docs = Vec::new();
+    if let Some(pw) = secret {
+        content.push_str("      secretRef:\n        name: web\n");
+        docs.push(support::vendir::secret_doc(
+            "web",
+            &[("username", "webuser"), ("password", pw)],
+        ));
+    }
+    support::vendir::vendir_config(&[content], &docs)
+}
+
+/// A directory with `rel` holding `data`, served as static files.
+fn serve_file(rel: &str, data: &[u8]) -> (tempfile::TempDir, support::servers::HttpServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, data).unwrap();
+    let server = support::servers::HttpServer::files(dir.path());
+    (dir, server)
+}
+
+fn url_rule(prefix: &str, mirrors: &[String], mirror_only: bool) -> String {
+    let mut s = format!("[[url]]\nprefix = \"{prefix}\"\nmirror-only = {mirror_only}\n");
+    for m in mirrors {
+        s.push_str(&format!("\n[[url.mirror]]\nlocation = \"{m}\"\n"));
+    }
+    s
+}
+
+#[test]
+fn http_mirror_serves_with_checksum_checked_and_origin_in_lock() {
+    let data = b"release notes\n".repeat(100);
+    let sha = sha256_hex(&data);
+    let (_o, origin) = serve_file("dl/notes.txt", &data);
+    let (_m, mirror) = serve_file("cache/dl/notes.txt", &data);
+    let (_b, bad) = serve_file("cache/dl/notes.txt", b"something else\n");
+    let url = format!("{}/dl/notes.txt", origin.url());
+    let config = http_config(&url, &sha, None);
+
+    let plain = Work::new();
+    plain.config(&config);
+    sync_with(&plain, None, &[]).ok();
+
+    // The mirror answers; the origin is not asked.
+    origin.clear_log();
+    let fleet = Work::new();
+    fleet.config(&config);
+    let rule = url_rule(
+        &format!("{}/", origin.url()),
+        &[format!("{}/cache/", mirror.url())],
+        false,
+    );
+    let mirrors = write_mirrors(&fleet, &rule);
+    sync_with(&fleet, Some(&mirrors), &[]).ok();
+    assert_eq!(fleet.lock(), plain.lock());
+    assert_same_tree("http mirror", "plain", &plain.tree("vendor"), "fleet", &fleet.tree("vendor"));
+    assert_eq!(mirror.count("/cache/dl/notes.txt"), 1, "{}", mirror.log_text());
+    assert_eq!(origin.count("/dl/notes.txt"), 0, "{}", origin.log_text());
+
+    // A mirror sending other bytes is passed over: the origin's are taken.
+    let next = Work::new();
+    next.config(&config);
+    let rule = url_rule(
+        &format!("{}/", origin.url()),
+        &[format!("{}/cache/", bad.url())],
+        false,
+    );
+    let mirrors = write_mirrors(&next, &rule);
+    sync_with(&next, Some(&mirrors), &[]).ok();
+    assert_eq!(next.lock(), plain.lock());
+    assert_eq!(fs::read(next.dir.join("vendor/file/notes.txt")).unwrap(), data);
+    assert_eq!(bad.count("/cache/dl/notes.txt"), 1, "{}", bad.log_text());
+
+    // ... and with mirror-only, it is a checksum error, nothing written.
+    let only = Work::new();
+    only.config(&config);
+    let mirrors = write_mirrors(&only, &rule.replace("mirror-only = false", "mirror-only = true"));
+    let out = sync_with(&only, Some(&mirrors), &[]);
+    assert!(!out.success(), "{out:?}");
+    assert!(out.stderr.contains(&sha), "names the expected checksum: {out:?}");
+    assert!(!only.dir.join("vendor").exists());
+}
+
+#[test]
+fn http_credentials_go_only_to_the_origin() {
+    let data = b"private\n".to_vec();
+    let sha = sha256_hex(&data);
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("p")).unwrap();
+    fs::write(dir.path().join("p/f.txt"), &data).unwrap();
+    let origin = support::servers::HttpServer::start_with_basic_auth(
+        support::servers::static_files(dir.path()),
+        "webuser",
+        "Mirror-Pa55",
+    );
+    // The mirror has nothing: every request is a 404, and logged.
+    let (_m, mirror) = serve_file("other.txt", b"x");
+    let config = http_config(&format!("{}/p/f.txt", origin.url()), &sha, Some("Mirror-Pa55"));
+    let work = Work::new();
+    work.config(&config);
+    let mirrors = write_mirrors(
+        &work,
+        &url_rule(&format!("{}/", origin.url()), &[format!("{}/", mirror.url())], false),
+    );
+    sync_with(&work, Some(&mirrors), &[]).ok();
+    assert_eq!(fs::read(work.dir.join("vendor/file/f.txt")).unwrap(), data);
+    let asked = mirror.log();
+    assert_eq!(asked.len(), 1, "{}", mirror.log_text());
+    assert!(
+        asked.iter().all(|l| l.authorization.is_none()),
+        "credentials reached the mirror: {}",
+        mirror.log_text()
+    );
+    assert!(origin.log().iter().any(|l| l.authorization.is_some()));
+}
+
+// ---- git -------------------------------------------------------------------
+
+#[test]
+fn git_mirror_serves_when_origin_is_down_and_lock_names_origin() {
+    use support::fixtures::{git, GitRepo};
+    let tmp = tempfile::tempdir().unwrap();
+    let origin_root = tmp.path().join("origin");
+    let mirror_root = tmp.path().join("mirror");
+    let repo = GitRepo::init(&tmp.path().join("src/app"));
+    repo.commit(&[("README.md", b"app v1\n")], "first commit");
+    repo.tag_annotated("v1.0.0", "release 1");
+    repo.commit(&[("README.md", b"app v2\n")], "second commit");
+    let bare = repo.publish(&origin_root.join("app.git"));
+    fs::create_dir_all(mirror_root.join("gh")).unwrap();
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--mirror",
+            &bare.display().to_string(),
+            &mirror_root.join("gh/app.git").display().to_string(),
+        ],
+    );
+    let origin = support::servers::GitDaemon::start(&origin_root);
+    let mirror = support::servers::GitDaemon::start(&mirror_root);
+    let config = support::vendir::vendir_config(
+        &[format!(
+            "- path: vendor\n  contents:\n  - path: app\n    git:\n      url: {}/app.git\n      ref: v1.0.0\n  - path: main\n    git:\n      url: {}/app.git\n      ref: origin/main\n      depth: 1\n",
+            origin.url(),
+            origin.url()
+        )],
+        &[],
+    );
+
+    let plain = Work::new();
+    plain.config(&config);
+    sync_with(&plain, None, &[]).ok();
+
+    let rule = url_rule(
+        &format!("{}/", origin.url()),
+        &[format!("{}/gh/", mirror.url())],
+        false,
+    );
+    drop(origin);
+    let fleet = Work::new();
+    fleet.config(&config);
+    let alone = sync_with(&fleet, None, &[]);
+    assert!(!alone.success(), "origin is down, yet: {alone:?}");
+    let mirrors = write_mirrors(&fleet, &rule);
+    sync_with(&fleet, Some(&mirrors), &[]).ok();
+    assert_eq!(fleet.lock(), plain.lock(), "the lock must not name the mirror");
+    assert_same_tree("git mirror", "plain", &checkout(&plain), "fleet", &checkout(&fleet));
+
+    let locked = Work::new();
+    locked.config(&config);
+    fs::write(locked.dir.join("vendir.lock.yml"), plain.lock()).unwrap();
+    let mirrors = write_mirrors(&locked, &rule);
+    sync_with(&locked, Some(&mirrors), &["--locked"]).ok();
+    assert_eq!(locked.lock(), plain.lock());
+    assert_same_tree("git mirror --locked", "plain", &checkout(&plain), "locked", &checkout(&locked));
+}
+
+/// The checked-out files with `.git/HEAD` and `.git/config` (which must name the
+/// origin, not the mirror); the rest of `.git` holds timestamps and fetch logs.
+fn checkout(work: &Work) -> Tree {
+    let mut t = work.tree("vendor");
+    t.retain(|p, _| {
+        !p.contains("/.git/") || p.ends_with("/.git/HEAD") || p.ends_with("/.git/config")
+    });
+    t
+}
