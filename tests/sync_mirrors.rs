@@ -373,3 +373,62 @@ fn checkout(work: &Work) -> Tree {
     });
     t
 }
+
+#[test]
+fn a_blob_missing_on_the_mirror_comes_from_the_origin() {
+    let origin = Registry::start();
+    push_text(&origin, "app", "v1", "layer kept only at the origin\n");
+    // The mirror holds the same manifest (copied, so the digests match) but
+    // loses the layer blob: it resolves, then 404s on the blob.
+    let mirror = Registry::start();
+    run(oras()
+        .args(["cp", "--from-plain-http", "--to-plain-http"])
+        .arg(origin.reference("app", "v1"))
+        .arg(mirror.reference("app", "v1")))
+    .ok();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &run(oras()
+            .args(["manifest", "fetch", "--plain-http"])
+            .arg(mirror.reference("app", "v1")))
+        .ok()
+        .stdout,
+    )
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let deleted = run(std::process::Command::new("curl").args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--noproxy",
+        "*",
+        "-X",
+        "DELETE",
+        &format!("{}/v2/app/blobs/{layer}", mirror.url()),
+    ]))
+    .ok();
+    assert_eq!(deleted.stdout.trim(), "202", "{deleted:?}");
+
+    let config = oci_config(&origin.host(), "app", "v1");
+    let plain = Work::new();
+    plain.config(&config);
+    sync_with(&plain, None, &[]).ok();
+
+    let work = Work::new();
+    work.config(&config);
+    let mirrors = write_mirrors(
+        &work,
+        &format!(
+            "[[registry]]\nprefix = \"{}\"\n\n[[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n",
+            origin.host(),
+            mirror.host()
+        ),
+    );
+    sync_with(&work, Some(&mirrors), &[]).ok();
+    assert_eq!(work.lock(), plain.lock());
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/app/app.txt")).unwrap(),
+        "layer kept only at the origin\n"
+    );
+}
