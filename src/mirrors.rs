@@ -379,7 +379,11 @@ impl Mirrors {
             urls.push(UrlRule {
                 prefix: prefix.clone(),
                 mirror_only: u.mirror_only,
-                mirrors: u.mirror.iter().map(|m| m.location.get_ref().clone()).collect(),
+                mirrors: u
+                    .mirror
+                    .iter()
+                    .map(|m| m.location.get_ref().clone())
+                    .collect(),
             });
         }
         Ok(Mirrors { registries, urls })
@@ -523,7 +527,11 @@ pub fn url_origin(url: &str) -> String {
     match redacted.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.split('/').next().unwrap_or_default();
-            format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
+            format!(
+                "{}://{}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            )
         }
         None => redacted,
     }

@@ -317,7 +317,8 @@ impl Repository {
                         .stall_timeout
                         .unwrap_or(DEFAULT_STALL_TIMEOUT)
                         .as_millis()
-                        .clamp(1, u128::from(u64::MAX)) as u64,
+                        .clamp(1, u128::from(u64::MAX))
+                        as u64,
                 };
                 let registry = Some(ep.host().to_string());
                 endpoints.push(Endpoint {
@@ -544,8 +545,7 @@ impl Repository {
 
 fn open_target(req: &TargetRequest<'_>, name: &str, registry: Option<&str>) -> Result<ffi::Target> {
     let json = serde_json::to_string(req).expect("request serialises");
-    ffi::Target::open(&json)
-        .map_err(|e| shim_error(name, registry, Operation::Open, None, None, e))
+    ffi::Target::open(&json).map_err(|e| shim_error(name, registry, Operation::Open, None, None, e))
 }
 
 /// oras-go's remote repository reports an HTTP 404 on a manifest or blob as

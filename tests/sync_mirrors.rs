@@ -74,10 +74,20 @@ fn registry_proxy_serves_locked_sync_after_origin_stops_and_lock_names_origin() 
         ),
     );
     sync_with(&fleet, Some(&mirrors), &[]).ok();
-    assert_eq!(fleet.lock(), plain.lock(), "the lock must not name the mirror");
+    assert_eq!(
+        fleet.lock(),
+        plain.lock(),
+        "the lock must not name the mirror"
+    );
     assert!(fleet.lock().contains(&origin.host()), "{}", fleet.lock());
     assert!(!fleet.lock().contains(&proxy.host()), "{}", fleet.lock());
-    assert_same_tree("through the mirror", "plain", &plain.tree("vendor"), "fleet", &fleet.tree("vendor"));
+    assert_same_tree(
+        "through the mirror",
+        "plain",
+        &plain.tree("vendor"),
+        "fleet",
+        &fleet.tree("vendor"),
+    );
 
     // The origin goes away. A fresh machine (own cache) with the fleet's lock
     // syncs --locked from the mirror alone; without the mirror it cannot.
@@ -145,11 +155,17 @@ fn dead_mirror_falls_back_to_origin_unless_mirror_only() {
     only.config(&config);
     let mirrors = write_mirrors(
         &only,
-        &rule.replace("\n\n[[registry.mirror]]", "\nmirror-only = true\n\n[[registry.mirror]]"),
+        &rule.replace(
+            "\n\n[[registry.mirror]]",
+            "\nmirror-only = true\n\n[[registry.mirror]]",
+        ),
     );
     let out = sync_with(&only, Some(&mirrors), &[]);
     assert!(!out.success(), "{out:?}");
-    assert!(out.stderr.contains(&dead), "the error names the mirror: {out:?}");
+    assert!(
+        out.stderr.contains(&dead),
+        "the error names the mirror: {out:?}"
+    );
     assert!(!only.dir.join("vendir.lock.yml").exists());
 
     // A blocked registry is refused before any connection.
@@ -157,7 +173,10 @@ fn dead_mirror_falls_back_to_origin_unless_mirror_only() {
     blocked.config(&config);
     let mirrors = write_mirrors(
         &blocked,
-        &format!("[[registry]]\nprefix = \"{}\"\nblocked = true\n", origin.host()),
+        &format!(
+            "[[registry]]\nprefix = \"{}\"\nblocked = true\n",
+            origin.host()
+        ),
     );
     let out = sync_with(&blocked, Some(&mirrors), &[]);
     assert!(!out.success(), "{out:?}");
@@ -240,8 +259,19 @@ fn http_mirror_serves_with_checksum_checked_and_origin_in_lock() {
     let mirrors = write_mirrors(&fleet, &rule);
     sync_with(&fleet, Some(&mirrors), &[]).ok();
     assert_eq!(fleet.lock(), plain.lock());
-    assert_same_tree("http mirror", "plain", &plain.tree("vendor"), "fleet", &fleet.tree("vendor"));
-    assert_eq!(mirror.count("/cache/dl/notes.txt"), 1, "{}", mirror.log_text());
+    assert_same_tree(
+        "http mirror",
+        "plain",
+        &plain.tree("vendor"),
+        "fleet",
+        &fleet.tree("vendor"),
+    );
+    assert_eq!(
+        mirror.count("/cache/dl/notes.txt"),
+        1,
+        "{}",
+        mirror.log_text()
+    );
     assert_eq!(origin.count("/dl/notes.txt"), 0, "{}", origin.log_text());
 
     // A mirror sending other bytes is passed over: the origin's are taken.
@@ -255,16 +285,25 @@ fn http_mirror_serves_with_checksum_checked_and_origin_in_lock() {
     let mirrors = write_mirrors(&next, &rule);
     sync_with(&next, Some(&mirrors), &[]).ok();
     assert_eq!(next.lock(), plain.lock());
-    assert_eq!(fs::read(next.dir.join("vendor/file/notes.txt")).unwrap(), data);
+    assert_eq!(
+        fs::read(next.dir.join("vendor/file/notes.txt")).unwrap(),
+        data
+    );
     assert_eq!(bad.count("/cache/dl/notes.txt"), 1, "{}", bad.log_text());
 
     // ... and with mirror-only, it is a checksum error, nothing written.
     let only = Work::new();
     only.config(&config);
-    let mirrors = write_mirrors(&only, &rule.replace("mirror-only = false", "mirror-only = true"));
+    let mirrors = write_mirrors(
+        &only,
+        &rule.replace("mirror-only = false", "mirror-only = true"),
+    );
     let out = sync_with(&only, Some(&mirrors), &[]);
     assert!(!out.success(), "{out:?}");
-    assert!(out.stderr.contains(&sha), "names the expected checksum: {out:?}");
+    assert!(
+        out.stderr.contains(&sha),
+        "names the expected checksum: {out:?}"
+    );
     assert!(!only.dir.join("vendor").exists());
 }
 
@@ -282,12 +321,20 @@ fn http_credentials_go_only_to_the_origin() {
     );
     // The mirror has nothing: every request is a 404, and logged.
     let (_m, mirror) = serve_file("other.txt", b"x");
-    let config = http_config(&format!("{}/p/f.txt", origin.url()), &sha, Some("Mirror-Pa55"));
+    let config = http_config(
+        &format!("{}/p/f.txt", origin.url()),
+        &sha,
+        Some("Mirror-Pa55"),
+    );
     let work = Work::new();
     work.config(&config);
     let mirrors = write_mirrors(
         &work,
-        &url_rule(&format!("{}/", origin.url()), &[format!("{}/", mirror.url())], false),
+        &url_rule(
+            &format!("{}/", origin.url()),
+            &[format!("{}/", mirror.url())],
+            false,
+        ),
     );
     sync_with(&work, Some(&mirrors), &[]).ok();
     assert_eq!(fs::read(work.dir.join("vendor/file/f.txt")).unwrap(), data);
@@ -352,8 +399,18 @@ fn git_mirror_serves_when_origin_is_down_and_lock_names_origin() {
     assert!(!alone.success(), "origin is down, yet: {alone:?}");
     let mirrors = write_mirrors(&fleet, &rule);
     sync_with(&fleet, Some(&mirrors), &[]).ok();
-    assert_eq!(fleet.lock(), plain.lock(), "the lock must not name the mirror");
-    assert_same_tree("git mirror", "plain", &checkout(&plain), "fleet", &checkout(&fleet));
+    assert_eq!(
+        fleet.lock(),
+        plain.lock(),
+        "the lock must not name the mirror"
+    );
+    assert_same_tree(
+        "git mirror",
+        "plain",
+        &checkout(&plain),
+        "fleet",
+        &checkout(&fleet),
+    );
 
     let locked = Work::new();
     locked.config(&config);
@@ -361,7 +418,13 @@ fn git_mirror_serves_when_origin_is_down_and_lock_names_origin() {
     let mirrors = write_mirrors(&locked, &rule);
     sync_with(&locked, Some(&mirrors), &["--locked"]).ok();
     assert_eq!(locked.lock(), plain.lock());
-    assert_same_tree("git mirror --locked", "plain", &checkout(&plain), "locked", &checkout(&locked));
+    assert_same_tree(
+        "git mirror --locked",
+        "plain",
+        &checkout(&plain),
+        "locked",
+        &checkout(&locked),
+    );
 }
 
 /// The checked-out files with `.git/HEAD` and `.git/config` (which must name the
@@ -394,7 +457,10 @@ fn a_blob_missing_on_the_mirror_comes_from_the_origin() {
         .stdout,
     )
     .unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let deleted = run(std::process::Command::new("curl").args([
         "-s",
         "-o",
@@ -430,5 +496,108 @@ fn a_blob_missing_on_the_mirror_comes_from_the_origin() {
     assert_eq!(
         fs::read_to_string(work.dir.join("vendor/app/app.txt")).unwrap(),
         "layer kept only at the origin\n"
+    );
+}
+
+// ---- pull ------------------------------------------------------------------
+
+#[test]
+fn pull_goes_through_the_proxy_and_keeps_static_credentials_for_their_registry() {
+    // Through the proxy after the origin stopped.
+    let origin = Registry::start();
+    push_text(&origin, "app", "v1", "pulled through the cache\n");
+    let proxy = Registry::start_proxy(&origin.url());
+    let tmp = tempfile::tempdir().unwrap();
+    let mirrors = tmp.path().join("mirrors.toml");
+    fs::write(
+        &mirrors,
+        format!(
+            "[[registry]]\nprefix = \"{}\"\n\n[[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n",
+            origin.host(),
+            proxy.host()
+        ),
+    )
+    .unwrap();
+    let first = tmp.path().join("first");
+    run(vendoras()
+        .env_remove("VENDORAS_MIRRORS")
+        .args(["pull", "--plain-http", "--mirrors"])
+        .arg(&mirrors)
+        .arg(origin.reference("app", "v1"))
+        .arg("-o")
+        .arg(&first))
+    .ok();
+    let manifest = run(oras()
+        .args(["manifest", "fetch", "--plain-http", "--descriptor"])
+        .arg(origin.reference("app", "v1")))
+    .ok()
+    .stdout;
+    let digest = serde_json::from_str::<serde_json::Value>(&manifest).unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_digest = origin.reference("app", &digest);
+    drop(origin);
+    let again = tmp.path().join("again");
+    run(vendoras()
+        .env("VENDORAS_MIRRORS", &mirrors)
+        .args(["pull", "--plain-http"])
+        .arg(&by_digest)
+        .arg("-o")
+        .arg(&again))
+    .ok();
+    assert_eq!(
+        fs::read_to_string(again.join("app.txt")).unwrap(),
+        "pulled through the cache\n"
+    );
+
+    // A mirror that asks for credentials gets none of `-u/-p` (given for the
+    // origin): it answers 401 and the origin serves.
+    let secure = Registry::start_secure();
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("s.txt"), "secret stuff\n").unwrap();
+    let mut push = oras();
+    push.current_dir(src.path())
+        .arg("push")
+        .args(secure.access_flags())
+        .arg(secure.reference("private", "v1"))
+        .arg("s.txt");
+    run(&mut push).ok();
+    let asking = support::servers::HttpServer::start(std::sync::Arc::new(|_req| {
+        support::servers::HttpResponse::new(401, "application/json", "{}")
+            .with_header("WWW-Authenticate", "Basic realm=\"mirror\"")
+    }));
+    let secure_host = secure.host();
+    // `localhost`: plain HTTP by oras's rule (a TLS probe of `insecure` would
+    // wait on this test server, which never answers a ClientHello).
+    fs::write(
+        &mirrors,
+        format!(
+            "[[registry]]\nprefix = \"{secure_host}\"\n\n[[registry.mirror]]\nlocation = \"localhost:{}\"\n",
+            asking.addr().port()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("secure");
+    run(vendoras()
+        .env_remove("VENDORAS_MIRRORS")
+        .arg("pull")
+        .args(secure.access_flags())
+        .arg("--mirrors")
+        .arg(&mirrors)
+        .arg(format!("{secure_host}/private:v1"))
+        .arg("-o")
+        .arg(&out))
+    .ok();
+    assert_eq!(
+        fs::read_to_string(out.join("s.txt")).unwrap(),
+        "secret stuff\n"
+    );
+    let asked = asking.log();
+    assert!(!asked.is_empty(), "the mirror was not tried");
+    assert!(
+        asked.iter().all(|l| l.authorization.is_none()),
+        "credentials reached the mirror: {}",
+        asking.log_text()
     );
 }

@@ -161,9 +161,8 @@ fn mirror_only_and_location_rewrite() {
 #[test]
 fn url_candidates_are_mirrors_then_origin() {
     let m = parse(FLEET);
-    let urls = |u: &str| -> Vec<String> {
-        m.url_candidates(u).into_iter().map(|c| c.url).collect()
-    };
+    let urls =
+        |u: &str| -> Vec<String> { m.url_candidates(u).into_iter().map(|c| c.url).collect() };
     assert_eq!(
         urls("https://github.com/org/repo.git"),
         [
@@ -219,6 +218,9 @@ fn errors_are_positioned() {
 
 #[test]
 fn origins_compare_scheme_host_and_port() {
-    assert_eq!(url_origin("https://u:p@Git.Corp:8443/a?x"), "https://git.corp:8443");
+    assert_eq!(
+        url_origin("https://u:p@Git.Corp:8443/a?x"),
+        "https://git.corp:8443"
+    );
     assert_ne!(url_origin("http://h/a"), url_origin("https://h/a"));
 }

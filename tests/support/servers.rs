@@ -698,7 +698,8 @@ impl GitDaemon {
             .arg("--exec-path")
             .output()
             .expect("git --exec-path");
-        let daemon = Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
+        let daemon =
+            Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
         let server = ChildServer::spawn("git daemon", |port, _| {
             let mut c = Command::new(&daemon);
             c.arg("--export-all")
