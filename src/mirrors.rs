@@ -210,19 +210,27 @@ struct Positioner<'a> {
 }
 
 impl Positioner<'_> {
-    fn at(&self, span: Option<std::ops::Range<usize>>, message: impl Into<String>) -> ConfigError {
+    fn at(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> Box<ConfigError> {
         let mut e = ConfigError::file(self.file, message);
         if let Some(s) = span {
             let (l, c) = line_col(self.text, s.start);
             e.line = Some(l);
             e.column = Some(c);
         }
-        e
+        Box::new(e)
     }
 }
 
 /// A registry prefix or location: `host[:port][/path]`, no scheme, no tag.
-fn check_location(p: &Positioner<'_>, what: &str, v: &Spanned<String>) -> Result<(), ConfigError> {
+fn check_location(
+    p: &Positioner<'_>,
+    what: &str,
+    v: &Spanned<String>,
+) -> Result<(), Box<ConfigError>> {
     let s = v.get_ref();
     let bad = if s.is_empty() {
         Some("is empty")
@@ -245,15 +253,19 @@ fn check_location(p: &Positioner<'_>, what: &str, v: &Spanned<String>) -> Result
 
 impl Mirrors {
     /// Reads the mirrors file at `path`.
-    pub fn load(path: &Path) -> Result<Mirrors, ConfigError> {
+    pub fn load(path: &Path) -> Result<Mirrors, Box<ConfigError>> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(&name, format!("cannot read the mirrors file: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Box::new(ConfigError::file(
+                &name,
+                format!("cannot read the mirrors file: {e}"),
+            ))
+        })?;
         Mirrors::parse(&text, &name)
     }
 
     /// Parses a mirrors file; `file` names it in errors.
-    pub fn parse(text: &str, file: &str) -> Result<Mirrors, ConfigError> {
+    pub fn parse(text: &str, file: &str) -> Result<Mirrors, Box<ConfigError>> {
         let p = Positioner { file, text };
         let doc: FileToml = toml::from_str(text).map_err(|e| {
             let msg = e.message().trim().to_string();
@@ -391,7 +403,7 @@ impl Mirrors {
 
     /// The mirrors file named by `explicit` (`--mirrors`) or else by
     /// `$VENDORAS_MIRRORS`; no rules when neither is set.
-    pub fn from_flag_or_env(explicit: Option<&Path>) -> Result<Mirrors, ConfigError> {
+    pub fn from_flag_or_env(explicit: Option<&Path>) -> Result<Mirrors, Box<ConfigError>> {
         if let Some(p) = explicit {
             return Mirrors::load(p);
         }

@@ -153,7 +153,8 @@ pub struct RemoteArgs {
 pub fn load_mirrors(
     flag: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<std::sync::Arc<vendoras::mirrors::Mirrors>>> {
-    let m = vendoras::mirrors::Mirrors::from_flag_or_env(flag).map_err(vendoras::Error::from)?;
+    let m = vendoras::mirrors::Mirrors::from_flag_or_env(flag)
+        .map_err(|e| vendoras::Error::from(*e))?;
     Ok((!m.is_empty()).then(|| std::sync::Arc::new(m)))
 }
 
