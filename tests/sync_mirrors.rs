@@ -26,6 +26,40 @@ fn push_text(r: &Registry, repo: &str, tag: &str, text: &str) {
     );
 }
 
+/// The manifest digest of `repo:tag` and its layers' digests.
+fn artifact_digests(r: &Registry, repo: &str, tag: &str) -> Vec<String> {
+    let desc = run(oras()
+        .args(["manifest", "fetch", "--plain-http", "--descriptor"])
+        .arg(r.reference(repo, tag)))
+    .ok()
+    .stdout;
+    let manifest = run(oras()
+        .args(["manifest", "fetch", "--plain-http"])
+        .arg(r.reference(repo, tag)))
+    .ok()
+    .stdout;
+    let desc: serde_json::Value = serde_json::from_str(&desc).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let mut out = vec![desc["digest"].as_str().unwrap().to_string()];
+    for l in manifest["layers"].as_array().unwrap() {
+        out.push(l["digest"].as_str().unwrap().to_string());
+    }
+    out
+}
+
+/// Waits (up to a minute) until the proxy stored everything of `repo:tag` it
+/// served: it fetches again from the origin in the background to store it.
+fn wait_stored(proxy: &Registry, repo: &str, digests: &[String]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !proxy.stores(repo, digests) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the proxy did not store {digests:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn oci_config(origin: &str, repo: &str, tag: &str) -> String {
     format!(
         "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n\
@@ -91,6 +125,7 @@ fn registry_proxy_serves_locked_sync_after_origin_stops_and_lock_names_origin() 
 
     // The origin goes away. A fresh machine (own cache) with the fleet's lock
     // syncs --locked from the mirror alone; without the mirror it cannot.
+    wait_stored(&proxy, "app", &artifact_digests(&origin, "app", "v1"));
     drop(origin);
     let later = Work::new();
     later.config(&config);
@@ -527,16 +562,9 @@ fn pull_goes_through_the_proxy_and_keeps_static_credentials_for_their_registry()
         .arg("-o")
         .arg(&first))
     .ok();
-    let manifest = run(oras()
-        .args(["manifest", "fetch", "--plain-http", "--descriptor"])
-        .arg(origin.reference("app", "v1")))
-    .ok()
-    .stdout;
-    let digest = serde_json::from_str::<serde_json::Value>(&manifest).unwrap()["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let by_digest = origin.reference("app", &digest);
+    let digests = artifact_digests(&origin, "app", "v1");
+    let by_digest = origin.reference("app", &digests[0]);
+    wait_stored(&proxy, "app", &digests);
     drop(origin);
     let again = tmp.path().join("again");
     run(vendoras()

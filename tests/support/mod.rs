@@ -437,6 +437,24 @@ impl Registry {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether `repo` in this registry's storage links every digest in
+    /// `digests` (as a manifest revision or a layer). A registry in proxy mode
+    /// stores what it served from a second fetch of its own, in the
+    /// background: wait for this before stopping the registry behind it.
+    pub fn stores(&self, repo: &str, digests: &[String]) -> bool {
+        let root = self
+            .dir
+            .path()
+            .join("storage/docker/registry/v2/repositories")
+            .join(repo);
+        digests.iter().all(|d| {
+            let (alg, hex) = d.split_once(':').unwrap();
+            ["_manifests/revisions", "_layers"]
+                .iter()
+                .any(|kind| root.join(kind).join(alg).join(hex).join("link").is_file())
+        })
+    }
+
     /// A scratch directory that lives as long as the registry.
     pub fn scratch(&self) -> PathBuf {
         let p = self.dir.path().join("scratch");
