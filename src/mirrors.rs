@@ -408,7 +408,12 @@ impl Mirrors {
             return Mirrors::load(p);
         }
         match std::env::var_os(MIRRORS_ENV) {
-            Some(v) if !v.is_empty() => Mirrors::load(Path::new(&v)),
+            Some(v) if !v.is_empty() => Mirrors::load(Path::new(&v)).map_err(|mut e| {
+                if e.line.is_none() {
+                    e.message = format!("{} (named by ${MIRRORS_ENV})", e.message);
+                }
+                e
+            }),
             _ => Ok(Mirrors::default()),
         }
     }

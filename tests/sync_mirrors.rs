@@ -422,6 +422,17 @@ fn git_mirror_serves_when_origin_is_down_and_lock_names_origin() {
     plain.config(&config);
     sync_with(&plain, None, &[]).ok();
 
+    // A dead mirror hands over to the origin (for ls-remote and fetch).
+    let dead = format!("git://127.0.0.1:{}/", free_port());
+    let fallback = Work::new();
+    fallback.config(&config);
+    let mirrors = write_mirrors(
+        &fallback,
+        &url_rule(&format!("{}/", origin.url()), &[dead], false),
+    );
+    sync_with(&fallback, Some(&mirrors), &[]).ok();
+    assert_eq!(fallback.lock(), plain.lock());
+
     let rule = url_rule(
         &format!("{}/", origin.url()),
         &[format!("{}/gh/", mirror.url())],
