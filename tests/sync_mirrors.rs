@@ -640,3 +640,60 @@ fn pull_goes_through_the_proxy_and_keeps_static_credentials_for_their_registry()
         asking.log_text()
     );
 }
+
+#[test]
+fn helm_chart_repository_mirror_serves_index_and_chart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = support::fixtures::helm_repo(tmp.path(), &[("demo", "0.1.0", "1.0")]);
+    let mirror_root = tmp.path().join("mirror");
+    fs::create_dir_all(mirror_root.join("charts")).unwrap();
+    for e in fs::read_dir(&repo).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), mirror_root.join("charts").join(e.file_name())).unwrap();
+    }
+    let origin = support::servers::HttpServer::files(&repo);
+    let mirror = support::servers::HttpServer::files(&mirror_root);
+    let config = support::vendir::vendir_config(
+        &[format!(
+            "- path: vendor\n  contents:\n  - path: demo\n    helmChart:\n      name: demo\n      repository:\n        url: {}\n",
+            origin.url()
+        )],
+        &[],
+    );
+    let plain = Work::new();
+    plain.config(&config);
+    sync_with(&plain, None, &[]).ok();
+
+    let rule = url_rule(
+        &format!("{}/", origin.url()),
+        &[format!("{}/charts/", mirror.url())],
+        false,
+    );
+    drop(origin);
+    let fleet = Work::new();
+    fleet.config(&config);
+    let alone = sync_with(&fleet, None, &[]);
+    assert!(!alone.success(), "origin is down, yet: {alone:?}");
+    let mirrors = write_mirrors(&fleet, &rule);
+    sync_with(&fleet, Some(&mirrors), &[]).ok();
+    assert_eq!(fleet.lock(), plain.lock());
+    assert_same_tree(
+        "helm mirror",
+        "plain",
+        &plain.tree("vendor"),
+        "fleet",
+        &fleet.tree("vendor"),
+    );
+    assert_eq!(
+        mirror.count("/charts/index.yaml"),
+        1,
+        "{}",
+        mirror.log_text()
+    );
+    assert_eq!(
+        mirror.count("/charts/demo-0.1.0.tgz"),
+        1,
+        "{}",
+        mirror.log_text()
+    );
+}

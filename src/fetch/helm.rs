@@ -912,6 +912,31 @@ fn http_get(
     what: &str,
     max_size: u64,
 ) -> Result<Body> {
+    // Mirrors (`[[url]]` rules) first, then the URL itself; a mirror is of
+    // another origin than `base`, so it gets no credentials.
+    let Some(mirrors) = ctx.mirrors else {
+        return http_get_at(ctx, url, auth, base, what, max_size);
+    };
+    let mut last = None;
+    for c in mirrors.url_candidates(url) {
+        match http_get_at(ctx, &c.url, auth, base, what, max_size) {
+            Ok(body) => return Ok(body),
+            Err(e) if e.is_cancelled() || ctx.op.is_cancelled() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Internal(format!("no URL to try for {url}"))))
+}
+
+/// One attempt of [`http_get`], at `url`.
+fn http_get_at(
+    ctx: &FetchContext<'_>,
+    url: &str,
+    auth: Option<&Basic>,
+    base: &str,
+    what: &str,
+    max_size: u64,
+) -> Result<Body> {
     let same_origin = origin(url).is_some() && origin(url) == origin(base);
     let options = HttpOptions {
         auth: auth.filter(|_| same_origin).map(|a| HttpAuth::Basic {
