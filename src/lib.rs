@@ -72,6 +72,7 @@ pub(crate) mod filter;
 pub mod goyaml;
 pub(crate) mod http;
 pub mod lock;
+pub mod mirrors;
 pub mod oci;
 pub mod pull;
 pub(crate) mod redact;

@@ -59,6 +59,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -68,6 +69,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Operation, RegistryError, Result};
 use crate::ffi::{self, Op, ShimError};
+use crate::mirrors::{Lookup, Mirrors, PullFrom};
 use crate::oci::{Descriptor, Manifest, Platform, MAX_MANIFEST_BYTES};
 
 /// Static credentials (oras `-u/-p`, or a vendir Secret). `Debug` shows
@@ -118,6 +120,9 @@ pub struct RemoteOptions {
     /// body bytes while waiting for them) before it is abandoned, retried
     /// and finally reported; `None` = [`DEFAULT_STALL_TIMEOUT`].
     pub stall_timeout: Option<Duration>,
+    /// Mirrors to try before the repository's own registry (the
+    /// `[[registry]]` rules of the mirrors file); `None` = none.
+    pub mirrors: Option<Arc<Mirrors>>,
 }
 
 /// The no-progress timeout of a transfer when none is set.
@@ -192,68 +197,47 @@ enum TargetRequest<'a> {
 }
 
 /// A remote repository or an OCI layout, opened in the shim.
+///
+/// With mirrors, one repository is several places: the mirrors in order,
+/// then (unless `mirror-only`) the primary location. Each call walks the
+/// places that may answer it (`pull-from-mirror`) until one does; the
+/// shim checks every manifest and blob against its digest wherever it came
+/// from, so a mirror can be missing or broken but cannot change content.
 #[derive(Debug, Clone)]
 pub struct Repository {
-    target: Arc<ffi::Target>,
+    endpoints: Arc<Vec<Endpoint>>,
+    /// The repository as configured (the origin), or the layout path.
     name: String,
-    /// The registry host, for errors; `None` for an OCI layout.
-    registry: Option<String>,
 }
 
-impl Repository {
-    /// Opens `registry/repository` with the given transport and auth options.
-    pub fn open_remote(repository: &str, options: &RemoteOptions) -> Result<Repository> {
-        let req = TargetRequest::Remote {
-            repository,
-            plain_http: options.plain_http,
-            insecure: options.insecure,
-            ca_files: &options.ca_files,
-            credential: options.credential.as_ref(),
-            registry_configs: &options.registry_configs,
-            docker_config: options.docker_config.clone().or_else(default_docker_config),
-            user_agent: format!("vendoras/{}", env!("CARGO_PKG_VERSION")),
-            stall_timeout_ms: options
-                .stall_timeout
-                .unwrap_or(DEFAULT_STALL_TIMEOUT)
-                .as_millis()
-                .clamp(1, u128::from(u64::MAX)) as u64,
-        };
-        let registry = repository.split('/').next().map(str::to_string);
-        Self::open(&req, repository, registry)
+/// One place a repository can be reached.
+#[derive(Debug)]
+struct Endpoint {
+    target: ffi::Target,
+    /// `registry/repository` there (or the layout path).
+    name: String,
+    registry: Option<String>,
+    /// `None` for the primary location (or a layout).
+    mirror: Option<PullFrom>,
+    /// The TLS attempt of an `insecure` location, with a plain-HTTP attempt
+    /// right after it: once it fails to connect it is skipped, so an HTTP
+    /// mirror costs one failed handshake per repository, not one per call.
+    tls_probe: bool,
+    skip: AtomicBool,
+}
+
+impl Endpoint {
+    fn serves(&self, kind: Lookup) -> bool {
+        !self.skip.load(Ordering::Relaxed) && self.mirror.is_none_or(|p| p.allows(kind))
     }
 
-    /// Opens an OCI image layout (a directory or a tar file).
-    pub fn open_layout(path: &Path) -> Result<Repository> {
-        Self::open(
-            &TargetRequest::OciLayout { path },
-            &path.display().to_string(),
-            None,
-        )
+    /// Notes a failure: a TLS probe that could not connect is not tried again.
+    fn failed(&self, e: &ShimError) {
+        if self.tls_probe && matches!(e.kind, ErrorKind::Network | ErrorKind::Tls) {
+            self.skip.store(true, Ordering::Relaxed);
+        }
     }
 
-    fn open(req: &TargetRequest<'_>, name: &str, registry: Option<String>) -> Result<Repository> {
-        let json = serde_json::to_string(req).expect("request serialises");
-        let target = ffi::Target::open(&json)
-            .map_err(|e| shim_error(name, registry.as_deref(), Operation::Open, None, None, e))?;
-        Ok(Repository {
-            target: Arc::new(target),
-            name: name.to_string(),
-            registry,
-        })
-    }
-
-    /// The error for a failed shim call about `digest`, for the crate's
-    /// other shim calls (signature checks).
-    pub(crate) fn shim_error(
-        &self,
-        operation: Operation,
-        digest: &Digest,
-        source: ShimError,
-    ) -> Error {
-        self.error(operation, Some(&digest.to_string()), None, source)
-    }
-
-    /// The error for a failed shim call on this repository.
     fn error(
         &self,
         operation: Operation,
@@ -270,15 +254,178 @@ impl Repository {
             source,
         )
     }
+}
+
+/// Whether `reference` names a digest (else a tag).
+fn lookup_of(reference: &str) -> Lookup {
+    if reference.parse::<Digest>().is_ok() {
+        Lookup::Digest
+    } else {
+        Lookup::Tag
+    }
+}
+
+impl Repository {
+    /// Opens `registry/repository` with the given transport and auth options,
+    /// and the mirrors of [`RemoteOptions::mirrors`].
+    pub fn open_remote(repository: &str, options: &RemoteOptions) -> Result<Repository> {
+        let route = match &options.mirrors {
+            Some(m) => m.registry_route(repository),
+            None => Mirrors::default().registry_route(repository),
+        };
+        if let Some(prefix) = &route.blocked {
+            return Err(Error::setting(
+                "mirrors",
+                Some(prefix),
+                format!("{repository} is blocked by the mirrors file (blocked = true)"),
+            ));
+        }
+        let origin_host = repository.split('/').next().unwrap_or_default();
+        let mut endpoints = Vec::new();
+        for ep in &route.endpoints {
+            // Static credentials belong to the registry they were given
+            // for; the credential stores answer per host by themselves.
+            let credential = options
+                .credential
+                .as_ref()
+                .filter(|_| ep.host() == origin_host);
+            // (plain_http, skip TLS verification, is a TLS probe)
+            let attempts: Vec<(Option<bool>, bool, bool)> = if !ep.insecure {
+                if ep.mirror.is_none() {
+                    vec![(options.plain_http, options.insecure, false)]
+                } else {
+                    vec![(None, false, false)]
+                }
+            } else if ep.mirror.is_none() && options.plain_http == Some(true) {
+                vec![(Some(true), true, false)]
+            } else {
+                // registries.conf `insecure`: TLS without verification,
+                // else plain HTTP (as containers/image falls back).
+                vec![(Some(false), true, true), (Some(true), true, false)]
+            };
+            for (plain_http, insecure, tls_probe) in attempts {
+                let req = TargetRequest::Remote {
+                    repository: &ep.repository,
+                    plain_http,
+                    insecure,
+                    ca_files: &options.ca_files,
+                    credential,
+                    registry_configs: &options.registry_configs,
+                    docker_config: options.docker_config.clone().or_else(default_docker_config),
+                    user_agent: format!("vendoras/{}", env!("CARGO_PKG_VERSION")),
+                    stall_timeout_ms: options
+                        .stall_timeout
+                        .unwrap_or(DEFAULT_STALL_TIMEOUT)
+                        .as_millis()
+                        .clamp(1, u128::from(u64::MAX))
+                        as u64,
+                };
+                let registry = Some(ep.host().to_string());
+                endpoints.push(Endpoint {
+                    target: open_target(&req, &ep.repository, registry.as_deref())?,
+                    name: ep.repository.clone(),
+                    registry,
+                    mirror: ep.mirror,
+                    tls_probe,
+                    skip: AtomicBool::new(false),
+                });
+            }
+        }
+        Ok(Repository {
+            endpoints: Arc::new(endpoints),
+            name: repository.to_string(),
+        })
+    }
+
+    /// Opens an OCI image layout (a directory or a tar file).
+    pub fn open_layout(path: &Path) -> Result<Repository> {
+        let name = path.display().to_string();
+        let target = open_target(&TargetRequest::OciLayout { path }, &name, None)?;
+        Ok(Repository {
+            endpoints: Arc::new(vec![Endpoint {
+                target,
+                name: name.clone(),
+                registry: None,
+                mirror: None,
+                tls_probe: false,
+                skip: AtomicBool::new(false),
+            }]),
+            name,
+        })
+    }
+
+    /// The places that may answer a lookup of `kind`, in order.
+    fn candidates(&self, kind: Lookup) -> Vec<usize> {
+        let all: Vec<usize> = (0..self.endpoints.len())
+            .filter(|&i| self.endpoints[i].serves(kind))
+            .collect();
+        if all.is_empty() {
+            // Every TLS probe was skipped, or no mirror serves this kind of
+            // lookup: fall back to what the rules allow, skipped or not.
+            return (0..self.endpoints.len())
+                .filter(|&i| self.endpoints[i].mirror.is_none_or(|p| p.allows(kind)))
+                .collect();
+        }
+        all
+    }
+
+    /// Runs `call` on each place that may answer, in order, until one does.
+    /// A cancellation stops at once; otherwise the last failure is returned.
+    fn attempt<T>(
+        &self,
+        kind: Lookup,
+        operation: Operation,
+        reference: Option<&str>,
+        media_type: Option<&str>,
+        call: impl Fn(&ffi::Target) -> std::result::Result<T, ShimError>,
+    ) -> Result<T> {
+        let mut last = None;
+        for i in self.candidates(kind) {
+            let ep = &self.endpoints[i];
+            match call(&ep.target) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let cancelled = e.kind == ErrorKind::Cancelled;
+                    ep.failed(&e);
+                    let err = ep.error(operation, reference, media_type, e);
+                    if cancelled {
+                        return Err(err);
+                    }
+                    last = Some(err);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::setting(
+                "mirrors",
+                Some(&self.name),
+                format!(
+                    "no mirror may look up a {} here (pull-from-mirror) and the rule is \
+                     mirror-only",
+                    match kind {
+                        Lookup::Tag => "tag",
+                        Lookup::Digest => "digest",
+                    }
+                ),
+            )
+        }))
+    }
+
+    /// Checks a cosign signature (the shim's request `json`) on `digest`,
+    /// at the first place that answers.
+    pub(crate) fn verify_signature(&self, op: &Op, json: &str, digest: &Digest) -> Result<String> {
+        self.attempt(
+            Lookup::Digest,
+            Operation::VerifySignature,
+            Some(&digest.to_string()),
+            None,
+            |t| t.verify(op, json),
+        )
+    }
 
     /// The repository name or layout path, for messages.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The shim target, for the crate's other shim calls (signature checks).
-    pub(crate) fn target(&self) -> &ffi::Target {
-        &self.target
     }
 
     /// Resolves a tag or digest, optionally to one platform of an index.
@@ -292,10 +439,14 @@ impl Repository {
             "reference": reference,
             "platform": platform.map(|p| p.to_string()).unwrap_or_default(),
         });
-        let out = self
-            .target
-            .resolve(op, &req.to_string())
-            .map_err(|e| self.error(Operation::Resolve, Some(reference), None, e))?;
+        let req = req.to_string();
+        let out = self.attempt(
+            lookup_of(reference),
+            Operation::Resolve,
+            Some(reference),
+            None,
+            |t| t.resolve(op, &req),
+        )?;
         serde_json::from_str(&out).map_err(|e| bad_answer("resolve", e))
     }
 
@@ -303,10 +454,13 @@ impl Repository {
     /// in one round trip, verified and parsed.
     pub fn fetch_reference(&self, op: &Op, reference: &str) -> Result<(Descriptor, Manifest)> {
         let req = serde_json::json!({ "reference": reference }).to_string();
-        let (desc, bytes) = self
-            .target
-            .fetch_reference(op, &req, MAX_MANIFEST_BYTES)
-            .map_err(|e| self.error(Operation::Resolve, Some(reference), None, e))?;
+        let (desc, bytes) = self.attempt(
+            lookup_of(reference),
+            Operation::Resolve,
+            Some(reference),
+            None,
+            |t| t.fetch_reference(op, &req, MAX_MANIFEST_BYTES),
+        )?;
         let desc: Descriptor =
             serde_json::from_str(&desc).map_err(|e| bad_answer("fetch reference", e))?;
         let manifest = Manifest::parse(&bytes).map_err(|e| Error::Verify {
@@ -335,14 +489,13 @@ impl Repository {
     /// Fetches small content whole (configs, signatures), verified.
     pub fn fetch_bytes(&self, op: &Op, desc: &Descriptor, max_size: i64) -> Result<Vec<u8>> {
         let json = serde_json::to_string(desc).expect("descriptor serialises");
-        self.target.fetch_bytes(op, &json, max_size).map_err(|e| {
-            self.error(
-                Operation::Fetch,
-                Some(&desc.digest.to_string()),
-                Some(&desc.media_type),
-                e,
-            )
-        })
+        self.attempt(
+            Lookup::Digest,
+            Operation::Fetch,
+            Some(&desc.digest.to_string()),
+            Some(&desc.media_type),
+            |t| t.fetch_bytes(op, &json, max_size),
+        )
     }
 
     /// Lists the repository's tags.
@@ -352,38 +505,47 @@ impl Repository {
             #[serde(default)]
             tags: Vec<String>,
         }
-        let out = self
-            .target
-            .list_tags(op)
-            .map_err(|e| self.error(Operation::ListTags, None, None, e))?;
+        let out = self.attempt(Lookup::Tag, Operation::ListTags, None, None, |t| {
+            t.list_tags(op)
+        })?;
         Ok(serde_json::from_str::<Tags>(&out)
             .map_err(|e| bad_answer("list tags", e))?
             .tags)
     }
 
     /// Starts streaming a blob. Read it, then call [`BlobStream::finish`]
-    /// before committing anything derived from it.
+    /// before committing anything derived from it. With mirrors, a place
+    /// that fails before sending a byte hands over to the next one; a
+    /// transfer that breaks midway is reported, not restarted elsewhere.
     pub fn open_blob(&self, op: &Arc<Op>, desc: &Descriptor) -> Result<BlobStream> {
-        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| Error::io("pipe", e.into()))?;
-        // A larger pipe means fewer context switches between Go and Rust;
-        // the default (64 KiB) is also fine, so failure is ignored.
-        let _ = rustix::pipe::fcntl_setpipe_size(&write, 1 << 20);
-        let json = serde_json::to_string(desc).expect("descriptor serialises");
-        let target = Arc::clone(&self.target);
-        let op = Arc::clone(op);
-        let worker = std::thread::Builder::new()
-            .name("vendoras-blob".into())
-            .spawn(move || target.fetch_to_fd(&op, &json, write))
-            .map_err(|e| Error::io("spawn", e))?;
-        Ok(BlobStream {
-            reader: Some(File::from(read)),
+        let mut order = self.candidates(Lookup::Digest).into_iter();
+        let first = order.next().ok_or_else(|| {
+            Error::setting(
+                "mirrors",
+                Some(&self.name),
+                "no mirror may fetch by digest here and the rule is mirror-only",
+            )
+        })?;
+        let mut stream = BlobStream {
+            reader: None,
             received: 0,
             desc: desc.clone(),
-            worker: Some(worker),
+            worker: None,
             repo: self.clone(),
-        })
+            op: Arc::clone(op),
+            json: serde_json::to_string(desc).expect("descriptor serialises"),
+            current: first,
+            rest: order.collect(),
+            verdict: None,
+        };
+        stream.start()?;
+        Ok(stream)
     }
+}
+
+fn open_target(req: &TargetRequest<'_>, name: &str, registry: Option<&str>) -> Result<ffi::Target> {
+    let json = serde_json::to_string(req).expect("request serialises");
+    ffi::Target::open(&json).map_err(|e| shim_error(name, registry, Operation::Open, None, None, e))
 }
 
 /// oras-go's remote repository reports an HTTP 404 on a manifest or blob as
@@ -429,11 +591,62 @@ pub struct BlobStream {
     received: u64,
     desc: Descriptor,
     worker: Option<JoinHandle<std::result::Result<(), ShimError>>>,
-    /// Where the blob comes from, for errors.
+    /// Where the blob comes from.
     repo: Repository,
+    op: Arc<Op>,
+    json: String,
+    /// The endpoint streaming now, and those left to try.
+    current: usize,
+    rest: std::collections::VecDeque<usize>,
+    /// The worker's verdict, when it was joined before [`BlobStream::finish`].
+    verdict: Option<std::thread::Result<std::result::Result<(), ShimError>>>,
 }
 
 impl BlobStream {
+    /// Starts the shim streaming from the current endpoint into a new pipe.
+    fn start(&mut self) -> Result<()> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| Error::io("pipe", e.into()))?;
+        // A larger pipe means fewer context switches between Go and Rust;
+        // the default (64 KiB) is also fine, so failure is ignored.
+        let _ = rustix::pipe::fcntl_setpipe_size(&write, 1 << 20);
+        let endpoints = Arc::clone(&self.repo.endpoints);
+        let (i, op, json) = (self.current, Arc::clone(&self.op), self.json.clone());
+        let worker = std::thread::Builder::new()
+            .name("vendoras-blob".into())
+            .spawn(move || endpoints[i].target.fetch_to_fd(&op, &json, write))
+            .map_err(|e| Error::io("spawn", e))?;
+        self.reader = Some(File::from(read));
+        self.worker = Some(worker);
+        Ok(())
+    }
+
+    /// At the end of the pipe before any byte: joins the worker, and when it
+    /// failed and another endpoint may serve the blob, starts that one.
+    /// Returns whether a new attempt started.
+    fn fail_over(&mut self) -> bool {
+        if self.received != 0 || self.verdict.is_some() {
+            return false;
+        }
+        let Some(worker) = self.worker.take() else {
+            return false;
+        };
+        let verdict = worker.join();
+        if let Ok(Err(e)) = &verdict {
+            if e.kind != ErrorKind::Cancelled && !self.op.is_cancelled() {
+                self.repo.endpoints[self.current].failed(e);
+                if let Some(next) = self.rest.pop_front() {
+                    self.current = next;
+                    if self.start().is_ok() {
+                        return true;
+                    }
+                }
+            }
+        }
+        self.verdict = Some(verdict);
+        false
+    }
+
     /// The descriptor being fetched.
     pub fn descriptor(&self) -> &Descriptor {
         &self.desc
@@ -466,8 +679,8 @@ impl BlobStream {
     pub fn write_to(&mut self, file: &mut File) -> io::Result<u64> {
         use std::io::Write;
         let mut total = 0u64;
-        let reader = self.reader.as_ref().expect("write after finish");
         loop {
+            let reader = self.reader.as_ref().expect("write after finish");
             match rustix::pipe::splice(
                 reader,
                 None,
@@ -476,6 +689,7 @@ impl BlobStream {
                 1 << 20,
                 rustix::pipe::SpliceFlags::MOVE | rustix::pipe::SpliceFlags::MORE,
             ) {
+                Ok(0) if total == 0 && self.fail_over() => {}
                 Ok(0) => return Ok(total),
                 Ok(n) => {
                     total += n as u64;
@@ -507,12 +721,15 @@ impl BlobStream {
     pub fn finish(mut self) -> Result<()> {
         let drained = io::copy(&mut self, &mut io::sink());
         drop(self.reader.take());
-        let shim = self.worker.take().expect("worker joined once").join();
+        let shim = match self.verdict.take() {
+            Some(v) => v,
+            None => self.worker.take().expect("worker joined once").join(),
+        };
         let digest = self.desc.digest.to_string();
         match shim {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                return Err(self.repo.error(
+                return Err(self.repo.endpoints[self.current].error(
                     Operation::Fetch,
                     Some(&digest),
                     Some(&self.desc.media_type),
@@ -545,8 +762,14 @@ impl BlobStream {
 
 impl Read for BlobStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let reader = self.reader.as_mut().expect("read after finish");
-        let n = reader.read(buf)?;
+        let n = loop {
+            let reader = self.reader.as_mut().expect("read after finish");
+            let n = reader.read(buf)?;
+            if n == 0 && !buf.is_empty() && self.fail_over() {
+                continue;
+            }
+            break n;
+        };
         self.received += n as u64;
         self.check_size()?;
         Ok(n)

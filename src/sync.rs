@@ -61,6 +61,10 @@ pub struct SyncOptions {
     /// No-progress timeout of each registry transfer (`--stall-timeout`);
     /// `None` = [`crate::registry::DEFAULT_STALL_TIMEOUT`].
     pub stall_timeout: Option<std::time::Duration>,
+    /// Mirrors for registries, git and http URLs (`--mirrors`,
+    /// `$VENDORAS_MIRRORS`); `None` = every source from its origin. The
+    /// lock names the origin whichever place answered.
+    pub mirrors: Option<std::sync::Arc<crate::mirrors::Mirrors>>,
 }
 
 impl SyncOptions {
@@ -84,6 +88,7 @@ impl SyncOptions {
             strict: false,
             allow_outside_paths: false,
             stall_timeout: None,
+            mirrors: None,
         }
     }
 }
@@ -756,6 +761,7 @@ impl ContentJob<'_> {
             memo: self.shared.memo,
             limits: self.shared.opts.limits,
             stall_timeout: self.shared.opts.stall_timeout,
+            mirrors: self.shared.opts.mirrors.as_ref(),
             progress,
         }
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::config::{Keyless, Matcher, Signers, SignersError};
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::Op;
 use crate::oci::Descriptor;
 use crate::registry::Repository;
@@ -228,10 +228,7 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
     };
     let json = serde_json::to_string(&req).expect("request serialises");
-    let out = repo
-        .target()
-        .verify(op, &json)
-        .map_err(|e| repo.shim_error(Operation::VerifySignature, &desc.digest, e))?;
+    let out = repo.verify_signature(op, &json, &desc.digest)?;
     let answer: Answer = serde_json::from_str(&out).map_err(|e| {
         Error::Internal(format!(
             "verify: unexpected answer from the registry shim: {e}"

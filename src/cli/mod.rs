@@ -143,6 +143,19 @@ pub struct RemoteArgs {
     /// Abandon (then retry) a transfer that makes no progress for this long, e.g. 60s, 2m [default: $VENDORAS_STALL_TIMEOUT or 60s]
     #[arg(long, value_name = "DURATION", value_parser = vendoras::registry::parse_stall_timeout)]
     stall_timeout: Option<std::time::Duration>,
+    /// Mirrors file (registries.conf v2 [[registry]] tables) [default: $VENDORAS_MIRRORS]
+    #[arg(long, value_name = "FILE")]
+    mirrors: Option<std::path::PathBuf>,
+}
+
+/// The mirrors file of `--mirrors`, else of `$VENDORAS_MIRRORS`; `None`
+/// when neither names one.
+pub fn load_mirrors(
+    flag: Option<&std::path::Path>,
+) -> anyhow::Result<Option<std::sync::Arc<vendoras::mirrors::Mirrors>>> {
+    let m = vendoras::mirrors::Mirrors::from_flag_or_env(flag)
+        .map_err(|e| vendoras::Error::from(*e))?;
+    Ok((!m.is_empty()).then(|| std::sync::Arc::new(m)))
 }
 
 impl RemoteArgs {
@@ -162,6 +175,7 @@ impl RemoteArgs {
             Some(t) => Some(t),
             None => vendoras::registry::stall_timeout_from_env()?,
         };
+        options.mirrors = load_mirrors(self.mirrors.as_deref())?;
         Ok(options)
     }
 }

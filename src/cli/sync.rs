@@ -60,6 +60,9 @@ pub struct SyncArgs {
     /// Abandon (then retry) a transfer that makes no progress for this long, e.g. 60s, 2m [default: $VENDORAS_STALL_TIMEOUT or 60s]
     #[arg(long, value_name = "DURATION", value_parser = vendoras::registry::parse_stall_timeout)]
     stall_timeout: Option<std::time::Duration>,
+    /// Mirrors file (registries.conf v2 [[registry]] tables, [[url]] rewrites for git and http) [default: $VENDORAS_MIRRORS]
+    #[arg(long, value_name = "FILE")]
+    mirrors: Option<std::path::PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -133,6 +136,7 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
         Some(t) => Some(t),
         None => vendoras::registry::stall_timeout_from_env()?,
     };
+    opts.mirrors = super::load_mirrors(args.mirrors.as_deref())?;
 
     let progress = Progress::new(!args.json && std::io::stderr().is_terminal());
     let report = sync::sync(&opts, op, &|e| progress.event(e))?;

@@ -91,7 +91,17 @@ impl GitSource<'_> {
     /// The runner with vendir's environment for this content: ssh command,
     /// credential store or header, TLS and LFS switches, stall limits.
     fn runner(&self, ctx: &FetchContext<'_>) -> Result<Runner> {
-        let (auth, mut r) = self.remote().runner(ctx, self.cfg.secret_ref.as_ref())?;
+        self.runner_with(ctx, self.cfg.secret_ref.as_ref())
+    }
+
+    /// [`Self::runner`] with the credentials of `secret` (none for a mirror:
+    /// the content's secret belongs to its own remote).
+    fn runner_with(
+        &self,
+        ctx: &FetchContext<'_>,
+        secret: Option<&crate::config::SecretRef>,
+    ) -> Result<Runner> {
+        let (auth, mut r) = self.remote().runner(ctx, secret)?;
         let mut config: Vec<(String, String)> = vec![
             // Start from no helper at all: only ours may answer.
             ("credential.helper".into(), String::new()),
@@ -146,10 +156,51 @@ impl GitSource<'_> {
         Ok(r)
     }
 
-    fn ls_remote(&self, r: &Runner) -> Result<Vec<RemoteRef>> {
-        let out = r
-            .network(r.dir(), &["ls-remote", "--", &self.cfg.url])
-            .map_err(|f| self.failed(f))?;
+    /// Runs a network command that names this content's remote: at each
+    /// mirror in order (`[[url]]` rules, applied as git's own
+    /// `url.<mirror>.insteadOf=<prefix>` so the remote keeps its URL), then
+    /// at the remote itself unless the rule is `mirror-only`. A mirror gets
+    /// no credentials of the content's secret; what it serves is checked as
+    /// from the remote (the commit named by the ref or the lock must be
+    /// there, and verification runs on it).
+    fn network(
+        &self,
+        ctx: &FetchContext<'_>,
+        r: &Runner,
+        dir: &Path,
+        args: &[&str],
+    ) -> Result<String> {
+        let rewrites: Vec<Option<(String, String)>> = match ctx.mirrors {
+            Some(m) => m
+                .url_candidates(&self.cfg.url)
+                .into_iter()
+                .map(|c| c.rewrite)
+                .collect(),
+            None => vec![None],
+        };
+        let mut last = None;
+        for rewrite in rewrites {
+            let out = match &rewrite {
+                None => r.network(dir, args),
+                Some((prefix, to)) => {
+                    let bare = self.runner_with(ctx, None)?;
+                    let route = format!("url.{to}.insteadOf={prefix}");
+                    let mut routed = vec!["-c", route.as_str()];
+                    routed.extend_from_slice(args);
+                    bare.network(dir, &routed)
+                }
+            };
+            match out {
+                Ok(s) => return Ok(s),
+                Err(f) if ctx.op.is_cancelled() => return Err(self.failed(f)),
+                Err(f) => last = Some(self.failed(f)),
+            }
+        }
+        Err(last.unwrap_or_else(|| self.error("no remote to try")))
+    }
+
+    fn ls_remote(&self, ctx: &FetchContext<'_>, r: &Runner) -> Result<Vec<RemoteRef>> {
+        let out = self.network(ctx, r, r.dir(), &["ls-remote", "--", &self.cfg.url])?;
         Ok(out
             .lines()
             .filter_map(|l| {
@@ -297,7 +348,7 @@ impl Source for GitSource<'_> {
             }));
         }
         let r = self.runner(ctx)?;
-        let refs = self.ls_remote(&r)?;
+        let refs = self.ls_remote(ctx, &r)?;
         let Resolved::Commit { sha, .. } = self.resolve(&refs)? else {
             return Ok(None);
         };
@@ -330,17 +381,17 @@ impl Source for GitSource<'_> {
         // Without a pin (an abbreviated sha), resolve now.
         let want = match pinned {
             Some(sha) => Resolved::Commit { sha, branch: None },
-            None => self.resolve(&self.ls_remote(&r)?)?,
+            None => self.resolve(&self.ls_remote(ctx, &r)?)?,
         };
         let want_text = match &want {
             Resolved::Commit { sha, .. } | Resolved::Abbreviated(sha) => sha.clone(),
         };
         let git = |args: &[&str]| r.local(work, args).map_err(|f| self.failed(f));
-        let net = |args: &[&str]| r.network(work, args).map_err(|f| self.failed(f));
+        let net = |args: &[&str]| self.network(ctx, &r, work, args);
         let mut fetched_bytes = 0u64;
         if self.cfg.depth == 0 {
             let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
-            fetched_bytes += self.update_mirror(&r, &area.path, &want_text)?;
+            fetched_bytes += self.update_mirror(ctx, &r, &area.path, &want_text)?;
             let mirror = area.path.display().to_string();
             git(&[
                 "clone",
@@ -523,7 +574,7 @@ impl GitSource<'_> {
             return Ok(());
         }
         let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
-        self.update_mirror(r, &area.path, sha)?;
+        self.update_mirror(ctx, r, &area.path, sha)?;
         self.verify(ctx, r, &area.path, sha)
     }
 
@@ -573,7 +624,13 @@ impl GitSource<'_> {
     /// Makes sure the bare mirror at `path` has `want` (a sha, or an
     /// abbreviated one), fetching from the remote only when it does not.
     /// Returns a rough count of bytes added.
-    fn update_mirror(&self, r: &Runner, path: &Path, want: &str) -> Result<u64> {
+    fn update_mirror(
+        &self,
+        ctx: &FetchContext<'_>,
+        r: &Runner,
+        path: &Path,
+        want: &str,
+    ) -> Result<u64> {
         let m = |args: &[&str]| r.local(path, args).map_err(|f| self.failed(f));
         if !path.join("HEAD").exists() {
             let _ = std::fs::remove_dir_all(path);
@@ -600,7 +657,9 @@ impl GitSource<'_> {
             return Ok(0);
         }
         let before = dir_size(&path.join("objects"));
-        r.network(
+        self.network(
+            ctx,
+            r,
             path,
             &[
                 "fetch",
@@ -610,12 +669,11 @@ impl GitSource<'_> {
                 "--no-tags",
                 "origin",
             ],
-        )
-        .map_err(|f| self.failed(f))?;
+        )?;
         if !has_commit(r, path, want) && want.len() == 40 {
             // Not reachable from any ref (a --locked sha of a force-pushed
             // branch): ask for it directly; servers may allow it.
-            let _ = r.network(path, &["fetch", "-q", "--progress", "origin", want]);
+            let _ = self.network(ctx, r, path, &["fetch", "-q", "--progress", "origin", want]);
         }
         if !has_commit(r, path, want) {
             return Err(self.missing(want));

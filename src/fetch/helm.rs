@@ -586,6 +586,7 @@ impl HelmSource<'_> {
             plain_http: is_loopback(&reference.registry).then_some(true),
             credential,
             stall_timeout: ctx.stall_timeout,
+            mirrors: ctx.mirrors.cloned(),
             ..RemoteOptions::default()
         };
         let name = reference.repository_url();
@@ -927,6 +928,31 @@ const MAX_CHART_BYTES: u64 = 1 << 30;
 /// origin, as helm sends it without `--pass-credentials`; `what` names the
 /// object in a status error.
 fn http_get(
+    ctx: &FetchContext<'_>,
+    url: &str,
+    auth: Option<&Basic>,
+    base: &str,
+    what: &str,
+    max_size: u64,
+) -> Result<Body> {
+    // Mirrors (`[[url]]` rules) first, then the URL itself; a mirror is of
+    // another origin than `base`, so it gets no credentials.
+    let Some(mirrors) = ctx.mirrors else {
+        return http_get_at(ctx, url, auth, base, what, max_size);
+    };
+    let mut last = None;
+    for c in mirrors.url_candidates(url) {
+        match http_get_at(ctx, &c.url, auth, base, what, max_size) {
+            Ok(body) => return Ok(body),
+            Err(e) if e.is_cancelled() || ctx.op.is_cancelled() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Internal(format!("no URL to try for {url}"))))
+}
+
+/// One attempt of [`http_get`], at `url`.
+fn http_get_at(
     ctx: &FetchContext<'_>,
     url: &str,
     auth: Option<&Basic>,

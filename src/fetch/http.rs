@@ -22,6 +22,7 @@ use crate::extract::download::{self, Kind};
 use crate::extract::{self, Modes, RelPath, Root};
 use crate::http::{HttpAuth, HttpClient, HttpOptions, Response};
 use crate::lock::{Empty, LockContent};
+use crate::mirrors::url_origin;
 use crate::redact::redact_url;
 
 pub(super) struct HttpSource<'a> {
@@ -172,13 +173,20 @@ pub(super) struct Downloaded {
 /// response is usable (its error is returned as is). With `expected`, the
 /// cache is consulted first and a download that matches is cached; `size`,
 /// when known, must match too.
+///
+/// With mirrors (`[[url]]` rules), the mirrors' URLs are tried first, in
+/// order: one that fails, answers with a status `accept` refuses, or sends
+/// other bytes than `expected` hands over to the next, and the origin comes
+/// last unless the rule is `mirror-only`. What the last one sent is
+/// returned (the caller reports a checksum mismatch). Credentials go only
+/// to the origin (scheme, host, port) they were given for.
 pub(super) fn download(
     ctx: &FetchContext<'_>,
     url: &str,
     options: &HttpOptions,
     expected: Option<&Digest>,
     size: Option<u64>,
-    accept: impl FnOnce(&Response) -> Result<()>,
+    accept: impl Fn(&Response) -> Result<()>,
 ) -> Result<Downloaded> {
     if let (Some(cache), Some(want)) = (ctx.cache, expected) {
         let cached = match size {
@@ -201,6 +209,49 @@ pub(super) fn download(
             cache.evict(want);
         }
     }
+    let candidates = match ctx.mirrors {
+        Some(m) => m.url_candidates(url),
+        None => vec![crate::mirrors::UrlCandidate {
+            url: url.to_string(),
+            rewrite: None,
+        }],
+    };
+    let origin = url_origin(url);
+    let count = candidates.len();
+    let mut last_error = None;
+    for (i, c) in candidates.into_iter().enumerate() {
+        let options = match url_origin(&c.url) == origin {
+            true => options.clone(),
+            false => HttpOptions {
+                auth: None,
+                ..options.clone()
+            },
+        };
+        match download_from(ctx, &c.url, &options, expected, size, &accept) {
+            Ok(dl) if i + 1 < count && expected.is_some_and(|want| &dl.sha256 != want) => {
+                last_error = Some(Error::Checksum {
+                    subject: redact_url(&c.url),
+                    expected: expected.map(|d| d.hex().to_string()).unwrap_or_default(),
+                    actual: dl.sha256.hex().to_string(),
+                });
+            }
+            Ok(dl) => return Ok(dl),
+            Err(e) if e.is_cancelled() || ctx.op.is_cancelled() => return Err(e),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| Error::Internal(format!("no URL to try for {url}"))))
+}
+
+/// One attempt of [`download`], at `url`.
+fn download_from(
+    ctx: &FetchContext<'_>,
+    url: &str,
+    options: &HttpOptions,
+    expected: Option<&Digest>,
+    size: Option<u64>,
+    accept: &impl Fn(&Response) -> Result<()>,
+) -> Result<Downloaded> {
     let op = Arc::clone(ctx.op);
     let resp = HttpClient::from_env().get(&op, url, options)?;
     accept(&resp)?;

@@ -93,6 +93,7 @@ impl ImageSource<'_> {
                 .cfg
                 .response_header_timeout
                 .map(std::time::Duration::from_secs)),
+            mirrors: ctx.mirrors.cloned(),
             ..RemoteOptions::default()
         };
         Ok(Remote {

@@ -113,6 +113,9 @@ pub struct FetchContext<'a> {
     pub limits: Limits,
     /// No-progress timeout of registry transfers; `None` = the default.
     pub stall_timeout: Option<std::time::Duration>,
+    /// Where to reach registries and URLs instead of (or before) their
+    /// origin; `None` = no mirrors.
+    pub mirrors: Option<&'a Arc<crate::mirrors::Mirrors>>,
     /// Manifests this sync already fetched.
     pub memo: &'a Memo,
     /// Told how many bytes to expect, then how many arrived.

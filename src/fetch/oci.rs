@@ -94,6 +94,7 @@ impl OciSource<'_> {
                         None => None,
                     },
                     stall_timeout: ctx.stall_timeout,
+                    mirrors: ctx.mirrors.cloned(),
                     ..RemoteOptions::default()
                 };
                 let name = reference.repository_url();

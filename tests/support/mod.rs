@@ -308,7 +308,17 @@ impl Registry {
         Self::launch(Some(()))
     }
 
+    /// A pull-through cache (distribution's proxy mode) in front of
+    /// `remote` (`http://127.0.0.1:PORT`): plain HTTP, anonymous, read-only.
+    pub fn start_proxy(remote: &str) -> Registry {
+        Self::launch_with(None, Some(remote))
+    }
+
     fn launch(secure: Option<()>) -> Registry {
+        Self::launch_with(secure, None)
+    }
+
+    fn launch_with(secure: Option<()>, proxy: Option<&str>) -> Registry {
         let exe = require_on_path("docker-registry");
         require_on_path("curl");
         let dir = tempfile::Builder::new()
@@ -321,7 +331,11 @@ impl Registry {
         for _attempt in 0..4 {
             let port = free_port();
             let config = dir.path().join("config.yml");
-            fs::write(&config, registry_config(dir.path(), port, secure.as_ref())).unwrap();
+            let mut text = registry_config(dir.path(), port, secure.as_ref());
+            if let Some(remote) = proxy {
+                text.push_str(&format!("proxy:\n  remoteurl: {remote}\n"));
+            }
+            fs::write(&config, text).unwrap();
             let log = dir.path().join(format!("registry-{port}.log"));
             let logf = fs::File::create(&log).unwrap();
             let mut child = Command::new(&exe)
@@ -421,6 +435,24 @@ impl Registry {
     /// The registry's own log (stdout+stderr), for failure messages.
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether `repo` in this registry's storage links every digest in
+    /// `digests` (as a manifest revision or a layer). A registry in proxy mode
+    /// stores what it served from a second fetch of its own, in the
+    /// background: wait for this before stopping the registry behind it.
+    pub fn stores(&self, repo: &str, digests: &[String]) -> bool {
+        let root = self
+            .dir
+            .path()
+            .join("storage/docker/registry/v2/repositories")
+            .join(repo);
+        digests.iter().all(|d| {
+            let (alg, hex) = d.split_once(':').unwrap();
+            ["_manifests/revisions", "_layers"]
+                .iter()
+                .any(|kind| root.join(kind).join(alg).join(hex).join("link").is_file())
+        })
     }
 
     /// A scratch directory that lives as long as the registry.

@@ -692,10 +692,17 @@ impl GitDaemon {
     pub fn start(base_path: &Path) -> GitDaemon {
         require_on_path("git");
         let base = base_path.to_path_buf();
+        // `git-daemon` itself, not `git daemon`: git runs it as a child, so
+        // killing `git` on drop left the daemon serving (and running on).
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("git --exec-path");
+        let daemon =
+            Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
         let server = ChildServer::spawn("git daemon", |port, _| {
-            let mut c = Command::new("git");
-            c.arg("daemon")
-                .arg("--export-all")
+            let mut c = Command::new(&daemon);
+            c.arg("--export-all")
                 .arg("--reuseaddr")
                 .arg("--informative-errors")
                 .arg(format!("--base-path={}", base.display()))
