@@ -588,19 +588,23 @@ fn a_failed_sync_takes_away_the_parent_directories_it_created() {
     let bad = format!("{host}/parents-not-gzip");
     let w = Work::new();
     fs::create_dir_all(w.dir.join("third_party")).unwrap();
-    w.config(&config_yaml(
-        &[
-            dir_yaml(
-                "deep/nested/ok",
-                &[oci_yaml(".", &good, Some("v1"), &["plainHTTP: true"], &[])],
-            ),
-            dir_yaml(
-                "third_party/charts/x",
-                &[oci_yaml(".", &bad, Some("v1"), &["plainHTTP: true"], &[])],
-            ),
-        ],
-        "",
-    ));
+    // Two new directories under new parents; the second from `second`.
+    let config = |second: &str| {
+        config_yaml(
+            &[
+                dir_yaml(
+                    "deep/nested/ok",
+                    &[oci_yaml(".", &good, Some("v1"), &["plainHTTP: true"], &[])],
+                ),
+                dir_yaml(
+                    "third_party/charts/x",
+                    &[oci_yaml(".", second, Some("v1"), &["plainHTTP: true"], &[])],
+                ),
+            ],
+            "",
+        )
+    };
+    w.config(&config(&bad));
     let out = w.sync(&[]);
     assert!(!out.success(), "{out:?}");
     let mut left: Vec<String> = fs::read_dir(&w.dir)
@@ -612,19 +616,7 @@ fn a_failed_sync_takes_away_the_parent_directories_it_created() {
     assert_eq!(fs::read_dir(w.dir.join("third_party")).unwrap().count(), 0);
 
     // The same config, fixed: both directories land, parents and all.
-    w.config(&config_yaml(
-        &[
-            dir_yaml(
-                "deep/nested/ok",
-                &[oci_yaml(".", &good, Some("v1"), &["plainHTTP: true"], &[])],
-            ),
-            dir_yaml(
-                "third_party/charts/x",
-                &[oci_yaml(".", &good, Some("v1"), &["plainHTTP: true"], &[])],
-            ),
-        ],
-        "",
-    ));
+    w.config(&config(&good));
     w.sync(&[]).ok();
     assert!(w.dir.join("deep/nested/ok/good.txt").is_file());
     assert!(w.dir.join("third_party/charts/x/good.txt").is_file());
