@@ -11,43 +11,6 @@ use support::sync::Work;
 use support::vendir::*;
 use support::*;
 
-fn images_yml(images: &[String]) -> String {
-    let mut s = String::from("---\napiVersion: imgpkg.carvel.dev/v1alpha1\nimages:\n");
-    for (i, img) in images.iter().enumerate() {
-        s.push_str(&format!(
-            "- annotations:\n    kbld.carvel.dev/id: img{i}\n  image: {img}\n"
-        ));
-    }
-    s.push_str("kind: ImagesLock\n");
-    s
-}
-
-/// Pushes a bundle to `reference` and returns its digest.
-fn bundle(reference: &str, files: &[(&str, &[u8])], images: &[String]) -> String {
-    let lock = images_yml(images);
-    let mut all: Vec<(&str, &[u8])> = vec![
-        (
-            ".imgpkg/bundle.yml",
-            b"apiVersion: imgpkg.carvel.dev/v1alpha1\nkind: Bundle\n",
-        ),
-        (".imgpkg/images.yml", lock.as_bytes()),
-    ];
-    all.extend_from_slice(files);
-    crane_image(reference, &[tar_of(&all).finish()], None);
-    run(crane()
-        .args([
-            "mutate",
-            "--insecure",
-            "--label",
-            "dev.carvel.imgpkg.bundle=true",
-            "-t",
-        ])
-        .arg(reference)
-        .arg(reference))
-    .ok();
-    crane_digest(reference)
-}
-
 fn plain_image(registry: &Registry, repo: &str, tag: &str) -> String {
     let d = crane_image(
         &registry.reference(repo, tag),
@@ -85,13 +48,13 @@ fn assert_parity(v: &VendirWork, w: &Work, dir: &str) {
 fn plain_bundle_and_images_yml_rewritten_when_the_bundle_repo_holds_every_image() {
     let registry = Registry::start();
     let app = plain_image(&registry, "other/app", "v1");
-    bundle(
+    push_bundle(
         &registry.reference("bundles/kept", "v1"),
         &[("config/app.yml", b"replicas: 1\n")],
         std::slice::from_ref(&app),
     );
     // The same bundle in a repository that also holds the image by digest.
-    bundle(
+    push_bundle(
         &registry.reference("bundles/moved", "v1"),
         &[("config/app.yml", b"replicas: 1\n")],
         std::slice::from_ref(&app),
@@ -129,13 +92,13 @@ fn plain_bundle_and_images_yml_rewritten_when_the_bundle_repo_holds_every_image(
 fn recursive_places_nested_bundles_where_vendir_does() {
     let registry = Registry::start();
     let app = plain_image(&registry, "other/app", "v1");
-    let inner = bundle(
+    let inner = push_bundle(
         &registry.reference("bundles/inner", "v1"),
         &[("inner.txt", b"inner\n")],
         std::slice::from_ref(&app),
     );
     let inner_ref = format!("{}/bundles/inner@{inner}", registry.host());
-    bundle(
+    push_bundle(
         &registry.reference("bundles/outer", "v1"),
         &[("outer.txt", b"outer\n")],
         &[inner_ref, app],
@@ -162,7 +125,7 @@ fn recursive_places_nested_bundles_where_vendir_does() {
 fn a_plain_image_is_not_a_bundle() {
     let registry = Registry::start();
     let good = registry.reference("bundles/good", "v1");
-    bundle(&good, &[("f", b"f\n")], &[]);
+    push_bundle(&good, &[("f", b"f\n")], &[]);
     let plain = plain_image(&registry, "other/plain", "v1");
     let (v, w) = both(&vendir_config(&[content("vendor/b", &good, "")], &[]));
     let vbefore = (v.tree("vendor"), v.lock());

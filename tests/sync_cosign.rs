@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use support::cosign::{cosign, testsigner};
+use support::cosign::{cosign, key_pairs, sign_with_key, testsigner};
 use support::*;
 
 const ID: &str = "alice@example.com";
@@ -41,16 +41,7 @@ fn registry() -> &'static Registry {
 /// directory, removed with it).
 fn keys_dir() -> &'static Path {
     static K: OnceLock<PathBuf> = OnceLock::new();
-    K.get_or_init(|| {
-        let dir = registry().scratch().join("keys");
-        for name in ["right", "wrong"] {
-            let d = dir.join(name);
-            fs::create_dir_all(&d).unwrap();
-            run(cosign().current_dir(&d).arg("generate-key-pair")).ok();
-            assert!(d.join("cosign.pub").is_file() && d.join("cosign.key").is_file());
-        }
-        dir
-    })
+    K.get_or_init(|| key_pairs(registry().scratch().join("keys")))
 }
 
 fn private_key(name: &str) -> PathBuf {
@@ -123,22 +114,13 @@ fn layer_digests(repo: &str, digest: &str) -> Vec<String> {
     layers
 }
 
-/// `cosign sign --key <name> --tlog-upload=false` of `repo@digest`; `legacy` writes the
-/// cosign <= v2 `.sig` tag, otherwise a v3 bundle referrer.
+/// `cosign sign --key <name>` of `repo@digest` (see `support::cosign::sign_with_key`).
 fn sign(repo: &str, digest: &str, key: &str, legacy: bool) {
-    let mut cmd = cosign();
-    cmd.args(["sign", "--key"]).arg(private_key(key)).args([
-        "--tlog-upload=false",
-        "--use-signing-config=false",
-        "--yes",
-        "--allow-http-registry",
-        "--allow-insecure-registry",
-    ]);
-    if legacy {
-        cmd.arg("--new-bundle-format=false");
-    }
-    cmd.arg(format!("{}@{digest}", repo_url(repo)));
-    run(&mut cmd).ok();
+    sign_with_key(
+        &format!("{}@{digest}", repo_url(repo)),
+        &private_key(key),
+        legacy,
+    );
 }
 
 /// `sha256-<hex>.sig`: where cosign <= v2 keeps the signature of `digest`.

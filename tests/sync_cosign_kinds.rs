@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use support::cosign::{cosign, testsigner};
+use support::cosign::{key_pairs, sign_with_key, testsigner};
 use support::fixtures::*;
 use support::sync::{assert_contains, Work};
 use support::*;
@@ -32,34 +32,13 @@ fn registry() -> &'static Registry {
 /// Two cosign key pairs, `right` and `wrong`, generated once.
 fn keys_dir() -> &'static Path {
     static K: OnceLock<PathBuf> = OnceLock::new();
-    K.get_or_init(|| {
-        let dir = registry().scratch().join("keys");
-        for name in ["right", "wrong"] {
-            let d = dir.join(name);
-            fs::create_dir_all(&d).unwrap();
-            run(cosign().current_dir(&d).arg("generate-key-pair")).ok();
-        }
-        dir
-    })
+    K.get_or_init(|| key_pairs(registry().scratch().join("keys")))
 }
 
-/// `cosign sign --key <key>` of `repository@digest` (offline: no transparency log).
-/// `legacy`: the cosign <= v2 `.sig` tag, else a v3 bundle referrer.
+/// `cosign sign --key <key>` of `repository@digest` (see `support::cosign::sign_with_key`).
 fn sign(repository: &str, digest: &str, key: &str, legacy: bool) {
-    let mut cmd = cosign();
-    cmd.args(["sign", "--key"])
-        .arg(keys_dir().join(key).join("cosign.key"))
-        .args([
-            "--tlog-upload=false",
-            "--use-signing-config=false",
-            "--yes",
-            "--allow-http-registry",
-            "--allow-insecure-registry",
-        ]);
-    if legacy {
-        cmd.arg("--new-bundle-format=false");
-    }
-    run(cmd.arg(format!("{repository}@{digest}"))).ok();
+    let key = keys_dir().join(key).join("cosign.key");
+    sign_with_key(&format!("{repository}@{digest}"), &key, legacy);
 }
 
 /// Keyless: the test signer's bundle for `digest`, attached as a referrer; returns
@@ -110,39 +89,10 @@ enum Kind {
     Helm,
 }
 
-const IMAGES_YML_HEAD: &str = "---\napiVersion: imgpkg.carvel.dev/v1alpha1\n";
-
-/// Pushes a bundle (imgpkg's layout and label) listing `images`; returns its digest.
-fn push_bundle(reference: &str, marker: &str, images: &[String]) -> String {
-    let mut lock = String::from(IMAGES_YML_HEAD);
-    if !images.is_empty() {
-        lock.push_str("images:\n");
-        for img in images {
-            lock.push_str(&format!("- image: {img}\n"));
-        }
-    }
-    lock.push_str("kind: ImagesLock\n");
-    let files: Vec<(&str, &[u8])> = vec![
-        (
-            ".imgpkg/bundle.yml",
-            b"apiVersion: imgpkg.carvel.dev/v1alpha1\nkind: Bundle\n",
-        ),
-        (".imgpkg/images.yml", lock.as_bytes()),
-        ("marker.txt", marker.as_bytes()),
-    ];
-    crane_image(reference, &[tar_of(&files).finish()], None);
-    run(crane()
-        .args([
-            "mutate",
-            "--insecure",
-            "--label",
-            "dev.carvel.imgpkg.bundle=true",
-            "-t",
-        ])
-        .arg(reference)
-        .arg(reference))
-    .ok();
-    crane_digest(reference)
+/// Pushes a bundle (imgpkg's layout and label) with a `marker.txt` holding `marker`,
+/// listing `images`; returns its digest.
+fn marked_bundle(reference: &str, marker: &str, images: &[String]) -> String {
+    push_bundle(reference, &[("marker.txt", marker.as_bytes())], images)
 }
 
 impl Kind {
@@ -175,7 +125,7 @@ impl Kind {
                 &[tar_of(&[("marker.txt", version.as_bytes())]).finish()],
                 None,
             ),
-            Kind::Bundle => push_bundle(&reference, version, &[]),
+            Kind::Bundle => marked_bundle(&reference, version, &[]),
             Kind::Helm => {
                 let dir = registry().scratch().join(format!("chart-{name}-{version}"));
                 fs::create_dir_all(&dir).unwrap();
@@ -473,16 +423,16 @@ fn bundle_listed_images() {
     sign(&r, &d, "right", false);
 
     let nested_ref = registry().reference("listed-nested", "1.0.0");
-    let nested_d = push_bundle(&nested_ref, "nested", &[]);
+    let nested_d = marked_bundle(&nested_ref, "nested", &[]);
     let nested = format!("{host}/listed-nested@{nested_d}");
     sign(&format!("{host}/listed-nested"), &nested_d, "right", false);
 
-    let top_ok = push_bundle(
+    let top_ok = marked_bundle(
         &registry().reference("listed-top", "ok"),
         "ok",
         &[signed_img.clone(), nested.clone()],
     );
-    let top_bad = push_bundle(
+    let top_bad = marked_bundle(
         &registry().reference("listed-top", "bad"),
         "bad",
         &[signed_img.clone(), unsigned_img.clone()],

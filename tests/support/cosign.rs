@@ -56,3 +56,33 @@ pub fn testsigner() -> &'static Path {
         out
     })
 }
+
+/// Two cosign key pairs, `right` and `wrong`, generated under `dir` (`dir/right/cosign.key`,
+/// `dir/right/cosign.pub`, ...); returns `dir`.
+pub fn key_pairs(dir: PathBuf) -> PathBuf {
+    for name in ["right", "wrong"] {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        run(cosign().current_dir(&d).arg("generate-key-pair")).ok();
+        assert!(d.join("cosign.pub").is_file() && d.join("cosign.key").is_file());
+    }
+    dir
+}
+
+/// `cosign sign --key <key> --tlog-upload=false` of `reference` (`repo@digest`; offline:
+/// no transparency log). `legacy` writes the cosign <= v2 `.sig` tag, otherwise a v3
+/// bundle referrer.
+pub fn sign_with_key(reference: &str, key: &Path, legacy: bool) {
+    let mut cmd = cosign();
+    cmd.args(["sign", "--key"]).arg(key).args([
+        "--tlog-upload=false",
+        "--use-signing-config=false",
+        "--yes",
+        "--allow-http-registry",
+        "--allow-insecure-registry",
+    ]);
+    if legacy {
+        cmd.arg("--new-bundle-format=false");
+    }
+    run(cmd.arg(reference)).ok();
+}

@@ -486,3 +486,44 @@ pub fn crane_digest(reference: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// imgpkg's `.imgpkg/images.yml` listing `images` (each with a kbld id annotation, as
+/// `imgpkg push` writes them).
+pub fn images_yml(images: &[String]) -> String {
+    let mut s = String::from("---\napiVersion: imgpkg.carvel.dev/v1alpha1\nimages:\n");
+    for (i, img) in images.iter().enumerate() {
+        s.push_str(&format!(
+            "- annotations:\n    kbld.carvel.dev/id: img{i}\n  image: {img}\n"
+        ));
+    }
+    s.push_str("kind: ImagesLock\n");
+    s
+}
+
+/// Pushes an imgpkg bundle to `reference` as imgpkg lays it out (one layer holding
+/// `.imgpkg/bundle.yml`, `.imgpkg/images.yml` listing `images`, and `files`; the
+/// `dev.carvel.imgpkg.bundle` label); returns its digest.
+pub fn push_bundle(reference: &str, files: &[(&str, &[u8])], images: &[String]) -> String {
+    let lock = images_yml(images);
+    let mut all: Vec<(&str, &[u8])> = vec![
+        (
+            ".imgpkg/bundle.yml",
+            b"apiVersion: imgpkg.carvel.dev/v1alpha1\nkind: Bundle\n",
+        ),
+        (".imgpkg/images.yml", lock.as_bytes()),
+    ];
+    all.extend_from_slice(files);
+    crane_image(reference, &[tar_of(&all).finish()], None);
+    run(crane()
+        .args([
+            "mutate",
+            "--insecure",
+            "--label",
+            "dev.carvel.imgpkg.bundle=true",
+            "-t",
+        ])
+        .arg(reference)
+        .arg(reference))
+    .ok();
+    crane_digest(reference)
+}
