@@ -133,6 +133,8 @@ pub struct ContentFilter {
     include: GlobSet,
     exclude: GlobSet,
     legal: GlobSet,
+    /// The patterns as cleaned, for [`ContentFilter::never_keeps_below`].
+    written: [Vec<String>; 3],
 }
 
 impl ContentFilter {
@@ -145,15 +147,17 @@ impl ContentFilter {
         legal: Option<&[String]>,
     ) -> Result<ContentFilter, String> {
         let legal = match legal {
-            Some(l) => build_set(l)?,
-            None => build_set(&default_legal_paths())?,
+            Some(l) => l.to_vec(),
+            None => default_legal_paths(),
         };
+        let cleaned = |l: &[String]| l.iter().filter_map(|p| clean_pattern(p)).collect();
         Ok(ContentFilter {
             // vendir tests `len(includePaths) == 0` on the list as written.
             has_include: !include.is_empty(),
             include: build_set(include)?,
             exclude: build_set(exclude)?,
-            legal,
+            legal: build_set(&legal)?,
+            written: [cleaned(include), cleaned(exclude), cleaned(&legal)],
         })
     }
 
@@ -178,6 +182,41 @@ impl ContentFilter {
             matched = true;
         }
         matched
+    }
+
+    /// Whether no file below the top-level directory `dir` (`dir/...`) can be
+    /// kept, judged from the patterns alone, so a fetcher may leave that
+    /// directory's contents out (git's `.git`). True when no legal pattern can
+    /// reach below `dir` and either no include pattern can, or an exclude is
+    /// `dir/**`. Conservative: a pattern it cannot judge counts as reaching.
+    pub fn never_keeps_below(&self, dir: &str) -> bool {
+        let [include, exclude, legal] = &self.written;
+        if legal.iter().any(|p| may_match_below(p, dir)) {
+            return false;
+        }
+        let excluded = exclude.iter().any(|p| *p == format!("{dir}/**"));
+        let not_included = self.has_include && !include.iter().any(|p| may_match_below(p, dir));
+        excluded || not_included
+    }
+}
+
+/// Whether the cleaned `pattern` could match a path below the top-level
+/// directory `dir`: only through its first component (or a leading `**`).
+fn may_match_below(pattern: &str, dir: &str) -> bool {
+    if pattern == "**" || pattern.contains('\\') {
+        return true;
+    }
+    let Some((first, _)) = pattern.split_once('/') else {
+        // One component that is not `**` matches top-level entries only.
+        return false;
+    };
+    // An alternative may hold a `/`; `**` spans components.
+    if first.contains('{') || first == "**" {
+        return true;
+    }
+    match build_glob(first) {
+        Ok(Some(glob)) => glob.compile_matcher().is_match(dir),
+        _ => true,
     }
 }
 
@@ -234,6 +273,11 @@ impl ContentPaths {
     /// The `newRootPath`, cleaned, if there is one.
     pub fn new_root(&self) -> Option<&str> {
         self.new_root.as_deref()
+    }
+
+    /// See [`ContentFilter::never_keeps_below`].
+    pub fn never_keeps_below(&self, dir: &str) -> bool {
+        self.filter.never_keeps_below(dir)
     }
 
     /// Whether the filters keep the fetched file at `fetched` (before any
@@ -497,5 +541,34 @@ mod tests {
         assert_eq!(new_root("README.md", "charts/app"), None);
         assert_eq!(new_root("a/b", "."), Some("a/b".into()));
         assert_eq!(new_root("a/b", ""), Some("a/b".into()));
+    }
+
+    #[test]
+    fn never_keeps_below_judges_git_dirs_from_the_patterns() {
+        let never = |inc: &[&str], exc: &[&str], legal: Option<&[&str]>| {
+            let legal = legal.map(s);
+            ContentFilter::new(&s(inc), &s(exc), legal.as_deref())
+                .unwrap()
+                .never_keeps_below(".git")
+        };
+        // The common shapes: one folder, by literal first components.
+        assert!(never(&["config/**/*"], &[], None));
+        assert!(never(&["./charts/app/**", "README.md"], &[], None));
+        assert!(never(&["c*/**/*"], &[], None));
+        assert!(never(&[], &[".git/**"], None));
+        // Anything that could reach `.git/...` keeps the whole fetch.
+        assert!(!never(&[], &[], None));
+        assert!(!never(&["**/*.yaml"], &[], None));
+        assert!(!never(&["*/HEAD"], &[], None));
+        assert!(!never(&[".git/HEAD"], &[], None));
+        assert!(!never(&["{.git/HEAD,a}"], &[], None));
+        assert!(!never(&["config/**"], &[".git/*"], Some(&["**/LICENSE"])));
+        // One component matches top-level files only.
+        assert!(never(&["*.yaml"], &[], None));
+        // Each answer agrees with `keep` on a path below `.git`.
+        for inc in [&["config/**/*"][..], &["*.yaml"], &["c*/**/*"]] {
+            let f = ContentFilter::new(&s(inc), &[], None).unwrap();
+            assert!(!f.keep(".git/config") && !f.keep(".git/refs/heads/x.yaml"));
+        }
     }
 }

@@ -762,6 +762,7 @@ impl ContentJob<'_> {
             limits: self.shared.opts.limits,
             stall_timeout: self.shared.opts.stall_timeout,
             mirrors: self.shared.opts.mirrors.as_ref(),
+            keeps: None,
             progress,
         }
     }
@@ -885,7 +886,10 @@ impl ContentJob<'_> {
                 Probe::Resolved(p) => Some(&p.lock),
                 _ => None,
             };
-            let ctx = self.context(pinned, &progress);
+            let ctx = FetchContext {
+                keeps: Some(&paths),
+                ..self.context(pinned, &progress)
+            };
             if let Some(staged) = &self.staged {
                 if staged.overlays.is_empty() && !staged.read.is_dir() {
                     return Err(self.wrap(Error::setting(

@@ -12,6 +12,15 @@
 //!   the real URL, so submodules with relative URLs and a later `git fetch`
 //!   in the vendored tree work as in vendir's checkout. `depth` fetches
 //!   shallowly from the remote, as vendir does (a mirror is full history).
+//! - partial: when the content's filters can keep nothing below `.git`
+//!   (`includePaths: [config/**/*]`, the common shape), the vendored tree
+//!   cannot show how it was fetched, so the mirror (or the shallow fetch) is
+//!   a partial clone (`--filter=blob:none`: commits and trees), and the
+//!   checkout is sparse, naming exactly the paths the filters keep; git
+//!   fetches just those blobs, in one request, as it checks them out. A
+//!   server without filter support sends everything (git warns and goes
+//!   on). A later content that needs the whole tree makes the mirror full
+//!   again.
 
 use std::path::Path;
 
@@ -24,6 +33,7 @@ use super::{FetchContext, Fetched, Probed, Source};
 use crate::config::{Git as GitConfig, GitRef};
 use crate::error::{Error, Result};
 use crate::extract::Root;
+use crate::filter::ContentPaths;
 use crate::lock::{LockContent, LockGit};
 
 mod gpg;
@@ -389,9 +399,11 @@ impl Source for GitSource<'_> {
         let git = |args: &[&str]| r.local(work, args).map_err(|f| self.failed(f));
         let net = |args: &[&str]| self.network(ctx, &r, work, args);
         let mut fetched_bytes = 0u64;
+        let partial = ctx.keeps.filter(|k| k.never_keeps_below(".git"));
         if self.cfg.depth == 0 {
             let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
-            fetched_bytes += self.update_mirror(ctx, &r, &area.path, &want_text)?;
+            let mirror = &area.path;
+            fetched_bytes += self.update_mirror(ctx, &r, mirror, &want_text, partial.is_some())?;
             let mirror = area.path.display().to_string();
             git(&[
                 "clone",
@@ -404,6 +416,12 @@ impl Source for GitSource<'_> {
             ])?;
             git(&["remote", "set-url", "origin", &self.cfg.url])?;
             git(&["config", "remote.origin.tagOpt", "--tags"])?;
+            if is_partial(&r, &area.path) {
+                // Missing blobs come from the remote as the checkout needs them.
+                for (k, v) in PROMISOR {
+                    git(&["config", k, v])?;
+                }
+            }
         } else {
             // vendir's steps, shallow: init, remote, fetch --depth N.
             git(&["init", "-q"])?;
@@ -417,11 +435,14 @@ impl Source for GitSource<'_> {
                 }
             }
             args.extend(["--depth", &depth]);
+            if partial.is_some() {
+                args.push("--filter=blob:none");
+            }
             net(&args)?;
             if !has_commit(&r, work, &want_text) {
                 // The ref moved since it was resolved (or --locked names an
                 // older commit): fetch that commit itself.
-                net(&[
+                let mut args = vec![
                     "fetch",
                     "-q",
                     "--progress",
@@ -429,8 +450,11 @@ impl Source for GitSource<'_> {
                     &want_text,
                     "--depth",
                     &depth,
-                ])
-                .map_err(|_| self.missing(&want_text))?;
+                ];
+                if partial.is_some() {
+                    args.push("--filter=blob:none");
+                }
+                net(&args).map_err(|_| self.missing(&want_text))?;
             }
         }
         let sha = match want {
@@ -466,13 +490,21 @@ impl Source for GitSource<'_> {
             }
             GitRef::Semver { .. } => None,
         };
+        if let Some(keeps) = partial {
+            self.sparse_checkout(&r, work, &sha, keeps)?;
+        }
+        // In a partial clone the checkout fetches the blobs it writes.
+        let checkout = |args: &[&str]| match partial {
+            Some(_) => net(args),
+            None => git(args),
+        };
         match &branch {
             Some(b) => {
-                git(&["checkout", "-q", "-B", b, &sha])?;
+                checkout(&["checkout", "-q", "-B", b, &sha])?;
                 git(&["branch", "-q", &format!("--set-upstream-to=origin/{b}"), b])?;
             }
             None => {
-                git(&["checkout", "-q", "--detach", &sha])?;
+                checkout(&["checkout", "-q", "--detach", &sha])?;
             }
         }
         // The clone's own branch (the mirror's HEAD), unless it is ours.
@@ -574,7 +606,9 @@ impl GitSource<'_> {
             return Ok(());
         }
         let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
-        self.update_mirror(ctx, r, &area.path, sha)?;
+        // Commits and tags are all it reads: a partial mirror stays partial.
+        let partial = is_partial(r, &area.path);
+        self.update_mirror(ctx, r, &area.path, sha, partial)?;
         self.verify(ctx, r, &area.path, sha)
     }
 
@@ -621,17 +655,67 @@ impl GitSource<'_> {
         ))
     }
 
+    /// Limits the checkout of `sha` in `work` to the paths `keeps` keeps
+    /// (literal sparse-checkout patterns, from the commit's trees). Leaves
+    /// the checkout whole when a kept path cannot be written as a pattern,
+    /// when submodules are to be initialised (their `.gitmodules` is read
+    /// from the work tree), or when nothing would be kept (the filter's own
+    /// error then says so).
+    fn sparse_checkout(
+        &self,
+        r: &Runner,
+        work: &Path,
+        sha: &str,
+        keeps: &ContentPaths,
+    ) -> Result<()> {
+        let listing = r
+            .local(
+                work,
+                &["ls-tree", "-r", "-z", "--name-only", "--full-tree", sha],
+            )
+            .map_err(|f| self.failed(f))?;
+        let all: Vec<&str> = listing.split('\0').filter(|p| !p.is_empty()).collect();
+        if !self.cfg.skip_init_submodules && all.contains(&".gitmodules") {
+            return Ok(());
+        }
+        let mut patterns = String::new();
+        for path in all.into_iter().filter(|p| keeps.map(p).is_some()) {
+            match sparse_pattern(path) {
+                Some(p) => patterns.push_str(&p),
+                None => return Ok(()),
+            }
+        }
+        if patterns.is_empty() {
+            return Ok(());
+        }
+        let info = work.join(".git/info");
+        std::fs::create_dir_all(&info).map_err(|e| Error::io(&info, e))?;
+        let file = info.join("sparse-checkout");
+        std::fs::write(&file, patterns).map_err(|e| Error::io(&file, e))?;
+        r.local(work, &["config", "core.sparseCheckout", "true"])
+            .map_err(|f| self.failed(f))?;
+        Ok(())
+    }
+
     /// Makes sure the bare mirror at `path` has `want` (a sha, or an
     /// abbreviated one), fetching from the remote only when it does not.
-    /// Returns a rough count of bytes added.
+    /// `partial`: a new mirror holds commits and trees only (blobs are
+    /// fetched by the checkouts that need them); otherwise a partial mirror
+    /// is made full again. Returns a rough count of bytes added.
     fn update_mirror(
         &self,
         ctx: &FetchContext<'_>,
         r: &Runner,
         path: &Path,
         want: &str,
+        partial: bool,
     ) -> Result<u64> {
         let m = |args: &[&str]| r.local(path, args).map_err(|f| self.failed(f));
+        if !partial && path.join("HEAD").exists() && is_partial(r, path) {
+            // A whole checkout would fetch every blob lazily, one commit at a
+            // time; fetch them once, as a full mirror.
+            std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
+        }
         if !path.join("HEAD").exists() {
             let _ = std::fs::remove_dir_all(path);
             std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
@@ -649,11 +733,22 @@ impl GitSource<'_> {
                 "remote.origin.fetch",
                 "+refs/tags/*:refs/tags/*",
             ])?;
+            if partial {
+                for (k, v) in PROMISOR {
+                    m(&["config", k, v])?;
+                }
+            }
         } else {
             // The URL is the cache key; keep the config in step anyway.
             m(&["config", "remote.origin.url", &self.cfg.url])?;
         }
-        if has_commit(r, path, want) {
+        // A partial mirror fetches a commit it lacks as soon as it is asked
+        // about it (without its refs), so there only a ref's tip counts.
+        let present = match is_partial(r, path) {
+            true => at_a_tip(r, path, want),
+            false => has_commit(r, path, want),
+        };
+        if present {
             return Ok(0);
         }
         let before = dir_size(&path.join("objects"));
@@ -680,6 +775,47 @@ impl GitSource<'_> {
         }
         Ok(dir_size(&path.join("objects")).saturating_sub(before))
     }
+}
+
+/// The configuration of a partial clone whose missing blobs `origin` serves.
+const PROMISOR: [(&str, &str); 3] = [
+    ("remote.origin.promisor", "true"),
+    ("remote.origin.partialclonefilter", "blob:none"),
+    ("extensions.partialClone", "origin"),
+];
+
+/// Whether the repository at `dir` is a partial clone (see [`PROMISOR`]).
+fn is_partial(r: &Runner, dir: &Path) -> bool {
+    r.local(dir, &["config", "--get", "remote.origin.promisor"])
+        .is_ok_and(|v| v.trim() == "true")
+}
+
+/// `path` as a literal non-cone sparse-checkout pattern (gitignore syntax,
+/// anchored), or `None` when a name cannot be written as one.
+fn sparse_pattern(path: &str) -> Option<String> {
+    if path.contains(['\n', '\r']) || path.ends_with(' ') {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len() + 2);
+    out.push('/');
+    for c in path.chars() {
+        if matches!(c, '\\' | '*' | '?' | '[' | '!' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\n');
+    Some(out)
+}
+
+/// Whether a ref of the repository at `dir` points at `want` (a sha or a
+/// prefix of one), directly or through an annotated tag.
+fn at_a_tip(r: &Runner, dir: &Path, want: &str) -> bool {
+    r.local(
+        dir,
+        &["for-each-ref", "--format=%(objectname) %(*objectname)"],
+    )
+    .is_ok_and(|refs| refs.split_whitespace().any(|sha| sha.starts_with(want)))
 }
 
 fn has_commit(r: &Runner, dir: &Path, rev: &str) -> bool {

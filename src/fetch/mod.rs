@@ -118,6 +118,9 @@ pub struct FetchContext<'a> {
     pub mirrors: Option<&'a Arc<crate::mirrors::Mirrors>>,
     /// Manifests this sync already fetched.
     pub memo: &'a Memo,
+    /// What the content keeps of the fetched tree, when a fetcher may fetch
+    /// only that (git's partial clone); `None` = everything.
+    pub keeps: Option<&'a crate::filter::ContentPaths>,
     /// Told how many bytes to expect, then how many arrived.
     pub progress: &'a (dyn Fn(Progress) + Sync),
 }
