@@ -246,4 +246,5 @@ VENDORAS=$VENDORAS "$B/helm.sh" # issue 9: 50 charts from one chart repository v
 # issue 8: http archives and GitHub release assets, vendoras vs vendir.
 VENDORAS_BIN=$VENDORAS BENCH_REPS=$REPS "$B/http.sh"
 VENDORAS=$VENDORAS "$B/git.sh"   # issue 8: git sources vs vendir
+VENDORAS=$VENDORAS "$B/git-sparse.sh" # issue 15: one folder of a large repository vs vendir
 "$B/image.sh" # issue 9: image: vs vendir and vs ociArtifact
