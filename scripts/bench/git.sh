@@ -86,11 +86,21 @@ t_locked=$(timed ours --locked); r2=$(requests)
 rm -rf "$tmp/ours/vendor"
 t_rebuild=$(timed ours); r3=$(requests)
 
+# Processes: one more cold sync of each tool with a `git` on PATH that logs its
+# calls (apart from the timed runs: the wrapper costs a shell per call).
+mkdir -p "$tmp/wrap"
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec %s "$@"\n' "$tmp/wrap/log" "$(command -v git)" >"$tmp/wrap/git"
+chmod +x "$tmp/wrap/git"
+count() { rm -f "$tmp/wrap/log"; PATH=$tmp/wrap:$PATH "$@" >/dev/null 2>&1; wc -l <"$tmp/wrap/log"; }
+rm -rf "$tmp/vendir/vendor" "$tmp/ours/vendor" "$tmp/cache"
+p_vendir=$(cd "$tmp/vendir" && count env -u VENDIR_CACHE_DIR "$VENDIR" sync)
+p_ours=$(count ours)
+
 python3 - "$REPOS" "$t_vendir" "$t_cold" "$t_warm" "$t_locked" "$t_rebuild" \
-  "$((r1 - r0))" "$((r2 - r1))" "$((r3 - r2))" <<'PY'
+  "$((r1 - r0))" "$((r2 - r1))" "$((r3 - r2))" "$p_vendir" "$p_ours" <<'PY'
 import sys
 n = int(sys.argv[1]); v, cold, warm, locked, rebuild = map(float, sys.argv[2:7])
-rw, rl, rr = map(int, sys.argv[7:10])
+rw, rl, rr, pv, po = map(int, sys.argv[7:12])
 def ok(c): return "met" if c else "NOT met"
 print(f"git: {n} repositories from git daemon on loopback")
 print(f"  vendir sync (cold, no cache)    {v:7.2f} s")
@@ -98,4 +108,5 @@ print(f"  vendoras sync (cold cache)      {cold:7.2f} s  = {cold/v:.2f}x vendir 
 print(f"  vendoras re-sync (unchanged)    {warm:7.2f} s  = {warm/cold:.2f}x cold     (target <= 0.1x: {ok(warm <= 0.1*cold)}); {rw} upload-pack requests (ls-remote)")
 print(f"  vendoras --locked (warm)        {locked:7.2f} s  {rl} upload-pack requests (target: none beyond ref resolution: {ok(rl <= n)})")
 print(f"  vendoras tree deleted, re-sync  {rebuild:7.2f} s  {rr} upload-pack requests (from the cache mirror; ls-remote only)")
+print(f"  git processes per content, cold: vendir {pv / n:.1f}, vendoras {po / n:.1f}")
 PY

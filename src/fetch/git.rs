@@ -404,24 +404,21 @@ impl Source for GitSource<'_> {
             let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
             let mirror = &area.path;
             fetched_bytes += self.update_mirror(ctx, &r, mirror, &want_text, partial.is_some())?;
-            let mirror = area.path.display().to_string();
-            git(&[
-                "clone",
-                "-q",
-                "--local",
-                "--no-checkout",
-                "--",
-                &mirror,
-                ".",
-            ])?;
-            git(&["remote", "set-url", "origin", &self.cfg.url])?;
-            git(&["config", "remote.origin.tagOpt", "--tags"])?;
-            if is_partial(&r, &area.path) {
+            let mut args = vec!["clone", "-q", "--local", "--no-checkout"];
+            let settings: Vec<String> = match is_partial(mirror) {
                 // Missing blobs come from the remote as the checkout needs them.
-                for (k, v) in PROMISOR {
-                    git(&["config", k, v])?;
-                }
+                true => PROMISOR.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                false => Vec::new(),
+            };
+            for s in std::iter::once("remote.origin.tagOpt=--tags")
+                .chain(settings.iter().map(String::as_str))
+            {
+                args.extend(["-c", s]);
             }
+            let mirror = mirror.display().to_string();
+            args.extend(["--", &mirror, "."]);
+            git(&args)?;
+            git(&["remote", "set-url", "origin", &self.cfg.url])?;
         } else {
             // vendir's steps, shallow: init, remote, fetch --depth N.
             git(&["init", "-q"])?;
@@ -465,7 +462,8 @@ impl Source for GitSource<'_> {
                     .map_err(|_| self.missing(&a))?
             }
         };
-        if !has_commit(&r, work, &sha) {
+        // A clone of the mirror holds what the mirror was checked to hold.
+        if self.cfg.depth != 0 && !has_commit(&r, work, &sha) {
             return Err(self.missing(&sha));
         }
         // Before checkout, as vendir: nothing unverified is staged.
@@ -474,19 +472,16 @@ impl Source for GitSource<'_> {
         // (HEAD symbolic), anything else detaches. The branch is made only
         // when origin's branch is still at the pinned commit (not under
         // --locked after it moved).
+        // Every ref of the clone, read once: (sha, name).
+        let listing = git(&["for-each-ref", "--format=%(objectname) %(refname)"])?;
+        let refs: Vec<(&str, &str)> = listing.lines().filter_map(|l| l.split_once(' ')).collect();
+        let named = |name: &str| refs.iter().find(|(_, n)| *n == name).map(|(s, _)| *s);
         let branch = match &self.cfg.reference {
             GitRef::Named(n) => {
                 let b = n.strip_prefix("origin/").unwrap_or(n);
-                let tracking = format!("refs/remotes/origin/{b}");
-                let is_tag =
-                    git(&["rev-parse", "--verify", "-q", &format!("refs/tags/{b}")]).is_ok();
-                let at = git(&[
-                    "rev-parse",
-                    "--verify",
-                    "-q",
-                    &format!("{tracking}^{{commit}}"),
-                ]);
-                (!is_tag && at.is_ok_and(|s| s.trim() == sha)).then(|| b.to_string())
+                let is_tag = named(&format!("refs/tags/{b}")).is_some();
+                let at = named(&format!("refs/remotes/origin/{b}"));
+                (!is_tag && at == Some(sha.as_str())).then(|| b.to_string())
             }
             GitRef::Semver { .. } => None,
         };
@@ -499,22 +494,23 @@ impl Source for GitSource<'_> {
             None => git(args),
         };
         match &branch {
-            Some(b) => {
-                checkout(&["checkout", "-q", "-B", b, &sha])?;
-                git(&["branch", "-q", &format!("--set-upstream-to=origin/{b}"), b])?;
-            }
-            None => {
-                checkout(&["checkout", "-q", "--detach", &sha])?;
-            }
-        }
+            // origin/<b> is at `sha` (checked above); --track sets the upstream.
+            Some(b) => checkout(&["checkout", "-q", "--track", "-B", b, &format!("origin/{b}")])?,
+            None => checkout(&["checkout", "-q", "--detach", &sha])?,
+        };
         // The clone's own branch (the mirror's HEAD), unless it is ours.
-        let locals = git(&["for-each-ref", "--format=%(refname:short)", "refs/heads/"])?;
-        for l in locals.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            if Some(l) != branch.as_deref() {
-                git(&["branch", "-q", "-D", l])?;
-            }
+        let others: Vec<&str> = refs
+            .iter()
+            .filter_map(|(_, n)| n.strip_prefix("refs/heads/"))
+            .filter(|l| Some(*l) != branch.as_deref())
+            .collect();
+        if !others.is_empty() {
+            let mut args = vec!["branch", "-q", "-D"];
+            args.extend(&others);
+            git(&args)?;
         }
-        if !self.cfg.skip_init_submodules {
+        // Without a .gitmodules there is nothing to initialise.
+        if !self.cfg.skip_init_submodules && work.join(".gitmodules").exists() {
             net(&[
                 "submodule",
                 "update",
@@ -524,30 +520,29 @@ impl Source for GitSource<'_> {
                 "--progress",
             ])?;
         }
-        let head = git(&["rev-parse", "HEAD"])?.trim().to_string();
-        if head != sha {
-            return Err(self.error(format!("checked out {head}, expected {sha}")));
+        let logged = git(&["log", "-n", "1", "--pretty=%H%n%B", "HEAD"])?;
+        let (head, message) = logged.split_once('\n').unwrap_or((&logged, ""));
+        if head.trim() != sha {
+            return Err(self.error(format!("checked out {}, expected {sha}", head.trim())));
         }
         // vendir: `describe --tags` as a one-element list, omitted when it
         // fails; the title is the message's first line, `...` if more.
         let tags = git(&["describe", "--tags", &sha])
             .map(|s| vec![s.trim().to_string()])
             .unwrap_or_default();
-        let message = git(&["log", "-n", "1", "--pretty=%B", &sha])?;
         let message = message.trim();
         let commit_title = match message.split_once('\n') {
             Some((first, _)) => format!("{first}..."),
             None => message.to_string(),
         };
-        let local_tags = git(&[
-            "for-each-ref",
-            "--format=%(objectname) %(refname)",
-            "refs/tags/",
-        ])?;
+        let local_tags = refs
+            .iter()
+            .filter(|(_, n)| n.starts_with("refs/tags/"))
+            .copied();
         Facts::write(
             ctx.cache.map(|c| c.dir()),
             "git",
-            &self.facts_key(&sha, local_tags.lines().filter_map(|l| l.split_once(' '))),
+            &self.facts_key(&sha, local_tags),
             &CommitFacts {
                 tags: tags.clone(),
                 commit_title: commit_title.clone(),
@@ -607,7 +602,7 @@ impl GitSource<'_> {
         }
         let area = Area::lock(ctx.cache.map(|c| c.dir()), "git", &self.cfg.url, ctx.op)?;
         // Commits and tags are all it reads: a partial mirror stays partial.
-        let partial = is_partial(r, &area.path);
+        let partial = is_partial(&area.path);
         self.update_mirror(ctx, r, &area.path, sha, partial)?;
         self.verify(ctx, r, &area.path, sha)
     }
@@ -711,7 +706,7 @@ impl GitSource<'_> {
         partial: bool,
     ) -> Result<u64> {
         let m = |args: &[&str]| r.local(path, args).map_err(|f| self.failed(f));
-        if !partial && path.join("HEAD").exists() && is_partial(r, path) {
+        if !partial && path.join("HEAD").exists() && is_partial(path) {
             // A whole checkout would fetch every blob lazily, one commit at a
             // time; fetch them once, as a full mirror.
             std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
@@ -720,31 +715,23 @@ impl GitSource<'_> {
             let _ = std::fs::remove_dir_all(path);
             std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
             m(&["init", "-q", "--bare"])?;
-            m(&["config", "remote.origin.url", &self.cfg.url])?;
-            m(&[
-                "config",
-                "--replace-all",
-                "remote.origin.fetch",
-                "+refs/heads/*:refs/heads/*",
-            ])?;
-            m(&[
-                "config",
-                "--add",
-                "remote.origin.fetch",
-                "+refs/tags/*:refs/tags/*",
-            ])?;
+            // Written at once rather than by one `git config` each: the file
+            // is new and ours (the URL is the cache key).
+            let mut config = format!(
+                "[remote \"origin\"]\n\turl = {}\n\tfetch = +refs/heads/*:refs/heads/*\n\tfetch = +refs/tags/*:refs/tags/*\n",
+                config_value(&self.cfg.url)
+            );
             if partial {
-                for (k, v) in PROMISOR {
-                    m(&["config", k, v])?;
-                }
+                config.push_str(PROMISOR_SECTIONS);
             }
-        } else {
-            // The URL is the cache key; keep the config in step anyway.
-            m(&["config", "remote.origin.url", &self.cfg.url])?;
+            let file = path.join("config");
+            let mut written = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+            written.push_str(&config);
+            std::fs::write(&file, written).map_err(|e| Error::io(&file, e))?;
         }
         // A partial mirror fetches a commit it lacks as soon as it is asked
         // about it (without its refs), so there only a ref's tip counts.
-        let present = match is_partial(r, path) {
+        let present = match is_partial(path) {
             true => at_a_tip(r, path, want),
             false => has_commit(r, path, want),
         };
@@ -765,12 +752,14 @@ impl GitSource<'_> {
                 "origin",
             ],
         )?;
-        if !has_commit(r, path, want) && want.len() == 40 {
+        let mut present = has_commit(r, path, want);
+        if !present && want.len() == 40 {
             // Not reachable from any ref (a --locked sha of a force-pushed
             // branch): ask for it directly; servers may allow it.
             let _ = self.network(ctx, r, path, &["fetch", "-q", "--progress", "origin", want]);
+            present = has_commit(r, path, want);
         }
-        if !has_commit(r, path, want) {
+        if !present {
             return Err(self.missing(want));
         }
         Ok(dir_size(&path.join("objects")).saturating_sub(before))
@@ -784,10 +773,20 @@ const PROMISOR: [(&str, &str); 3] = [
     ("extensions.partialClone", "origin"),
 ];
 
-/// Whether the repository at `dir` is a partial clone (see [`PROMISOR`]).
-fn is_partial(r: &Runner, dir: &Path) -> bool {
-    r.local(dir, &["config", "--get", "remote.origin.promisor"])
-        .is_ok_and(|v| v.trim() == "true")
+/// [`PROMISOR`] as the mirror's config file has it.
+const PROMISOR_SECTIONS: &str =
+    "\tpromisor = true\n\tpartialclonefilter = blob:none\n[extensions]\n\tpartialClone = origin\n";
+
+/// Whether the bare mirror at `dir` is a partial clone: its config (written
+/// by [`GitSource::update_mirror`]) names a promisor remote.
+fn is_partial(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("config"))
+        .is_ok_and(|c| c.lines().any(|l| l.trim() == "promisor = true"))
+}
+
+/// `value` quoted for a git config file.
+fn config_value(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// `path` as a literal non-cone sparse-checkout pattern (gitignore syntax,
