@@ -32,14 +32,14 @@ use crate::lock::LockContent;
 use crate::oci::{Descriptor, Manifest};
 use crate::registry::Repository;
 
+/// One repository's listing, filled by the first asker.
+type ListingSlot = Arc<Mutex<Option<Vec<String>>>>;
+
 /// What one sync learns once and reuses: repositories opened (so their
 /// connections and tokens are shared between the probe and the fetch) and
 /// manifests resolved while probing (so the fetch does not ask again).
 /// Manifests are keyed by `registry/repository@digest`: content-addressed,
 /// never stale.
-/// One repository's listing, filled by the first asker.
-type ListingSlot = Arc<Mutex<Option<Vec<String>>>>;
-
 #[derive(Debug, Default)]
 pub struct Memo {
     manifests: Mutex<HashMap<String, (Descriptor, Option<Manifest>)>>,
