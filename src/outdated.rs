@@ -78,6 +78,17 @@ pub struct Row {
     pub kind: String,
     /// The content, as `sync -d` names it.
     pub path: String,
+    /// Its directory's `path`.
+    #[serde(skip)]
+    pub directory: String,
+    /// Its own `path`.
+    #[serde(skip)]
+    pub content: String,
+    /// How the config names the version: `exact` (a tag, ref or version),
+    /// `range` (a semver selection), `newest` (`latest: true`, a chart
+    /// without version), `branch` (a ref that moves by itself), `pinned`
+    /// (a digest, sha or URL).
+    pub selection: &'static str,
     /// What the config names: a tag, ref, version, constraint, or URL.
     pub current: String,
     /// What the lock pins for it (a tag or version; a short sha or digest
@@ -196,7 +207,7 @@ pub fn outdated(
         let entry = lock
             .as_ref()
             .and_then(|l| l.content(dir, &content.path.to_string()));
-        let row = row(&ctx, id, content, entry);
+        let row = row(&ctx, (id, dir), content, entry);
         if op.is_cancelled() {
             return Err(Error::Cancelled);
         }
@@ -206,7 +217,12 @@ pub fn outdated(
     Ok(rows)
 }
 
-fn row(ctx: &FetchContext<'_>, id: &str, content: &Content, entry: Option<&LockContent>) -> Row {
+fn row(
+    ctx: &FetchContext<'_>,
+    (id, dir): (&str, &str),
+    content: &Content,
+    entry: Option<&LockContent>,
+) -> Row {
     let wants = wants(content);
     let locked = entry.and_then(|e| locked_text(e, &wants));
     let current = match &wants {
@@ -217,6 +233,15 @@ fn row(ctx: &FetchContext<'_>, id: &str, content: &Content, entry: Option<&LockC
     let mut row = Row {
         kind: content.source_kind().to_string(),
         path: id.to_string(),
+        directory: dir.to_string(),
+        content: content.path.to_string(),
+        selection: match wants {
+            Wants::Exact(_) => "exact",
+            Wants::Range(..) => "range",
+            Wants::Newest => "newest",
+            Wants::Branch(_) => "branch",
+            Wants::Pinned(_) => "pinned",
+        },
         current,
         locked,
         wanted: None,

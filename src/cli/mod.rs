@@ -8,6 +8,7 @@
 mod outdated;
 mod pull;
 mod sync;
+mod update;
 mod verify;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Sync(sync::SyncArgs),
     /// Show contents whose tag, ref or version has a newer release (like `npm outdated`)
     Outdated(outdated::OutdatedArgs),
+    /// Move references in vendir.yml (edited in place), then sync and relock just those contents
+    Update(update::UpdateArgs),
     /// Pull files from a registry or an OCI image layout, exactly as `oras pull` does
     Pull(pull::PullArgs),
     /// Verify a reference's cosign signature (as `cosign verify`)
@@ -91,6 +94,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Pull(args) => pull::run(args, &op),
         Command::Sync(args) => sync::run(args, &op),
+        Command::Update(args) => update::run(args, &op),
         Command::Outdated(args) => match outdated::run(args, &op) {
             Ok(true) => return ExitCode::FAILURE,
             other => other.map(|_| ()),
