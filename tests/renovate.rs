@@ -63,7 +63,7 @@ fn deps(log: &str) -> Vec<(String, String, String, Option<String>)> {
             for dep in file["deps"].as_array().unwrap() {
                 let newest = dep["updates"]
                     .as_array()
-                    .and_then(|u| u.iter().filter_map(|u| u["newValue"].as_str()).last())
+                    .and_then(|u| u.iter().filter_map(|u| u["newValue"].as_str()).next_back())
                     .map(str::to_string);
                 out.push((
                     dep["depType"].as_str().unwrap_or_default().to_string(),
