@@ -974,6 +974,85 @@ mod tests {
         );
     }
 
+    /// The content at `vendor/<path>` of a one-directory config.
+    fn content(source: &str) -> crate::config::Content {
+        let text = format!(
+            "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n- path: vendor\n  contents:\n  - path: c\n{}",
+            source
+                .lines()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>()
+        );
+        let input = crate::config::Input::from_bytes("vendir.yml", text.into_bytes()).unwrap();
+        let opts = crate::config::LoadOptions {
+            paths: crate::config::PathRules::discover(std::path::Path::new("/"), true),
+            strict: false,
+        };
+        let loaded = crate::config::load(&[input], &opts).unwrap();
+        loaded.config.directories[0].contents[0].clone()
+    }
+
+    fn entry(yaml: &str) -> LockContent {
+        let text = format!(
+            "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories:\n- path: vendor\n  contents:\n  - path: c\n{}",
+            yaml.lines().map(|l| format!("    {l}\n")).collect::<String>()
+        );
+        let lock: LockConfig = parse(&text).unwrap();
+        lock.directories[0].contents[0].clone()
+    }
+
+    #[test]
+    fn records_tells_an_edited_reference_from_an_unchanged_or_floating_one() {
+        let d = "sha256:".to_string() + &"a".repeat(64);
+        let image = entry(&format!("image:\n  url: reg.io/app@{d}\n  tag: \"1.0\""));
+        assert!(image.records(&content("image:\n  url: reg.io/app:1.0")));
+        assert!(!image.records(&content("image:\n  url: reg.io/app:1.1")));
+        assert!(!image.records(&content("image:\n  url: reg.io/other:1.0")));
+        assert!(image.records(&content(&format!("image:\n  url: reg.io/app@{d}"))));
+        let helm = entry("helmChart:\n  version: 0.1.0\n  appVersion: \"1\"");
+        assert!(helm.records(&content(
+            "helmChart:\n  name: demo\n  version: 0.1.0\n  repository: {url: https://c.io}"
+        )));
+        assert!(!helm.records(&content(
+            "helmChart:\n  name: demo\n  version: 0.2.0\n  repository: {url: https://c.io}"
+        )));
+        assert!(helm.records(&content(
+            "helmChart:\n  name: demo\n  repository: {url: https://c.io}"
+        )));
+        let release =
+            entry("githubRelease:\n  url: https://api.github.com/repos/a/b/releases/1\n  tag: v1");
+        assert!(release.records(&content(
+            "githubRelease:\n  slug: a/b\n  tag: v1\n  disableAutoChecksumValidation: true"
+        )));
+        assert!(!release.records(&content(
+            "githubRelease:\n  slug: a/b\n  tag: v2\n  disableAutoChecksumValidation: true"
+        )));
+        assert!(release.records(&content(
+            "githubRelease:\n  slug: a/b\n  latest: true\n  disableAutoChecksumValidation: true"
+        )));
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let git = entry(&format!(
+            "git:\n  sha: {sha}\n  commitTitle: t\n  tags:\n  - v1.0.0"
+        ));
+        for (r, same) in [
+            ("v1.0.0", true),
+            ("v1.1.0", false),
+            ("origin/main", true),
+            ("0123456", true),
+            ("fedcba9", false),
+        ] {
+            assert_eq!(
+                git.records(&content(&format!(
+                    "git:\n  url: https://g.io/a\n  ref: {r}"
+                ))),
+                same,
+                "{r}"
+            );
+        }
+        // Another kind altogether.
+        assert!(!git.records(&content("image:\n  url: reg.io/app:1.0")));
+    }
+
     #[test]
     fn write_only_when_bytes_change() {
         let dir = tempfile::tempdir().unwrap();
