@@ -45,7 +45,7 @@ for _ in $(seq 100); do curl -sf "http://$host/v2/" >/dev/null && break; sleep 0
 echo "file" >"$work/f.txt"
 for i in $(seq 0 39); do
   for t in 1.0.0 1.1.0; do
-    (cd "$work" && "$ORAS" push -q --plain-http "$host/r$i:$t" f.txt >/dev/null)
+    (cd "$work" && "$ORAS" push --plain-http "$host/r$i:$t" f.txt >/dev/null)
   done
 done
 
