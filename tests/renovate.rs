@@ -252,10 +252,12 @@ fn renovate_branches_carry_the_bump_its_relocked_digest_and_content_only() {
         push(&registry, repo, tag);
     }
     let tmp = tempfile::tempdir().unwrap();
+    // The config lives in a subdirectory: the post-upgrade step must run there.
     let work = tmp.path().join("work");
-    fs::create_dir_all(&work).unwrap();
+    let project = work.join("deploy");
+    fs::create_dir_all(&project).unwrap();
     fs::write(
-        work.join("vendir.yml"),
+        project.join("vendir.yml"),
         format!(
             r#"apiVersion: vendir.k14s.io/v1alpha1
 kind: Config
@@ -277,7 +279,10 @@ directories:
         ),
     )
     .unwrap();
-    run(vendoras().current_dir(&work).args(["sync", "--no-cache"])).ok();
+    run(vendoras()
+        .current_dir(&project)
+        .args(["sync", "--no-cache"]))
+    .ok();
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-q", "-m", "vendor"]);
@@ -293,7 +298,7 @@ directories:
         ],
     );
     let lock_before: vendoras::lock::LockConfig =
-        vendoras::lock::LockConfig::read(&work.join("vendir.lock.yml"))
+        vendoras::lock::LockConfig::read(&project.join("vendir.lock.yml"))
             .unwrap()
             .unwrap();
 
@@ -390,7 +395,7 @@ directories:
         .collect::<Vec<_>>()
         .join("\n");
     assert_eq!(branches.len(), 2, "branches {branches:?}\n{tail}");
-    let original = fs::read_to_string(work.join("vendir.yml")).unwrap();
+    let original = fs::read_to_string(project.join("vendir.yml")).unwrap();
     for (repo, old, new, was, now) in [
         (
             "policies",
@@ -412,10 +417,10 @@ directories:
             .find(|b| b.contains(repo))
             .unwrap_or_else(|| panic!("no branch for {repo}: {branches:?}"));
         let show = |file: &str| git(&bare, &["show", &format!("{branch}:{file}")]);
-        let config = show("vendir.yml");
+        let config = show("deploy/vendir.yml");
         // The bump, in place: quoting and comments kept.
         assert_eq!(config, original.replace(was, now), "{old} -> {new}");
-        let lock_text = show("vendir.lock.yml");
+        let lock_text = show("deploy/vendir.lock.yml");
         let lock_path = tmp.path().join(format!("{repo}.lock.yml"));
         fs::write(&lock_path, &lock_text).unwrap();
         let lock = vendoras::lock::LockConfig::read(&lock_path)
@@ -430,7 +435,7 @@ directories:
             .unwrap();
         assert_eq!(entry.url, format!("{host}/{repo}@{digest}"), "{lock_text}");
         assert_eq!(
-            show(&format!("vendor/{repo}/file.txt")),
+            show(&format!("deploy/vendor/{repo}/file.txt")),
             format!("{repo} {new}\n")
         );
         // Every other entry as it was.
@@ -444,6 +449,6 @@ directories:
                 "{other} in {branch}\n{lock_text}"
             );
         }
-        assert_eq!(show("vendor/moving/file.txt"), "moving latest\n");
+        assert_eq!(show("deploy/vendor/moving/file.txt"), "moving latest\n");
     }
 }
