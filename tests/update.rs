@@ -2,6 +2,8 @@
 //! rewritten in place (every byte outside the edited scalar kept: comments, quoting,
 //! flow style, anchors, the other document), then only the moved contents are synced
 //! and relocked, while contents that float (a `latest` tag, a branch) keep their pins.
+//! Also a githubRelease tag and a helm chart version (stand-in GitHub API, static chart
+//! repository).
 
 mod support;
 
@@ -211,4 +213,91 @@ fn a_reference_behind_an_alias_is_refused_naming_the_anchor() {
         "{out:?}"
     );
     assert_eq!(read_config(&work), text);
+}
+
+/// A chart archive as `helm package` lays it out (`demo/Chart.yaml`, ...), made
+/// with tar: what vendoras reads is the same.
+fn chart_tgz(version: &str) -> Vec<u8> {
+    let chart =
+        format!("apiVersion: v2\nname: demo\nversion: {version}\nappVersion: \"{version}\"\n");
+    let values = format!("greeting: hello from {version}\n");
+    tar_of(&[
+        ("demo/Chart.yaml", chart.as_bytes()),
+        ("demo/values.yaml", values.as_bytes()),
+    ])
+    .finish_gz()
+}
+
+#[test]
+fn update_moves_a_github_release_tag_and_a_chart_version() {
+    let github = FakeGithub::start(None);
+    for tag in ["v1.2.0", "v1.3.0"] {
+        github.add_release(
+            "acme/tool",
+            FakeRelease::new(tag).asset("tool.txt", format!("tool {tag}\n").into_bytes()),
+        );
+    }
+    let site = tempfile::tempdir().unwrap();
+    let mut index = String::from("apiVersion: v1\nentries:\n  demo:\n");
+    for v in ["0.2.0", "0.1.0"] {
+        fs::write(site.path().join(format!("demo-{v}.tgz")), chart_tgz(v)).unwrap();
+        index.push_str(&format!(
+            "  - apiVersion: v2\n    name: demo\n    version: {v}\n    urls:\n    - demo-{v}.tgz\n"
+        ));
+    }
+    fs::write(site.path().join("index.yaml"), index).unwrap();
+    let charts = HttpServer::files(site.path());
+
+    let work = Work::new();
+    let original = format!(
+        "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n- path: vendor\n  contents:\n  \
+         - path: release\n    githubRelease:\n      slug: acme/tool\n      tag: v1.2.0   # pinned\n      \
+         disableAutoChecksumValidation: true\n  - path: chart\n    helmChart:\n      name: demo\n      \
+         version: \"0.1.0\"\n      repository:\n        url: {}/\n",
+        charts.url()
+    );
+    work.config(&original);
+    let with_github = |cmd: &mut std::process::Command| {
+        cmd.env("GITHUB_API_URL", github.api_url())
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("VENDIR_GITHUB_API_TOKEN");
+    };
+    let mut sync = work.cmd(&[]);
+    with_github(&mut sync);
+    run(&mut sync).ok();
+
+    let mut cmd = vendoras();
+    cmd.current_dir(&work.dir)
+        .args(["update", "--latest", "--cache-dir"])
+        .arg(&work.cache);
+    with_github(&mut cmd);
+    let out = run(&mut cmd).ok();
+    assert_eq!(
+        read_config(&work),
+        original
+            .replace("tag: v1.2.0   # pinned", "tag: v1.3.0   # pinned")
+            .replace("version: \"0.1.0\"", "version: \"0.2.0\"")
+    );
+    assert!(
+        out.stdout
+            .contains("vendor/release: v1.2.0 → v1.3.0 (v1.3.0)"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("vendor/chart: 0.1.0 → 0.2.0 (0.2.0)"),
+        "{out:?}"
+    );
+    assert_eq!(
+        entry(&work, "release").github_release.unwrap().tag,
+        "v1.3.0"
+    );
+    assert_eq!(entry(&work, "chart").helm_chart.unwrap().version, "0.2.0");
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/release/tool.txt")).unwrap(),
+        "tool v1.3.0\n"
+    );
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/chart/values.yaml")).unwrap(),
+        "greeting: hello from 0.2.0\n"
+    );
 }
