@@ -20,6 +20,11 @@ if [[ -x $wrapper ]] && [[ $("$wrapper" --version 2>/dev/null) == "$RENOVATE_VER
   exit 0
 fi
 
+if ! command -v npm >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
+  echo "install-renovate: installing Debian's npm (only the client; its Node is not used)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm ||
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
+fi
 command -v npm >/dev/null 2>&1 || {
   echo "install-renovate: npm is needed (apt-get install npm)" >&2
   exit 1
