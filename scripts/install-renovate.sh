@@ -21,7 +21,7 @@ if [[ -x $wrapper ]] && [[ $("$wrapper" --version 2>/dev/null) == "$RENOVATE_VER
 fi
 
 if ! command -v npm >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
-  echo "install-renovate: installing Debian's npm (only the client; its Node is not used)"
+  echo "install-renovate: installing Debian's npm (the client; Renovate runs under the Node 24 installed below)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm ||
     { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
 fi
