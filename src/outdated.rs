@@ -5,7 +5,7 @@
 //! Nothing is fetched but listings: registry tags, a chart repository's
 //! index, `git ls-remote`, an hg pull into the mirror the sync keeps, the
 //! GitHub release list. Lookups run concurrently, and each repository is
-//! listed once however many contents name it ([`fetch::Memo::listing`]).
+//! listed once however many contents name it (`fetch::Memo::listing`).
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
