@@ -11,6 +11,7 @@
 //! the lock relocked by the preset's post-upgrade step (the registry's digest for the
 //! new tag), the new content, and every other lock entry unchanged.
 //!
+//! Both run in a network namespace holding only loopback (`unshare -n`, as root).
 //! Skipped, saying so, only when Renovate is not installed and `CI` is not set.
 
 mod support;
@@ -83,9 +84,58 @@ fn deps(log: &str) -> Vec<(String, String, String, Option<String>)> {
     out
 }
 
+/// Runs `body` in a network namespace that has only loopback: the test binary runs
+/// this one test again under `unshare -n` (root), where the servers, Renovate and
+/// vendoras all live. Without `unshare` (not root) it runs on the host's loopback and
+/// says so, except in CI, where that is a failure.
+fn offline(test: &str, body: impl FnOnce()) {
+    if std::env::var_os("VENDORAS_TEST_NETNS").is_some() {
+        // /proc/net is this namespace's (sysfs would still show the host's).
+        let links: Vec<String> = fs::read_to_string("/proc/net/dev")
+            .unwrap()
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(|n| n.trim().to_string())
+            .collect();
+        assert_eq!(links, ["lo"], "the namespace should hold loopback only");
+        body();
+        return;
+    }
+    let probe = std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`unshare -n` is needed (root) to run Renovate offline"
+        );
+        eprintln!("note: no network namespace (`unshare -n` needs root): loopback of the host");
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = run(std::process::Command::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("VENDORAS_TEST_NETNS", "1"));
+    assert!(
+        out.success() && out.stdout.contains("1 passed"),
+        "{test} in a network namespace: {out:?}"
+    );
+}
+
 #[test]
 fn the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate() {
     let Some(renovate) = renovate() else { return };
+    offline(
+        "the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate",
+        || preset_lookup(&renovate),
+    );
+}
+
+fn preset_lookup(renovate: &std::path::Path) {
     let registry = Registry::start();
     let host = registry.host();
     for (repo, tags) in [
@@ -157,7 +207,7 @@ directories:
 
     let home = tmp.path().join("home");
     fs::create_dir_all(&home).unwrap();
-    let mut cmd = std::process::Command::new(&renovate);
+    let mut cmd = std::process::Command::new(renovate);
     cmd.current_dir(&repo)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -240,6 +290,13 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 #[test]
 fn renovate_branches_carry_the_bump_its_relocked_digest_and_content_only() {
     let Some(renovate) = renovate() else { return };
+    offline(
+        "renovate_branches_carry_the_bump_its_relocked_digest_and_content_only",
+        || forge_branches(&renovate),
+    );
+}
+
+fn forge_branches(renovate: &std::path::Path) {
     let registry = Registry::start();
     let host = registry.host();
     for (repo, tag) in [
@@ -361,7 +418,7 @@ directories:
         bin.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut cmd = std::process::Command::new(&renovate);
+    let mut cmd = std::process::Command::new(renovate);
     cmd.current_dir(tmp.path())
         .env_clear()
         .env("PATH", path)
