@@ -17,6 +17,9 @@
 //	trusted_root.json        trusts this signer (Fulcio CA, Rekor, TSA; no CT log,
 //	                         as the virtual Fulcio issues no SCTs)
 //	untrusted_root.json      an unrelated VirtualSigstore: trusts nothing above
+//	blob.sigstore.json       `cosign sign-blob --bundle` (v3) of a file whose sha256
+//	                         is the digest: bundle v0.3 with a message signature
+//	blob.bundle              the same in cosign <= v2's sign-blob bundle format
 package main
 
 import (
@@ -65,6 +68,8 @@ func run(identity, issuer, digest, name, out string) error {
 		"legacy_annotations.json": ann,
 		"trusted_root.json":       o.TrustedRoot,
 		"untrusted_root.json":     o.UntrustedRoot,
+		"blob.sigstore.json":      o.BlobBundle,
+		"blob.bundle":             o.BlobLegacyBundle,
 	} {
 		if err := os.WriteFile(filepath.Join(out, file), b, 0o644); err != nil {
 			return err
