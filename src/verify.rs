@@ -89,6 +89,13 @@ pub enum Layout {
     /// cosign v3: a Sigstore bundle attached as an OCI 1.1 referrer.
     #[serde(rename = "bundle-referrer")]
     BundleReferrer,
+    /// A Sigstore bundle file beside a downloaded file (`cosign sign-blob
+    /// --bundle`, cosign v3).
+    #[serde(rename = "sigstore-bundle")]
+    SigstoreBundle,
+    /// cosign ≤ v2's own `sign-blob --bundle` file.
+    #[serde(rename = "cosign-bundle")]
+    CosignBundle,
 }
 
 impl fmt::Display for Layout {
@@ -96,6 +103,8 @@ impl fmt::Display for Layout {
         f.write_str(match self {
             Layout::CosignTag => "cosign-v2-tag",
             Layout::BundleReferrer => "bundle-referrer",
+            Layout::SigstoreBundle => "sigstore-bundle",
+            Layout::CosignBundle => "cosign-bundle",
         })
     }
 }
@@ -137,25 +146,38 @@ impl fmt::Display for Signer {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Verified {
-    /// The repository (`registry/path`) the signature was found in.
+    /// The repository (`registry/path`) the signature was found in; for a
+    /// downloaded file, the file (redacted URL or `asset 'x'`).
     pub repository: String,
-    /// The manifest digest whose signature verified.
+    /// The manifest digest (or the file's sha256) whose signature verified.
     pub digest: Digest,
     /// The key or identity that signed it.
     pub signer: Signer,
     /// Where the signature was found.
     pub layout: Layout,
-    /// The digest of the signature manifest (the `.sig` tag or referrer).
+    /// The digest of the signature manifest (the `.sig` tag or referrer),
+    /// or of the bundle file.
     pub signature_digest: String,
+    /// The bundle file (redacted URL or release asset), for a downloaded
+    /// file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
 }
 
 impl fmt::Display for Verified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} signed by {} ({} signature {})",
-            self.digest, self.signer, self.layout, self.signature_digest
-        )
+        match &self.bundle {
+            Some(b) => write!(
+                f,
+                "{} signed by {} ({} {b})",
+                self.digest, self.signer, self.layout
+            ),
+            None => write!(
+                f,
+                "{} signed by {} ({} signature {})",
+                self.digest, self.signer, self.layout, self.signature_digest
+            ),
+        }
     }
 }
 
@@ -171,6 +193,10 @@ struct Request<'a> {
     certificate_oidc_issuer_regexp: &'a str,
     trusted_root_json: String,
     tuf_cache_dir: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    bundle: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    bundle_name: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -193,6 +219,54 @@ struct Answer {
 /// source has [`ErrorKind::Verification`] and says why (see
 /// [`is_verification_failure`]).
 pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) -> Result<Verified> {
+    let (keys, json) = request(policy, &desc.digest, &desc.media_type, desc.size, "", "")?;
+    let out = repo.verify_signature(op, &json, &desc.digest)?;
+    answer(keys, &out, repo.name(), &desc.digest, None)
+}
+
+/// Verifies that `bundle` (the text of a `cosign sign-blob --bundle` file,
+/// named `bundle_name` in messages) signs the file `subject` whose sha256
+/// is `digest`, under `policy`. A bundle that does not verify is an
+/// [`Error::Signature`] naming the file, the bundle and why.
+pub fn verify_blob(
+    op: &Op,
+    subject: &str,
+    digest: &Digest,
+    bundle: &str,
+    bundle_name: &str,
+    policy: &Policy,
+) -> Result<Verified> {
+    let (keys, json) = request(policy, digest, "", 0, bundle, bundle_name)?;
+    let out = crate::ffi::verify_blob(op, &json).map_err(|e| match e.kind {
+        ErrorKind::Cancelled => Error::Cancelled,
+        ErrorKind::Verification => Error::Signature {
+            subject: subject.to_string(),
+            digest: digest.clone(),
+            bundle: Some(bundle_name.to_string()),
+            reason: e.message,
+        },
+        ErrorKind::Invalid => Error::setting("cosign", None, e.message),
+        // Fetching the public-good root: network trouble, named as such.
+        ErrorKind::Network => Error::Signature {
+            subject: subject.to_string(),
+            digest: digest.clone(),
+            bundle: Some(bundle_name.to_string()),
+            reason: e.message,
+        },
+        _ => Error::Internal(format!("verify {subject}: {}", e.message)),
+    })?;
+    answer(keys, &out, subject, digest, Some(bundle_name))
+}
+
+/// The shim request for `policy`, and the keys it lists (in order).
+fn request<'a>(
+    policy: &'a Policy,
+    digest: &Digest,
+    media_type: &'a str,
+    size: u64,
+    bundle: &'a str,
+    bundle_name: &'a str,
+) -> Result<(&'a [PublicKey], String)> {
     let (keys, keyless) = match &policy.signers {
         Signers::Keys(keys) if keys.is_empty() => {
             return Err(Error::setting(
@@ -214,9 +288,9 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         .or_else(default_tuf_cache_dir)
         .unwrap_or_default();
     let req = Request {
-        digest: desc.digest.to_string(),
-        media_type: &desc.media_type,
-        size: desc.size,
+        digest: digest.to_string(),
+        media_type,
+        size,
         keys: keys.iter().map(|k| k.pem.as_str()).collect(),
         certificate_identity: keyless.and_then(|k| k.identity.exact()).unwrap_or_default(),
         certificate_identity_regexp: keyless
@@ -226,10 +300,24 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         certificate_oidc_issuer_regexp: keyless.and_then(|k| k.issuer.regexp()).unwrap_or_default(),
         trusted_root_json,
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
+        bundle,
+        bundle_name,
     };
-    let json = serde_json::to_string(&req).expect("request serialises");
-    let out = repo.verify_signature(op, &json, &desc.digest)?;
-    let answer: Answer = serde_json::from_str(&out).map_err(|e| {
+    Ok((
+        keys,
+        serde_json::to_string(&req).expect("request serialises"),
+    ))
+}
+
+/// Types the shim's answer.
+fn answer(
+    keys: &[PublicKey],
+    out: &str,
+    repository: &str,
+    digest: &Digest,
+    bundle: Option<&str>,
+) -> Result<Verified> {
+    let answer: Answer = serde_json::from_str(out).map_err(|e| {
         Error::Internal(format!(
             "verify: unexpected answer from the registry shim: {e}"
         ))
@@ -245,11 +333,12 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         },
     };
     Ok(Verified {
-        repository: repo.name().to_string(),
-        digest: desc.digest.clone(),
+        repository: repository.to_string(),
+        digest: digest.clone(),
         signer,
         layout: answer.layout,
         signature_digest: answer.signature_digest,
+        bundle: bundle.map(str::to_string),
     })
 }
 
