@@ -88,6 +88,15 @@ func (p *policy) checkBlob(c *candidate, raw []byte, where string) (*verifyRespo
 			return nil, &failure{rankUnusable, fmt.Sprintf("%s: not a readable Sigstore bundle: %v", where, err)}
 		}
 		c.bundle = &sb
+		// Said plainly before any signature check: the bundle of another file.
+		if ms := sb.GetMessageSignature(); ms != nil && ms.GetMessageDigest() != nil &&
+			ms.GetMessageDigest().GetAlgorithm() == protocommon.HashAlgorithm_SHA2_256 {
+			if got := hex.EncodeToString(ms.GetMessageDigest().GetDigest()); got != p.digest.Digest.Encoded() {
+				return nil, &failure{rankClaim, fmt.Sprintf(
+					"%s: it signs sha256:%s, not this file (%s): the file was changed after signing, or the bundle is another file's",
+					where, got, p.digest.Digest)}
+			}
+		}
 		if len(p.keys) > 0 {
 			return p.checkBundleKey(c, where)
 		}

@@ -53,6 +53,9 @@ func TestVerifyBlobKeyless(t *testing.T) {
 		}
 		_, verr = verifyBlobReq(t, []byte("another file\n"), bundle, req(id, issuer, out.TrustedRoot))
 		wantVerification(t, verr, "bundle https://example.com/tool.tgz.sigstore.json")
+		if layout == layoutBlobBundle {
+			wantVerification(t, verr, "the file was changed after signing")
+		}
 		_, verr = verifyBlobReq(t, blob, bundle, req("https://github.com/evil/r/.github/workflows/release.yml@refs/tags/v1.0.0", issuer, out.TrustedRoot))
 		wantVerification(t, verr, "certificate identity or issuer mismatch")
 		_, verr = verifyBlobReq(t, blob, bundle, req(id, issuer, out.UntrustedRoot))
