@@ -615,3 +615,43 @@ fn github_release_http_bundle_url() {
     );
     assert!(holds(&w, "via http"));
 }
+
+/// With a `mirror-only` `[[url]]` rule the bundle comes from the mirror, as the file
+/// does: the origin is never asked for either.
+#[test]
+fn bundle_through_url_mirror() {
+    let data = archive("mirrored");
+    let bundle = sign_blob(&data, "right", false);
+    let origin = Served::new(
+        Kind::Http,
+        &[("tool.tgz", &data), ("tool.tgz.sigstore.json", &bundle)],
+    );
+    let mirror_root = tempfile::tempdir_in(scratch()).unwrap();
+    fs::create_dir_all(mirror_root.path().join("m")).unwrap();
+    fs::write(mirror_root.path().join("m/tool.tgz"), &data).unwrap();
+    fs::write(mirror_root.path().join("m/tool.tgz.sigstore.json"), &bundle).unwrap();
+    let mirror = HttpServer::files(mirror_root.path());
+    let w = work();
+    w.config(&origin.config(&["key: cosign.pub"], &[]));
+    let rules = w.dir.join("mirrors.toml");
+    fs::write(
+        &rules,
+        format!(
+            "[[url]]\nprefix = \"{}/\"\nmirror-only = true\n\n[[url.mirror]]\nlocation = \"{}/m/\"\n",
+            origin.http.as_ref().unwrap().url(),
+            mirror.url()
+        ),
+    )
+    .unwrap();
+    let rules = rules.display().to_string();
+    let out = origin.sync(&w, &["--mirrors", &rules]).ok();
+    assert!(holds(&w, "mirrored"), "{out:?}");
+    assert_eq!(
+        mirror.count("/m/tool.tgz.sigstore.json"),
+        1,
+        "{}",
+        mirror.log_text()
+    );
+    let asked = origin.http.as_ref().unwrap();
+    assert_eq!(asked.count("/"), 0, "{}", asked.log_text());
+}

@@ -14,6 +14,7 @@ use crate::config::{Cosign, CosignKey};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, HttpOptions};
+use crate::mirrors::url_origin;
 use crate::oci::Descriptor;
 use crate::redact::redact_url;
 use crate::registry::Repository;
@@ -158,17 +159,51 @@ pub(super) fn check_blob(
 }
 
 /// GETs one bundle: its text, `None` on 404 or 410, an error otherwise.
+/// With `[[url]]` mirror rules the mirrors are asked first, as for the file
+/// itself (the origin last, or never for `mirror-only`); one that fails or
+/// lacks the bundle hands over to the next. Credentials go to the origin
+/// (scheme, host, port) they were given for only.
 fn fetch_bundle(
     ctx: &FetchContext<'_>,
     url: &str,
     options: &HttpOptions,
 ) -> Result<Option<String>> {
-    let op = Arc::clone(ctx.op);
-    let options = HttpOptions {
-        max_size: MAX_BUNDLE_BYTES,
-        ..options.clone()
+    let candidates = match ctx.mirrors {
+        Some(m) => m.url_candidates(url),
+        None => vec![crate::mirrors::UrlCandidate {
+            url: url.to_string(),
+            rewrite: None,
+        }],
     };
-    let resp = HttpClient::from_env().get(&op, url, &options)?;
+    let origin = url_origin(url);
+    let count = candidates.len();
+    for (i, c) in candidates.into_iter().enumerate() {
+        let options = HttpOptions {
+            max_size: MAX_BUNDLE_BYTES,
+            auth: match url_origin(&c.url) == origin {
+                true => options.auth.clone(),
+                false => None,
+            },
+            ..options.clone()
+        };
+        match fetch_bundle_from(ctx, &c.url, &options) {
+            Ok(Some(text)) => return Ok(Some(text)),
+            Ok(None) => {}
+            Err(e) if e.is_cancelled() || ctx.op.is_cancelled() => return Err(e),
+            Err(e) if i + 1 == count => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+fn fetch_bundle_from(
+    ctx: &FetchContext<'_>,
+    url: &str,
+    options: &HttpOptions,
+) -> Result<Option<String>> {
+    let op = Arc::clone(ctx.op);
+    let resp = HttpClient::from_env().get(&op, url, options)?;
     match resp.status {
         200 => {}
         404 | 410 => return Ok(None),
