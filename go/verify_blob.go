@@ -31,14 +31,25 @@ import (
 const (
 	layoutBlobBundle       = "sigstore-bundle"
 	layoutBlobCosignBundle = "cosign-bundle"
+	layoutAttestation      = "attestation"
 )
 
 type blobVerifyRequest struct {
 	verifyRequest
-	// Bundle is the bundle file's text; BundleName names it in messages
-	// (a URL, redacted by Rust, or a release asset).
-	Bundle     string `json:"bundle"`
-	BundleName string `json:"bundle_name"`
+	// Bundles are the candidates, tried in order; any one that verifies is
+	// enough.
+	Bundles []blobBundle `json:"bundles"`
+	// PredicateType, when set, asks for an attestation (GitHub artifact
+	// attestations): a DSSE bundle whose in-toto statement has this
+	// predicate type and the file's digest as a subject.
+	PredicateType string `json:"predicate_type"`
+}
+
+// blobBundle is one bundle file: its text, and how messages name it (a
+// URL, redacted by Rust, or a release asset).
+type blobBundle struct {
+	Name   string `json:"name"`
+	Bundle string `json:"bundle"`
 }
 
 // cosignBlobBundle is cosign <= v2's `sign-blob --bundle` output.
@@ -61,19 +72,41 @@ func verifyBlob(oid uint64, reqJSON string) ([]byte, *vdrError) {
 	if verr != nil {
 		return nil, verr
 	}
-	if len(req.Bundle) > maxSignatureBytes {
-		return nil, newError(codeVerification, fmt.Sprintf(
-			"bundle %s: %d bytes is more than the %d allowed for signature material",
-			req.BundleName, len(req.Bundle), maxSignatureBytes))
+	pol.predicateType = req.PredicateType
+	if len(req.Bundles) == 0 {
+		return nil, invalidf("no bundle to verify")
 	}
-	sum := sha256.Sum256([]byte(req.Bundle))
+	if len(req.Bundles) > maxSignatureManifests {
+		req.Bundles = req.Bundles[:maxSignatureManifests]
+	}
+	// As for registry signatures: the first that verifies wins; when none
+	// does, the failure that got furthest (the first among equals).
+	var best *failure
+	for _, b := range req.Bundles {
+		out, f := pol.checkOneBlob(b)
+		if f == nil {
+			return marshalOut(out)
+		}
+		if best == nil || f.rank > best.rank {
+			best = f
+		}
+	}
+	msg := best.msg
+	if len(req.Bundles) > 1 {
+		msg = fmt.Sprintf("none of the %d bundles verified; most relevant: %s", len(req.Bundles), best.msg)
+	}
+	return nil, newError(codeVerification, msg)
+}
+
+func (p *policy) checkOneBlob(b blobBundle) (*verifyResponse, *failure) {
+	where := "bundle " + b.Name
+	if len(b.Bundle) > maxSignatureBytes {
+		return nil, &failure{rankUnusable, fmt.Sprintf(
+			"%s: %d bytes is more than the %d allowed for signature material", where, len(b.Bundle), maxSignatureBytes)}
+	}
+	sum := sha256.Sum256([]byte(b.Bundle))
 	c := candidate{sigDigest: "sha256:" + hex.EncodeToString(sum[:])}
-	where := "bundle " + req.BundleName
-	out, f := pol.checkBlob(&c, []byte(req.Bundle), where)
-	if f != nil {
-		return nil, newError(codeVerification, f.msg)
-	}
-	return marshalOut(out)
+	return p.checkBlob(&c, []byte(b.Bundle), where)
 }
 
 func (p *policy) checkBlob(c *candidate, raw []byte, where string) (*verifyResponse, *failure) {
@@ -88,6 +121,13 @@ func (p *policy) checkBlob(c *candidate, raw []byte, where string) (*verifyRespo
 			return nil, &failure{rankUnusable, fmt.Sprintf("%s: not a readable Sigstore bundle: %v", where, err)}
 		}
 		c.bundle = &sb
+		if p.predicateType != "" {
+			c.layout = layoutAttestation
+			if sb.GetDsseEnvelope() == nil {
+				return nil, &failure{rankUnusable, fmt.Sprintf(
+					"%s: not an attestation (a message signature, no DSSE in-toto statement)", where)}
+			}
+		}
 		// Said plainly before any signature check: the bundle of another file.
 		if ms := sb.GetMessageSignature(); ms != nil && ms.GetMessageDigest() != nil &&
 			ms.GetMessageDigest().GetAlgorithm() == protocommon.HashAlgorithm_SHA2_256 {

@@ -96,6 +96,10 @@ pub enum Layout {
     /// cosign ≤ v2's own `sign-blob --bundle` file.
     #[serde(rename = "cosign-bundle")]
     CosignBundle,
+    /// An attestation: a DSSE in-toto statement about a downloaded file
+    /// (GitHub artifact attestations).
+    #[serde(rename = "attestation")]
+    Attestation,
 }
 
 impl fmt::Display for Layout {
@@ -105,6 +109,7 @@ impl fmt::Display for Layout {
             Layout::BundleReferrer => "bundle-referrer",
             Layout::SigstoreBundle => "sigstore-bundle",
             Layout::CosignBundle => "cosign-bundle",
+            Layout::Attestation => "attestation",
         })
     }
 }
@@ -193,10 +198,17 @@ struct Request<'a> {
     certificate_oidc_issuer_regexp: &'a str,
     trusted_root_json: String,
     tuf_cache_dir: String,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    bundle: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    bundle_name: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    bundles: Vec<BundleText<'a>>,
+}
+
+/// One candidate bundle of a downloaded file, for [`verify_blob`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BundleText<'a> {
+    /// How messages name it (a redacted URL, or `asset 'x'`).
+    pub name: &'a str,
+    /// The bundle file's text.
+    pub bundle: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -219,30 +231,46 @@ struct Answer {
 /// source has [`ErrorKind::Verification`] and says why (see
 /// [`is_verification_failure`]).
 pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) -> Result<Verified> {
-    let (keys, json) = request(policy, &desc.digest, &desc.media_type, desc.size, "", "")?;
+    let (keys, json) = request(
+        policy,
+        &desc.digest,
+        &desc.media_type,
+        desc.size,
+        Vec::new(),
+    )?;
     let out = repo.verify_signature(op, &json, &desc.digest)?;
     answer(keys, &out, repo.name(), &desc.digest, None)
 }
 
-/// Verifies that `bundle` (the text of a `cosign sign-blob --bundle` file,
-/// named `bundle_name` in messages) signs the file `subject` whose sha256
-/// is `digest`, under `policy`. A bundle that does not verify is an
-/// [`Error::Signature`] naming the file, the bundle and why.
+/// Verifies that one of `bundles` (`cosign sign-blob --bundle` files, or
+/// attestations) signs the file `subject` whose sha256 is `digest`, under
+/// `policy`; `shown` names them in the answer and errors (one bundle: its
+/// name; several: where they were listed). With `predicate_type`, a bundle
+/// must be an attestation: a DSSE in-toto statement of that type naming
+/// `digest`. When none verifies, an [`Error::Signature`] names the file,
+/// `shown` and the most relevant failure.
 pub fn verify_blob(
     op: &Op,
     subject: &str,
     digest: &Digest,
-    bundle: &str,
-    bundle_name: &str,
+    bundles: &[BundleText<'_>],
+    shown: &str,
+    predicate_type: Option<&str>,
     policy: &Policy,
 ) -> Result<Verified> {
-    let (keys, json) = request(policy, digest, "", 0, bundle, bundle_name)?;
+    let (keys, mut json) = request(policy, digest, "", 0, bundles.to_vec())?;
+    if let Some(p) = predicate_type {
+        // The one field only an attestation check has.
+        let mut v: serde_json::Value = serde_json::from_str(&json).expect("request is JSON");
+        v["predicate_type"] = p.into();
+        json = v.to_string();
+    }
     let out = crate::ffi::verify_blob(op, &json).map_err(|e| match e.kind {
         ErrorKind::Cancelled => Error::Cancelled,
         ErrorKind::Verification => Error::Signature {
             subject: subject.to_string(),
             digest: digest.clone(),
-            bundle: Some(bundle_name.to_string()),
+            bundle: Some(shown.to_string()),
             reason: e.message,
         },
         ErrorKind::Invalid => Error::setting("cosign", None, e.message),
@@ -250,12 +278,12 @@ pub fn verify_blob(
         ErrorKind::Network => Error::Signature {
             subject: subject.to_string(),
             digest: digest.clone(),
-            bundle: Some(bundle_name.to_string()),
+            bundle: Some(shown.to_string()),
             reason: e.message,
         },
         _ => Error::Internal(format!("verify {subject}: {}", e.message)),
     })?;
-    answer(keys, &out, subject, digest, Some(bundle_name))
+    answer(keys, &out, subject, digest, Some(shown))
 }
 
 /// The shim request for `policy`, and the keys it lists (in order).
@@ -264,8 +292,7 @@ fn request<'a>(
     digest: &Digest,
     media_type: &'a str,
     size: u64,
-    bundle: &'a str,
-    bundle_name: &'a str,
+    bundles: Vec<BundleText<'a>>,
 ) -> Result<(&'a [PublicKey], String)> {
     let (keys, keyless) = match &policy.signers {
         Signers::Keys(keys) if keys.is_empty() => {
@@ -300,8 +327,7 @@ fn request<'a>(
         certificate_oidc_issuer_regexp: keyless.and_then(|k| k.issuer.regexp()).unwrap_or_default(),
         trusted_root_json,
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
-        bundle,
-        bundle_name,
+        bundles,
     };
     Ok((
         keys,

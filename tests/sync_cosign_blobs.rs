@@ -655,3 +655,94 @@ fn bundle_through_url_mirror() {
     let asked = origin.http.as_ref().unwrap();
     assert_eq!(asked.count("/"), 0, "{}", asked.log_text());
 }
+
+/// GitHub artifact attestations (`githubAttestations: true`), from the API's listing
+/// for the asset's sha256 (the GitHub fake, built as GitHub documents it; the
+/// attestation made by the test signer as actions/attest-build-provenance makes one):
+/// the workflow's identity verifies; another identity, an attestation whose subject is
+/// another file, another predicate type and no attestation at all fail.
+#[test]
+fn github_attestations() {
+    let data = archive("attested");
+    let other = archive("another build");
+    let (_, _, signed) = sign_keyless(&data);
+    let (_, _, signed_other) = sign_keyless(&other);
+    let attestation = |dir: &Path| -> Value {
+        serde_json::from_slice(&fs::read(dir.join("attestation.json")).unwrap()).unwrap()
+    };
+    let s = Served::new(Kind::Github, &[("tool.tgz", &data)]);
+    let gh = s.github.as_ref().unwrap();
+    let digest = format!("sha256:{}", sha256_hex(&data));
+    let trusted = format!(
+        "trustedRoot: {}",
+        signed.join("trusted_root.json").display()
+    );
+    let id = format!("certificateIdentity: {ID}");
+    let issuer = format!("certificateOidcIssuer: {ISSUER}");
+    let w = work();
+
+    // None yet.
+    w.config(&s.config(&[&id, &issuer, &trusted, "githubAttestations: true"], &[]));
+    fails_and_keeps_everything(
+        &s,
+        &w,
+        &[
+            "no GitHub artifact attestation found",
+            &format!("/repos/{SLUG}/attestations/{digest}"),
+        ],
+    );
+
+    // One whose subject is another file, served under this file's digest.
+    gh.add_attestation(SLUG, &digest, attestation(&signed_other));
+    let other_root = format!(
+        "trustedRoot: {}",
+        signed_other.join("trusted_root.json").display()
+    );
+    w.config(&s.config(
+        &[&id, &issuer, &other_root, "githubAttestations: true"],
+        &[],
+    ));
+    fails_and_keeps_everything(
+        &s,
+        &w,
+        &[
+            "attestation #1",
+            &format!("the signed claim names sha256:{}", sha256_hex(&other)),
+        ],
+    );
+
+    // The right one (listed second): verified, said so, placed.
+    gh.add_attestation(SLUG, &digest, attestation(&signed));
+    w.config(&s.config(&[&id, &issuer, &trusted, "githubAttestations: true"], &[]));
+    let out = s.sync(&w, &["--json"]).ok();
+    let v = json_verified(&out);
+    assert_eq!(v.len(), 1, "{out:?}");
+    assert_eq!(v[0]["layout"], "attestation");
+    assert_eq!(v[0]["signer"]["identity"], ID);
+    assert_eq!(v[0]["digest"], digest.as_str());
+    assert!(holds(&w, "attested"));
+
+    // Another workflow's identity, another predicate type.
+    let evil = "certificateIdentity: https://github.com/evil/tool/.github/workflows/release.yml@refs/tags/v1.0.0";
+    w.config(&s.config(&[evil, &issuer, &trusted, "githubAttestations: true"], &[]));
+    fails_and_keeps_everything(
+        &s,
+        &w,
+        &[
+            "none of the 2 bundles verified",
+            "certificate identity or issuer mismatch",
+        ],
+    );
+    w.config(&s.config(
+        &[
+            &id,
+            &issuer,
+            &trusted,
+            "githubAttestations: true",
+            "predicateType: https://spdx.dev/Document/v2.3",
+        ],
+        &[],
+    ));
+    fails_and_keeps_everything(&s, &w, &["not \"https://spdx.dev/Document/v2.3\""]);
+    assert!(holds(&w, "attested"));
+}

@@ -170,6 +170,10 @@ pub(crate) struct CosignInput {
     pub bundle_url: Option<String>,
     /// githubRelease (assets) only: the release asset holding the bundle.
     pub bundle_asset: Option<String>,
+    /// githubRelease (assets) only: verify GitHub artifact attestations.
+    pub github_attestations: Option<bool>,
+    /// With `githubAttestations`: the in-toto predicate type required.
+    pub predicate_type: Option<String>,
 }
 
 /// `helmChart:` (vendir's keys; unknown ones are warnings).

@@ -339,6 +339,13 @@ pub struct Cosign {
     /// bundle (`{asset}` replaced by the asset's name); `None` =
     /// `<asset>.sigstore.json` then `<asset>.bundle`.
     pub bundle_asset: Option<String>,
+    /// `githubAttestations` (`githubRelease` assets, keyless): verify each
+    /// asset by its GitHub artifact attestations (the API's, for its
+    /// sha256) instead of bundle assets. Default false.
+    pub github_attestations: bool,
+    /// `predicateType` (with `githubAttestations`): the in-toto predicate
+    /// type an attestation must carry; `None` = SLSA provenance v1.
+    pub predicate_type: Option<String>,
 }
 
 /// Where a cosign public key comes from.

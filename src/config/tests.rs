@@ -215,6 +215,8 @@ fn full_config() {
                 images: false,
                 bundle_url: None,
                 bundle_asset: None,
+                github_attestations: false,
+                predicate_type: None,
             }),
         }
     );
@@ -1654,6 +1656,25 @@ fn cosign_on_download_kinds() {
     assert!(err(&t)
         .message
         .contains("applies only to http and githubRelease"));
+    // GitHub artifact attestations: keyless, on release assets only.
+    let c = read(&with(gh, "        certificateIdentityRegexp: '^https://github.com/o/r/'\n        certificateOidcIssuer: https://token.actions.githubusercontent.com\n        githubAttestations: true\n        predicateType: https://slsa.dev/provenance/v1\n"));
+    assert!(c.github_attestations);
+    assert_eq!(
+        c.predicate_type.as_deref(),
+        Some("https://slsa.dev/provenance/v1")
+    );
+    for (kind, body, key, says) in [
+        (gh, "        key: k.pub\n        githubAttestations: true\n", "key", "signed keyless"),
+        (http, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        githubAttestations: true\n", "githubAttestations", "only to githubRelease assets"),
+        (gh_http, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        githubAttestations: true\n", "githubAttestations", "only to githubRelease assets"),
+        (gh, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        predicateType: x\n", "predicateType", "only with `githubAttestations: true`"),
+        (gh, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        githubAttestations: true\n        bundleAsset: x\n", "bundleAsset", "come from the API"),
+    ] {
+        let t = with(kind, body);
+        let e = err(&t);
+        assert_at(&e, &t, key);
+        assert!(e.message.contains(says), "{e}");
+    }
     // Inside githubRelease.http: the release's own `cosign:` is the place.
     let t = one("  - path: .\n    githubRelease:\n      slug: o/r\n      tag: v1\n      http:\n        url: https://x/{tag}\n        cosign:\n          key: k.pub\n");
     let e = err(&t);

@@ -1355,7 +1355,41 @@ fn cosign(
             ));
         }
     }
+    let github_attestations = c.github_attestations.unwrap_or(false);
+    let gp = p.k("githubAttestations");
+    if c.github_attestations.is_some() && on != (CosignOn::GithubRelease { http: false }) {
+        return Err(doc.err_key(
+            &gp,
+            format!("{gp} applies only to githubRelease assets (without `http:`)"),
+        ));
+    }
+    let predicate_type = nonempty(doc, c.predicate_type, &p.k("predicateType"))?;
+    if predicate_type.is_some() && !github_attestations {
+        let pp = p.k("predicateType");
+        return Err(doc.err_key(
+            &pp,
+            format!("{pp} applies only with `githubAttestations: true`"),
+        ));
+    }
+    if github_attestations && (c.key.is_some() || c.secret_ref.is_some()) {
+        let k = if c.key.is_some() { "key" } else { "secretRef" };
+        return Err(doc.err_key(
+            &p.k(k),
+            format!(
+                "{p}: GitHub artifact attestations are signed keyless (Sigstore, by the \
+                 workflow's identity); give certificateIdentity (or \
+                 certificateIdentityRegexp) and certificateOidcIssuer, not `{k}`"
+            ),
+        ));
+    }
     let bundle_asset = nonempty(doc, c.bundle_asset, &p.k("bundleAsset"))?;
+    if bundle_asset.is_some() && github_attestations {
+        let ap = p.k("bundleAsset");
+        return Err(doc.err_key(
+            &ap,
+            format!("{ap}: with `githubAttestations: true` the attestations come from the API, not an asset; set one"),
+        ));
+    }
     if bundle_asset.is_some() && on != (CosignOn::GithubRelease { http: false }) {
         let ap = p.k("bundleAsset");
         return Err(doc.err_key(
@@ -1429,6 +1463,8 @@ fn cosign(
         images: c.images.unwrap_or(false),
         bundle_url,
         bundle_asset,
+        github_attestations,
+        predicate_type,
     })
 }
 

@@ -18,7 +18,7 @@ use std::fs::File;
 use serde::Deserialize;
 
 use super::http::{download, fetch_http, place_file, secret, unpack, BlobCosign};
-use super::signature::{check_blob, BundleAt};
+use super::signature::{check_attestations, check_blob, BundleAt};
 use super::{FetchContext, Fetched, Probed, Source};
 use crate::config::{GithubRelease, ReleaseSelector};
 use crate::digest::Digest;
@@ -321,6 +321,7 @@ impl Source for GithubSource<'_> {
         // With `cosign:`, every selected asset must verify except the
         // bundles themselves (an asset some release asset's bundle names).
         let bundle_names: Vec<String> = match &cfg.cosign {
+            Some(c) if c.github_attestations => Vec::new(),
             Some(c) => release
                 .assets
                 .iter()
@@ -376,7 +377,24 @@ impl Source for GithubSource<'_> {
                 }
             }
             bytes += dl.fetched;
-            if !bundle_names.contains(&a.name) {
+            if let Some(c) = cfg.cosign.as_ref().filter(|c| c.github_attestations) {
+                let url = format!(
+                    "{}/repos/{}/attestations/sha256:{}",
+                    api_base(),
+                    cfg.slug,
+                    dl.sha256.hex()
+                );
+                let api = self.options(ctx, "Bearer", "application/vnd.github+json")?;
+                verified.push(check_attestations(
+                    ctx,
+                    c,
+                    "githubRelease.cosign",
+                    &format!("asset '{}'", a.name),
+                    &dl.sha256,
+                    &url,
+                    &api,
+                )?);
+            } else if !bundle_names.contains(&a.name) {
                 let places: Vec<BundleAt> = cfg
                     .cosign
                     .iter()

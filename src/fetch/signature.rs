@@ -18,7 +18,7 @@ use crate::mirrors::url_origin;
 use crate::oci::Descriptor;
 use crate::redact::redact_url;
 use crate::registry::Repository;
-use crate::verify::{verify, verify_blob, Policy, PublicKey, Verified};
+use crate::verify::{verify, verify_blob, BundleText, Policy, PublicKey, Verified};
 
 /// The most a bundle file may be (the shim's bound too).
 const MAX_BUNDLE_BYTES: u64 = 1 << 20;
@@ -132,7 +132,20 @@ pub(super) fn check_blob(
         let Some(text) = fetch_bundle(ctx, url, options)? else {
             continue;
         };
-        return verify_blob(ctx.op, subject, digest, &text, &place.name, &policy).map(Some);
+        let bundle = BundleText {
+            name: &place.name,
+            bundle: &text,
+        };
+        return verify_blob(
+            ctx.op,
+            subject,
+            digest,
+            &[bundle],
+            &place.name,
+            None,
+            &policy,
+        )
+        .map(Some);
     }
     let looked: Vec<String> = places
         .iter()
@@ -219,4 +232,105 @@ fn fetch_bundle_from(
     body.finish()?;
     read.map_err(|e| Error::io("http body pipe", e))?;
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The predicate type `gh attestation verify` asks for by default.
+pub(super) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+
+/// At most this many attestations of one file are tried.
+const MAX_ATTESTATIONS: usize = 32;
+
+/// Verifies the release asset `subject` (sha256 `digest`) by its GitHub
+/// artifact attestations, listed at `url` (`GET
+/// /repos/{owner}/{repo}/attestations/sha256:{hex}`): any one whose DSSE
+/// signature, certificate identity and issuer verify under `cosign`, whose
+/// in-toto statement has the predicate type asked for and names `digest`,
+/// is enough. `gh attestation verify`'s checks, with the identity given as
+/// for `cosign:`.
+pub(super) fn check_attestations(
+    ctx: &FetchContext<'_>,
+    cosign: &Cosign,
+    key: &str,
+    subject: &str,
+    digest: &Digest,
+    url: &str,
+    options: &HttpOptions,
+) -> Result<Verified> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        #[serde(default)]
+        attestations: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        bundle: Option<serde_json::Value>,
+    }
+    let policy = policy(ctx, cosign, key)?;
+    let predicate = cosign
+        .predicate_type
+        .as_deref()
+        .unwrap_or(SLSA_PROVENANCE_V1);
+    let shown = redact_url(url);
+    let none = |reason: String| Error::Signature {
+        subject: subject.to_string(),
+        digest: digest.clone(),
+        bundle: None,
+        reason,
+    };
+    let op = Arc::clone(ctx.op);
+    let options = HttpOptions {
+        max_size: 16 << 20,
+        ..options.clone()
+    };
+    let resp = HttpClient::from_env().get(&op, url, &options)?;
+    match resp.status {
+        200 => {}
+        404 => {
+            return Err(none(format!(
+                "no GitHub artifact attestation found ({shown} answered 404)"
+            )))
+        }
+        s => {
+            return Err(resp.status_error(format!(
+                "attestations: expected 200 OK or 404, but was '{s}'"
+            )))
+        }
+    }
+    let mut body = resp.into_body()?;
+    let mut bytes = Vec::new();
+    let read = body.read_to_end(&mut bytes);
+    body.finish()?;
+    read.map_err(|e| Error::io("http body pipe", e))?;
+    let listing: Listing = serde_json::from_slice(&bytes)
+        .map_err(|e| none(format!("{shown} is not a GitHub attestation listing: {e}")))?;
+    let bundles: Vec<String> = listing
+        .attestations
+        .iter()
+        .filter_map(|a| a.bundle.as_ref().filter(|b| b.is_object()))
+        .take(MAX_ATTESTATIONS)
+        .map(|b| b.to_string())
+        .collect();
+    if bundles.is_empty() {
+        return Err(none(format!(
+            "no GitHub artifact attestation with an inline bundle found at {shown}"
+        )));
+    }
+    let names: Vec<String> = (1..=bundles.len())
+        .map(|i| format!("attestation #{i}"))
+        .collect();
+    let texts: Vec<BundleText<'_>> = names
+        .iter()
+        .zip(&bundles)
+        .map(|(name, bundle)| BundleText { name, bundle })
+        .collect();
+    verify_blob(
+        ctx.op,
+        subject,
+        digest,
+        &texts,
+        &shown,
+        Some(predicate),
+        &policy,
+    )
 }

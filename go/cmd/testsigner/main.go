@@ -20,6 +20,8 @@
 //	blob.sigstore.json       `cosign sign-blob --bundle` (v3) of a file whose sha256
 //	                         is the digest: bundle v0.3 with a message signature
 //	blob.bundle              the same in cosign <= v2's sign-blob bundle format
+//	attestation.json         a GitHub artifact attestation of that file (bundle v0.3,
+//	                         DSSE, in-toto statement with SLSA provenance v1)
 package main
 
 import (
@@ -70,6 +72,7 @@ func run(identity, issuer, digest, name, out string) error {
 		"untrusted_root.json":     o.UntrustedRoot,
 		"blob.sigstore.json":      o.BlobBundle,
 		"blob.bundle":             o.BlobLegacyBundle,
+		"attestation.json":        o.Attestation,
 	} {
 		if err := os.WriteFile(filepath.Join(out, file), b, 0o644); err != nil {
 			return err

@@ -65,6 +65,11 @@ type Output struct {
 	// BlobLegacyBundle is cosign <= v2's `sign-blob --bundle` file for the
 	// same file: base64Signature, cert (base64 PEM) and rekorBundle.
 	BlobLegacyBundle []byte
+	// Attestation is a GitHub artifact attestation of that file, as
+	// actions/attest-build-provenance makes it: a bundle v0.3 with a DSSE
+	// envelope around an in-toto statement (subject: the digest, predicate
+	// type SLSA provenance v1).
+	Attestation []byte
 }
 
 // Sign signs digest (sha256:<hex>) for the certificate identity and OIDC
@@ -91,7 +96,11 @@ func Sign(identity, issuer, digest, name string) (*Output, error) {
 	if out.UntrustedRoot, err = trustedRoot(other, other.FulcioCertificateAuthorities()[0]); err != nil {
 		return nil, err
 	}
-	if out.Bundle, err = v3Bundle(vs, f, identity, issuer, digest, name); err != nil {
+	if out.Bundle, err = v3Bundle(vs, f, identity, issuer, digest, name, "https://sigstore.dev/cosign/sign/v1", map[string]any{}); err != nil {
+		return nil, err
+	}
+	provenance := map[string]any{"buildDefinition": map[string]any{"buildType": "https://actions.github.io/buildtypes/workflow/v1"}}
+	if out.Attestation, err = v3Bundle(vs, f, identity, issuer, digest, name, "https://slsa.dev/provenance/v1", provenance); err != nil {
 		return nil, err
 	}
 	if out.LegacyPayload, out.LegacyAnnotations, err = legacySignature(vs, f, identity, issuer, digest, name); err != nil {
@@ -216,16 +225,17 @@ func trustedRoot(vs *ca.VirtualSigstore, fulcioCA root.CertificateAuthority) ([]
 	return tr.MarshalJSON()
 }
 
-// v3Bundle is what `cosign sign` (v3) attaches as a referrer.
-func v3Bundle(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest, name string) ([]byte, error) {
+// v3Bundle is what `cosign sign` (v3) attaches as a referrer (with cosign's
+// predicate type), or a GitHub artifact attestation (SLSA provenance).
+func v3Bundle(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest, name, predicateType string, predicate map[string]any) ([]byte, error) {
 	statement, err := json.Marshal(map[string]any{
 		"_type": "https://in-toto.io/Statement/v1",
 		"subject": []any{map[string]any{
 			"name":   name,
 			"digest": map[string]string{"sha256": strings.TrimPrefix(digest, "sha256:")},
 		}},
-		"predicateType": "https://sigstore.dev/cosign/sign/v1",
-		"predicate":     map[string]any{},
+		"predicateType": predicateType,
+		"predicate":     predicate,
 	})
 	if err != nil {
 		return nil, err
