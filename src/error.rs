@@ -1086,6 +1086,26 @@ mod tests {
     }
 
     #[test]
+    fn signature_error_names_file_digest_and_bundle() {
+        let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        let e = Error::Signature {
+            subject: "asset 'a.tgz'".into(),
+            digest: d.clone(),
+            bundle: Some("asset 'a.tgz.sigstore.json'".into()),
+            reason: "bundle asset 'a.tgz.sigstore.json': wrong key".into(),
+        };
+        snapshot(
+            &e,
+            &format!(
+                "asset 'a.tgz' ({d}): signature not verified: bundle asset \
+                 'a.tgz.sigstore.json': wrong key"
+            ),
+            json!({"kind": "signature", "subject": "asset 'a.tgz'", "digest": d.to_string(),
+                   "bundle": "asset 'a.tgz.sigstore.json'"}),
+        );
+    }
+
+    #[test]
     fn io_error_names_the_path() {
         let e = Error::io(
             "vendor/lib",
