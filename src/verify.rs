@@ -286,6 +286,31 @@ pub fn verify_blob(
     answer(keys, &out, subject, digest, Some(shown))
 }
 
+/// Verifies the local `file` against the Sigstore bundle file `bundle` (by
+/// the file's sha256), as `cosign verify-blob --bundle` does.
+pub fn verify_file(op: &Op, file: &Path, bundle: &Path, policy: &Policy) -> Result<Verified> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut h = crate::digest::Hasher::new(crate::digest::Algorithm::Sha256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let digest = h.finish();
+    let text = std::fs::read_to_string(bundle).map_err(|e| Error::io(bundle, e))?;
+    let name = bundle.display().to_string();
+    let b = BundleText {
+        name: &name,
+        bundle: &text,
+    };
+    let subject = file.display().to_string();
+    verify_blob(op, &subject, &digest, &[b], &name, None, policy)
+}
+
 /// The shim request for `policy`, and the keys it lists (in order).
 fn request<'a>(
     policy: &'a Policy,

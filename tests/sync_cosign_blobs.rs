@@ -746,3 +746,76 @@ fn github_attestations() {
     fails_and_keeps_everything(&s, &w, &["not \"https://spdx.dev/Document/v2.3\""]);
     assert!(holds(&w, "attested"));
 }
+
+/// `vendoras verify --bundle B FILE` agrees with `cosign verify-blob --bundle B FILE`
+/// on real sign-blob output (both formats): the signed file verifies, another key and
+/// a changed file do not. Keyless, with the test signer's root, it verifies too.
+#[test]
+fn verify_command_agrees_with_cosign_verify_blob() {
+    let dir = tempfile::tempdir_in(scratch()).unwrap();
+    let file = dir.path().join("tool.tgz");
+    let changed = dir.path().join("changed.tgz");
+    let data = archive("cli");
+    fs::write(&file, &data).unwrap();
+    fs::write(&changed, archive("changed")).unwrap();
+    let key = |k: &str| keys_dir().join(k).join("cosign.pub");
+    for legacy in [false, true] {
+        let bundle = dir.path().join(format!("b-{legacy}.json"));
+        fs::write(&bundle, sign_blob(&data, "right", legacy)).unwrap();
+        for (k, f, ok) in [
+            ("right", &file, true),
+            ("wrong", &file, false),
+            ("right", &changed, false),
+        ] {
+            let ours = run(vendoras()
+                .arg("verify")
+                .arg("--key")
+                .arg(key(k))
+                .arg("--bundle")
+                .arg(&bundle)
+                .arg(f));
+            let theirs = run(cosign()
+                .arg("verify-blob")
+                .arg("--key")
+                .arg(key(k))
+                .arg("--bundle")
+                .arg(&bundle)
+                .arg("--insecure-ignore-tlog=true")
+                .arg(f));
+            assert_eq!(ours.success(), ok, "legacy={legacy} {k} {f:?}\n{ours:?}");
+            assert_eq!(
+                theirs.success(),
+                ok,
+                "legacy={legacy} {k} {f:?}\n{theirs:?}"
+            );
+            if ok {
+                assert!(ours.stdout.contains("Verified"), "{ours:?}");
+            } else {
+                assert_eq!(ours.code(), Some(1), "{ours:?}");
+                assert!(ours.stderr.contains("signature not verified"), "{ours:?}");
+            }
+        }
+    }
+    let (v3, _, roots) = sign_keyless(&data);
+    let bundle = dir.path().join("keyless.json");
+    fs::write(&bundle, v3).unwrap();
+    let out = run(vendoras()
+        .arg("verify")
+        .args([
+            "--certificate-identity",
+            ID,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ])
+        .arg("--trusted-root")
+        .arg(roots.join("trusted_root.json"))
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg(&file))
+    .ok();
+    assert!(
+        out.stdout
+            .contains(&format!("identity {ID} issued by {ISSUER}")),
+        "{out:?}"
+    );
+}
