@@ -32,7 +32,7 @@ DIST := target/dist
 PKG := vendoras-$(VERSION)
 ARCHIVE := $(PKG)-$(TARGET).tar.gz
 
-.PHONY: all build release install uninstall dist tools test lint bindings check-bindings bench quickstart
+.PHONY: all build release install install-vendir-link uninstall dist tools test lint bindings check-bindings bench quickstart
 
 all: build
 
@@ -59,6 +59,15 @@ install: $(if $(filter $(RELEASE_BIN),$(BIN)),release)
 	install -m 0644 "$$tmp/vendoras.bash" "$(bashdir)/vendoras" && \
 	install -m 0644 "$$tmp/_vendoras" "$(zshdir)/_vendoras" && \
 	install -m 0644 "$$tmp/vendoras.fish" "$(fishdir)/vendoras.fish"
+
+# For Renovate's built-in vendir manager, whose lock step runs `vendir sync`: a
+# `vendir` symlink to the installed vendoras (docs/renovate.md). Refuses to replace a
+# `vendir` that is not such a link.
+install-vendir-link:
+	@link="$(bindir)/vendir"; \
+	if [ -e "$$link" ] && [ "$$(readlink "$$link")" != vendoras ]; then \
+		echo "$$link exists and is not a link to vendoras; left alone" >&2; exit 1; fi; \
+	set -x && ln -sfn vendoras "$$link"
 
 # Removes exactly what `install` put there; the installed binary (or BIN) names
 # its man pages.

@@ -6,7 +6,7 @@
 # mercurial (the git/hg sources and their loopback servers), gnupg (GPG-signed git
 # commits and tags for git `verification`), stunnel (TLS in front
 # of loopback test servers), zip (zip fixtures), and the oras CLI (the parity
-# reference) into $TOOLS.
+# reference) into $TOOLS; Renovate and its Node through scripts/install-renovate.sh.
 set -euo pipefail
 
 ORAS_VERSION=1.3.6
@@ -70,6 +70,9 @@ if [[ $(id -u) == 0 ]] && dpkg -s docker-registry >/dev/null 2>&1; then
     /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
   fi
 fi
+
+# Renovate 44 and the Node 24 it needs, both from the npm registry (tests/renovate.rs).
+TOOLS=$TOOLS "$repo_root/scripts/install-renovate.sh"
 
 # Outputs are captured before matching: with pipefail, `oras version | grep -q`
 # or `| head -1` can fail with SIGPIPE when the reader exits first.

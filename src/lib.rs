@@ -74,6 +74,7 @@ pub(crate) mod http;
 pub mod lock;
 pub mod mirrors;
 pub mod oci;
+pub mod outdated;
 pub mod pull;
 pub(crate) mod redact;
 pub mod reference;

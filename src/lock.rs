@@ -240,6 +240,148 @@ impl LockContent {
         id.into_iter().flatten().next().cloned()
     }
 
+    /// Whether this entry could have been written from `content`'s config
+    /// as it is now, judged from what the lock records (`sync
+    /// --relock-changed`): the same kind, the same repository, and the
+    /// tag, version, digest or ref the config names. A floating reference
+    /// (`tagSelection`, `refSelection`, a branch, `latest: true`, a helm
+    /// chart without a version) matches whatever it resolved to. A `lazy`
+    /// content's recorded `configDigest` is compared as a whole. The lock
+    /// records no git or hg URL nor helm repository, so a change there alone
+    /// is not seen.
+    pub fn records(&self, content: &crate::config::Content) -> bool {
+        use crate::config::{GitRef, OciLocation, ReleaseSelector, Source};
+        use crate::reference::{split_layout_reference, split_reference, Reference};
+        if content.lazy {
+            if let Some(recorded) = &self.config_digest {
+                return *recorded == crate::config::config_digest(content, None);
+            }
+        }
+        let at = |url: &str| {
+            url.rsplit_once('@')
+                .map(|(r, d)| (r.to_string(), d.to_string()))
+        };
+        // `repo[:tag][@digest]` written in the config against a locked
+        // `repo@digest` and its tag.
+        let same_ref =
+            |written: &str, locked_url: &str, locked_tag: &Option<String>, floating: bool| {
+                let w = split_reference(written);
+                let Some((repo, digest)) = at(locked_url) else {
+                    return false;
+                };
+                if w.repository != repo {
+                    return false;
+                }
+                match (&w.digest, &w.tag) {
+                    (Some(d), _) => *d == digest,
+                    (None, Some(t)) => locked_tag.as_deref() == Some(t.as_str()),
+                    (None, None) => floating || locked_tag.is_none(),
+                }
+            };
+        match (&content.source, self.source_kind()) {
+            (Source::OciArtifact(o), Some("ociArtifact")) => {
+                let entry = self.oci_artifact.as_ref().expect("kind checked");
+                let Some((repo, digest)) = at(&entry.url) else {
+                    return false;
+                };
+                let (name, tag, written_digest) = match &o.location {
+                    OciLocation::Image(image) => match image.parse::<Reference>() {
+                        Ok(r) => (
+                            r.repository_url(),
+                            r.tag.clone(),
+                            r.digest.as_ref().map(ToString::to_string),
+                        ),
+                        Err(_) => return false,
+                    },
+                    OciLocation::Layout(layout) => match split_layout_reference(layout) {
+                        Ok((path, object)) => {
+                            let (tag, digest) = match object {
+                                Some(o) if o.contains(':') => (None, Some(o)),
+                                other => (other, None),
+                            };
+                            (format!("oci-layout:{path}"), tag, digest)
+                        }
+                        Err(_) => return false,
+                    },
+                };
+                if name != repo && !repo.starts_with(&format!("{name}:")) {
+                    return false;
+                }
+                if o.tag_selection.is_some() {
+                    return true;
+                }
+                match (written_digest, o.tag.clone().or(tag)) {
+                    (Some(d), _) => d == digest,
+                    (None, t) => entry.tag == t,
+                }
+            }
+            (Source::Image(i), Some("image")) => {
+                let e = self.image.as_ref().expect("kind checked");
+                same_ref(&i.reference, &e.url, &e.tag, i.tag_selection.is_some())
+            }
+            (Source::ImgpkgBundle(b), Some("imgpkgBundle")) => {
+                let e = self.imgpkg_bundle.as_ref().expect("kind checked");
+                same_ref(
+                    &b.image.reference,
+                    &e.image,
+                    &e.tag,
+                    b.image.tag_selection.is_some(),
+                )
+            }
+            (Source::HelmChart(h), Some("helmChart")) => {
+                let e = self.helm_chart.as_ref().expect("kind checked");
+                match &h.version {
+                    Some(v) => v.trim_start_matches('v') == e.version.trim_start_matches('v'),
+                    None => true,
+                }
+            }
+            (Source::GithubRelease(g), Some("githubRelease")) => {
+                let e = self.github_release.as_ref().expect("kind checked");
+                let slug = format!("/repos/{}/releases/", g.slug);
+                match &g.release {
+                    ReleaseSelector::Tag(t) => e.url.contains(&slug) && *t == e.tag,
+                    ReleaseSelector::Latest | ReleaseSelector::TagSelection(_) => {
+                        e.url.contains(&slug)
+                    }
+                    ReleaseSelector::Url(u) => *u == e.url,
+                }
+            }
+            (Source::Git(g), Some("git")) => {
+                let e = self.git.as_ref().expect("kind checked");
+                match &g.reference {
+                    GitRef::Semver { .. } => true,
+                    GitRef::Named(r) => {
+                        let r = r.strip_prefix("refs/tags/").unwrap_or(r);
+                        if is_branch(r) {
+                            true
+                        } else if r.len() >= 7 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            e.sha.starts_with(&r.to_ascii_lowercase())
+                        } else {
+                            e.tags.iter().any(|t| t == r)
+                        }
+                    }
+                }
+            }
+            (Source::Hg(h), Some("hg")) => {
+                let e = self.hg.as_ref().expect("kind checked");
+                let r = &h.reference;
+                if r.len() >= 12 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    e.sha.starts_with(&r.to_ascii_lowercase())
+                } else {
+                    // A branch, bookmark or tag: the lock records only the
+                    // changeset, so it is kept (`update` names the
+                    // contents it changed).
+                    true
+                }
+            }
+            (Source::Http(_), Some("http"))
+            | (Source::Manual, Some("manual"))
+            | (Source::Directory { .. }, Some("directory"))
+            | (Source::Inline(_), Some("inline")) => true,
+            _ => false,
+        }
+    }
+
     /// Whether `other` pins the same source to the same thing (the path and
     /// `configDigest` aside).
     pub(crate) fn same_source(&self, other: &LockContent) -> bool {
@@ -563,6 +705,15 @@ impl LockConfig {
 }
 
 /// vendir writes an empty list as `null` (a nil Go slice).
+/// A git ref that names a branch (`origin/main`, `refs/heads/main`,
+/// `HEAD`): it moves, so the lock's commit stands for it.
+fn is_branch(r: &str) -> bool {
+    r == "HEAD"
+        || r.starts_with("origin/")
+        || r.starts_with("refs/heads/")
+        || r.starts_with("refs/remotes/")
+}
+
 fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -821,6 +972,85 @@ mod tests {
                 .contains("vendir.lock.yml:2: kind is \"Config\", expected LockConfig"),
             "{err}"
         );
+    }
+
+    /// The content at `vendor/<path>` of a one-directory config.
+    fn content(source: &str) -> crate::config::Content {
+        let text = format!(
+            "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n- path: vendor\n  contents:\n  - path: c\n{}",
+            source
+                .lines()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>()
+        );
+        let input = crate::config::Input::from_bytes("vendir.yml", text.into_bytes()).unwrap();
+        let opts = crate::config::LoadOptions {
+            paths: crate::config::PathRules::discover(std::path::Path::new("/"), true),
+            strict: false,
+        };
+        let loaded = crate::config::load(&[input], &opts).unwrap();
+        loaded.config.directories[0].contents[0].clone()
+    }
+
+    fn entry(yaml: &str) -> LockContent {
+        let text = format!(
+            "apiVersion: vendir.k14s.io/v1alpha1\nkind: LockConfig\ndirectories:\n- path: vendor\n  contents:\n  - path: c\n{}",
+            yaml.lines().map(|l| format!("    {l}\n")).collect::<String>()
+        );
+        let lock: LockConfig = parse(&text).unwrap();
+        lock.directories[0].contents[0].clone()
+    }
+
+    #[test]
+    fn records_tells_an_edited_reference_from_an_unchanged_or_floating_one() {
+        let d = "sha256:".to_string() + &"a".repeat(64);
+        let image = entry(&format!("image:\n  url: reg.io/app@{d}\n  tag: \"1.0\""));
+        assert!(image.records(&content("image:\n  url: reg.io/app:1.0")));
+        assert!(!image.records(&content("image:\n  url: reg.io/app:1.1")));
+        assert!(!image.records(&content("image:\n  url: reg.io/other:1.0")));
+        assert!(image.records(&content(&format!("image:\n  url: reg.io/app@{d}"))));
+        let helm = entry("helmChart:\n  version: 0.1.0\n  appVersion: \"1\"");
+        assert!(helm.records(&content(
+            "helmChart:\n  name: demo\n  version: 0.1.0\n  repository: {url: https://c.io}"
+        )));
+        assert!(!helm.records(&content(
+            "helmChart:\n  name: demo\n  version: 0.2.0\n  repository: {url: https://c.io}"
+        )));
+        assert!(helm.records(&content(
+            "helmChart:\n  name: demo\n  repository: {url: https://c.io}"
+        )));
+        let release =
+            entry("githubRelease:\n  url: https://api.github.com/repos/a/b/releases/1\n  tag: v1");
+        assert!(release.records(&content(
+            "githubRelease:\n  slug: a/b\n  tag: v1\n  disableAutoChecksumValidation: true"
+        )));
+        assert!(!release.records(&content(
+            "githubRelease:\n  slug: a/b\n  tag: v2\n  disableAutoChecksumValidation: true"
+        )));
+        assert!(release.records(&content(
+            "githubRelease:\n  slug: a/b\n  latest: true\n  disableAutoChecksumValidation: true"
+        )));
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let git = entry(&format!(
+            "git:\n  sha: {sha}\n  commitTitle: t\n  tags:\n  - v1.0.0"
+        ));
+        for (r, same) in [
+            ("v1.0.0", true),
+            ("v1.1.0", false),
+            ("origin/main", true),
+            ("0123456", true),
+            ("fedcba9", false),
+        ] {
+            assert_eq!(
+                git.records(&content(&format!(
+                    "git:\n  url: https://g.io/a\n  ref: {r}"
+                ))),
+                same,
+                "{r}"
+            );
+        }
+        // Another kind altogether.
+        assert!(!git.records(&content("image:\n  url: reg.io/app:1.0")));
     }
 
     #[test]

@@ -44,6 +44,15 @@ pub struct SyncOptions {
     pub only: Vec<(String, Option<PathBuf>)>,
     /// `--locked`: pull exactly the digests in the lock.
     pub locked: bool,
+    /// `--relock-changed`: re-resolve only the contents whose config no
+    /// longer matches their lock entry ([`LockContent::records`]), and
+    /// those named in [`SyncOptions::relock`]; every other content is
+    /// pulled as its lock entry pins it, as under `--locked`.
+    pub relock_changed: bool,
+    /// With [`SyncOptions::relock_changed`]: contents (ids as `-d` names
+    /// them) re-resolved whatever their lock entry says (`vendoras update`
+    /// names the ones it edited).
+    pub relock: Vec<String>,
     /// `--lazy`: honour `lazy: true` (default on).
     pub lazy: bool,
     /// `--jobs`: contents fetched at once.
@@ -80,6 +89,8 @@ impl SyncOptions {
             lock_file: PathBuf::from("vendir.lock.yml"),
             only: Vec::new(),
             locked: false,
+            relock_changed: false,
+            relock: Vec::new(),
             lazy: true,
             jobs: 8,
             cache_dir: None,
@@ -389,7 +400,16 @@ pub fn sync(
     // below pulls exactly those digests.
     let all: Vec<usize> = (0..directories.len()).collect();
     let probes = workers::run(opts.jobs, &jobs_of(&all), |&(d, c)| {
-        shared.job(d, c, None).probe()
+        let job = shared.job(d, c, None);
+        if opts.relock_changed && !job.relock_keeps() && job.local.is_none() {
+            let id = content_id(job.dir, job.content);
+            let message = match job.previous_entry() {
+                Some(_) => "config changed since the lock was written: resolved again",
+                None => "not in the lock: resolved",
+            };
+            events(Event::Note { id: &id, message });
+        }
+        job.probe()
     })?;
     let probes: BTreeMap<(usize, usize), Probe> = jobs_of(&all).into_iter().zip(probes).collect();
 
@@ -777,6 +797,20 @@ impl ContentJob<'_> {
         config::config_digest(self.content, pins)
     }
 
+    /// `--relock-changed` and this content's config is what its lock
+    /// entry records: it is pulled as pinned, not resolved again.
+    fn relock_keeps(&self) -> bool {
+        let opts = &self.shared.opts;
+        opts.relock_changed
+            && !opts
+                .relock
+                .iter()
+                .any(|id| *id == content_id(self.dir, self.content))
+            && self
+                .previous_entry()
+                .is_some_and(|e| e.records(self.content))
+    }
+
     /// `lazy: true` and the config is what the lock recorded.
     fn lazy_hit(&self) -> bool {
         self.shared.opts.lazy
@@ -797,7 +831,7 @@ impl ContentJob<'_> {
         if self.local.is_some() {
             return Ok(Probe::Unknown);
         }
-        let pinned = if self.shared.opts.locked {
+        let pinned = if self.shared.opts.locked || self.relock_keeps() {
             self.previous_entry()
         } else {
             None

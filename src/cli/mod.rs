@@ -5,8 +5,10 @@
 //! `pull --format json`, a failure also prints `{"error": {...}}` on stdout
 //! (the fields of [`vendoras::Error::to_json`]; README, "Errors").
 
+mod outdated;
 mod pull;
 mod sync;
+mod update;
 mod verify;
 
 use std::process::ExitCode;
@@ -30,6 +32,10 @@ struct Cli {
 enum Command {
     /// Sync the directories vendir.yml names (vendir's `sync`)
     Sync(sync::SyncArgs),
+    /// Show contents whose tag, ref or version has a newer release (like `npm outdated`)
+    Outdated(outdated::OutdatedArgs),
+    /// Move references in vendir.yml (edited in place), then sync and relock just those contents
+    Update(update::UpdateArgs),
     /// Pull files from a registry or an OCI image layout, exactly as `oras pull` does
     Pull(pull::PullArgs),
     /// Verify a reference's cosign signature (as `cosign verify`)
@@ -81,12 +87,18 @@ pub fn run() -> ExitCode {
     }
     let json = match &cli.command {
         Command::Sync(args) => args.json,
+        Command::Outdated(args) => args.json,
         Command::Pull(args) => args.json(),
         _ => false,
     };
     let result = match cli.command {
         Command::Pull(args) => pull::run(args, &op),
         Command::Sync(args) => sync::run(args, &op),
+        Command::Update(args) => update::run(args, &op),
+        Command::Outdated(args) => match outdated::run(args, &op) {
+            Ok(true) => return ExitCode::FAILURE,
+            other => other.map(|_| ()),
+        },
         Command::Verify(args) => verify::run(args, &op),
         Command::Version => {
             println!("vendoras {}", env!("CARGO_PKG_VERSION"));

@@ -27,6 +27,9 @@ pub struct SyncArgs {
     /// Pull exactly what the lock file records
     #[arg(short = 'l', long)]
     locked: bool,
+    /// Re-resolve only the contents whose config changed since the lock was written; pull all others exactly as the lock pins them (the post-upgrade step for Renovate)
+    #[arg(long, conflicts_with = "locked")]
+    relock_changed: bool,
     /// Honour `lazy: true` (`--lazy=false` fetches lazy contents too)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     lazy: bool,
@@ -121,6 +124,7 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
     opts.lock_file = args.lock_file.clone();
     opts.only = only;
     opts.locked = args.locked;
+    opts.relock_changed = args.relock_changed;
     opts.lazy = args.lazy;
     opts.jobs = args.jobs;
     opts.cache_dir = if args.no_cache {

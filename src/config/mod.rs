@@ -46,6 +46,7 @@
 #![allow(clippy::result_large_err)]
 
 mod digest;
+pub mod edit;
 mod error;
 mod input;
 mod model;

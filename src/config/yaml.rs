@@ -132,6 +132,10 @@ pub(crate) enum Node {
 pub(crate) struct Value {
     pub pos: Option<Pos>,
     pub node: Node,
+    /// The bytes where the node was written (`start..end` of the text,
+    /// quotes included), when the parser says; `None` also for a node
+    /// reached through an alias or merge key, written elsewhere.
+    pub span: Option<(usize, usize)>,
 }
 
 /// One mapping entry.
@@ -373,6 +377,11 @@ impl<'de> Visitor<'de> for RawVisitor {
 
 fn convert(raw: Spanned<Raw>, text: &str) -> Value {
     let pos = Pos::of(raw.referenced);
+    let (r, d) = (raw.referenced.span(), raw.defined.span());
+    let span = match (r.byte_offset().zip(r.byte_len()), d.byte_offset()) {
+        (Some((o, l)), Some(def)) if o == def => Some((o as usize, (o + l) as usize)),
+        _ => None,
+    };
     // A number's text as written: where it was defined (an alias points
     // elsewhere).
     let written = |kind| {
@@ -407,7 +416,7 @@ fn convert(raw: Spanned<Raw>, text: &str) -> Value {
                 .collect(),
         ),
     };
-    Value { pos, node }
+    Value { pos, node, span }
 }
 
 // ---------------------------------------------------------------------------

@@ -344,6 +344,21 @@ fn list(items: &[&str]) -> String {
 }
 
 impl Source for GitSource<'_> {
+    fn versions(&self, ctx: &FetchContext<'_>) -> Result<Option<Vec<String>>> {
+        ctx.memo
+            .listing(&format!("git {}", self.cfg.url), || {
+                let r = self.runner(ctx)?;
+                let refs = self.ls_remote(ctx, &r)?;
+                Ok(refs
+                    .iter()
+                    .filter_map(|r| r.name.strip_prefix("refs/tags/"))
+                    .filter(|t| !t.ends_with("^{}"))
+                    .map(str::to_string)
+                    .collect())
+            })
+            .map(Some)
+    }
+
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         if let Some(p) = ctx.pinned.filter(|p| p.git.is_some()) {
             // --locked: vendir checks out the lock's sha; nothing to resolve.

@@ -165,6 +165,50 @@ impl GithubSource<'_> {
         })
     }
 
+    /// The tags of the repository's published releases (drafts and
+    /// releases marked prerelease left out), 100 a page.
+    fn list_releases(&self, ctx: &FetchContext<'_>) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Listed {
+            tag_name: String,
+            #[serde(default)]
+            draft: bool,
+            #[serde(default)]
+            prerelease: bool,
+        }
+        let mut url = Some(format!(
+            "{}/repos/{}/releases?per_page=100",
+            api_base(),
+            self.cfg.slug
+        ));
+        let mut tags = Vec::new();
+        let mut pages = 0;
+        while let Some(u) = url.take() {
+            pages += 1;
+            if pages > 1000 {
+                return Err(Error::Internal("more than 1000 pages of releases".into()));
+            }
+            let (bytes, link) = self
+                .api_get(ctx, &u, "Bearer")
+                .map_err(|e| with_context(e, "release list"))?;
+            let page: Vec<Listed> = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Http(Box::new(HttpError {
+                    url: crate::redact::redact_url(&u),
+                    status: Some(200),
+                    code: None,
+                    detail: format!("not a GitHub release list: {e}"),
+                }))
+            })?;
+            tags.extend(
+                page.into_iter()
+                    .filter(|r| !r.draft && !r.prerelease)
+                    .map(|r| r.tag_name),
+            );
+            url = link.as_deref().and_then(next_link);
+        }
+        Ok(tags)
+    }
+
     /// Every tag, 40 a page, following `Link: rel="next"` (as go-github).
     fn list_tags(&self, ctx: &FetchContext<'_>) -> Result<Vec<String>> {
         #[derive(Deserialize)]
@@ -243,6 +287,14 @@ impl GithubSource<'_> {
 }
 
 impl Source for GithubSource<'_> {
+    fn versions(&self, ctx: &FetchContext<'_>) -> Result<Option<Vec<String>>> {
+        ctx.memo
+            .listing(&format!("github {}", self.cfg.slug), || {
+                self.list_releases(ctx)
+            })
+            .map(Some)
+    }
+
     /// One API call (plus the tag list for `tagSelection`) pins the release.
     /// With `--locked` the lock's entry is the pin and nothing is asked.
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {

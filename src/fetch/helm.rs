@@ -1019,6 +1019,32 @@ fn chart_layer(
 }
 
 impl Source for HelmSource<'_> {
+    /// The chart's versions: from the repository's index, or the OCI
+    /// repository's tags (helm writes `+` as `_` in a tag).
+    fn versions(&self, ctx: &FetchContext<'_>) -> Result<Option<Vec<String>>> {
+        match &self.cfg.repository {
+            HelmRepository::Http(base) => {
+                let index = self.index(ctx, base)?;
+                Ok(Some(
+                    index
+                        .entries
+                        .get(&self.cfg.name)
+                        .map(|vs| vs.iter().map(|v| v.version.0.clone()).collect())
+                        .unwrap_or_default(),
+                ))
+            }
+            HelmRepository::Oci(path) => {
+                let (repo, name) = self.oci_repository(ctx, path)?;
+                let tags = ctx
+                    .memo
+                    .listing(&format!("registry {name}"), || repo.tags(ctx.op))?;
+                Ok(Some(
+                    tags.into_iter().map(|t| t.replace('_', "+")).collect(),
+                ))
+            }
+        }
+    }
+
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let (lock, verified) = match (&self.cfg.repository, ctx.pinned) {
             // With `cosign:`, a locked version is verified too.

@@ -75,6 +75,36 @@ impl HgSource<'_> {
 }
 
 impl Source for HgSource<'_> {
+    /// The tags of the repository, from the mirror the fetch keeps (pulled
+    /// first).
+    fn versions(&self, ctx: &FetchContext<'_>) -> Result<Option<Vec<String>>> {
+        ctx.memo
+            .listing(&format!("hg {}", self.cfg.url), || {
+                let r = self.runner(ctx)?;
+                let area = Area::lock(ctx.cache.map(|c| c.dir()), "hg", &self.cfg.url, ctx.op)?;
+                let mirror = &area.path;
+                let m = |args: &[&str]| r.local(mirror, args).map_err(|f| self.failed(f));
+                if !mirror.join(".hg").is_dir() {
+                    let _ = std::fs::remove_dir_all(mirror);
+                    std::fs::create_dir_all(mirror).map_err(|e| Error::io(mirror, e))?;
+                    m(&["init", "-q"])?;
+                }
+                let hgrc = format!("[paths]\ndefault = {}\n", self.cfg.url);
+                std::fs::write(mirror.join(".hg/hgrc"), &hgrc)
+                    .map_err(|e| Error::io(mirror.join(".hg/hgrc"), e))?;
+                r.network(mirror, &["pull", "-q"])
+                    .map_err(|f| self.failed(f))?;
+                let out = m(&["tags", "-q"])?;
+                Ok(out
+                    .lines()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty() && *t != "tip")
+                    .map(str::to_string)
+                    .collect())
+            })
+            .map(Some)
+    }
+
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let r = self.runner(ctx)?;
         if let Some(p) = ctx.pinned.filter(|p| p.hg.is_some()) {

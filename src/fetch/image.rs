@@ -490,6 +490,16 @@ fn env_credential(
 }
 
 impl Source for ImageSource<'_> {
+    fn versions(&self, ctx: &FetchContext<'_>) -> Result<Option<Vec<String>>> {
+        let written = split_reference(&self.cfg.reference);
+        let remote = self.open(ctx, &written.repository)?;
+        ctx.memo
+            .listing(&format!("registry {}", remote.name), || {
+                remote.call(ctx, |r| r.tags(ctx.op)).map(|(_, t)| t)
+            })
+            .map(Some)
+    }
+
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let (loc, manifest) = self.locate(ctx)?;
         let manifest = manifest.expect("located with its manifest");

@@ -32,6 +32,9 @@ use crate::lock::LockContent;
 use crate::oci::{Descriptor, Manifest};
 use crate::registry::Repository;
 
+/// One repository's listing, filled by the first asker.
+type ListingSlot = Arc<Mutex<Option<Vec<String>>>>;
+
 /// What one sync learns once and reuses: repositories opened (so their
 /// connections and tokens are shared between the probe and the fetch) and
 /// manifests resolved while probing (so the fetch does not ask again).
@@ -46,6 +49,7 @@ pub struct Memo {
     /// Small documents fetched by URL (GitHub release JSON), so the fetch
     /// reuses what the probe read.
     documents: Mutex<HashMap<String, Vec<u8>>>,
+    listings: Mutex<HashMap<String, ListingSlot>>,
 }
 
 impl Memo {
@@ -71,6 +75,30 @@ impl Memo {
     }
 
     /// The repository opened under `key`, if one was.
+    /// The versions under `key` (a repository, an index, a remote), listed
+    /// by `list` once however many contents, and threads, ask: a second
+    /// asker waits for the first's answer. A failure is not kept.
+    pub fn listing(
+        &self,
+        key: &str,
+        list: impl FnOnce() -> Result<Vec<String>>,
+    ) -> Result<Vec<String>> {
+        let slot = Arc::clone(
+            self.listings
+                .lock()
+                .unwrap()
+                .entry(key.to_string())
+                .or_default(),
+        );
+        let mut slot = slot.lock().unwrap();
+        if let Some(v) = &*slot {
+            return Ok(v.clone());
+        }
+        let v = list()?;
+        *slot = Some(v.clone());
+        Ok(v)
+    }
+
     pub fn cached_repository(&self, key: &str) -> Option<Repository> {
         self.repositories.lock().unwrap().get(key).cloned()
     }
@@ -187,6 +215,15 @@ pub trait Source {
     }
 
     /// Writes the content's files beneath `dest` (an empty directory).
+    /// Every version this source's reference could move to (tags, chart
+    /// versions, release tags), for `vendoras outdated`; listed once per
+    /// repository through [`Memo::listing`]. `None` for a source that
+    /// names no version (http, local ones).
+    fn versions(&self, ctx: &FetchContext<'_>) -> Result<Option<Vec<String>>> {
+        let _ = ctx;
+        Ok(None)
+    }
+
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched>;
 }
 

@@ -55,9 +55,14 @@ struct Located {
 }
 
 impl OciSource<'_> {
-    fn locate(&self, ctx: &FetchContext<'_>) -> Result<Located> {
+    /// The repository (opened once per sync), its name for lock URLs, and
+    /// the tag and digest written in `image`.
+    fn open(
+        &self,
+        ctx: &FetchContext<'_>,
+    ) -> Result<(Repository, String, Option<String>, Option<Digest>)> {
         let cfg = self.cfg;
-        let (repo, name, image_tag, image_digest) = match &cfg.location {
+        Ok(match &cfg.location {
             OciLocation::Layout(layout) => {
                 let path = ctx.workdir.join(layout);
                 (
@@ -117,7 +122,12 @@ impl OciSource<'_> {
                     reference.digest.clone(),
                 )
             }
-        };
+        })
+    }
+
+    fn locate(&self, ctx: &FetchContext<'_>) -> Result<Located> {
+        let cfg = self.cfg;
+        let (repo, name, image_tag, image_digest) = self.open(ctx)?;
 
         // A pinned entry (--locked, or this sync's own probe): exactly
         // the recorded digest.
@@ -315,6 +325,13 @@ impl OciSource<'_> {
 }
 
 impl Source for OciSource<'_> {
+    fn versions(&self, ctx: &FetchContext<'_>) -> Result<Option<Vec<String>>> {
+        let (repo, name, ..) = self.open(ctx)?;
+        ctx.memo
+            .listing(&format!("registry {name}"), || repo.tags(ctx.op))
+            .map(Some)
+    }
+
     fn probe(&self, ctx: &FetchContext<'_>) -> Result<Option<Probed>> {
         let loc = self.locate(ctx)?;
         let resolved = self.resolve(ctx, &loc, true, false)?;
