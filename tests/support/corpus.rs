@@ -371,7 +371,7 @@ struct Plan {
     images: BTreeMap<String, (bool, BTreeSet<String>)>,
     /// Paths to create in both work dirs before syncing: (path, is_manual).
     local: Vec<(String, bool)>,
-    /// Directory paths with `permissions:`.
+    /// Directories whose mode `permissions:` sets (directories and contents).
     permission_dirs: BTreeSet<String>,
     /// Paths of inline contents.
     inline_paths: BTreeSet<String>,
@@ -422,6 +422,11 @@ fn plan(config: &Value) -> Plan {
         }
         for c in d["contents"].as_array().cloned().unwrap_or_default() {
             let cpath = join_path(&dpath, s(&c, "path").unwrap_or("."));
+            // vendir chmods each content's directory to the content's
+            // `permissions`, else the directory's, and then the directory.
+            if c.get("permissions").is_some() || d.get("permissions").is_some() {
+                p.permission_dirs.insert(cpath.clone());
+            }
             if let Some(g) = c.get("git") {
                 let url = s(g, "url").unwrap_or_default().to_string();
                 let spec = p.git.entry(url.clone()).or_default();
