@@ -263,7 +263,8 @@ fn file_entries(files: &BTreeSet<String>, label: &str) -> Vec<(String, Vec<u8>)>
         .filter(|f| !f.ends_with('/'))
         .map(|f| {
             let plain = f.strip_prefix("exec:").unwrap_or(&f).to_string();
-            let name = if plain.ends_with(".sh") && !f.starts_with("exec:") {
+            let exec = plain.ends_with(".sh") || plain.contains("/deep/");
+            let name = if exec && !f.starts_with("exec:") {
                 format!("exec:{plain}")
             } else {
                 f.clone()
@@ -601,6 +602,25 @@ fn build_git(root: &Path, url: &str, spec: &GitSpec, rewrites: &mut HashMap<Stri
     let mut files = spec.files.clone();
     no_file_dir_clash(&mut files);
     let repo = GitRepo::init(&root.join("work").join(slug_of(url)));
+    // Symlinks: next to the always-present guide, and next to each shallow glob
+    // sample (so filters see links they keep and links they drop).
+    let mut links = vec![("docs/link.md".to_string(), "guide.md".to_string())];
+    for f in &files {
+        let (dir, name) = f.rsplit_once('/').unwrap_or(("", f.as_str()));
+        if name == "any.yaml" || name == "file.yaml" {
+            let at = if dir.is_empty() {
+                format!("link-{name}")
+            } else {
+                format!("{dir}/link-{name}")
+            };
+            links.push((at, name.to_string()));
+        }
+    }
+    for (at, target) in &links {
+        let p = repo.work.join(at);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, &p).unwrap();
+    }
     let commit = |label: &str| {
         repo.commit(
             &as_refs(&file_entries(&files, label)),
