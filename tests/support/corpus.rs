@@ -1079,25 +1079,25 @@ pub fn run_file(row: &Row, keep: bool) -> FileRun {
     FileRun { verdict, kept }
 }
 
+/// A tool's error on one line: from its first line that says "error" to the end
+/// (vendir nests the cause below "Syncing directory ..."), truncated.
 fn first_line(o: &Outcome) -> String {
     let text = format!("{}\n{}", o.stderr, o.stdout);
     let lines: Vec<&str> = text
         .lines()
-        .map(str::trim)
+        .map(|l| l.trim().trim_start_matches('|').trim())
         .filter(|l| !l.is_empty())
         .collect();
-    // vendir ends with "vendir: Error: ..."; vendoras with "error: ...".
-    let pick = lines
+    let from = lines
         .iter()
-        .rev()
-        .find(|l| l.contains("Error") || l.starts_with("error"))
-        .or(lines.last())
-        .copied()
-        .unwrap_or("(no output)");
-    let mut p = pick.to_string();
-    if p.len() > 400 {
-        p.truncate(400);
-        p.push('…');
+        .position(|l| l.to_lowercase().contains("error") || l.starts_with("panic"))
+        .unwrap_or(0);
+    let mut p = lines[from.min(lines.len())..].join(" ");
+    if p.is_empty() {
+        p = "(no output)".into();
+    }
+    if p.chars().count() > 500 {
+        p = p.chars().take(500).collect::<String>() + "…";
     }
     p
 }
