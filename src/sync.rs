@@ -565,6 +565,16 @@ pub fn sync(
     // the way swaps the ones already made back.
     // The journal makes the swaps and the lock one step across `kill -9`
     // too: the next sync finishes or undoes what it records.
+    // vendir chmods each content's path to its directory's `permissions` too,
+    // not only the directory.
+    for (d, staging) in &stagings {
+        let dir = &*directories[*d].dir;
+        if let Some(mode) = dir.permissions {
+            for c in dir.contents.iter().filter(|c| !c.path.is_root()) {
+                staging.set_content_mode(&c.path, mode)?;
+            }
+        }
+    }
     let committed: Vec<usize> = stagings.keys().copied().collect();
     let swaps = stagings
         .values()

@@ -144,6 +144,38 @@ fn chart_from_repository_by_version_and_newest_then_locked() {
     assert_eq!(both.ours.state(), before.1);
 }
 
+/// `name: stable/NAME` (helm v2's repository alias, still in real configs): vendir
+/// drops the `stable/` prefix and fetches chart NAME from `repository.url`
+/// (tests/corpus file 28).
+#[test]
+fn stable_prefix_names_the_chart_in_the_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = helm_repo(
+        tmp.path(),
+        &[("redis", "1.0.0", "1.0"), ("redis", "1.1.0", "1.1")],
+    );
+    let server = HttpServer::files(&repo);
+    let both = Pair::new();
+    both.config(&vendir_config(
+        &[
+            one_content(
+                "vendor/newest",
+                &chart_src("stable/redis", None, &server.url(), ""),
+            ),
+            one_content(
+                "vendor/pinned",
+                &chart_src("stable/redis", Some("1.0.0"), &server.url(), ""),
+            ),
+        ],
+        &[],
+    ));
+    let out = both.syncs(&[]);
+    assert_same(&both, "stable/ prefix", &out, "vendor");
+    assert_eq!(names(&both.ours.tree("vendor/newest")), CHART_FILES);
+    assert_eq!(locked(&both.ours, "vendor/newest", "version"), "1.1.0");
+    assert_eq!(locked(&both.ours, "vendor/pinned", "version"), "1.0.0");
+}
+
 #[test]
 fn basic_auth_on_the_chart_repository() {
     let tmp = tempfile::tempdir().unwrap();

@@ -48,6 +48,20 @@ fn assert_same(theirs: &VendirWork, mine: &support::sync::Work, dirs: &[&str]) {
         let rc =
             |root: &std::path::Path| fs::read_to_string(root.join(d).join(".hg/hgrc")).unwrap();
         assert_eq!(rc(&theirs.dir), rc(&mine.dir), "{d}: .hg/hgrc");
+        // vendir writes it 0600 (it may hold `[auth]` credentials).
+        let mode = |root: &std::path::Path| {
+            use std::os::unix::fs::PermissionsExt;
+            fs::metadata(root.join(d).join(".hg/hgrc"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(
+            format!("{:04o}", mode(&theirs.dir)),
+            format!("{:04o}", mode(&mine.dir)),
+            "{d}: .hg/hgrc mode"
+        );
     }
     assert_same_lock("hg", &theirs.lock(), &mine.lock(), &[]);
 }

@@ -122,3 +122,38 @@ fn a_manual_content_may_be_a_single_file() {
 fn indent(block: &str) -> String {
     block.lines().map(|l| format!("  {l}\n")).collect()
 }
+
+/// A directory's `permissions` is the mode of the directory and of each content's
+/// path in it (vendir chmods both; tests/corpus files 09, 58, 59): here a git
+/// content at `upstream/chart` and a `manual` file, under `permissions: 0750`.
+#[test]
+fn directory_permissions_apply_to_each_content_path_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = repository(tmp.path());
+    let config = vendir_config(
+        &[format!(
+            "- path: deps/vendor\n  permissions: 0750\n  contents:\n  - path: upstream/chart\n    git:\n      url: {url}\n      ref: main\n    includePaths: [\"config/**/*\"]\n  - path: values.yml\n    manual: {{}}\n"
+        )],
+        &[],
+    );
+    let p = Pair::with(&config);
+    p.write("deps/vendor/values.yml", "replicas: 3\n");
+    p.sync_same("permissions", &[], &["deps/vendor"]);
+    let mode = |root: &std::path::Path, rel: &str| {
+        let m = std::fs::symlink_metadata(root.join(rel)).unwrap();
+        format!("{:04o}", m.permissions().mode() & 0o7777)
+    };
+    for rel in [
+        "deps/vendor",
+        "deps/vendor/upstream/chart",
+        "deps/vendor/values.yml",
+    ] {
+        assert_eq!(
+            mode(&p.ours.dir, rel),
+            mode(&p.vendir.dir, rel),
+            "{rel}: vendoras vs vendir"
+        );
+    }
+    assert_eq!(mode(&p.ours.dir, "deps/vendor/upstream/chart"), "0750");
+}

@@ -419,9 +419,19 @@ impl HelmSource<'_> {
         })
     }
 
+    /// The chart's name in a chart repository's index: `name` without a leading
+    /// `stable/` (helm v2's alias for its stable repository, still found in
+    /// configs), which vendir drops too before it runs `helm fetch NAME --repo URL`.
+    fn index_name(&self) -> &str {
+        self.cfg
+            .name
+            .strip_prefix("stable/")
+            .unwrap_or(&self.cfg.name)
+    }
+
     fn pick(&self, ctx: &FetchContext<'_>, base: &str) -> Result<Picked> {
         let index = self.index(ctx, base)?;
-        let name = &self.cfg.name;
+        let name = self.index_name();
         let wanted = self.wanted(ctx)?;
         let Some(v) = index.select(name, wanted) else {
             let index_url = redact_url(&resolve_reference_url(base, "index.yaml"));
@@ -515,7 +525,7 @@ impl HelmSource<'_> {
             (Some(c), Some(d)) => c.begin(d).ok(),
             _ => None,
         };
-        let what = format!("chart {} version {}", self.cfg.name, picked.version);
+        let what = format!("chart {} version {}", self.index_name(), picked.version);
         let body = http_get(
             ctx,
             &picked.url,

@@ -7,6 +7,8 @@
 //!   pulled only when it lacks the node; the checkout is an `hg clone` of
 //!   it whose `.hg/hgrc` is exactly vendir's (`[paths] default = URL`).
 
+use std::os::unix::fs::PermissionsExt;
+
 use serde::{Deserialize, Serialize};
 
 use super::vcs::{self, Area, Facts, Failure, Runner};
@@ -199,8 +201,11 @@ impl Source for HgSource<'_> {
         let h = |args: &[&str]| r.local(work, args).map_err(|f| self.failed(f));
         h(&["clone", "-q", "-U", "--", &mirror_text, "."])?;
         drop(area);
+        // 0600, as vendir writes it: an hgrc is where hg keeps `[auth]` credentials.
         let rc_path = work.join(".hg/hgrc");
         std::fs::write(&rc_path, &hgrc).map_err(|e| Error::io(&rc_path, e))?;
+        std::fs::set_permissions(&rc_path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(&rc_path, e))?;
         h(&["update", "-q", "-r", &node])?;
         // vendir: `{node}` of `.`, and `{desc|firstline|strip}`.
         let out = h(&["log", "-r", ".", "-T", "{node}\n{desc|firstline|strip}"])?;

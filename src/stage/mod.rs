@@ -68,6 +68,21 @@ impl Staging {
         Ok((path, root))
     }
 
+    /// Sets the mode of the staged content at `rel` (a directory, or the file a
+    /// `manual` content names), as vendir chmods each content's staging path to
+    /// its directory's `permissions`. A symlink there is left alone.
+    pub fn set_content_mode(&self, rel: &RelPath, mode: u32) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.join(rel.components().join("/"));
+        match fs::symlink_metadata(&path) {
+            Ok(m) if !m.file_type().is_symlink() => {
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o777))
+                    .map_err(|e| Error::io(&path, e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Swaps the staged tree in. `mode` sets the directory's own mode. The
     /// previous tree is kept (at the staging path) until the returned
     /// [`Committed`] is finished or rolled back, so a sync of several

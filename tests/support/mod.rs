@@ -6,6 +6,7 @@
 //! helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod corpus;
 pub mod cosign;
 pub mod fixtures;
 pub mod pair;
