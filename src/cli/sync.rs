@@ -51,6 +51,9 @@ pub struct SyncArgs {
     /// Most entries one layer may hold
     #[arg(long, default_value_t = 1_000_000)]
     max_layer_entries: u64,
+    /// Most bytes one compressed layer or archive may expand to per compressed byte, once past 100 MiB (0: no limit)
+    #[arg(long, value_name = "RATIO", default_value_t = 200)]
+    max_expansion_ratio: u64,
     /// Refuse config keys vendir ignores (by default they are warnings)
     #[arg(long)]
     strict: bool,
@@ -130,6 +133,7 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
     };
     opts.limits.max_bytes = args.max_layer_bytes;
     opts.limits.max_entries = args.max_layer_entries;
+    opts.limits.max_ratio = args.max_expansion_ratio;
     opts.strict = args.strict;
     opts.allow_outside_paths = args.allow_outside_paths;
     opts.stall_timeout = match args.stall_timeout {

@@ -15,8 +15,9 @@ use super::root::{set_mode, set_mtime, RelPath, Root};
 
 /// Bounds that stop decompression bombs and hostile archives, per layer
 /// or archive. The default allows 32 GiB of file content, a million
-/// entries and 4096-byte paths (`vendoras sync --max-layer-bytes`,
-/// `--max-layer-entries`).
+/// entries, 4096-byte paths, and an expansion of at most 200 bytes per
+/// compressed byte once past 100 MiB (`vendoras sync --max-layer-bytes`,
+/// `--max-layer-entries`, `--max-expansion-ratio`).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Limits {
@@ -26,6 +27,12 @@ pub struct Limits {
     pub max_entries: u64,
     /// Length of an entry's path, in bytes.
     pub max_path_len: usize,
+    /// Most bytes a compressed layer or archive may expand to per
+    /// compressed byte, once past `ratio_floor`; 0 turns the check off.
+    /// gzip tops out near 1032:1 and real archives stay far below 200:1.
+    pub max_ratio: u64,
+    /// Expanded bytes below which the ratio is not checked (100 MiB).
+    pub ratio_floor: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +41,8 @@ impl Default for Limits {
             max_bytes: 32 << 30,
             max_entries: 1_000_000,
             max_path_len: 4096,
+            max_ratio: 200,
+            ratio_floor: 100 << 20,
         }
     }
 }

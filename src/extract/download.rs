@@ -17,6 +17,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::archive::{ExtractError, Modes, Options, Report};
 use super::layer::{extract_archive, looks_like_tar, Compression};
+use super::ratio;
 use super::root::{set_mode, RelPath, Root};
 
 /// What kind of file a download turned out to be.
@@ -30,6 +31,18 @@ pub enum Kind {
     Tar,
     /// Anything else.
     Plain,
+}
+
+impl Kind {
+    /// The media type errors name the download by.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Kind::Zip => "application/zip",
+            Kind::Tgz => "application/gzip",
+            Kind::Tar => "application/x-tar",
+            Kind::Plain => "application/octet-stream",
+        }
+    }
 }
 
 /// Looks at the first bytes of `file` (and, for gzip, the first
@@ -100,10 +113,29 @@ pub fn extract_zip<R: Read + Seek>(
     root: &Root,
     opts: &Options,
 ) -> Result<Report, ExtractError> {
+    let mut reader = reader;
+    let compressed = reader.seek(SeekFrom::End(0)).map_err(|e| read_error(&e))?;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| read_error(&e))?;
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| ExtractError {
         entry: "<archive>".into(),
         reason: format!("not a zip archive: {e}"),
     })?;
+    // Several central-directory entries pointing into one compressed
+    // stream (or into each other's headers) expand it many times over from
+    // a small file: the "non-recursive zip bomb". No archiver writes that.
+    if zip.has_overlapping_entries().map_err(|e| ExtractError {
+        entry: "<archive>".into(),
+        reason: format!("corrupt zip archive: {e}"),
+    })? {
+        return Err(ExtractError {
+            entry: "<archive>".into(),
+            reason: "zip entries overlap: several entries point into the same compressed data \
+                     (a non-recursive zip bomb); refused"
+                .into(),
+        });
+    }
     let mut report = Report::default();
     let files_mode = match opts.modes {
         Modes::Normalized { files } => files,
@@ -165,6 +197,13 @@ pub fn extract_zip<R: Read + Seek>(
                 Err(e) => return Err(refuse(format!("reading the entry: {e}"))),
             };
             report.bytes += n as u64;
+            if ratio::exceeds(report.bytes, compressed, &opts.limits) {
+                return Err(refuse(ratio::ratio_reason(
+                    report.bytes,
+                    compressed,
+                    &opts.limits,
+                )));
+            }
             if report.bytes > opts.limits.max_bytes {
                 return Err(refuse(format!(
                     "archive expands beyond {} bytes; raise the size limit if this archive is trusted",

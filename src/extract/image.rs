@@ -22,6 +22,7 @@ use tar::EntryType;
 
 use super::archive::{copy, members, refuse, ExtractError, Limits};
 use super::layer::{looks_like_tar, peek, read_error, Compression, ZSTD_WINDOW_LOG_MAX};
+use super::ratio::{Counted, Guarded, Meter};
 use super::root::{set_mode, Existing, RelPath, Root};
 
 /// The whiteout prefix.
@@ -74,6 +75,8 @@ pub fn apply_layer<R: Read>(
             ),
         ));
     }
+    let meter = Meter::default();
+    let explain = |e| meter.explain(e, &opts.limits);
     let reader = match announced {
         Compression::None => {
             let mut r = reader;
@@ -81,16 +84,19 @@ pub fn apply_layer<R: Read>(
             r
         }
         Compression::Gzip => {
-            let mut gz = MultiGzDecoder::new(reader);
-            apply_decoded(&mut gz, root, opts, totals)?;
-            gz.into_inner()
+            let mut gz = MultiGzDecoder::new(Counted::new(reader, &meter));
+            let mut guarded = Guarded::new(&mut gz, &meter, &opts.limits);
+            apply_decoded(&mut guarded, root, opts, totals).map_err(explain)?;
+            gz.into_inner().into_inner()
         }
         Compression::Zstd => {
-            let mut z = zstd::stream::read::Decoder::new(reader).map_err(|e| read_error(&e))?;
+            let mut z = zstd::stream::read::Decoder::new(Counted::new(reader, &meter))
+                .map_err(|e| read_error(&e))?;
             z.window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| read_error(&e))?;
-            apply_decoded(&mut z, root, opts, totals)?;
-            z.finish().into_inner()
+            let mut guarded = Guarded::new(&mut z, &meter, &opts.limits);
+            apply_decoded(&mut guarded, root, opts, totals).map_err(explain)?;
+            z.finish().into_inner().into_inner()
         }
     };
     Ok(reader.into_inner().1)

@@ -308,7 +308,7 @@ impl Source for GithubSource<'_> {
             .collect();
         let sums = self.checksums(&release, &assets)?;
         let options = self.options(ctx, "token", "application/octet-stream")?;
-        let mut archive: Option<File> = None;
+        let mut archive: Option<(File, Digest)> = None;
         let mut bytes = 0;
         let mut files = 0;
         for a in &assets {
@@ -353,7 +353,7 @@ impl Source for GithubSource<'_> {
             }
             bytes += dl.fetched;
             match &cfg.unpack_archive {
-                Some(p) if *p == a.name => archive = Some(dl.file),
+                Some(p) if *p == a.name => archive = Some((dl.file, dl.sha256)),
                 Some(_) => {}
                 None => {
                     place_file(
@@ -368,7 +368,7 @@ impl Source for GithubSource<'_> {
         }
         let mut warnings = Vec::new();
         if let Some(p) = &cfg.unpack_archive {
-            let mut file = archive.ok_or_else(|| {
+            let (mut file, digest) = archive.ok_or_else(|| {
                 Error::setting(
                     "githubRelease.unpackArchive.path",
                     Some(p),
@@ -391,7 +391,7 @@ impl Source for GithubSource<'_> {
                     "Expected known archive type (zip, tgz, tar)",
                 ));
             }
-            let report = unpack(&mut file, kind, dest, self.permissions, ctx.limits)?;
+            let report = unpack(&mut file, kind, &digest, dest, self.permissions, ctx.limits)?;
             files = report.paths.len() as u64;
             warnings = report.warnings;
         }

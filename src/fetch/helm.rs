@@ -44,6 +44,8 @@ const MAX_CHART_YAML_BYTES: u64 = 1 << 20;
 /// The name the chart directory has while its contents move up a level;
 /// a chart holding this very name at its top is refused.
 const LIFT_DIR: &str = ".vendoras-chart-lift";
+/// The media type a chart archive fetched over HTTP is named by in errors.
+const CHART_ARCHIVE: &str = MEDIA_TYPE_CHART_LEGACY;
 
 /// The `helmChart` source of one content.
 pub(super) struct HelmSource<'a> {
@@ -502,7 +504,9 @@ impl HelmSource<'_> {
         // A cached archive is only trusted by the index's digest.
         if let (Some(cache), Some(d)) = (ctx.cache, &picked.digest) {
             if let Some(file) = cached(cache.open_any_size(d), d, None) {
-                let (report, lock) = self.extract(file, dest, ctx.limits)?;
+                let (report, lock) = self
+                    .extract(file, dest, ctx.limits)
+                    .map_err(|e| e.in_layer(d, CHART_ARCHIVE, None))?;
                 fetched.files = Some(report.paths.len() as u64);
                 fetched.warnings = report.warnings;
                 fetched.lock = lock;
@@ -554,7 +558,7 @@ impl HelmSource<'_> {
                 });
             }
         }
-        let (report, lock) = written?;
+        let (report, lock) = written.map_err(|e| e.in_layer(&info.sha256, CHART_ARCHIVE, None))?;
         if let Some(p) = pending {
             let _ = p.commit(); // a cache that cannot be written is not an error
         }
