@@ -75,7 +75,7 @@ pub mod lock;
 pub mod mirrors;
 pub mod oci;
 pub mod pull;
-pub(crate) mod redact;
+pub mod redact;
 pub mod reference;
 pub mod registry;
 pub(crate) mod relpath;

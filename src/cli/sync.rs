@@ -13,6 +13,8 @@ use vendoras::config::Input;
 use vendoras::sync::{self, Event, SyncOptions};
 use vendoras::Op;
 
+use super::shown;
+
 #[derive(Args)]
 pub struct SyncArgs {
     /// Config file (repeatable; `-` reads stdin)
@@ -186,7 +188,7 @@ impl Progress {
                     )
                     .expect("valid template"),
                 );
-                bar.set_prefix(id.to_string());
+                bar.set_prefix(shown(id));
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 bars.lock().unwrap().insert(id.to_string(), bar);
             }
@@ -212,18 +214,20 @@ impl Progress {
                     bar.finish_with_message("done");
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", line(report));
+                eprintln!("{}", shown(&line(report)));
             }
             (Some((multi, _)), Event::Warning { id, message }) => {
-                let _ = multi.println(format!("warning: {id}: {message}"));
+                let _ = multi.println(shown(&format!("warning: {id}: {message}")));
             }
-            (None, Event::Finished { report }) => eprintln!("{}", line(report)),
+            (None, Event::Finished { report }) => eprintln!("{}", shown(&line(report))),
             (Some((multi, _)), Event::Note { id, message }) => {
-                let _ = multi.println(format!("{id}: {message}"));
+                let _ = multi.println(shown(&format!("{id}: {message}")));
             }
-            (None, Event::Note { id, message }) => eprintln!("{id}: {message}"),
+            (None, Event::Note { id, message }) => {
+                eprintln!("{}", shown(&format!("{id}: {message}")))
+            }
             (None, Event::Warning { id, message }) => {
-                eprintln!("vendoras: warning: {id}: {message}")
+                eprintln!("vendoras: warning: {}", shown(&format!("{id}: {message}")))
             }
             // Bytes and sizes are only drawn as bars; events added later
             // have nothing to show yet.

@@ -75,7 +75,7 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
         reference.repository_url(),
         verified.digest
     );
-    println!("Signed by: {}", verified.signer);
+    println!("Signed by: {}", super::shown(&verified.signer.to_string()));
     println!(
         "Signature: {} {}",
         verified.layout, verified.signature_digest

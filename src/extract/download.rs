@@ -15,10 +15,10 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
-use super::archive::{ExtractError, Modes, Options, Report};
+use super::archive::{entry_path, ExtractError, Modes, Names, Options, Report};
 use super::layer::{extract_archive, looks_like_tar, Compression};
 use super::ratio;
-use super::root::{set_mode, RelPath, Root};
+use super::root::{set_mode, Root};
 
 /// What kind of file a download turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,22 +163,7 @@ pub fn extract_zip<R: Read + Seek>(
         if entry.is_dir() || name.ends_with('/') {
             continue;
         }
-        let rel = RelPath::normalize(&name).ok_or_else(|| {
-            refuse(if name.starts_with('/') {
-                format!("{name:?} is an absolute path")
-            } else {
-                "path escapes the destination with '..'".to_string()
-            })
-        })?;
-        if name.contains('\\') {
-            return Err(refuse("backslash in an entry name".into()));
-        }
-        if rel.byte_len() > opts.limits.max_path_len {
-            return Err(refuse(format!(
-                "path longer than {} bytes",
-                opts.limits.max_path_len
-            )));
-        }
+        let rel = entry_path(&name, Names::Archive, &opts.within, &opts.limits)?;
         if !rel.starts_with(&opts.within) || rel.is_root() {
             return Err(refuse(format!(
                 "{name:?} is outside of {:?}",
@@ -253,6 +238,7 @@ fn read_error(e: &io::Error) -> ExtractError {
 mod tests {
     use super::*;
     use crate::extract::Limits;
+    use crate::extract::RelPath;
     use std::io::Write;
 
     fn opts(limits: Limits) -> Options {
@@ -327,6 +313,30 @@ mod tests {
         };
         let e = extract_zip(file_of(&z), &root, &opts(limits)).unwrap_err();
         assert!(e.reason.contains("expands beyond 1000 bytes"), "{e}");
+    }
+
+    #[test]
+    fn zip_names_follow_the_one_rule() {
+        use crate::extract::archive::tests::NAME_CASES;
+        for (name, why) in NAME_CASES {
+            let z = zip_bytes(&[(name, b"x")]);
+            let dir = tempfile::tempdir().unwrap();
+            let root = Root::open(dir.path()).unwrap();
+            let e = extract_zip(file_of(&z), &root, &opts(Limits::default())).unwrap_err();
+            assert_eq!(e.entry, *name);
+            assert!(e.reason.contains(why), "{name:?}: {e}");
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "{name:?}"
+            );
+        }
+        let long = format!("{}/f", "d".repeat(5000));
+        let z = zip_bytes(&[(&long, b"x")]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let e = extract_zip(file_of(&z), &root, &opts(Limits::default())).unwrap_err();
+        assert!(e.reason.contains("path longer than 4096 bytes"), "{e}");
     }
 
     #[test]
