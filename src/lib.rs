@@ -69,6 +69,8 @@ pub(crate) mod fetch;
 #[allow(unsafe_code)]
 pub(crate) mod ffi;
 pub(crate) mod filter;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod goyaml;
 pub(crate) mod http;
 pub mod lock;

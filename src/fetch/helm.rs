@@ -96,7 +96,7 @@ pub struct Index {
 /// One `entries.<name>[]` item.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ChartVersion {
+pub(crate) struct ChartVersion {
     #[serde(default)]
     version: Lenient,
     #[serde(default)]
@@ -186,10 +186,16 @@ impl Index {
         })
     }
 
+    /// The chart names the index lists.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
     /// The version helm's `IndexFile.Get` picks: none given = the newest
     /// version that is not a prerelease; otherwise an exact match of the
     /// text first, then the newest version matching it as a constraint.
-    fn select(&self, name: &str, wanted: Option<&str>) -> Option<&ChartVersion> {
+    pub(crate) fn select(&self, name: &str, wanted: Option<&str>) -> Option<&ChartVersion> {
         let versions = self.entries.get(name)?;
         if let Some(w) = wanted {
             if let Some(v) = versions.iter().find(|v| v.version.0 == w) {
