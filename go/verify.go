@@ -100,6 +100,9 @@ type policy struct {
 	identity *verify.CertificateIdentity
 	trust    root.TrustedMaterial
 	vopts    []verify.VerifierOption
+	// predicateType a DSSE statement must carry; "" = cosign's signing
+	// predicate (an image or blob signature).
+	predicateType string
 }
 
 // candidate is one signature found for the digest.
@@ -530,9 +533,9 @@ func (p *policy) checkStatement(res *verify.VerificationResult, where string) *f
 	if st == nil {
 		return nil // a message signature: verified against the digest itself
 	}
-	if st.GetPredicateType() != cosignSignPredicate {
-		return &failure{rankClaim, fmt.Sprintf("%s: signed statement has predicate type %q, not cosign's %q",
-			where, st.GetPredicateType(), cosignSignPredicate)}
+	if want := cmp.Or(p.predicateType, cosignSignPredicate); st.GetPredicateType() != want {
+		return &failure{rankClaim, fmt.Sprintf("%s: signed statement has predicate type %q, not %q",
+			where, st.GetPredicateType(), want)}
 	}
 	want := p.digest.Digest.Encoded()
 	var named []string

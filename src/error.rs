@@ -121,6 +121,20 @@ pub enum Error {
         /// The digest of what arrived.
         actual: String,
     },
+    /// A downloaded file (`http`, `githubRelease`) whose Sigstore bundle is
+    /// missing or does not verify against `cosign:`.
+    Signature {
+        /// The file: its redacted URL, or `asset 'x.tgz'`.
+        subject: String,
+        /// The file's SHA-256, as downloaded.
+        digest: Digest,
+        /// The bundle looked at (redacted URL or asset); `None` when none
+        /// was found.
+        bundle: Option<String>,
+        /// Why it does not verify (the bundle named in it), or where the
+        /// bundle was looked for.
+        reason: String,
+    },
     /// A `git` or `hg` command failed, or was refused before it ran.
     Vcs {
         /// `git` or `hg`.
@@ -336,6 +350,7 @@ impl Error {
             Error::Verify { .. } => "verify",
             Error::Http(_) => "http",
             Error::Checksum { .. } => "checksum",
+            Error::Signature { .. } => "signature",
             Error::Vcs { .. } => "vcs",
             Error::Io { .. } => "io",
             Error::Lock { .. } => "lock",
@@ -490,6 +505,18 @@ impl Error {
                 put("subject", subject.as_str().into());
                 put("expected", format!("sha256:{expected}").into());
                 put("actual", format!("sha256:{actual}").into());
+            }
+            Error::Signature {
+                subject,
+                digest,
+                bundle,
+                ..
+            } => {
+                put("subject", subject.as_str().into());
+                put("digest", digest.to_string().into());
+                if let Some(b) = bundle {
+                    put("bundle", b.as_str().into());
+                }
             }
             Error::Vcs {
                 tool,
@@ -701,6 +728,12 @@ impl Error {
                 "{}: expected sha256:{expected}, but the download was sha256:{actual}",
                 escape(subject)
             ),
+            Error::Signature {
+                subject,
+                digest,
+                reason,
+                ..
+            } => write!(f, "{subject} ({digest}): signature not verified: {reason}"),
             Error::Vcs {
                 tool,
                 url,
@@ -1053,6 +1086,26 @@ mod tests {
             &e,
             "asset 'a.tgz': expected sha256:aa, but the download was sha256:bb",
             json!({"kind": "checksum", "subject": "asset 'a.tgz'", "expected": "sha256:aa", "actual": "sha256:bb"}),
+        );
+    }
+
+    #[test]
+    fn signature_error_names_file_digest_and_bundle() {
+        let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        let e = Error::Signature {
+            subject: "asset 'a.tgz'".into(),
+            digest: d.clone(),
+            bundle: Some("asset 'a.tgz.sigstore.json'".into()),
+            reason: "bundle asset 'a.tgz.sigstore.json': wrong key".into(),
+        };
+        snapshot(
+            &e,
+            &format!(
+                "asset 'a.tgz' ({d}): signature not verified: bundle asset \
+                 'a.tgz.sigstore.json': wrong key"
+            ),
+            json!({"kind": "signature", "subject": "asset 'a.tgz'", "digest": d.to_string(),
+                   "bundle": "asset 'a.tgz.sigstore.json'"}),
         );
     }
 

@@ -89,6 +89,17 @@ pub enum Layout {
     /// cosign v3: a Sigstore bundle attached as an OCI 1.1 referrer.
     #[serde(rename = "bundle-referrer")]
     BundleReferrer,
+    /// A Sigstore bundle file beside a downloaded file (`cosign sign-blob
+    /// --bundle`, cosign v3).
+    #[serde(rename = "sigstore-bundle")]
+    SigstoreBundle,
+    /// cosign ≤ v2's own `sign-blob --bundle` file.
+    #[serde(rename = "cosign-bundle")]
+    CosignBundle,
+    /// An attestation: a DSSE in-toto statement about a downloaded file
+    /// (GitHub artifact attestations).
+    #[serde(rename = "attestation")]
+    Attestation,
 }
 
 impl fmt::Display for Layout {
@@ -96,6 +107,9 @@ impl fmt::Display for Layout {
         f.write_str(match self {
             Layout::CosignTag => "cosign-v2-tag",
             Layout::BundleReferrer => "bundle-referrer",
+            Layout::SigstoreBundle => "sigstore-bundle",
+            Layout::CosignBundle => "cosign-bundle",
+            Layout::Attestation => "attestation",
         })
     }
 }
@@ -137,25 +151,38 @@ impl fmt::Display for Signer {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Verified {
-    /// The repository (`registry/path`) the signature was found in.
+    /// The repository (`registry/path`) the signature was found in; for a
+    /// downloaded file, the file (redacted URL or `asset 'x'`).
     pub repository: String,
-    /// The manifest digest whose signature verified.
+    /// The manifest digest (or the file's sha256) whose signature verified.
     pub digest: Digest,
     /// The key or identity that signed it.
     pub signer: Signer,
     /// Where the signature was found.
     pub layout: Layout,
-    /// The digest of the signature manifest (the `.sig` tag or referrer).
+    /// The digest of the signature manifest (the `.sig` tag or referrer),
+    /// or of the bundle file.
     pub signature_digest: String,
+    /// The bundle file (redacted URL or release asset), for a downloaded
+    /// file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
 }
 
 impl fmt::Display for Verified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} signed by {} ({} signature {})",
-            self.digest, self.signer, self.layout, self.signature_digest
-        )
+        match &self.bundle {
+            Some(b) => write!(
+                f,
+                "{} signed by {} ({} {b})",
+                self.digest, self.signer, self.layout
+            ),
+            None => write!(
+                f,
+                "{} signed by {} ({} signature {})",
+                self.digest, self.signer, self.layout, self.signature_digest
+            ),
+        }
     }
 }
 
@@ -171,6 +198,17 @@ struct Request<'a> {
     certificate_oidc_issuer_regexp: &'a str,
     trusted_root_json: String,
     tuf_cache_dir: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    bundles: Vec<BundleText<'a>>,
+}
+
+/// One candidate bundle of a downloaded file, for [`verify_blob`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BundleText<'a> {
+    /// How messages name it (a redacted URL, or `asset 'x'`).
+    pub name: &'a str,
+    /// The bundle file's text.
+    pub bundle: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -193,6 +231,94 @@ struct Answer {
 /// source has [`ErrorKind::Verification`] and says why (see
 /// [`is_verification_failure`]).
 pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) -> Result<Verified> {
+    let (keys, json) = request(
+        policy,
+        &desc.digest,
+        &desc.media_type,
+        desc.size,
+        Vec::new(),
+    )?;
+    let out = repo.verify_signature(op, &json, &desc.digest)?;
+    answer(keys, &out, repo.name(), &desc.digest, None)
+}
+
+/// Verifies that one of `bundles` (`cosign sign-blob --bundle` files, or
+/// attestations) signs the file `subject` whose sha256 is `digest`, under
+/// `policy`; `shown` names them in the answer and errors (one bundle: its
+/// name; several: where they were listed). With `predicate_type`, a bundle
+/// must be an attestation: a DSSE in-toto statement of that type naming
+/// `digest`. When none verifies, an [`Error::Signature`] names the file,
+/// `shown` and the most relevant failure.
+pub fn verify_blob(
+    op: &Op,
+    subject: &str,
+    digest: &Digest,
+    bundles: &[BundleText<'_>],
+    shown: &str,
+    predicate_type: Option<&str>,
+    policy: &Policy,
+) -> Result<Verified> {
+    let (keys, mut json) = request(policy, digest, "", 0, bundles.to_vec())?;
+    if let Some(p) = predicate_type {
+        // The one field only an attestation check has.
+        let mut v: serde_json::Value = serde_json::from_str(&json).expect("request is JSON");
+        v["predicate_type"] = p.into();
+        json = v.to_string();
+    }
+    let out = crate::ffi::verify_blob(op, &json).map_err(|e| match e.kind {
+        ErrorKind::Cancelled => Error::Cancelled,
+        ErrorKind::Verification => Error::Signature {
+            subject: subject.to_string(),
+            digest: digest.clone(),
+            bundle: Some(shown.to_string()),
+            reason: e.message,
+        },
+        ErrorKind::Invalid => Error::setting("cosign", None, e.message),
+        // Fetching the public-good root: network trouble, named as such.
+        ErrorKind::Network => Error::Signature {
+            subject: subject.to_string(),
+            digest: digest.clone(),
+            bundle: Some(shown.to_string()),
+            reason: e.message,
+        },
+        _ => Error::Internal(format!("verify {subject}: {}", e.message)),
+    })?;
+    answer(keys, &out, subject, digest, Some(shown))
+}
+
+/// Verifies the local `file` against the Sigstore bundle file `bundle` (by
+/// the file's sha256), as `cosign verify-blob --bundle` does.
+pub fn verify_file(op: &Op, file: &Path, bundle: &Path, policy: &Policy) -> Result<Verified> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut h = crate::digest::Hasher::new(crate::digest::Algorithm::Sha256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let digest = h.finish();
+    let text = std::fs::read_to_string(bundle).map_err(|e| Error::io(bundle, e))?;
+    let name = bundle.display().to_string();
+    let b = BundleText {
+        name: &name,
+        bundle: &text,
+    };
+    let subject = file.display().to_string();
+    verify_blob(op, &subject, &digest, &[b], &name, None, policy)
+}
+
+/// The shim request for `policy`, and the keys it lists (in order).
+fn request<'a>(
+    policy: &'a Policy,
+    digest: &Digest,
+    media_type: &'a str,
+    size: u64,
+    bundles: Vec<BundleText<'a>>,
+) -> Result<(&'a [PublicKey], String)> {
     let (keys, keyless) = match &policy.signers {
         Signers::Keys(keys) if keys.is_empty() => {
             return Err(Error::setting(
@@ -214,9 +340,9 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         .or_else(default_tuf_cache_dir)
         .unwrap_or_default();
     let req = Request {
-        digest: desc.digest.to_string(),
-        media_type: &desc.media_type,
-        size: desc.size,
+        digest: digest.to_string(),
+        media_type,
+        size,
         keys: keys.iter().map(|k| k.pem.as_str()).collect(),
         certificate_identity: keyless.and_then(|k| k.identity.exact()).unwrap_or_default(),
         certificate_identity_regexp: keyless
@@ -226,10 +352,23 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         certificate_oidc_issuer_regexp: keyless.and_then(|k| k.issuer.regexp()).unwrap_or_default(),
         trusted_root_json,
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
+        bundles,
     };
-    let json = serde_json::to_string(&req).expect("request serialises");
-    let out = repo.verify_signature(op, &json, &desc.digest)?;
-    let answer: Answer = serde_json::from_str(&out).map_err(|e| {
+    Ok((
+        keys,
+        serde_json::to_string(&req).expect("request serialises"),
+    ))
+}
+
+/// Types the shim's answer.
+fn answer(
+    keys: &[PublicKey],
+    out: &str,
+    repository: &str,
+    digest: &Digest,
+    bundle: Option<&str>,
+) -> Result<Verified> {
+    let answer: Answer = serde_json::from_str(out).map_err(|e| {
         Error::Internal(format!(
             "verify: unexpected answer from the registry shim: {e}"
         ))
@@ -245,11 +384,12 @@ pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) ->
         },
     };
     Ok(Verified {
-        repository: repo.name().to_string(),
-        digest: desc.digest.clone(),
+        repository: repository.to_string(),
+        digest: digest.clone(),
         signer,
         layout: answer.layout,
         signature_digest: answer.signature_digest,
+        bundle: bundle.map(str::to_string),
     })
 }
 

@@ -1,7 +1,9 @@
 //! `vendoras verify`: check a reference's cosign signature as
-//! `cosign verify` would, with the same flags, so the two can be compared.
+//! `cosign verify` would, with the same flags, so the two can be compared;
+//! with `--bundle`, a local file against its Sigstore bundle, as `cosign
+//! verify-blob --bundle` does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -12,8 +14,12 @@ use vendoras::Op;
 
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// `<registry>/<repository>{:<tag>|@<digest>}`
+    /// `<registry>/<repository>{:<tag>|@<digest>}`; with `--bundle`, a local file
     reference: String,
+    /// A Sigstore bundle (`cosign sign-blob --bundle` output) of the local file named
+    /// instead of a reference (as `cosign verify-blob --bundle`)
+    #[arg(long)]
+    bundle: Option<PathBuf>,
     /// Path to a PEM public key (repeatable: any one may have signed)
     #[arg(long = "key")]
     keys: Vec<PathBuf>,
@@ -37,10 +43,6 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
-    let reference: Reference = args.reference.parse()?;
-    let Some(object) = reference.object() else {
-        bail!("no tag or digest specified in {:?}", args.reference);
-    };
     let signers = Signers::from_parts(
         args.keys,
         args.certificate_identity,
@@ -65,6 +67,13 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
         .context("read public key")?;
     let mut policy = Policy::new(signers);
     policy.trusted_root = args.trusted_root;
+    if let Some(bundle) = &args.bundle {
+        return verify_file(Path::new(&args.reference), bundle, &policy, op);
+    }
+    let reference: Reference = args.reference.parse()?;
+    let Some(object) = reference.object() else {
+        bail!("no tag or digest specified in {:?}", args.reference);
+    };
     let options = args.remote.options(None)?;
     let repo = Repository::open_remote(&reference.repository_url(), &options)?;
     // Resolved once; the signature is checked for exactly this digest.
@@ -80,5 +89,14 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
         "Signature: {} {}",
         verified.layout, verified.signature_digest
     );
+    Ok(())
+}
+
+/// `--bundle`: the local `file` against `bundle`, by the file's sha256.
+fn verify_file(file: &Path, bundle: &Path, policy: &Policy, op: &Op) -> anyhow::Result<()> {
+    let verified = verify::verify_file(op, file, bundle, policy)?;
+    println!("Verified {} ({})", file.display(), verified.digest);
+    println!("Signed by: {}", verified.signer);
+    println!("Bundle: {} {}", verified.layout, bundle.display());
     Ok(())
 }

@@ -165,6 +165,15 @@ pub(crate) struct CosignInput {
     pub trusted_root: Option<String>,
     /// imgpkgBundle only: also verify every image `.imgpkg/images.yml` lists.
     pub images: Option<bool>,
+    /// http and githubRelease (with `http:`) only: where the Sigstore bundle is.
+    #[serde(rename = "bundleURL")]
+    pub bundle_url: Option<String>,
+    /// githubRelease (assets) only: the release asset holding the bundle.
+    pub bundle_asset: Option<String>,
+    /// githubRelease (assets) only: verify GitHub artifact attestations.
+    pub github_attestations: Option<bool>,
+    /// With `githubAttestations`: the in-toto predicate type required.
+    pub predicate_type: Option<String>,
 }
 
 /// `helmChart:` (vendir's keys; unknown ones are warnings).
@@ -198,6 +207,8 @@ pub(crate) struct HttpInput {
     pub secret_ref: Option<NameInput>,
     #[serde(default)]
     pub disable_unpack: bool,
+    /// vendoras's own (vendir has no cosign).
+    pub cosign: Option<CosignInput>,
 }
 
 /// `{name}` of a `secretRef` outside `ociArtifact` (unknown keys are warnings).
@@ -225,6 +236,8 @@ pub(crate) struct GithubReleaseInput {
     pub unpack_archive: Option<UnpackArchiveInput>,
     pub secret_ref: Option<NameInput>,
     pub http: Option<HttpInput>,
+    /// vendoras's own (vendir has no cosign).
+    pub cosign: Option<CosignInput>,
 }
 
 /// vendir's `VersionSelection` (`tagSelection`) outside `ociArtifact`.

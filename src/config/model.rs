@@ -233,6 +233,10 @@ pub struct Http {
     pub secret_ref: Option<SecretRef>,
     /// `disableUnpack`: keep an archive as the downloaded file.
     pub disable_unpack: bool,
+    /// `cosign` verification of the downloaded file (docs/config.md); never
+    /// set on the `http` nested in `githubRelease` (that one's is the
+    /// release's).
+    pub cosign: Option<Cosign>,
 }
 
 /// The `githubRelease` source (docs/config.md).
@@ -255,6 +259,9 @@ pub struct GithubRelease {
     pub secret_ref: Option<SecretRef>,
     /// `http`: fetch this instead of the assets (`{tag}` is replaced).
     pub http: Option<Http>,
+    /// `cosign` verification of every downloaded asset, or of the `http`
+    /// file (docs/config.md).
+    pub cosign: Option<Cosign>,
 }
 
 /// Which GitHub release: exactly one of vendir's four keys.
@@ -324,6 +331,21 @@ pub struct Cosign {
     /// `images` (imgpkgBundle only): every image `.imgpkg/images.yml`
     /// lists (nested bundles included) must verify too. Default false.
     pub images: bool,
+    /// `bundleURL` (`http`, `githubRelease` with `http`): the Sigstore
+    /// bundle's URL (`{tag}` replaced in a release); `None` = beside the
+    /// file, `{url}.sigstore.json` then `{url}.bundle`.
+    pub bundle_url: Option<String>,
+    /// `bundleAsset` (`githubRelease` assets): the release asset holding the
+    /// bundle (`{asset}` replaced by the asset's name); `None` =
+    /// `<asset>.sigstore.json` then `<asset>.bundle`.
+    pub bundle_asset: Option<String>,
+    /// `githubAttestations` (`githubRelease` assets, keyless): verify each
+    /// asset by its GitHub artifact attestations (the API's, for its
+    /// sha256) instead of bundle assets. Default false.
+    pub github_attestations: bool,
+    /// `predicateType` (with `githubAttestations`): the in-toto predicate
+    /// type an attestation must carry; `None` = SLSA provenance v1.
+    pub predicate_type: Option<String>,
 }
 
 /// Where a cosign public key comes from.

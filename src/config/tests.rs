@@ -213,6 +213,10 @@ fn full_config() {
                 }),
                 trusted_root: Some("trusted_root.json".into()),
                 images: false,
+                bundle_url: None,
+                bundle_asset: None,
+                github_attestations: false,
+                predicate_type: None,
             }),
         }
     );
@@ -1562,6 +1566,120 @@ fn cosign_on_registry_kinds() {
     let e = err(&t);
     assert_at(&e, &t, "cosign");
     assert!(e.message.contains("needs an oci:// repository"), "{e}");
+}
+
+/// `cosign:` on http and githubRelease: the same rule, plus `bundleURL` (http, and a
+/// githubRelease with `http:`) and `bundleAsset` (githubRelease assets) only there.
+#[test]
+fn cosign_on_download_kinds() {
+    let http = "    http:\n      url: https://x.example/tool.tgz\n";
+    let gh = "    githubRelease:\n      slug: o/r\n      tag: v1\n";
+    let gh_http = "    githubRelease:\n      slug: o/r\n      tag: v1\n      http:\n        url: https://x.example/{tag}/tool.tgz\n";
+    let with = |kind: &str, body: &str| one(&format!("  - path: .\n{kind}      cosign:\n{body}"));
+    let read = |t: &str| {
+        let l = load1(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+        assert!(l.warnings.is_empty(), "{:#?}", l.warnings);
+        match &l.config.directories[0].contents[0].source {
+            Source::Http(h) => h.cosign.clone().expect("cosign read"),
+            Source::GithubRelease(g) => g.cosign.clone().expect("cosign read"),
+            other => panic!("{other:?}"),
+        }
+    };
+    let c = read(&with(
+        http,
+        "        key: k.pub\n        bundleURL: https://x.example/tool.tgz.bundle\n",
+    ));
+    assert_eq!(
+        c.signers,
+        Signers::Keys(vec![CosignKey::File("k.pub".into())])
+    );
+    assert_eq!(
+        c.bundle_url.as_deref(),
+        Some("https://x.example/tool.tgz.bundle")
+    );
+    let c = read(&with(gh, "        certificateIdentity: me@example.com\n        certificateOidcIssuer: https://i.example\n        bundleAsset: '{asset}.sig.json'\n"));
+    assert_eq!(c.bundle_asset.as_deref(), Some("{asset}.sig.json"));
+    let c = read(&with(
+        gh_http,
+        "        key: k.pub\n        bundleURL: https://x.example/{tag}/b.json\n",
+    ));
+    assert_eq!(
+        c.bundle_url.as_deref(),
+        Some("https://x.example/{tag}/b.json")
+    );
+
+    // The same rule as ociArtifact's.
+    let t = with(
+        http,
+        "        key: k.pub\n        certificateIdentity: me\n",
+    );
+    let e = err(&t);
+    assert_at(&e, &t, "certificateIdentity");
+    assert!(e.message.contains("mixes key-based"), "{e}");
+    // Keys that belong elsewhere.
+    for (kind, body, key, says) in [
+        (
+            http,
+            "        key: k.pub\n        bundleAsset: b.json\n",
+            "bundleAsset",
+            "only to githubRelease assets",
+        ),
+        (
+            gh,
+            "        key: k.pub\n        bundleURL: https://x.example/b\n",
+            "bundleURL",
+            "name the bundle's asset with `bundleAsset`",
+        ),
+        (
+            gh_http,
+            "        key: k.pub\n        bundleAsset: b.json\n",
+            "bundleAsset",
+            "only to githubRelease assets",
+        ),
+        (
+            http,
+            "        key: k.pub\n        images: true\n",
+            "images",
+            "only to imgpkgBundle",
+        ),
+    ] {
+        let t = with(kind, body);
+        let e = err(&t);
+        assert_at(&e, &t, key);
+        assert!(e.message.contains(says), "{e}");
+    }
+    let t = with(http, "        key: k.pub\n        bundleURL: ftp://x/b\n");
+    assert!(err(&t)
+        .message
+        .contains("must be an http:// or https:// URL"));
+    let t = one("  - path: .\n    ociArtifact:\n      image: r/x\n      cosign:\n        key: k.pub\n        bundleURL: https://x/b\n");
+    assert!(err(&t)
+        .message
+        .contains("applies only to http and githubRelease"));
+    // GitHub artifact attestations: keyless, on release assets only.
+    let c = read(&with(gh, "        certificateIdentityRegexp: '^https://github.com/o/r/'\n        certificateOidcIssuer: https://token.actions.githubusercontent.com\n        githubAttestations: true\n        predicateType: https://slsa.dev/provenance/v1\n"));
+    assert!(c.github_attestations);
+    assert_eq!(
+        c.predicate_type.as_deref(),
+        Some("https://slsa.dev/provenance/v1")
+    );
+    for (kind, body, key, says) in [
+        (gh, "        key: k.pub\n        githubAttestations: true\n", "key", "signed keyless"),
+        (http, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        githubAttestations: true\n", "githubAttestations", "only to githubRelease assets"),
+        (gh_http, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        githubAttestations: true\n", "githubAttestations", "only to githubRelease assets"),
+        (gh, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        predicateType: x\n", "predicateType", "only with `githubAttestations: true`"),
+        (gh, "        certificateIdentity: a\n        certificateOidcIssuer: b\n        githubAttestations: true\n        bundleAsset: x\n", "bundleAsset", "come from the API"),
+    ] {
+        let t = with(kind, body);
+        let e = err(&t);
+        assert_at(&e, &t, key);
+        assert!(e.message.contains(says), "{e}");
+    }
+    // Inside githubRelease.http: the release's own `cosign:` is the place.
+    let t = one("  - path: .\n    githubRelease:\n      slug: o/r\n      tag: v1\n      http:\n        url: https://x/{tag}\n        cosign:\n          key: k.pub\n");
+    let e = err(&t);
+    assert_at(&e, &t, "cosign");
+    assert!(e.message.contains("on the githubRelease itself"), "{e}");
 }
 
 /// The configDigest of a lazy content is vendir's without `cosign:`, and changes

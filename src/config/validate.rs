@@ -702,11 +702,26 @@ fn http(
             )
         })
         .transpose()?;
+    let cp = p.k("cosign");
+    let cosign = match h.cosign {
+        Some(_) if nested => {
+            return Err(doc.err_key(
+                &cp,
+                format!(
+                    "{cp}: put `cosign:` on the githubRelease itself (it verifies the `http` \
+                     file there)"
+                ),
+            ))
+        }
+        Some(c) => Some(cosign(doc, c, &cp, refs, None, CosignOn::Http)?),
+        None => None,
+    };
     Ok(Http {
         url,
         sha256,
         secret_ref,
         disable_unpack: h.disable_unpack,
+        cosign,
     })
 }
 
@@ -802,6 +817,13 @@ fn github_release(
         .http
         .map(|h| http(doc, h, &p.k("http"), refs, true))
         .transpose()?;
+    let on = CosignOn::GithubRelease {
+        http: http.is_some(),
+    };
+    let cosign = g
+        .cosign
+        .map(|c| cosign(doc, c, &p.k("cosign"), refs, None, on))
+        .transpose()?;
     Ok(GithubRelease {
         slug,
         release,
@@ -811,6 +833,7 @@ fn github_release(
         unpack_archive,
         secret_ref,
         http,
+        cosign,
     })
 }
 
@@ -919,7 +942,7 @@ fn oci(
                 OciLocation::Image(i) => Some(i.as_str()),
                 OciLocation::Layout(_) => None,
             };
-            cosign(doc, c, &p.k("cosign"), refs, image, false)
+            cosign(doc, c, &p.k("cosign"), refs, image, CosignOn::Registry)
         })
         .transpose()?;
     Ok(OciArtifact {
@@ -1025,7 +1048,7 @@ fn helm_chart(
         (None, _) => None,
         (Some(c), HelmRepository::Oci(path)) => {
             let image = format!("{path}/{name}");
-            Some(cosign(doc, c, &cp, refs, Some(&image), false)?)
+            Some(cosign(doc, c, &cp, refs, Some(&image), CosignOn::Registry)?)
         }
         (Some(_), HelmRepository::Http(_)) => {
             return Err(doc.err_key(
@@ -1210,10 +1233,13 @@ fn registry_image(
         .transpose()?;
     // `images` is about `.imgpkg/images.yml`: a bundle's only (an imgpkgBundle
     // names its reference `image`, an image `url`).
-    let bundle = key == "image";
+    let on = match key == "image" {
+        true => CosignOn::Bundle,
+        false => CosignOn::Registry,
+    };
     let cosign = i
         .cosign
-        .map(|c| cosign(doc, c, &p.k("cosign"), refs, Some(&reference), bundle))
+        .map(|c| cosign(doc, c, &p.k("cosign"), refs, Some(&reference), on))
         .transpose()?;
     Ok(RegistryImage {
         reference,
@@ -1274,19 +1300,103 @@ fn imgpkg_bundle(
     })
 }
 
+/// Which source a `cosign:` is on: the keys are the same everywhere, a few
+/// apply to some sources only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CosignOn {
+    /// `ociArtifact`, `image`, an `oci://` `helmChart`.
+    Registry,
+    /// `imgpkgBundle` (`images` applies).
+    Bundle,
+    /// `http` (`bundleURL` applies).
+    Http,
+    /// `githubRelease`: `bundleURL` with `http:`, `bundleAsset` without.
+    GithubRelease { http: bool },
+}
+
 fn cosign(
     doc: &Doc<'_>,
     c: CosignInput,
     p: &KeyPath,
     refs: &Refs<'_>,
     image: Option<&str>,
-    bundle: bool,
+    on: CosignOn,
 ) -> Result<Cosign, ConfigError> {
-    if c.images.is_some() && !bundle {
+    if c.images.is_some() && on != CosignOn::Bundle {
         return Err(doc.err_key(
             &p.k("images"),
             format!(
                 "{p}.images applies only to imgpkgBundle (the images its .imgpkg/images.yml lists)"
+            ),
+        ));
+    }
+    let bundle_url = nonempty(doc, c.bundle_url, &p.k("bundleURL"))?;
+    if let Some(u) = &bundle_url {
+        let up = p.k("bundleURL");
+        let why = match on {
+            CosignOn::Http | CosignOn::GithubRelease { http: true } => None,
+            CosignOn::GithubRelease { http: false } => Some(
+                "applies to a githubRelease with `http:`; for release assets name the \
+                 bundle's asset with `bundleAsset`",
+            ),
+            _ => Some("applies only to http and githubRelease (signatures of downloaded files)"),
+        };
+        if let Some(why) = why {
+            return Err(doc.err_key(&up, format!("{up} {why}")));
+        }
+        let scheme_ok = u.starts_with("http://") || u.starts_with("https://");
+        if !scheme_ok || u.chars().any(char::is_whitespace) {
+            return Err(doc.err(
+                &up,
+                format!(
+                    "{up} `{}` must be an http:// or https:// URL",
+                    crate::redact::redact_url(u)
+                ),
+            ));
+        }
+    }
+    let github_attestations = c.github_attestations.unwrap_or(false);
+    let gp = p.k("githubAttestations");
+    if c.github_attestations.is_some() && on != (CosignOn::GithubRelease { http: false }) {
+        return Err(doc.err_key(
+            &gp,
+            format!("{gp} applies only to githubRelease assets (without `http:`)"),
+        ));
+    }
+    let predicate_type = nonempty(doc, c.predicate_type, &p.k("predicateType"))?;
+    if predicate_type.is_some() && !github_attestations {
+        let pp = p.k("predicateType");
+        return Err(doc.err_key(
+            &pp,
+            format!("{pp} applies only with `githubAttestations: true`"),
+        ));
+    }
+    if github_attestations && (c.key.is_some() || c.secret_ref.is_some()) {
+        let k = if c.key.is_some() { "key" } else { "secretRef" };
+        return Err(doc.err_key(
+            &p.k(k),
+            format!(
+                "{p}: GitHub artifact attestations are signed keyless (Sigstore, by the \
+                 workflow's identity); give certificateIdentity (or \
+                 certificateIdentityRegexp) and certificateOidcIssuer, not `{k}`"
+            ),
+        ));
+    }
+    let bundle_asset = nonempty(doc, c.bundle_asset, &p.k("bundleAsset"))?;
+    if bundle_asset.is_some() && github_attestations {
+        let ap = p.k("bundleAsset");
+        return Err(doc.err_key(
+            &ap,
+            format!("{ap}: with `githubAttestations: true` the attestations come from the API, not an asset; set one"),
+        ));
+    }
+    if bundle_asset.is_some() && on != (CosignOn::GithubRelease { http: false }) {
+        let ap = p.k("bundleAsset");
+        return Err(doc.err_key(
+            &ap,
+            format!(
+                "{ap} applies only to githubRelease assets (without `http:`; there use \
+                 `bundleURL`)"
             ),
         ));
     }
@@ -1351,6 +1461,10 @@ fn cosign(
         signers,
         trusted_root: nonempty(doc, c.trusted_root, &p.k("trustedRoot"))?,
         images: c.images.unwrap_or(false),
+        bundle_url,
+        bundle_asset,
+        github_attestations,
+        predicate_type,
     })
 }
 

@@ -17,7 +17,8 @@ use std::fs::File;
 
 use serde::Deserialize;
 
-use super::http::{download, fetch_http, place_file, secret, unpack};
+use super::http::{download, fetch_http, place_file, secret, unpack, BlobCosign};
+use super::signature::{check_attestations, check_blob, BundleAt};
 use super::{FetchContext, Fetched, Probed, Source};
 use crate::config::{GithubRelease, ReleaseSelector};
 use crate::digest::Digest;
@@ -288,14 +289,23 @@ impl Source for GithubSource<'_> {
 
         if let Some(http) = &cfg.http {
             let url = http.url.replace("{tag}", &release.tag_name);
-            let (files, bytes, warnings) = fetch_http(ctx, http, &url, dest, self.permissions)?;
+            let verify = cfg.cosign.as_ref().map(|c| BlobCosign {
+                cosign: c,
+                key: "githubRelease.cosign",
+                bundle_url: c
+                    .bundle_url
+                    .as_ref()
+                    .map(|u| u.replace("{tag}", &release.tag_name)),
+            });
+            let (files, bytes, warnings, verified) =
+                fetch_http(ctx, http, &url, dest, self.permissions, verify)?;
             return Ok(Fetched {
                 lock,
                 bytes,
                 files: Some(files),
                 warnings,
                 summary,
-                verified: Vec::new(),
+                verified: verified.into_iter().collect(),
             });
         }
 
@@ -308,9 +318,24 @@ impl Source for GithubSource<'_> {
             .collect();
         let sums = self.checksums(&release, &assets)?;
         let options = self.options(ctx, "token", "application/octet-stream")?;
+        // With `cosign:`, every selected asset must verify except the
+        // bundles themselves (an asset some release asset's bundle names).
+        let bundle_names: Vec<String> = match &cfg.cosign {
+            Some(c) if c.github_attestations => Vec::new(),
+            Some(c) => release
+                .assets
+                .iter()
+                .flat_map(|a| bundle_asset_names(c.bundle_asset.as_deref(), &a.name))
+                .collect(),
+            None => Vec::new(),
+        };
         let mut archive: Option<(File, Digest)> = None;
         let mut bytes = 0;
         let mut files = 0;
+        let mut verified = Vec::new();
+        // Every asset is downloaded, hashed and verified before any is
+        // placed or unpacked.
+        let mut downloaded: Vec<(&Asset, File, Digest)> = Vec::new();
         for a in &assets {
             let expected = sums
                 .get(&a.name)
@@ -327,7 +352,7 @@ impl Source for GithubSource<'_> {
                 max_size: a.size,
                 ..options.clone()
             };
-            let mut dl = download(
+            let dl = download(
                 ctx,
                 &a.url,
                 &opts,
@@ -352,16 +377,57 @@ impl Source for GithubSource<'_> {
                 }
             }
             bytes += dl.fetched;
+            if let Some(c) = cfg.cosign.as_ref().filter(|c| c.github_attestations) {
+                let url = format!(
+                    "{}/repos/{}/attestations/sha256:{}",
+                    api_base(),
+                    cfg.slug,
+                    dl.sha256.hex()
+                );
+                let api = self.options(ctx, "Bearer", "application/vnd.github+json")?;
+                verified.push(check_attestations(
+                    ctx,
+                    c,
+                    "githubRelease.cosign",
+                    &format!("asset '{}'", a.name),
+                    &dl.sha256,
+                    &url,
+                    &api,
+                )?);
+            } else if !bundle_names.contains(&a.name) {
+                let places: Vec<BundleAt> = cfg
+                    .cosign
+                    .iter()
+                    .flat_map(|c| bundle_asset_names(c.bundle_asset.as_deref(), &a.name))
+                    .map(|name| BundleAt {
+                        url: release
+                            .assets
+                            .iter()
+                            .find(|b| b.name == name)
+                            .map(|b| b.url.clone()),
+                        name: format!("asset '{name}'"),
+                    })
+                    .collect();
+                let subject = format!("asset '{}'", a.name);
+                let v = check_blob(
+                    ctx,
+                    cfg.cosign.as_ref(),
+                    "githubRelease.cosign",
+                    &subject,
+                    &dl.sha256,
+                    &places,
+                    &options,
+                )?;
+                verified.extend(v);
+            }
+            downloaded.push((a, dl.file, dl.sha256));
+        }
+        for (a, mut file, digest) in downloaded {
             match &cfg.unpack_archive {
-                Some(p) if *p == a.name => archive = Some((dl.file, dl.sha256)),
+                Some(p) if *p == a.name => archive = Some((file, digest)),
                 Some(_) => {}
                 None => {
-                    place_file(
-                        &mut dl.file,
-                        &a.name,
-                        dest,
-                        self.permissions.unwrap_or(0o644),
-                    )?;
+                    place_file(&mut file, &a.name, dest, self.permissions.unwrap_or(0o644))?;
                     files += 1;
                 }
             }
@@ -401,8 +467,18 @@ impl Source for GithubSource<'_> {
             files: Some(files),
             warnings,
             summary,
-            verified: Vec::new(),
+            verified,
         })
+    }
+}
+
+/// The release assets that may hold `asset`'s bundle, in the order they are
+/// tried: `bundleAsset` (`{asset}` replaced by the name) when set, else
+/// `<asset>.sigstore.json` then `<asset>.bundle`.
+fn bundle_asset_names(bundle_asset: Option<&str>, asset: &str) -> Vec<String> {
+    match bundle_asset {
+        Some(b) => vec![b.replace("{asset}", asset)],
+        None => vec![format!("{asset}.sigstore.json"), format!("{asset}.bundle")],
     }
 }
 

@@ -14,8 +14,9 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
+use super::signature::{beside, check_blob};
 use super::{FetchContext, Fetched, Probed, Progress, Source};
-use crate::config::{Http, Secret};
+use crate::config::{Cosign, Http, Secret};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, HttpError, Result};
 use crate::extract::download::{self, Kind};
@@ -24,6 +25,7 @@ use crate::http::{HttpAuth, HttpClient, HttpOptions, Response};
 use crate::lock::{Empty, LockContent};
 use crate::mirrors::url_origin;
 use crate::redact::redact_url;
+use crate::verify::Verified;
 
 pub(super) struct HttpSource<'a> {
     pub cfg: &'a Http,
@@ -49,29 +51,45 @@ impl Source for HttpSource<'_> {
     }
 
     fn fetch(&self, ctx: &FetchContext<'_>, dest: &Root) -> Result<Fetched> {
-        let (files, bytes, warnings) =
-            fetch_http(ctx, self.cfg, &self.cfg.url, dest, self.permissions)?;
+        let verify = self.cfg.cosign.as_ref().map(|c| BlobCosign {
+            cosign: c,
+            key: "http.cosign",
+            bundle_url: c.bundle_url.clone(),
+        });
+        let (files, bytes, warnings, verified) =
+            fetch_http(ctx, self.cfg, &self.cfg.url, dest, self.permissions, verify)?;
         Ok(Fetched {
             lock: lock(),
             bytes,
             files: Some(files),
             warnings,
             summary: redact_url(&self.cfg.url),
-            verified: Vec::new(),
+            verified: verified.into_iter().collect(),
         })
     }
 }
 
+/// The `cosign:` that applies to an `http` download: its own, or the
+/// `githubRelease`'s around it (`bundle_url` with `{tag}` replaced).
+pub(super) struct BlobCosign<'a> {
+    pub cosign: &'a Cosign,
+    /// The config key, for messages (`http.cosign`).
+    pub key: &'static str,
+    pub bundle_url: Option<String>,
+}
+
 /// Fetches an `http` source (alone, or inside `githubRelease` with `{tag}`
-/// replaced in `url`) into `dest`: returns files written, bytes downloaded
-/// and warnings.
+/// replaced in `url`) into `dest`: returns files written, bytes downloaded,
+/// warnings and, with `verify`, what verified the file (checked after the
+/// download and its hash, before anything is unpacked or placed).
 pub(super) fn fetch_http(
     ctx: &FetchContext<'_>,
     cfg: &Http,
     url: &str,
     dest: &Root,
     permissions: Option<u32>,
-) -> Result<(u64, u64, Vec<String>)> {
+    verify: Option<BlobCosign<'_>>,
+) -> Result<(u64, u64, Vec<String>, Option<Verified>)> {
     let auth = match &cfg.secret_ref {
         Some(r) => basic_auth(secret(ctx, &r.name, "http.secretRef")?)?,
         None => None,
@@ -103,6 +121,18 @@ pub(super) fn fetch_http(
             });
         }
     }
+    let verified = match verify {
+        Some(v) => check_blob(
+            ctx,
+            Some(v.cosign),
+            v.key,
+            &redact_url(url),
+            &dl.sha256,
+            &beside(url, v.bundle_url.as_deref()),
+            &options,
+        )?,
+        None => None,
+    };
     let bytes = dl.fetched;
     let kind = if cfg.disable_unpack {
         Kind::Plain
@@ -128,7 +158,7 @@ pub(super) fn fetch_http(
         )?;
         (report.paths.len() as u64, report.warnings)
     };
-    Ok((files, bytes, warnings))
+    Ok((files, bytes, warnings, verified))
 }
 
 /// vendir's extraction policy for downloads: files 0644 (vendir creates

@@ -1,15 +1,27 @@
-//! The one verify step of every registry source with `cosign:`
+//! The one verify step of every source with `cosign:`. Registry sources
 //! (`ociArtifact`, `image`, `imgpkgBundle`, `helmChart` on `oci://`): the
 //! caller resolves the tag once, hands the descriptor here, and pulls
-//! exactly that digest only when this returns `Ok`. The policy is built
+//! exactly that digest only when this returns `Ok`. Downloads (`http`,
+//! `githubRelease`): the caller downloads and hashes the file, and unpacks
+//! or places it only when [`check_blob`] returns `Ok`. The policy is built
 //! from the config's [`Cosign`] the same way for every kind.
+
+use std::io::Read;
+use std::sync::Arc;
 
 use super::FetchContext;
 use crate::config::{Cosign, CosignKey};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::http::{HttpClient, HttpOptions};
+use crate::mirrors::url_origin;
 use crate::oci::Descriptor;
+use crate::redact::redact_url;
 use crate::registry::Repository;
-use crate::verify::{verify, Policy, PublicKey, Verified};
+use crate::verify::{verify, verify_blob, BundleText, Policy, PublicKey, Verified};
+
+/// The most a bundle file may be (the shim's bound too).
+const MAX_BUNDLE_BYTES: u64 = 1 << 20;
 
 /// The signature policy of `cosign`; `key` names the config key in
 /// messages (`image.cosign`, ...).
@@ -74,4 +86,251 @@ pub(super) fn note(verified: &[Verified]) -> Option<String> {
         s.push_str(&format!("; verified {}@{v}", v.repository));
     }
     Some(s)
+}
+
+/// One place a downloaded file's Sigstore bundle may be: how messages name
+/// it, and its URL (`None`: a release asset the release does not have).
+pub(super) struct BundleAt {
+    pub name: String,
+    pub url: Option<String>,
+}
+
+/// The places beside `url`: `{url}.sigstore.json`, then `{url}.bundle`
+/// (cosign sign-blob's usual names), or `bundle_url` alone when given.
+pub(super) fn beside(url: &str, bundle_url: Option<&str>) -> Vec<BundleAt> {
+    let urls = match bundle_url {
+        Some(u) => vec![u.to_string()],
+        None => vec![format!("{url}.sigstore.json"), format!("{url}.bundle")],
+    };
+    urls.into_iter()
+        .map(|u| BundleAt {
+            name: redact_url(&u),
+            url: Some(u),
+        })
+        .collect()
+}
+
+/// Verifies the downloaded file `subject` (sha256 `digest`) against
+/// `cosign` with the first bundle found among `places` (a 404 moves on to
+/// the next; `options` are the download's, credentials for its origin
+/// only). `None` without `cosign:`.
+pub(super) fn check_blob(
+    ctx: &FetchContext<'_>,
+    cosign: Option<&Cosign>,
+    key: &str,
+    subject: &str,
+    digest: &Digest,
+    places: &[BundleAt],
+    options: &HttpOptions,
+) -> Result<Option<Verified>> {
+    let Some(c) = cosign else {
+        return Ok(None);
+    };
+    let policy = policy(ctx, c, key)?;
+    for place in places {
+        let Some(url) = &place.url else { continue };
+        let Some(text) = fetch_bundle(ctx, url, options)? else {
+            continue;
+        };
+        let bundle = BundleText {
+            name: &place.name,
+            bundle: &text,
+        };
+        return verify_blob(
+            ctx.op,
+            subject,
+            digest,
+            &[bundle],
+            &place.name,
+            None,
+            &policy,
+        )
+        .map(Some);
+    }
+    let looked: Vec<String> = places
+        .iter()
+        .map(|p| match p.url {
+            Some(_) => p.name.clone(),
+            None => format!("{} (no such asset)", p.name),
+        })
+        .collect();
+    Err(Error::Signature {
+        subject: subject.to_string(),
+        digest: digest.clone(),
+        bundle: None,
+        reason: format!(
+            "no Sigstore bundle found (looked for {}); sign it with `cosign sign-blob \
+             --bundle`, or name the bundle with `{key}.bundleURL`{}",
+            looked.join(", "),
+            if key.starts_with("githubRelease") {
+                " / `bundleAsset`"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// GETs one bundle: its text, `None` on 404 or 410, an error otherwise.
+/// With `[[url]]` mirror rules the mirrors are asked first, as for the file
+/// itself (the origin last, or never for `mirror-only`); one that fails or
+/// lacks the bundle hands over to the next. Credentials go to the origin
+/// (scheme, host, port) they were given for only.
+fn fetch_bundle(
+    ctx: &FetchContext<'_>,
+    url: &str,
+    options: &HttpOptions,
+) -> Result<Option<String>> {
+    let candidates = match ctx.mirrors {
+        Some(m) => m.url_candidates(url),
+        None => vec![crate::mirrors::UrlCandidate {
+            url: url.to_string(),
+            rewrite: None,
+        }],
+    };
+    let origin = url_origin(url);
+    let count = candidates.len();
+    for (i, c) in candidates.into_iter().enumerate() {
+        let options = HttpOptions {
+            max_size: MAX_BUNDLE_BYTES,
+            auth: match url_origin(&c.url) == origin {
+                true => options.auth.clone(),
+                false => None,
+            },
+            ..options.clone()
+        };
+        match fetch_bundle_from(ctx, &c.url, &options) {
+            Ok(Some(text)) => return Ok(Some(text)),
+            Ok(None) => {}
+            Err(e) if e.is_cancelled() || ctx.op.is_cancelled() => return Err(e),
+            Err(e) if i + 1 == count => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+fn fetch_bundle_from(
+    ctx: &FetchContext<'_>,
+    url: &str,
+    options: &HttpOptions,
+) -> Result<Option<String>> {
+    let op = Arc::clone(ctx.op);
+    let resp = HttpClient::from_env().get(&op, url, options)?;
+    match resp.status {
+        200 => {}
+        404 | 410 => return Ok(None),
+        s => {
+            return Err(resp.status_error(format!(
+                "Sigstore bundle: expected 200 OK or 404, but was '{s}'"
+            )))
+        }
+    }
+    let mut body = resp.into_body()?;
+    let mut bytes = Vec::new();
+    let read = body.read_to_end(&mut bytes);
+    body.finish()?;
+    read.map_err(|e| Error::io("http body pipe", e))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The predicate type `gh attestation verify` asks for by default.
+pub(super) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+
+/// At most this many attestations of one file are tried.
+const MAX_ATTESTATIONS: usize = 32;
+
+/// Verifies the release asset `subject` (sha256 `digest`) by its GitHub
+/// artifact attestations, listed at `url` (`GET
+/// /repos/{owner}/{repo}/attestations/sha256:{hex}`): any one whose DSSE
+/// signature, certificate identity and issuer verify under `cosign`, whose
+/// in-toto statement has the predicate type asked for and names `digest`,
+/// is enough. `gh attestation verify`'s checks, with the identity given as
+/// for `cosign:`.
+pub(super) fn check_attestations(
+    ctx: &FetchContext<'_>,
+    cosign: &Cosign,
+    key: &str,
+    subject: &str,
+    digest: &Digest,
+    url: &str,
+    options: &HttpOptions,
+) -> Result<Verified> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        #[serde(default)]
+        attestations: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        bundle: Option<serde_json::Value>,
+    }
+    let policy = policy(ctx, cosign, key)?;
+    let predicate = cosign
+        .predicate_type
+        .as_deref()
+        .unwrap_or(SLSA_PROVENANCE_V1);
+    let shown = redact_url(url);
+    let none = |reason: String| Error::Signature {
+        subject: subject.to_string(),
+        digest: digest.clone(),
+        bundle: None,
+        reason,
+    };
+    let op = Arc::clone(ctx.op);
+    let options = HttpOptions {
+        max_size: 16 << 20,
+        ..options.clone()
+    };
+    let resp = HttpClient::from_env().get(&op, url, &options)?;
+    match resp.status {
+        200 => {}
+        404 => {
+            return Err(none(format!(
+                "no GitHub artifact attestation found ({shown} answered 404)"
+            )))
+        }
+        s => {
+            return Err(resp.status_error(format!(
+                "attestations: expected 200 OK or 404, but was '{s}'"
+            )))
+        }
+    }
+    let mut body = resp.into_body()?;
+    let mut bytes = Vec::new();
+    let read = body.read_to_end(&mut bytes);
+    body.finish()?;
+    read.map_err(|e| Error::io("http body pipe", e))?;
+    let listing: Listing = serde_json::from_slice(&bytes)
+        .map_err(|e| none(format!("{shown} is not a GitHub attestation listing: {e}")))?;
+    let bundles: Vec<String> = listing
+        .attestations
+        .iter()
+        .filter_map(|a| a.bundle.as_ref().filter(|b| b.is_object()))
+        .take(MAX_ATTESTATIONS)
+        .map(|b| b.to_string())
+        .collect();
+    if bundles.is_empty() {
+        return Err(none(format!(
+            "no GitHub artifact attestation with an inline bundle found at {shown}"
+        )));
+    }
+    let names: Vec<String> = (1..=bundles.len())
+        .map(|i| format!("attestation #{i}"))
+        .collect();
+    let texts: Vec<BundleText<'_>> = names
+        .iter()
+        .zip(&bundles)
+        .map(|(name, bundle)| BundleText { name, bundle })
+        .collect();
+    verify_blob(
+        ctx.op,
+        subject,
+        digest,
+        &texts,
+        &shown,
+        Some(predicate),
+        &policy,
+    )
 }

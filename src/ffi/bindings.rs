@@ -104,3 +104,11 @@ unsafe extern "C" {
         err: *mut *mut ::std::os::raw::c_char,
     ) -> i32;
 }
+unsafe extern "C" {
+    pub fn vdr_verify_blob(
+        op: u64,
+        req_json: *const ::std::os::raw::c_char,
+        out_json: *mut *mut ::std::os::raw::c_char,
+        err: *mut *mut ::std::os::raw::c_char,
+    ) -> i32;
+}

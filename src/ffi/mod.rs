@@ -378,6 +378,16 @@ impl Target {
     }
 }
 
+/// Verifies one Sigstore bundle against a file's sha256 (`vdr_verify_blob`,
+/// see `docs/ffi.md`); the request carries the bundle's text. A bundle that
+/// does not verify is `ErrorKind::Verification`, with the reason.
+pub fn verify_blob(op: &Op, request_json: &str) -> Result<String> {
+    let req = cstring(request_json)?;
+    // SAFETY: borrowed input that outlives the call; out-pointers owned by
+    // `call_text`, which frees what the shim allocates.
+    call_text(|out, err| unsafe { raw::vdr_verify_blob(op.id, req.as_ptr(), out, err) })
+}
+
 impl Drop for Target {
     fn drop(&mut self) {
         // SAFETY: plain integer id, closed once; the shim checks it.

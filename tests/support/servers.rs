@@ -1079,6 +1079,8 @@ struct GithubState {
     /// The fake's own loopback address: downloads are always sent here, also when the
     /// API was reached as `api.github.com` through the CONNECT proxy.
     addr: OnceLock<SocketAddr>,
+    /// (slug, `sha256:<hex>`) -> attestation bundles, as the attestations API lists them.
+    attestations: Mutex<HashMap<(String, String), Vec<Value>>>,
 }
 
 /// A fake of the GitHub REST endpoints vendir v0.44.0 and vendoras call:
@@ -1107,6 +1109,7 @@ impl FakeGithub {
             repos: Mutex::new(HashMap::new()),
             token: token.map(str::to_string),
             addr: OnceLock::new(),
+            attestations: Mutex::new(HashMap::new()),
         });
         let st = state.clone();
         let http = HttpServer::start(Arc::new(move |req: &HttpRequest| github_handle(&st, req)));
@@ -1124,6 +1127,20 @@ impl FakeGithub {
             .entry(slug.into())
             .or_default()
             .push(release);
+    }
+
+    /// Stores an artifact attestation (a Sigstore bundle, as JSON) of the file with
+    /// `digest` (`sha256:<hex>`) in `slug`: listed by `GET
+    /// /repos/{slug}/attestations/{digest}` as `{"attestations": [{"bundle": …,
+    /// "repository_id": …}]}`, 404 when there is none (GitHub's documented shape).
+    pub fn add_attestation(&self, slug: &str, digest: &str, bundle: Value) {
+        self.state
+            .attestations
+            .lock()
+            .unwrap()
+            .entry((slug.into(), digest.into()))
+            .or_default()
+            .push(bundle);
     }
 
     /// The API base, "http://127.0.0.1:PORT" (for `GITHUB_API_URL`).
@@ -1218,6 +1235,18 @@ fn github_handle(st: &GithubState, req: &HttpRequest) -> HttpResponse {
                 .map(|r| json!({"name": r.tag, "commit": {"sha": sha256_hex(r.tag.as_bytes())[..40].to_string()}}))
                 .collect();
             paginate(req, &base, &all)
+        }
+        ["attestations", digest] => {
+            let all = st.attestations.lock().unwrap();
+            match all.get(&(slug.clone(), digest.to_string())) {
+                Some(bundles) => HttpResponse::json(&json!({
+                    "attestations": bundles
+                        .iter()
+                        .map(|b| json!({"bundle": b, "repository_id": 1}))
+                        .collect::<Vec<_>>()
+                })),
+                None => github_not_found(),
+            }
         }
         ["releases", "assets", id] => {
             for (ri, r) in releases.iter().enumerate() {

@@ -17,6 +17,11 @@
 //	trusted_root.json        trusts this signer (Fulcio CA, Rekor, TSA; no CT log,
 //	                         as the virtual Fulcio issues no SCTs)
 //	untrusted_root.json      an unrelated VirtualSigstore: trusts nothing above
+//	blob.sigstore.json       `cosign sign-blob --bundle` (v3) of a file whose sha256
+//	                         is the digest: bundle v0.3 with a message signature
+//	blob.bundle              the same in cosign <= v2's sign-blob bundle format
+//	attestation.json         a GitHub artifact attestation of that file (bundle v0.3,
+//	                         DSSE, in-toto statement with SLSA provenance v1)
 package main
 
 import (
@@ -65,6 +70,9 @@ func run(identity, issuer, digest, name, out string) error {
 		"legacy_annotations.json": ann,
 		"trusted_root.json":       o.TrustedRoot,
 		"untrusted_root.json":     o.UntrustedRoot,
+		"blob.sigstore.json":      o.BlobBundle,
+		"blob.bundle":             o.BlobLegacyBundle,
+		"attestation.json":        o.Attestation,
 	} {
 		if err := os.WriteFile(filepath.Join(out, file), b, 0o644); err != nil {
 			return err

@@ -57,6 +57,19 @@ type Output struct {
 	// UntrustedRoot is an unrelated VirtualSigstore's (its own Fulcio CA): it
 	// trusts nothing above.
 	UntrustedRoot []byte
+	// BlobBundle is what `cosign sign-blob --bundle` (v3) writes for a file
+	// whose sha256 is the digest: a Sigstore bundle v0.3 with a message
+	// signature, a hashedrekord log entry (with SET) and an RFC 3161
+	// timestamp.
+	BlobBundle []byte
+	// BlobLegacyBundle is cosign <= v2's `sign-blob --bundle` file for the
+	// same file: base64Signature, cert (base64 PEM) and rekorBundle.
+	BlobLegacyBundle []byte
+	// Attestation is a GitHub artifact attestation of that file, as
+	// actions/attest-build-provenance makes it: a bundle v0.3 with a DSSE
+	// envelope around an in-toto statement (subject: the digest, predicate
+	// type SLSA provenance v1).
+	Attestation []byte
 }
 
 // Sign signs digest (sha256:<hex>) for the certificate identity and OIDC
@@ -83,10 +96,17 @@ func Sign(identity, issuer, digest, name string) (*Output, error) {
 	if out.UntrustedRoot, err = trustedRoot(other, other.FulcioCertificateAuthorities()[0]); err != nil {
 		return nil, err
 	}
-	if out.Bundle, err = v3Bundle(vs, f, identity, issuer, digest, name); err != nil {
+	if out.Bundle, err = v3Bundle(vs, f, identity, issuer, digest, name, "https://sigstore.dev/cosign/sign/v1", map[string]any{}); err != nil {
+		return nil, err
+	}
+	provenance := map[string]any{"buildDefinition": map[string]any{"buildType": "https://actions.github.io/buildtypes/workflow/v1"}}
+	if out.Attestation, err = v3Bundle(vs, f, identity, issuer, digest, name, "https://slsa.dev/provenance/v1", provenance); err != nil {
 		return nil, err
 	}
 	if out.LegacyPayload, out.LegacyAnnotations, err = legacySignature(vs, f, identity, issuer, digest, name); err != nil {
+		return nil, err
+	}
+	if out.BlobBundle, out.BlobLegacyBundle, err = blobBundles(vs, f, identity, issuer, digest); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -205,16 +225,17 @@ func trustedRoot(vs *ca.VirtualSigstore, fulcioCA root.CertificateAuthority) ([]
 	return tr.MarshalJSON()
 }
 
-// v3Bundle is what `cosign sign` (v3) attaches as a referrer.
-func v3Bundle(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest, name string) ([]byte, error) {
+// v3Bundle is what `cosign sign` (v3) attaches as a referrer (with cosign's
+// predicate type), or a GitHub artifact attestation (SLSA provenance).
+func v3Bundle(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest, name, predicateType string, predicate map[string]any) ([]byte, error) {
 	statement, err := json.Marshal(map[string]any{
 		"_type": "https://in-toto.io/Statement/v1",
 		"subject": []any{map[string]any{
 			"name":   name,
 			"digest": map[string]string{"sha256": strings.TrimPrefix(digest, "sha256:")},
 		}},
-		"predicateType": "https://sigstore.dev/cosign/sign/v1",
-		"predicate":     map[string]any{},
+		"predicateType": predicateType,
+		"predicate":     predicate,
 	})
 	if err != nil {
 		return nil, err
@@ -332,7 +353,8 @@ func legacySignature(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := hashedRekord(payload, sig, certPEM)
+	payloadSum := sha256.Sum256(payload)
+	body, err := hashedRekord(hex.EncodeToString(payloadSum[:]), sig, certPEM)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -380,12 +402,11 @@ func legacySignature(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest
 }
 
 // hashedRekord is the canonical Rekor hashedrekord v0.0.1 body of a
-// signature over payload by the certificate's key.
-func hashedRekord(payload, sig, certPEM []byte) ([]byte, error) {
+// signature over the artifact with sha256 sumHex by the certificate's key.
+func hashedRekord(sumHex string, sig, certPEM []byte) ([]byte, error) {
 	ctx := context.Background()
-	h := sha256.Sum256(payload)
 	pe, err := types.NewProposedEntry(ctx, hashedrekord.KIND, "0.0.1", types.ArtifactProperties{
-		ArtifactHash:   hex.EncodeToString(h[:]),
+		ArtifactHash:   sumHex,
 		SignatureBytes: sig,
 		PublicKeyBytes: [][]byte{certPEM},
 		PKIFormat:      string(pki.X509),
@@ -398,4 +419,106 @@ func hashedRekord(payload, sig, certPEM []byte) ([]byte, error) {
 		return nil, err
 	}
 	return types.CanonicalizeEntry(ctx, e)
+}
+
+// blobBundles are the two `cosign sign-blob --bundle` files of a blob whose
+// sha256 is digest: the v0.3 Sigstore bundle (message signature) and
+// cosign <= v2's own bundle format.
+func blobBundles(vs *ca.VirtualSigstore, f *fulcio, identity, issuer, digest string) ([]byte, []byte, error) {
+	sumHex := strings.TrimPrefix(digest, "sha256:")
+	sum, err := hex.DecodeString(sumHex)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, nil, fmt.Errorf("digest %q is not sha256:<64 hex>", digest)
+	}
+	cert, key, err := f.leaf(identity, issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A signature over the blob is one over its SHA-256 (ECDSA signs the hash).
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum)
+	if err != nil {
+		return nil, nil, err
+	}
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := hashedRekord(sumHex, sig, certPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	logID, err := vs.RekorLogID()
+	if err != nil {
+		return nil, nil, err
+	}
+	rawLogID, err := hex.DecodeString(logID)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Log index 0: the one VirtualSigstore's inclusion proofs are for.
+	rp := tlog.RekorPayload{
+		Body:           base64.StdEncoding.EncodeToString(body),
+		IntegratedTime: loggedAt().Unix(),
+		LogIndex:       0,
+		LogID:          logID,
+	}
+	set, err := vs.RekorSignPayload(rp)
+	if err != nil {
+		return nil, nil, err
+	}
+	proof, err := vs.GetInclusionProof(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	entry, err := tlog.NewEntry(body, rp.IntegratedTime, rp.LogIndex, rawLogID, set, proof) //nolint:staticcheck
+	if err != nil {
+		return nil, nil, err
+	}
+	tle, err := protoEntry(entry)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := vs.TimestampResponse(sig)
+	if err != nil {
+		return nil, nil, err
+	}
+	pb := &protobundle.Bundle{
+		MediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content: &protobundle.VerificationMaterial_Certificate{
+				Certificate: &protocommon.X509Certificate{RawBytes: cert.Raw},
+			},
+			TlogEntries:               []*protorekor.TransparencyLogEntry{tle},
+			TimestampVerificationData: &protobundle.TimestampVerificationData{Rfc3161Timestamps: rfc3161([][]byte{ts})},
+		},
+		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum},
+			Signature:     sig,
+		}},
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, nil, err
+	}
+	v3, err := b.MarshalJSON()
+	if err != nil {
+		return nil, nil, err
+	}
+	legacy, err := json.Marshal(map[string]any{
+		"base64Signature": base64.StdEncoding.EncodeToString(sig),
+		"cert":            base64.StdEncoding.EncodeToString(certPEM),
+		"rekorBundle": map[string]any{
+			"SignedEntryTimestamp": base64.StdEncoding.EncodeToString(set),
+			"Payload": map[string]any{
+				"body":           rp.Body,
+				"integratedTime": rp.IntegratedTime,
+				"logIndex":       rp.LogIndex,
+				"logID":          rp.LogID,
+			},
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v3, legacy, nil
 }
