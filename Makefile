@@ -32,7 +32,7 @@ DIST := target/dist
 PKG := vendoras-$(VERSION)
 ARCHIVE := $(PKG)-$(TARGET).tar.gz
 
-.PHONY: all build release install install-vendir-link uninstall dist tools test lint bindings check-bindings bench quickstart
+.PHONY: all build release install install-vendir-link uninstall dist tools test lint bindings check-bindings bench quickstart fuzz fuzz-seeds
 
 all: build
 
@@ -136,3 +136,13 @@ check-bindings:
 # quick look; see README "Benchmarks".
 bench: tools
 	scripts/bench.sh
+
+# In-process fuzzing (docs/fuzzing.md): each cargo-fuzz target of fuzz/ for
+# FUZZ_SECONDS (default 30), from the seeds in fuzz/corpus; installs nightly and
+# cargo-fuzz when missing. `fuzz-seeds` rewrites the seeds from the test fixtures.
+FUZZ_SECONDS ?= 30
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+fuzz-seeds:
+	python3 scripts/fuzz-seeds.py

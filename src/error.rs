@@ -44,6 +44,7 @@ use serde_json::{Map, Value};
 use crate::config_error::ConfigError;
 use crate::digest::Digest;
 pub use crate::ffi::{ErrorKind, ShimError};
+use crate::redact::escape;
 
 /// Everything that can go wrong in vendoras' library.
 #[derive(Debug)]
@@ -666,7 +667,7 @@ impl Error {
                 title,
                 source,
             } => {
-                write!(f, "layer {digest} ({media_type})")?;
+                write!(f, "layer {digest} ({})", escape(media_type))?;
                 if let Some(t) = title {
                     write!(f, " titled {t:?}")?;
                 }
@@ -679,18 +680,18 @@ impl Error {
                 None => write!(f, "{key}: {reason}"),
             },
             Error::Registry(r) => {
-                write!(f, "{} {}", r.operation.as_str(), r.repository)?;
+                write!(f, "{} {}", r.operation.as_str(), escape(&r.repository))?;
                 if let Some(reference) = &r.reference {
                     let sep = if is_digest(reference) { '@' } else { ':' };
-                    write!(f, "{sep}{reference}")?;
+                    write!(f, "{sep}{}", escape(reference))?;
                 }
                 if let Some(mt) = &r.media_type {
-                    write!(f, " ({mt})")?;
+                    write!(f, " ({})", escape(mt))?;
                 }
                 if r.source.kind == ErrorKind::Unauthorized {
                     return write!(f, ": {}", unauthorized(r, kind));
                 }
-                write!(f, ": {}", r.source.message)?;
+                write!(f, ": {}", escape(&r.source.message))?;
                 // oras-go names the status in most messages ("response
                 // status code 404"); where it does not, say it.
                 match r.status {
@@ -700,8 +701,10 @@ impl Error {
                     _ => Ok(()),
                 }
             }
-            Error::Artifact { reference, reason } => write!(f, "{reference}: {reason}"),
-            Error::Entry { entry, reason } => write!(f, "{entry}: {reason}"),
+            Error::Artifact { reference, reason } => {
+                write!(f, "{}: {}", escape(reference), escape(reason))
+            }
+            Error::Entry { entry, reason } => write!(f, "{}: {}", escape(entry), escape(reason)),
             Error::Verify {
                 object,
                 digest,
@@ -709,20 +712,21 @@ impl Error {
                 repository,
                 detail,
             } => {
-                write!(f, "{object} {digest} ({media_type})")?;
+                write!(f, "{object} {digest} ({})", escape(media_type))?;
                 if let Some(r) = repository {
                     write!(f, " from {r}")?;
                 }
-                write!(f, ": {detail}")
+                write!(f, ": {}", escape(detail))
             }
-            Error::Http(h) => write!(f, "GET {}: {}", h.url, h.detail),
+            Error::Http(h) => write!(f, "GET {}: {}", escape(&h.url), escape(&h.detail)),
             Error::Checksum {
                 subject,
                 expected,
                 actual,
             } => write!(
                 f,
-                "{subject}: expected sha256:{expected}, but the download was sha256:{actual}"
+                "{}: expected sha256:{expected}, but the download was sha256:{actual}",
+                escape(subject)
             ),
             Error::Signature {
                 subject,
@@ -736,7 +740,7 @@ impl Error {
                 reference,
                 reason,
             } => {
-                write!(f, "{tool} {url}")?;
+                write!(f, "{tool} {}", escape(url))?;
                 if let Some(r) = reference {
                     write!(f, " (ref {r:?})")?;
                 }

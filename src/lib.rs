@@ -69,6 +69,8 @@ pub(crate) mod fetch;
 #[allow(unsafe_code)]
 pub(crate) mod ffi;
 pub(crate) mod filter;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod goyaml;
 pub(crate) mod http;
 pub mod lock;
@@ -76,7 +78,7 @@ pub mod mirrors;
 pub mod oci;
 pub mod outdated;
 pub mod pull;
-pub(crate) mod redact;
+pub mod redact;
 pub mod reference;
 pub mod registry;
 pub(crate) mod relpath;

@@ -581,6 +581,11 @@ impl LockConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockFile::Missing),
             Err(e) => return Err(Error::io(path, e)),
         };
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// [`LockConfig::load`] of `bytes` read from `path`.
+    pub(crate) fn from_bytes(path: &Path, bytes: &[u8]) -> Result<LockFile> {
         let unreadable = |line: Option<usize>, reason: String| {
             Ok(LockFile::Unreadable(Unreadable {
                 path: path.to_path_buf(),
@@ -588,7 +593,7 @@ impl LockConfig {
                 reason,
             }))
         };
-        let text = match std::str::from_utf8(&bytes) {
+        let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
                 let line = bytes[..e.valid_up_to()]

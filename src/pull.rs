@@ -67,7 +67,12 @@ impl Default for PullOptions {
             allow_path_traversal: false,
             platform: None,
             concurrency: 3,
-            limits: Limits::default(),
+            // oras has no expansion-ratio limit and `pull` has no flag to
+            // raise one, so only the size limits apply.
+            limits: Limits {
+                max_ratio: 0,
+                ..Limits::default()
+            },
         }
     }
 }

@@ -240,6 +240,50 @@ fn device_and_fifo_entries_are_skipped_with_a_warning() {
     );
 }
 
+/// Names from a remote never reach the terminal raw: a hostile entry name with escape
+/// sequences is printed with them escaped (`\x1b`), in the error and in a warning.
+#[test]
+fn hostile_entry_names_reach_stderr_escaped() {
+    let hostile = "\x1b[31mRED\x1b[0m/../../x";
+    let mut t = TarBuilder::new();
+    t.file("ok.txt", b"ok\n").file(hostile, b"evil");
+    push_tar("hostile-escapes", t.finish_gz());
+    let w = synced();
+    let out = fails_and_keeps_everything(&w, "hostile-escapes", "v1");
+    assert!(
+        out.stderr
+            .contains("\\x1b[31mRED\\x1b[0m/../../x: path escapes the destination"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stderr.contains('\x1b'),
+        "a raw ESC reached stderr: {out:?}"
+    );
+
+    // A warning names its entry escaped too (an OSC title sequence, a BEL, a newline).
+    let mut t = TarBuilder::new();
+    t.file("ok.txt", b"ok\n")
+        .fifo("\x1b]0;pwned\x07pipe\nvendoras: fake line");
+    push_tar("hostile-warning", t.finish_gz());
+    w.config(&simple_config(
+        "vendor/x",
+        &format!("{}/hostile-warning", registry().host()),
+        "v1",
+        &[],
+    ));
+    let out = w.sync(&[]).ok();
+    assert!(
+        out.stderr.contains(
+            "\\x1b]0;pwned\\x07pipe\\x0avendoras: fake line: skipped device or FIFO entry"
+        ),
+        "{out:?}"
+    );
+    assert!(
+        !out.stderr.contains('\x1b') && !out.stderr.contains('\x07'),
+        "{out:?}"
+    );
+}
+
 /// Whiteouts are image-layer semantics: an `ociArtifact` content refuses them at any
 /// depth (`crane export` would apply them, a file copy would write them), naming the
 /// layer and the entry and pointing to `image:`; nothing is written.

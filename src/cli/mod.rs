@@ -131,7 +131,7 @@ pub fn run() -> ExitCode {
                 eprintln!("vendoras: interrupted; nothing from this run was kept");
                 return ExitCode::from(130);
             }
-            eprintln!("vendoras: Error: {}", chain(&e));
+            eprintln!("vendoras: Error: {}", shown(&chain(&e)));
             ExitCode::FAILURE
         }
     }
@@ -229,4 +229,15 @@ fn chain(e: &anyhow::Error) -> String {
         }
     }
     out
+}
+
+/// `text` as the terminal may show it: remote names inside it (entry names,
+/// tags, URLs, release notes, chart metadata) with their control and
+/// invisible characters escaped, line by line so that the message's own
+/// line breaks stay.
+pub(crate) fn shown(text: &str) -> String {
+    text.split('\n')
+        .map(vendoras::redact::escape)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

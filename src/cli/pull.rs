@@ -83,7 +83,12 @@ pub fn run(args: PullArgs, op: &Arc<Op>) -> anyhow::Result<()> {
     let printer = |status: Status, desc: &Descriptor| {
         if text {
             let name = desc.title().unwrap_or(&desc.media_type);
-            println!("{} {} {}", status.prompt(), desc.digest.short(), name);
+            println!(
+                "{} {} {}",
+                status.prompt(),
+                desc.digest.short(),
+                super::shown(name)
+            );
         }
     };
     let report = pull::pull(&repo, &object, &opts, op, &printer)

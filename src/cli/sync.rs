@@ -13,6 +13,8 @@ use vendoras::config::Input;
 use vendoras::sync::{self, Event, SyncOptions};
 use vendoras::Op;
 
+use super::shown;
+
 #[derive(Args)]
 pub struct SyncArgs {
     /// Config file (repeatable; `-` reads stdin)
@@ -54,6 +56,9 @@ pub struct SyncArgs {
     /// Most entries one layer may hold
     #[arg(long, default_value_t = 1_000_000)]
     max_layer_entries: u64,
+    /// Most bytes one compressed layer or archive may expand to per compressed byte, once past 100 MiB (0: no limit)
+    #[arg(long, value_name = "RATIO", default_value_t = 200)]
+    max_expansion_ratio: u64,
     /// Refuse config keys vendir ignores (by default they are warnings)
     #[arg(long)]
     strict: bool,
@@ -134,6 +139,7 @@ pub fn run(args: SyncArgs, op: &Arc<Op>) -> anyhow::Result<()> {
     };
     opts.limits.max_bytes = args.max_layer_bytes;
     opts.limits.max_entries = args.max_layer_entries;
+    opts.limits.max_ratio = args.max_expansion_ratio;
     opts.strict = args.strict;
     opts.allow_outside_paths = args.allow_outside_paths;
     opts.stall_timeout = match args.stall_timeout {
@@ -186,7 +192,7 @@ impl Progress {
                     )
                     .expect("valid template"),
                 );
-                bar.set_prefix(id.to_string());
+                bar.set_prefix(shown(id));
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 bars.lock().unwrap().insert(id.to_string(), bar);
             }
@@ -212,18 +218,20 @@ impl Progress {
                     bar.finish_with_message("done");
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", line(report));
+                eprintln!("{}", shown(&line(report)));
             }
             (Some((multi, _)), Event::Warning { id, message }) => {
-                let _ = multi.println(format!("warning: {id}: {message}"));
+                let _ = multi.println(shown(&format!("warning: {id}: {message}")));
             }
-            (None, Event::Finished { report }) => eprintln!("{}", line(report)),
+            (None, Event::Finished { report }) => eprintln!("{}", shown(&line(report))),
             (Some((multi, _)), Event::Note { id, message }) => {
-                let _ = multi.println(format!("{id}: {message}"));
+                let _ = multi.println(shown(&format!("{id}: {message}")));
             }
-            (None, Event::Note { id, message }) => eprintln!("{id}: {message}"),
+            (None, Event::Note { id, message }) => {
+                eprintln!("{}", shown(&format!("{id}: {message}")))
+            }
             (None, Event::Warning { id, message }) => {
-                eprintln!("vendoras: warning: {id}: {message}")
+                eprintln!("vendoras: warning: {}", shown(&format!("{id}: {message}")))
             }
             // Bytes and sizes are only drawn as bars; events added later
             // have nothing to show yet.

@@ -84,7 +84,7 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
         reference.repository_url(),
         verified.digest
     );
-    println!("Signed by: {}", verified.signer);
+    println!("Signed by: {}", super::shown(&verified.signer.to_string()));
     println!(
         "Signature: {} {}",
         verified.layout, verified.signature_digest
@@ -96,7 +96,7 @@ pub fn run(args: VerifyArgs, op: &Op) -> anyhow::Result<()> {
 fn verify_file(file: &Path, bundle: &Path, policy: &Policy, op: &Op) -> anyhow::Result<()> {
     let verified = verify::verify_file(op, file, bundle, policy)?;
     println!("Verified {} ({})", file.display(), verified.digest);
-    println!("Signed by: {}", verified.signer);
+    println!("Signed by: {}", super::shown(&verified.signer.to_string()));
     println!("Bundle: {} {}", verified.layout, bundle.display());
     Ok(())
 }

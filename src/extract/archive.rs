@@ -12,11 +12,13 @@ use std::path::PathBuf;
 use tar::EntryType;
 
 use super::root::{set_mode, set_mtime, RelPath, Root};
+use crate::redact::escape;
 
 /// Bounds that stop decompression bombs and hostile archives, per layer
 /// or archive. The default allows 32 GiB of file content, a million
-/// entries and 4096-byte paths (`vendoras sync --max-layer-bytes`,
-/// `--max-layer-entries`).
+/// entries, 4096-byte paths, and an expansion of at most 200 bytes per
+/// compressed byte once past 100 MiB (`vendoras sync --max-layer-bytes`,
+/// `--max-layer-entries`, `--max-expansion-ratio`).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Limits {
@@ -26,6 +28,12 @@ pub struct Limits {
     pub max_entries: u64,
     /// Length of an entry's path, in bytes.
     pub max_path_len: usize,
+    /// Most bytes a compressed layer or archive may expand to per
+    /// compressed byte, once past `ratio_floor`; 0 turns the check off.
+    /// gzip tops out near 1032:1 and real archives stay far below 200:1.
+    pub max_ratio: u64,
+    /// Expanded bytes below which the ratio is not checked (100 MiB).
+    pub ratio_floor: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +42,8 @@ impl Default for Limits {
             max_bytes: 32 << 30,
             max_entries: 1_000_000,
             max_path_len: 4096,
+            max_ratio: 200,
+            ratio_floor: 100 << 20,
         }
     }
 }
@@ -108,6 +118,75 @@ pub(super) fn refuse(entry: &str, reason: impl Into<String>) -> ExtractError {
     }
 }
 
+/// Which archive a name comes from: the one difference [`entry_path`]
+/// allows between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Names {
+    /// tar, tar+gzip, tar+zstd and zip archives (layers, downloads, charts):
+    /// a backslash is refused.
+    Archive,
+    /// An `image:` layer, a Linux root filesystem: a backslash is an
+    /// ordinary character there (systemd unit names such as
+    /// `dev-disk-by\x2duuid.mount` hold one), so it is kept.
+    Image,
+}
+
+/// The one rule for an archive entry's name, for tar, zip and image layers
+/// alike: where it lands beneath the root, or why it may not land anywhere.
+/// Checked in this order, so the message says what is actually wrong:
+///
+/// * a NUL byte (no file name can hold one);
+/// * a backslash, in [`Names::Archive`]: it is the Windows separator, so
+///   `..\..\x` is a traversal wherever the vendored tree is checked out on
+///   Windows, and no portable archive needs one in a name (zip's APPNOTE
+///   requires `/`); tar and zip refuse it alike;
+/// * an absolute name;
+/// * a name that climbs above the root with `..`;
+/// * a name longer than `limits.max_path_len` bytes once normalised.
+///
+/// `within` only words the absolute-name refusal as oras does ("is outside
+/// of"); whether the path lies beneath `within` is the caller's check.
+pub(crate) fn entry_path(
+    name: &str,
+    names: Names,
+    within: &RelPath,
+    limits: &Limits,
+) -> Result<RelPath, ExtractError> {
+    if name.contains('\0') {
+        return Err(refuse(name, "the name contains a NUL byte"));
+    }
+    if names == Names::Archive && name.contains('\\') {
+        return Err(refuse(
+            name,
+            "the name contains a backslash, which Windows reads as a path separator; \
+             entry names must use `/`",
+        ));
+    }
+    if name.starts_with('/') {
+        return Err(refuse(
+            name,
+            if within.is_root() {
+                "absolute path".to_string()
+            } else {
+                format!(
+                    "\"{}\" is outside of {:?} (absolute path)",
+                    escape(name),
+                    within.to_string()
+                )
+            },
+        ));
+    }
+    let rel = RelPath::normalize(name)
+        .ok_or_else(|| refuse(name, "path escapes the destination with '..'"))?;
+    if rel.byte_len() > limits.max_path_len {
+        return Err(refuse(
+            name,
+            format!("path longer than {} bytes", limits.max_path_len),
+        ));
+    }
+    Ok(rel)
+}
+
 /// A tar member that carries content: the entry, its name as written and
 /// its type.
 pub(super) type Member<'a, R> = (tar::Entry<'a, R>, String, EntryType);
@@ -175,25 +254,7 @@ pub fn extract_tar<R: Read>(
     for member in members(&mut archive, &mut report.entries, max, "archive")? {
         let (mut entry, raw_name, kind) = member?;
         let name = raw_name.as_str();
-        let rel = RelPath::normalize(name).ok_or_else(|| {
-            if name.starts_with('/') {
-                refuse(
-                    name,
-                    format!(
-                        "{name:?} is outside of {:?} (absolute path)",
-                        opts.within.to_string()
-                    ),
-                )
-            } else {
-                refuse(name, "path escapes the destination with '..'")
-            }
-        })?;
-        if rel.byte_len() > opts.limits.max_path_len {
-            return Err(refuse(
-                name,
-                format!("path longer than {} bytes", opts.limits.max_path_len),
-            ));
-        }
+        let rel = entry_path(name, Names::Archive, &opts.within, &opts.limits)?;
         if !rel.starts_with(&opts.within) {
             return Err(refuse(
                 name,
@@ -299,13 +360,14 @@ pub fn extract_tar<R: Read>(
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 report
                     .warnings
-                    .push(format!("{name}: skipped device or FIFO entry"));
+                    .push(format!("{}: skipped device or FIFO entry", escape(name)));
                 continue;
             }
             other => {
-                report
-                    .warnings
-                    .push(format!("{name}: skipped unsupported entry type {other:?}"));
+                report.warnings.push(format!(
+                    "{}: skipped unsupported entry type {other:?}",
+                    escape(name)
+                ));
                 continue;
             }
         }
@@ -371,7 +433,7 @@ pub(crate) fn copy<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> i
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn opts(limits: Limits) -> Options {
@@ -502,6 +564,71 @@ mod tests {
         let err = extract_tar(&tar[..], &root, &opts(limits)).unwrap_err();
         assert_eq!(err.entry, "big");
         assert!(err.reason.contains("beyond 1000 bytes"), "{err}");
+    }
+
+    /// A tar of one file whose name is `name` byte for byte: in the header's
+    /// name field when it fits and holds no NUL, else in a PAX `path` record.
+    fn raw_named(name: &str) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        if name.len() >= 100 || name.contains('\0') {
+            b.append_pax_extensions([("path", name.as_bytes())])
+                .unwrap();
+        }
+        let mut h = tar::Header::new_ustar();
+        let short = if name.len() < 100 && !name.contains('\0') {
+            name
+        } else {
+            "placeholder"
+        };
+        h.as_old_mut().name[..short.len()].copy_from_slice(short.as_bytes());
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    /// The one name rule, case by case: each refusal says what is wrong.
+    pub(crate) const NAME_CASES: &[(&str, &str)] = &[
+        ("a\0b.txt", "contains a NUL byte"),
+        ("dir/\0", "contains a NUL byte"),
+        ("..\\..\\pwn.txt", "contains a backslash"),
+        ("dir\\file.txt", "contains a backslash"),
+        ("/etc/passwd", "absolute path"),
+        ("../evil", "escapes the destination with '..'"),
+        ("a/../../evil", "escapes the destination with '..'"),
+    ];
+
+    #[test]
+    fn tar_names_follow_the_one_rule() {
+        for (name, why) in NAME_CASES {
+            let dir = tempfile::tempdir().unwrap();
+            let root = Root::open(dir.path()).unwrap();
+            let err =
+                extract_tar(&raw_named(name)[..], &root, &opts(Limits::default())).unwrap_err();
+            assert_eq!(err.entry, *name);
+            assert!(err.reason.contains(why), "{name:?}: {err}");
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "{name:?}"
+            );
+        }
+        let long = format!("{}/f", "d".repeat(5000));
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let err = extract_tar(&raw_named(&long)[..], &root, &opts(Limits::default())).unwrap_err();
+        assert!(err.reason.contains("path longer than 4096 bytes"), "{err}");
+        // What the rule lets through lands where it says.
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        extract_tar(
+            &raw_named("a/./b/../c.txt")[..],
+            &root,
+            &opts(Limits::default()),
+        )
+        .unwrap();
+        assert!(dir.path().join("a/c.txt").is_file());
     }
 
     #[test]

@@ -15,9 +15,10 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
-use super::archive::{ExtractError, Modes, Options, Report};
+use super::archive::{entry_path, ExtractError, Modes, Names, Options, Report};
 use super::layer::{extract_archive, looks_like_tar, Compression};
-use super::root::{set_mode, RelPath, Root};
+use super::ratio;
+use super::root::{set_mode, Root};
 
 /// What kind of file a download turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,18 @@ pub enum Kind {
     Tar,
     /// Anything else.
     Plain,
+}
+
+impl Kind {
+    /// The media type errors name the download by.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Kind::Zip => "application/zip",
+            Kind::Tgz => "application/gzip",
+            Kind::Tar => "application/x-tar",
+            Kind::Plain => "application/octet-stream",
+        }
+    }
 }
 
 /// Looks at the first bytes of `file` (and, for gzip, the first
@@ -100,10 +113,29 @@ pub fn extract_zip<R: Read + Seek>(
     root: &Root,
     opts: &Options,
 ) -> Result<Report, ExtractError> {
+    let mut reader = reader;
+    let compressed = reader.seek(SeekFrom::End(0)).map_err(|e| read_error(&e))?;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| read_error(&e))?;
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| ExtractError {
         entry: "<archive>".into(),
         reason: format!("not a zip archive: {e}"),
     })?;
+    // Several central-directory entries pointing into one compressed
+    // stream (or into each other's headers) expand it many times over from
+    // a small file: the "non-recursive zip bomb". No archiver writes that.
+    if zip.has_overlapping_entries().map_err(|e| ExtractError {
+        entry: "<archive>".into(),
+        reason: format!("corrupt zip archive: {e}"),
+    })? {
+        return Err(ExtractError {
+            entry: "<archive>".into(),
+            reason: "zip entries overlap: several entries point into the same compressed data \
+                     (a non-recursive zip bomb); refused"
+                .into(),
+        });
+    }
     let mut report = Report::default();
     let files_mode = match opts.modes {
         Modes::Normalized { files } => files,
@@ -131,22 +163,7 @@ pub fn extract_zip<R: Read + Seek>(
         if entry.is_dir() || name.ends_with('/') {
             continue;
         }
-        let rel = RelPath::normalize(&name).ok_or_else(|| {
-            refuse(if name.starts_with('/') {
-                format!("{name:?} is an absolute path")
-            } else {
-                "path escapes the destination with '..'".to_string()
-            })
-        })?;
-        if name.contains('\\') {
-            return Err(refuse("backslash in an entry name".into()));
-        }
-        if rel.byte_len() > opts.limits.max_path_len {
-            return Err(refuse(format!(
-                "path longer than {} bytes",
-                opts.limits.max_path_len
-            )));
-        }
+        let rel = entry_path(&name, Names::Archive, &opts.within, &opts.limits)?;
         if !rel.starts_with(&opts.within) || rel.is_root() {
             return Err(refuse(format!(
                 "{name:?} is outside of {:?}",
@@ -165,6 +182,13 @@ pub fn extract_zip<R: Read + Seek>(
                 Err(e) => return Err(refuse(format!("reading the entry: {e}"))),
             };
             report.bytes += n as u64;
+            if ratio::exceeds(report.bytes, compressed, &opts.limits) {
+                return Err(refuse(ratio::ratio_reason(
+                    report.bytes,
+                    compressed,
+                    &opts.limits,
+                )));
+            }
             if report.bytes > opts.limits.max_bytes {
                 return Err(refuse(format!(
                     "archive expands beyond {} bytes; raise the size limit if this archive is trusted",
@@ -214,6 +238,7 @@ fn read_error(e: &io::Error) -> ExtractError {
 mod tests {
     use super::*;
     use crate::extract::Limits;
+    use crate::extract::RelPath;
     use std::io::Write;
 
     fn opts(limits: Limits) -> Options {
@@ -288,6 +313,30 @@ mod tests {
         };
         let e = extract_zip(file_of(&z), &root, &opts(limits)).unwrap_err();
         assert!(e.reason.contains("expands beyond 1000 bytes"), "{e}");
+    }
+
+    #[test]
+    fn zip_names_follow_the_one_rule() {
+        use crate::extract::archive::tests::NAME_CASES;
+        for (name, why) in NAME_CASES {
+            let z = zip_bytes(&[(name, b"x")]);
+            let dir = tempfile::tempdir().unwrap();
+            let root = Root::open(dir.path()).unwrap();
+            let e = extract_zip(file_of(&z), &root, &opts(Limits::default())).unwrap_err();
+            assert_eq!(e.entry, *name);
+            assert!(e.reason.contains(why), "{name:?}: {e}");
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "{name:?}"
+            );
+        }
+        let long = format!("{}/f", "d".repeat(5000));
+        let z = zip_bytes(&[(&long, b"x")]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let e = extract_zip(file_of(&z), &root, &opts(Limits::default())).unwrap_err();
+        assert!(e.reason.contains("path longer than 4096 bytes"), "{e}");
     }
 
     #[test]

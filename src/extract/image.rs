@@ -20,9 +20,11 @@ use std::io::{self, Read};
 use flate2::read::MultiGzDecoder;
 use tar::EntryType;
 
-use super::archive::{copy, members, refuse, ExtractError, Limits};
+use super::archive::{copy, entry_path, members, refuse, ExtractError, Limits, Names};
 use super::layer::{looks_like_tar, peek, read_error, Compression, ZSTD_WINDOW_LOG_MAX};
+use super::ratio::{Counted, Guarded, Meter};
 use super::root::{set_mode, Existing, RelPath, Root};
+use crate::redact::escape;
 
 /// The whiteout prefix.
 const WHITEOUT: &str = ".wh.";
@@ -74,6 +76,8 @@ pub fn apply_layer<R: Read>(
             ),
         ));
     }
+    let meter = Meter::default();
+    let explain = |e| meter.explain(e, &opts.limits);
     let reader = match announced {
         Compression::None => {
             let mut r = reader;
@@ -81,16 +85,19 @@ pub fn apply_layer<R: Read>(
             r
         }
         Compression::Gzip => {
-            let mut gz = MultiGzDecoder::new(reader);
-            apply_decoded(&mut gz, root, opts, totals)?;
-            gz.into_inner()
+            let mut gz = MultiGzDecoder::new(Counted::new(reader, &meter));
+            let mut guarded = Guarded::new(&mut gz, &meter, &opts.limits);
+            apply_decoded(&mut guarded, root, opts, totals).map_err(explain)?;
+            gz.into_inner().into_inner()
         }
         Compression::Zstd => {
-            let mut z = zstd::stream::read::Decoder::new(reader).map_err(|e| read_error(&e))?;
+            let mut z = zstd::stream::read::Decoder::new(Counted::new(reader, &meter))
+                .map_err(|e| read_error(&e))?;
             z.window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| read_error(&e))?;
-            apply_decoded(&mut z, root, opts, totals)?;
-            z.finish().into_inner()
+            let mut guarded = Guarded::new(&mut z, &meter, &opts.limits);
+            apply_decoded(&mut guarded, root, opts, totals).map_err(explain)?;
+            z.finish().into_inner().into_inner()
         }
     };
     Ok(reader.into_inner().1)
@@ -176,19 +183,7 @@ fn apply_tar(
     for member in members(&mut archive, &mut totals.entries, max, "image")? {
         let (mut entry, raw, kind) = member?;
         let name = raw.as_str();
-        let rel = RelPath::normalize(name).ok_or_else(|| {
-            if name.starts_with('/') {
-                refuse(name, "absolute path in an image layer")
-            } else {
-                refuse(name, "path escapes the image root with '..'")
-            }
-        })?;
-        if rel.byte_len() > opts.limits.max_path_len {
-            return Err(refuse(
-                name,
-                format!("path longer than {} bytes", opts.limits.max_path_len),
-            ));
-        }
+        let rel = entry_path(name, Names::Image, &RelPath::root(), &opts.limits)?;
         if rel.is_root() {
             continue; // "./": the root directory itself
         }
@@ -256,7 +251,8 @@ fn apply_tar(
                     && rel.parent().join(&target).is_some();
                 if !inside {
                     totals.warnings.push(format!(
-                        "{name}: skipped symbolic link to {target:?}, which points outside the image's content"
+                        "{}: skipped symbolic link to {target:?}, which points outside the image's content",
+                        escape(name)
                     ));
                     continue;
                 }
@@ -291,13 +287,14 @@ fn apply_tar(
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 totals
                     .warnings
-                    .push(format!("{name}: skipped device or FIFO entry"));
+                    .push(format!("{}: skipped device or FIFO entry", escape(name)));
                 continue;
             }
             other => {
-                totals
-                    .warnings
-                    .push(format!("{name}: skipped unsupported entry type {other:?}"));
+                totals.warnings.push(format!(
+                    "{}: skipped unsupported entry type {other:?}",
+                    escape(name)
+                ));
                 continue;
             }
         }
@@ -379,6 +376,34 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn image_names_follow_the_one_rule_but_keep_backslashes() {
+        // A Linux root filesystem: systemd unit names hold backslashes.
+        let d = tempfile::tempdir().unwrap();
+        let unit = "etc/systemd/system/dev-disk-by\\x2duuid.mount";
+        apply(d.path(), &[tar(|t| file(t, unit, b"[Mount]\n"))]).unwrap();
+        assert!(d.path().join(unit).is_file());
+        for name in ["a\0b", "/etc/passwd", "../evil"] {
+            let mut b = tar::Builder::new(Vec::new());
+            b.append_pax_extensions([("path", name.as_bytes())])
+                .unwrap();
+            let mut h = tar::Header::new_ustar();
+            h.as_old_mut().name[..1].copy_from_slice(b"x");
+            h.set_size(0);
+            h.set_cksum();
+            b.append(&h, &[][..]).unwrap();
+            let d = tempfile::tempdir().unwrap();
+            let err = apply(d.path(), &[b.into_inner().unwrap()]).unwrap_err();
+            assert_eq!(err.entry, name);
+            let why = match name {
+                "a\0b" => "contains a NUL byte",
+                "/etc/passwd" => "absolute path",
+                _ => "escapes the destination with '..'",
+            };
+            assert!(err.reason.contains(why), "{name:?}: {err}");
+        }
     }
 
     #[test]

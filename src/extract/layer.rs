@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use flate2::read::MultiGzDecoder;
 
 use super::archive::{extract_tar, ExtractError, Options, Report};
+use super::ratio::{Counted, Guarded, Meter};
 use super::root::Root;
 use crate::digest::{Algorithm, Digest, HashingReader};
 
@@ -126,19 +127,24 @@ pub fn extract_archive<R: Read>(
             reason: format!("the media type announces {announced:?} but the bytes are {saw}"),
         });
     }
+    let meter = Meter::default();
+    let explain = |e| meter.explain(e, &opts.limits);
     let (report, reader) = match announced {
         Compression::None => extract_tar(reader, root, opts)?,
         Compression::Gzip => {
-            let mut gz = MultiGzDecoder::new(reader);
-            let report = extract_from_decoded(&mut gz, root, opts)?;
-            (report, gz.into_inner())
+            let mut gz = MultiGzDecoder::new(Counted::new(reader, &meter));
+            let mut guarded = Guarded::new(&mut gz, &meter, &opts.limits);
+            let report = extract_from_decoded(&mut guarded, root, opts).map_err(explain)?;
+            (report, gz.into_inner().into_inner())
         }
         Compression::Zstd => {
-            let mut z = zstd::stream::read::Decoder::new(reader).map_err(|e| read_error(&e))?;
+            let mut z = zstd::stream::read::Decoder::new(Counted::new(reader, &meter))
+                .map_err(|e| read_error(&e))?;
             z.window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| read_error(&e))?;
-            let report = extract_from_decoded(&mut z, root, opts)?;
-            (report, z.finish().into_inner())
+            let mut guarded = Guarded::new(&mut z, &meter, &opts.limits);
+            let report = extract_from_decoded(&mut guarded, root, opts).map_err(explain)?;
+            (report, z.finish().into_inner().into_inner())
         }
     };
     // Whatever follows what the decoders consumed is drained by the caller.
@@ -184,9 +190,13 @@ pub fn extract_oras_directory<R: Read>(
     opts: &Options,
 ) -> Result<(Report, R), ExtractError> {
     let algorithm = expected.map_or(Algorithm::Sha256, Digest::algorithm);
-    let tar = HashingReader::new(MultiGzDecoder::new(reader), algorithm);
-    let (report, tar) = extract_tar(tar, root, opts)?;
-    let (digest, _, gz) = tar.drain().map_err(|e| read_error(&e))?;
+    let meter = Meter::default();
+    let gz = MultiGzDecoder::new(Counted::new(reader, &meter));
+    let tar = HashingReader::new(Guarded::new(gz, &meter, &opts.limits), algorithm);
+    let (report, tar) = extract_tar(tar, root, opts).map_err(|e| meter.explain(e, &opts.limits))?;
+    let (digest, _, gz) = tar
+        .drain()
+        .map_err(|e| meter.explain(read_error(&e), &opts.limits))?;
     if let Some(expected) = expected {
         if &digest != expected {
             return Err(ExtractError {
@@ -195,7 +205,7 @@ pub fn extract_oras_directory<R: Read>(
             });
         }
     }
-    Ok((report, gz.into_inner()))
+    Ok((report, gz.into_inner().into_inner().into_inner()))
 }
 
 pub(crate) fn read_error(e: &io::Error) -> ExtractError {

@@ -381,13 +381,13 @@ impl Source for GithubSource<'_> {
                 .collect(),
             None => Vec::new(),
         };
-        let mut archive: Option<File> = None;
+        let mut archive: Option<(File, Digest)> = None;
         let mut bytes = 0;
         let mut files = 0;
         let mut verified = Vec::new();
         // Every asset is downloaded, hashed and verified before any is
         // placed or unpacked.
-        let mut downloaded: Vec<(&Asset, File)> = Vec::new();
+        let mut downloaded: Vec<(&Asset, File, Digest)> = Vec::new();
         for a in &assets {
             let expected = sums
                 .get(&a.name)
@@ -472,11 +472,11 @@ impl Source for GithubSource<'_> {
                 )?;
                 verified.extend(v);
             }
-            downloaded.push((a, dl.file));
+            downloaded.push((a, dl.file, dl.sha256));
         }
-        for (a, mut file) in downloaded {
+        for (a, mut file, digest) in downloaded {
             match &cfg.unpack_archive {
-                Some(p) if *p == a.name => archive = Some(file),
+                Some(p) if *p == a.name => archive = Some((file, digest)),
                 Some(_) => {}
                 None => {
                     place_file(&mut file, &a.name, dest, self.permissions.unwrap_or(0o644))?;
@@ -486,7 +486,7 @@ impl Source for GithubSource<'_> {
         }
         let mut warnings = Vec::new();
         if let Some(p) = &cfg.unpack_archive {
-            let mut file = archive.ok_or_else(|| {
+            let (mut file, digest) = archive.ok_or_else(|| {
                 Error::setting(
                     "githubRelease.unpackArchive.path",
                     Some(p),
@@ -509,7 +509,7 @@ impl Source for GithubSource<'_> {
                     "Expected known archive type (zip, tgz, tar)",
                 ));
             }
-            let report = unpack(&mut file, kind, dest, self.permissions, ctx.limits)?;
+            let report = unpack(&mut file, kind, &digest, dest, self.permissions, ctx.limits)?;
             files = report.paths.len() as u64;
             warnings = report.warnings;
         }

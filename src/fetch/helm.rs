@@ -44,6 +44,8 @@ const MAX_CHART_YAML_BYTES: u64 = 1 << 20;
 /// The name the chart directory has while its contents move up a level;
 /// a chart holding this very name at its top is refused.
 const LIFT_DIR: &str = ".vendoras-chart-lift";
+/// The media type a chart archive fetched over HTTP is named by in errors.
+const CHART_ARCHIVE: &str = MEDIA_TYPE_CHART_LEGACY;
 
 /// The `helmChart` source of one content.
 pub(super) struct HelmSource<'a> {
@@ -94,7 +96,7 @@ pub struct Index {
 /// One `entries.<name>[]` item.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ChartVersion {
+pub(crate) struct ChartVersion {
     #[serde(default)]
     version: Lenient,
     #[serde(default)]
@@ -184,10 +186,16 @@ impl Index {
         })
     }
 
+    /// The chart names the index lists.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
     /// The version helm's `IndexFile.Get` picks: none given = the newest
     /// version that is not a prerelease; otherwise an exact match of the
     /// text first, then the newest version matching it as a constraint.
-    fn select(&self, name: &str, wanted: Option<&str>) -> Option<&ChartVersion> {
+    pub(crate) fn select(&self, name: &str, wanted: Option<&str>) -> Option<&ChartVersion> {
         let versions = self.entries.get(name)?;
         if let Some(w) = wanted {
             if let Some(v) = versions.iter().find(|v| v.version.0 == w) {
@@ -512,7 +520,9 @@ impl HelmSource<'_> {
         // A cached archive is only trusted by the index's digest.
         if let (Some(cache), Some(d)) = (ctx.cache, &picked.digest) {
             if let Some(file) = cached(cache.open_any_size(d), d, None) {
-                let (report, lock) = self.extract(file, dest, ctx.limits)?;
+                let (report, lock) = self
+                    .extract(file, dest, ctx.limits)
+                    .map_err(|e| e.in_layer(d, CHART_ARCHIVE, None))?;
                 fetched.files = Some(report.paths.len() as u64);
                 fetched.warnings = report.warnings;
                 fetched.lock = lock;
@@ -564,7 +574,7 @@ impl HelmSource<'_> {
                 });
             }
         }
-        let (report, lock) = written?;
+        let (report, lock) = written.map_err(|e| e.in_layer(&info.sha256, CHART_ARCHIVE, None))?;
         if let Some(p) = pending {
             let _ = p.commit(); // a cache that cannot be written is not an error
         }

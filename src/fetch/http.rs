@@ -148,7 +148,14 @@ pub(super) fn fetch_http(
         place_file(&mut dl.file, &name, dest, permissions.unwrap_or(0o644))?;
         (1, Vec::new())
     } else {
-        let report = unpack(&mut dl.file, kind, dest, permissions, ctx.limits)?;
+        let report = unpack(
+            &mut dl.file,
+            kind,
+            &dl.sha256,
+            dest,
+            permissions,
+            ctx.limits,
+        )?;
         (report.paths.len() as u64, report.warnings)
     };
     Ok((files, bytes, warnings, verified))
@@ -156,9 +163,11 @@ pub(super) fn fetch_http(
 
 /// vendir's extraction policy for downloads: files 0644 (vendir creates
 /// them so; the exec bit is not kept) unless `permissions:` says otherwise.
+/// A refusal names the download by `digest` and its kind.
 pub(super) fn unpack(
     file: &mut File,
     kind: Kind,
+    digest: &Digest,
     dest: &Root,
     permissions: Option<u32>,
     limits: extract::Limits,
@@ -173,7 +182,8 @@ pub(super) fn unpack(
         create_parents: true,
         refuse_whiteouts: false,
     };
-    Ok(download::unpack(file, kind, dest, &opts)?)
+    download::unpack(file, kind, dest, &opts)
+        .map_err(|e| Error::from(e).in_layer(digest, kind.media_type(), None))
 }
 
 /// Writes `file` as `name` (one path component) beneath `dest`.

@@ -7,7 +7,7 @@
 
 mod git;
 mod github;
-mod helm;
+pub(crate) mod helm;
 mod hg;
 mod http;
 pub mod image;

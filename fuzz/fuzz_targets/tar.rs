@@ -1,0 +1,4 @@
+//! A layer (tar, tar+gzip, tar+zstd) extracted into a `Root`: confined, no panic.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vendoras::fuzzing::tar(data));
