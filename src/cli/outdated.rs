@@ -95,7 +95,7 @@ pub fn run(args: OutdatedArgs, op: &Arc<Op>) -> anyhow::Result<bool> {
         eprintln!(
             "vendoras: warning: {}: {}",
             r.path,
-            r.error.as_deref().unwrap_or_default()
+            super::shown(r.error.as_deref().unwrap_or_default())
         );
     }
     if !failed.is_empty() {
@@ -104,9 +104,11 @@ pub fn run(args: OutdatedArgs, op: &Arc<Op>) -> anyhow::Result<bool> {
     Ok(args.exit_code && rows.iter().any(|r| r.outdated))
 }
 
-/// Aligned columns; a row that is outdated is marked `*`.
+/// Aligned columns; a row that is outdated is marked `*`. Versions come from
+/// remotes (tags, release names, chart indexes), so every cell is shown escaped.
 fn table(rows: &[Row]) -> String {
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let dash =
+        |v: &Option<String>| vendoras::redact::escape(v.as_deref().unwrap_or("-")).into_owned();
     let mut lines: Vec<[String; 7]> = vec![[
         "".into(),
         "KIND".into(),
@@ -120,8 +122,8 @@ fn table(rows: &[Row]) -> String {
         lines.push([
             if r.outdated { "*" } else { " " }.into(),
             r.kind.clone(),
-            r.path.clone(),
-            r.current.clone(),
+            vendoras::redact::escape(&r.path).into_owned(),
+            vendoras::redact::escape(&r.current).into_owned(),
             dash(&r.locked),
             if r.pinned {
                 "(pinned)".into()

@@ -156,14 +156,17 @@ pub fn run(args: UpdateArgs, op: &Arc<Op>) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: {name}: {e}", r.path))?;
     }
 
-    let shown = |p: &Plan| match &p.to {
-        Some(to) => format!("{} → {to}", p.row.current),
-        None => format!(
-            "{} → {} (within {})",
-            p.row.locked.as_deref().unwrap_or("-"),
-            p.row.wanted.as_deref().unwrap_or("the branch head"),
-            p.row.current
-        ),
+    // Versions come from remotes (tags, release names): shown escaped.
+    let shown = |p: &Plan| {
+        super::shown(&match &p.to {
+            Some(to) => format!("{} → {to}", p.row.current),
+            None => format!(
+                "{} → {} (within {})",
+                p.row.locked.as_deref().unwrap_or("-"),
+                p.row.wanted.as_deref().unwrap_or("the branch head"),
+                p.row.current
+            ),
+        })
     };
     if args.dry_run {
         for p in &plans {
