@@ -565,10 +565,19 @@ pub fn sync(
     // the way swaps the ones already made back.
     // The journal makes the swaps and the lock one step across `kill -9`
     // too: the next sync finishes or undoes what it records.
-    // vendir chmods each content's path to its directory's `permissions` too,
-    // not only the directory.
+    // vendir chmods each content's path to the content's own `permissions`
+    // (ociArtifact's sets its files instead, fetch::source_for), then to its
+    // directory's `permissions`, not only the directory.
     for (d, staging) in &stagings {
         let dir = &*directories[*d].dir;
+        for c in dir.contents.iter().filter(|c| !c.path.is_root()) {
+            if let (Some(mode), false) = (
+                c.permissions,
+                matches!(c.source, SourceConfig::OciArtifact(_)),
+            ) {
+                staging.set_content_mode(&c.path, mode)?;
+            }
+        }
         if let Some(mode) = dir.permissions {
             for c in dir.contents.iter().filter(|c| !c.path.is_root()) {
                 staging.set_content_mode(&c.path, mode)?;

@@ -157,3 +157,41 @@ fn directory_permissions_apply_to_each_content_path_too() {
     }
     assert_eq!(mode(&p.ours.dir, "deps/vendor/upstream/chart"), "0750");
 }
+
+/// A content's own `permissions` is the mode vendir gives the content's path
+/// (`chmod` of the content directory); the files keep theirs, so a downloaded
+/// file stays 0644 and git sees no exec bit: here an `http` file and a git
+/// folder under `permissions: 0755` and `0700`.
+#[test]
+fn content_permissions_set_the_content_path_not_its_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = repository(tmp.path());
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("values.yml"), "replicas: 1\n").unwrap();
+    let files = support::servers::HttpServer::files(&site);
+    let config = vendir_config(
+        &[format!(
+            "- path: vendor\n  contents:\n  - path: values\n    permissions: 0755\n    http:\n      url: {}/values.yml\n  - path: chart\n    permissions: 0700\n    git:\n      url: {url}\n      ref: main\n    includePaths: [\"config/**/*\"]\n",
+            files.url()
+        )],
+        &[],
+    );
+    let p = Pair::with(&config);
+    p.sync_same("content permissions", &[], &["vendor"]);
+    let mode = |root: &std::path::Path, rel: &str| {
+        let m = std::fs::symlink_metadata(root.join(rel)).unwrap();
+        format!("{:04o}", m.permissions().mode() & 0o7777)
+    };
+    for (rel, want) in [
+        ("vendor/values", "0755"),
+        ("vendor/values/values.yml", "0644"),
+        ("vendor/chart", "0700"),
+        ("vendor/chart/config/a.yml", "0644"),
+        ("vendor/chart/config/bin/run.sh", "0755"),
+    ] {
+        assert_eq!(mode(&p.vendir.dir, rel), want, "{rel}: vendir");
+        assert_eq!(mode(&p.ours.dir, rel), want, "{rel}: vendoras");
+    }
+}
