@@ -13,15 +13,18 @@ use support::servers::*;
 use support::sync::Work;
 use support::*;
 
-/// An upstream whose files (path -> body) the test can change.
+/// Files served: (path, body).
+type Files = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// An upstream whose files the test can change.
 struct Upstream {
     server: HttpServer,
-    files: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    files: Files,
 }
 
 impl Upstream {
     fn start(validator: Validator, files: &[(&str, Vec<u8>)]) -> Upstream {
-        let files = Arc::new(Mutex::new(
+        let files: Files = Arc::new(Mutex::new(
             files
                 .iter()
                 .map(|(p, b)| (p.to_string(), b.clone()))
