@@ -424,3 +424,38 @@ directories:
     assert!(none.stdout.contains("Nothing to update"), "{none:?}");
     assert_eq!(read_config(&work), before);
 }
+
+#[test]
+fn a_tagless_image_url_gets_the_tag_it_moves_to() {
+    let registry = Registry::start();
+    let host = registry.host();
+    push_image(&registry, "img/app", "latest", "image latest\n");
+    let new = push_image(&registry, "img/app", "1.1.0", "image 1.1\n");
+    let work = Work::new();
+    let original = format!(
+        "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n- path: vendor\n  contents:\n  - path: image\n    image:\n      url: \"{host}/img/app\"  # no tag: latest\n"
+    );
+    work.config(&original);
+    work.sync(&[]).ok();
+    let out = update(&work, &["--latest", "vendor/image"]).ok();
+    assert_eq!(
+        read_config(&work),
+        original.replace(
+            &format!("\"{host}/img/app\""),
+            &format!("\"{host}/img/app:1.1.0\"")
+        )
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("vendor/image: latest → 1.1.0 ({new})")),
+        "{out:?}"
+    );
+    assert_eq!(
+        entry(&work, "image").image.unwrap().url,
+        format!("{host}/img/app@{new}")
+    );
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/image/file.txt")).unwrap(),
+        "image 1.1\n"
+    );
+}
