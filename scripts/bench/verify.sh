@@ -46,7 +46,7 @@ cos() { HOME=$work/home DOCKER_CONFIG=$work/home/.docker TUF_ROOT=$work/home/.si
 host=127.0.0.1:$(free_port)
 cat >"$work/registry.yml" <<YML
 version: 0.1
-log: {level: error, accesslog: {disabled: true}}
+log: {level: error}
 storage: {filesystem: {rootdirectory: $work/storage}}
 http: {addr: $host}
 YML
@@ -130,6 +130,13 @@ run() { python3 "$B/run1.py" "$R" "$@"; }
 sy() { "$VENDORAS" sync --chdir "$work/$1" --cache-dir "$work/cache-$1"; }
 for d in vno-pyes vyes-pyes vno-pno vyes-pno; do sy "$d" >/dev/null 2>&1 || { sy "$d"; exit 1; }; done # cold: fill
 grep -c 'verified' <(sy vyes-pyes 2>&1) >"$work/verified-lines" || true
+requests() { # DIR: registry and http requests of one warm sync of DIR
+  local r h
+  r=$(grep -c '"GET \|"HEAD ' "$work/registry.log" || true); h=$(grep -c '"GET ' "$work/http.log" || true)
+  sy "$1" >/dev/null 2>&1
+  echo "$(( $(grep -c '"GET \|"HEAD ' "$work/registry.log" || true) - r )) registry, $(( $(grep -c '"GET ' "$work/http.log" || true) - h )) http"
+}
+req_no=$(requests vno-pyes); req_yes=$(requests vyes-pyes)
 echo "== issue 16 / verify: $N contents ($NO ociArtifact, $NH http), warm re-sync, $REPS runs each (median), alternating"
 echo "   load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 for _ in $(seq "$REPS"); do
@@ -140,6 +147,7 @@ for _ in $(seq "$REPS"); do
 done
 python3 "$B/report.py" "$R" table "warm, unverified (http pinned)" "warm, cosign key (http pinned)" \
   "warm, unverified (http unpinned)" "warm, cosign key (http unpinned)"
+echo "  requests of one warm sync (http pinned): unverified $req_no; cosign key $req_yes"
 echo "  a warm verified sync (http pinned) printed $(cat "$work/verified-lines") 'verified' lines for $N contents"
 S="python3 $B/report.py $R"
 $S ratio "issue 16: warm sync of $N, cosign key / unverified (http pinned by sha256)" \
