@@ -156,20 +156,9 @@ fn preset_lookup(renovate: &std::path::Path) {
     fs::create_dir_all(&repo).unwrap();
     fs::write(
         repo.join("vendir.yml"),
-        format!(
-            r#"apiVersion: vendir.k14s.io/v1alpha1
-kind: Config
-directories:
-- path: vendor
-  contents:
-  - path: policies
-    ociArtifact:
-      tag: "v1.0.0"        # before image:, quoted
-      image: {host}/policies
-      plainHTTP: true
-  - path: schemas
-    ociArtifact: {{image: '{host}/schemas:1.0.0', plainHTTP: true}}
-  - path: img
+        two_tracked_artifacts(&host)
+            + &format!(
+                r#"  - path: img
     image:
       url: {host}/img/app:1.0.0
   - path: bundle
@@ -180,7 +169,7 @@ directories:
       image: {host}/policies
       tagSelection: {{semver: {{constraints: ">=1.0.0"}}}}
 "#
-        ),
+            ),
     )
     .unwrap();
 
@@ -430,25 +419,14 @@ fn forge_branches(renovate: &std::path::Path) {
     fs::create_dir_all(&project).unwrap();
     fs::write(
         project.join("vendir.yml"),
-        format!(
-            r#"apiVersion: vendir.k14s.io/v1alpha1
-kind: Config
-directories:
-- path: vendor
-  contents:
-  - path: policies
-    ociArtifact:
-      tag: "v1.0.0"        # before image:, quoted
-      image: {host}/policies
-      plainHTTP: true
-  - path: schemas
-    ociArtifact: {{image: '{host}/schemas:1.0.0', plainHTTP: true}}
-  - path: moving   # floats: must keep its pin in every branch
+        two_tracked_artifacts(&host)
+            + &format!(
+                r#"  - path: moving   # floats: must keep its pin in every branch
     ociArtifact:
       image: {host}/moving:latest
       plainHTTP: true
 "#
-        ),
+            ),
     )
     .unwrap();
     run(vendoras()
@@ -666,4 +644,25 @@ directories:
     );
     assert_eq!(opened(&requests), 2, "{requests:#?}");
     assert_eq!(gitea.pulls.lock().unwrap().len(), 2);
+}
+
+/// The head of both tests' `vendir.yml`: two ociArtifacts Renovate must track,
+/// one with `tag:` before `image:` (quoted), one in flow style with the tag in
+/// `image:`.
+fn two_tracked_artifacts(host: &str) -> String {
+    format!(
+        r#"apiVersion: vendir.k14s.io/v1alpha1
+kind: Config
+directories:
+- path: vendor
+  contents:
+  - path: policies
+    ociArtifact:
+      tag: "v1.0.0"        # before image:, quoted
+      image: {host}/policies
+      plainHTTP: true
+  - path: schemas
+    ociArtifact: {{image: '{host}/schemas:1.0.0', plainHTTP: true}}
+"#
+    )
 }
