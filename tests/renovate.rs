@@ -22,7 +22,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use support::sync::oras_push_in;
+use support::sync::{oras_push_in, oras_push_tag};
 use support::*;
 
 fn renovate() -> Option<PathBuf> {
@@ -43,18 +43,6 @@ fn renovate() -> Option<PathBuf> {
         path.display()
     );
     None
-}
-
-fn push(registry: &Registry, repo: &str, tag: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("file.txt"), format!("{repo} {tag}\n")).unwrap();
-    oras_push_in(
-        registry,
-        dir.path(),
-        &[],
-        &registry.reference(repo, tag),
-        &["file.txt"],
-    );
 }
 
 /// Every dependency of the `packageFiles with updates` log record, as
@@ -147,7 +135,7 @@ fn preset_lookup(renovate: &std::path::Path) {
         ("bundles/app", ["2.0.0", "3.0.0"]),
     ] {
         for t in tags {
-            push(&registry, repo, t);
+            oras_push_tag(&registry, repo, t);
         }
     }
 
@@ -410,7 +398,7 @@ fn forge_branches(renovate: &std::path::Path) {
         ("schemas", "1.2.0"),
         ("moving", "latest"),
     ] {
-        push(&registry, repo, tag);
+        oras_push_tag(&registry, repo, tag);
     }
     let tmp = tempfile::tempdir().unwrap();
     // The config lives in a subdirectory: the post-upgrade step must run there.
