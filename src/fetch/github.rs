@@ -38,7 +38,6 @@ const MAX_API_BODY: u64 = 16 << 20;
 
 pub(super) struct GithubSource<'a> {
     pub cfg: &'a GithubRelease,
-    pub permissions: Option<u32>,
 }
 
 /// The fields of a release vendir reads.
@@ -338,8 +337,7 @@ impl Source for GithubSource<'_> {
                     .as_ref()
                     .map(|u| u.replace("{tag}", &release.tag_name)),
             });
-            let (files, bytes, warnings, verified) =
-                fetch_http(ctx, http, &url, dest, self.permissions, verify)?;
+            let (files, bytes, warnings, verified) = fetch_http(ctx, http, &url, dest, verify)?;
             return Ok(Fetched {
                 lock,
                 bytes,
@@ -468,7 +466,7 @@ impl Source for GithubSource<'_> {
                 Some(p) if *p == a.name => archive = Some((file, digest)),
                 Some(_) => {}
                 None => {
-                    place_file(&mut file, &a.name, dest, self.permissions.unwrap_or(0o644))?;
+                    place_file(&mut file, &a.name, dest, 0o644)?;
                     files += 1;
                 }
             }
@@ -498,7 +496,7 @@ impl Source for GithubSource<'_> {
                     "Expected known archive type (zip, tgz, tar)",
                 ));
             }
-            let report = unpack(&mut file, kind, &digest, dest, self.permissions, ctx.limits)?;
+            let report = unpack(&mut file, kind, &digest, dest, ctx.limits)?;
             files = report.paths.len() as u64;
             warnings = report.warnings;
         }
