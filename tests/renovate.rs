@@ -116,28 +116,44 @@ fn offline(test: &str, body: impl FnOnce()) {
     );
 }
 
-#[test]
-fn the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate() {
-    let Some(renovate) = renovate() else { return };
-    offline(
-        "the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate",
-        || preset_lookup(&renovate),
-    );
+/// A test that finds the real Renovate (or skips, outside CI) and runs `$body`
+/// with it under [`offline`].
+macro_rules! renovate_test {
+    ($name:ident, $body:ident) => {
+        #[test]
+        fn $name() {
+            let Some(renovate) = renovate() else { return };
+            offline(stringify!($name), || $body(&renovate));
+        }
+    };
 }
 
-fn preset_lookup(renovate: &std::path::Path) {
+/// A registry holding one small artifact at each `(repository, tag)`.
+fn registry_with(tags: &[(&str, &str)]) -> Registry {
     let registry = Registry::start();
-    let host = registry.host();
-    for (repo, tags) in [
-        ("policies", ["v1.0.0", "v1.1.0"]),
-        ("schemas", ["1.0.0", "1.2.0"]),
-        ("img/app", ["1.0.0", "1.0.1"]),
-        ("bundles/app", ["2.0.0", "3.0.0"]),
-    ] {
-        for t in tags {
-            oras_push_tag(&registry, repo, t);
-        }
+    for (repo, tag) in tags {
+        oras_push_tag(&registry, repo, tag);
     }
+    registry
+}
+
+renovate_test!(
+    the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate,
+    preset_lookup
+);
+
+fn preset_lookup(renovate: &std::path::Path) {
+    let registry = registry_with(&[
+        ("policies", "v1.0.0"),
+        ("policies", "v1.1.0"),
+        ("schemas", "1.0.0"),
+        ("schemas", "1.2.0"),
+        ("img/app", "1.0.0"),
+        ("img/app", "1.0.1"),
+        ("bundles/app", "2.0.0"),
+        ("bundles/app", "3.0.0"),
+    ]);
+    let host = registry.host();
 
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
@@ -379,27 +395,20 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
     run(support::fixtures::git_cmd(dir).args(args)).ok().stdout
 }
 
-#[test]
-fn renovate_branches_carry_the_bump_its_relocked_digest_and_content_only() {
-    let Some(renovate) = renovate() else { return };
-    offline(
-        "renovate_branches_carry_the_bump_its_relocked_digest_and_content_only",
-        || forge_branches(&renovate),
-    );
-}
+renovate_test!(
+    renovate_branches_carry_the_bump_its_relocked_digest_and_content_only,
+    forge_branches
+);
 
 fn forge_branches(renovate: &std::path::Path) {
-    let registry = Registry::start();
-    let host = registry.host();
-    for (repo, tag) in [
+    let registry = registry_with(&[
         ("policies", "v1.0.0"),
         ("policies", "v1.1.0"),
         ("schemas", "1.0.0"),
         ("schemas", "1.2.0"),
         ("moving", "latest"),
-    ] {
-        oras_push_tag(&registry, repo, tag);
-    }
+    ]);
+    let host = registry.host();
     let tmp = tempfile::tempdir().unwrap();
     // The config lives in a subdirectory: the post-upgrade step must run there.
     let work = tmp.path().join("work");
