@@ -141,8 +141,9 @@ bench: tools
 # FUZZ_SECONDS (default 30), from the seeds in fuzz/corpus; installs nightly and
 # cargo-fuzz when missing. `fuzz-seeds` rewrites the seeds from the test fixtures.
 FUZZ_SECONDS ?= 30
+FUZZ_SEED ?=
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) scripts/fuzz.sh
 
 fuzz-seeds:
 	python3 scripts/fuzz-seeds.py

@@ -248,3 +248,5 @@ VENDORAS_BIN=$VENDORAS BENCH_REPS=$REPS "$B/http.sh"
 VENDORAS=$VENDORAS "$B/git.sh"   # issue 8: git sources vs vendir
 VENDORAS=$VENDORAS "$B/git-sparse.sh" # issue 15: one folder of a large repository vs vendir
 "$B/image.sh" # issue 9: image: vs vendir and vs ociArtifact
+# issue 16: verification cost per content, warm, cosign key vs unverified.
+VENDORAS_BIN=$VENDORAS BENCH_REPS=$(( REPS > 5 ? REPS : 5 )) "$B/verify.sh"

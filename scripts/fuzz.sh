@@ -6,12 +6,17 @@
 # edges) and features; fails on the first target that crashes, leaking, hanging
 # or breaking a property (the input lands in fuzz/artifacts/<target>/).
 #
+# FUZZ_SEED=N fixes libFuzzer's seed (CI sets it), so a run on this machine before
+# a submission replays the inputs CI will try, as far as the time lets it get.
+#
 # usage: scripts/fuzz.sh [TARGET...]     (default: every target)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 seconds=${FUZZ_SECONDS:-30}
+seed=()
+[[ -n ${FUZZ_SEED:-} ]] && seed=(-seed="$FUZZ_SEED")
 targets=("$@")
 ((${#targets[@]})) || targets=(config lock tar zip helm_index reference)
 
@@ -28,7 +33,7 @@ for t in "${targets[@]}"; do
   # -rss_limit_mb and -timeout: a hostile input may neither balloon nor hang.
   if ! cargo +nightly fuzz run --fuzz-dir fuzz "$t" "target/fuzz-corpus/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
-    >"$log" 2>&1; then
+    "${seed[@]}" >"$log" 2>&1; then
     echo "fuzz: $t FAILED; the log is $log, the input in fuzz/artifacts/$t/" >&2
     grep -E "panicked|ERROR|SUMMARY|Test unit written" "$log" | head -n 20 >&2 || true
     status=1

@@ -53,14 +53,22 @@ pub fn config(data: &[u8]) {
 }
 
 /// Reads `data` as a lock file; a lock it accepts must survive being
-/// written and read back.
+/// written and read back. The one change allowed is vendir's own: a NEL
+/// (U+0085) is folded when written (goyaml), so such a lock must read back
+/// to one that writes the same bytes.
 pub fn lock(data: &[u8]) {
     let path = Path::new("/fuzz/vendir.lock.yml");
     let Ok(LockFile::Valid(lock)) = LockConfig::from_bytes(path, data) else {
         return;
     };
     let yaml = lock.to_yaml();
+    let folds = format!("{lock:?}").contains("\\u{85}");
     match LockConfig::from_bytes(path, yaml.as_bytes()) {
+        Ok(LockFile::Valid(again)) if folds => assert_eq!(
+            again.to_yaml(),
+            yaml,
+            "a lock written again differs from the one written first:\n{yaml}"
+        ),
         Ok(LockFile::Valid(again)) => assert_eq!(
             again, lock,
             "a lock read back differs from the one written:\n{yaml}"

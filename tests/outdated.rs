@@ -11,21 +11,9 @@ use std::fs;
 use serde_json::Value;
 use support::fixtures::*;
 use support::servers::*;
-use support::sync::{oras_push_in, Work};
+use support::sync::{oras_push_tag, Work};
 use support::vendir::vendir_config;
 use support::*;
-
-fn push(registry: &Registry, repo: &str, tag: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("file.txt"), format!("{repo} {tag}\n")).unwrap();
-    oras_push_in(
-        registry,
-        dir.path(),
-        &[],
-        &registry.reference(repo, tag),
-        &["file.txt"],
-    )
-}
 
 struct Upstreams {
     _tmp: tempfile::TempDir,
@@ -42,15 +30,15 @@ impl Upstreams {
         let tmp = tempfile::tempdir().unwrap();
         let registry = Registry::start();
         for tag in ["v1.0.0", "v1.1.0", "v2.0.0-rc.1", "latest"] {
-            push(&registry, "app", tag);
+            oras_push_tag(&registry, "app", tag);
         }
         // `outdated` reads tag lists only: what the tags hold does not matter.
         for tag in ["1.0.0", "1.1.0"] {
-            push(&registry, "img/app", tag);
-            push(&registry, "bundles/app", tag);
+            oras_push_tag(&registry, "img/app", tag);
+            oras_push_tag(&registry, "bundles/app", tag);
         }
         for tag in ["0.1.0", "0.3.0"] {
-            push(&registry, "charts/demo", tag);
+            oras_push_tag(&registry, "charts/demo", tag);
         }
         GitFixture::build(&tmp.path().join("git"));
         let git = GitDaemon::start(&tmp.path().join("git"));
@@ -337,7 +325,7 @@ fn every_kind_reports_current_wanted_and_latest_from_its_server() {
     );
 
     // A new tag inside the range: the lock now lags behind `wanted`.
-    push(&up.registry, "app", "v1.2.0");
+    oras_push_tag(&up.registry, "app", "v1.2.0");
     let out = outdated(&work, &up.github, &["--json", "-d", "vendor/oci-range"]).ok();
     let rows = parse_rows(&out);
     assert_eq!(rows.len(), 1, "{rows:#?}");

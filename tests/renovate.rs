@@ -9,7 +9,9 @@
 //! Then through Renovate's `gitea` platform (a loopback stand-in of its API, the clone
 //! URL a local bare repository): each branch Renovate pushes carries the bumped tag,
 //! the lock relocked by the preset's post-upgrade step (the registry's digest for the
-//! new tag), the new content, and every other lock entry unchanged.
+//! new tag), the new content, and every other lock entry unchanged; and Renovate opens
+//! one pull request per bump from that branch into `main` (`prCreation: immediate`,
+//! the stand-in answering Gitea's pull-request endpoints).
 //!
 //! Both run in a network namespace holding only loopback (`unshare -n`, as root).
 //! Skipped, saying so, only when Renovate is not installed and `CI` is not set.
@@ -20,7 +22,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use support::sync::oras_push_in;
+use support::sync::{oras_push_in, oras_push_tag};
 use support::*;
 
 fn renovate() -> Option<PathBuf> {
@@ -41,18 +43,6 @@ fn renovate() -> Option<PathBuf> {
         path.display()
     );
     None
-}
-
-fn push(registry: &Registry, repo: &str, tag: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("file.txt"), format!("{repo} {tag}\n")).unwrap();
-    oras_push_in(
-        registry,
-        dir.path(),
-        &[],
-        &registry.reference(repo, tag),
-        &["file.txt"],
-    );
 }
 
 /// Every dependency of the `packageFiles with updates` log record, as
@@ -126,48 +116,53 @@ fn offline(test: &str, body: impl FnOnce()) {
     );
 }
 
-#[test]
-fn the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate() {
-    let Some(renovate) = renovate() else { return };
-    offline(
-        "the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate",
-        || preset_lookup(&renovate),
-    );
+/// A test that finds the real Renovate (or skips, outside CI) and runs `$body`
+/// with it under [`offline`].
+macro_rules! renovate_test {
+    ($name:ident, $body:ident) => {
+        #[test]
+        fn $name() {
+            let Some(renovate) = renovate() else { return };
+            offline(stringify!($name), || $body(&renovate));
+        }
+    };
 }
 
-fn preset_lookup(renovate: &std::path::Path) {
+/// A registry holding one small artifact at each `(repository, tag)`.
+fn registry_with(tags: &[(&str, &str)]) -> Registry {
     let registry = Registry::start();
-    let host = registry.host();
-    for (repo, tags) in [
-        ("policies", ["v1.0.0", "v1.1.0"]),
-        ("schemas", ["1.0.0", "1.2.0"]),
-        ("img/app", ["1.0.0", "1.0.1"]),
-        ("bundles/app", ["2.0.0", "3.0.0"]),
-    ] {
-        for t in tags {
-            push(&registry, repo, t);
-        }
+    for (repo, tag) in tags {
+        oras_push_tag(&registry, repo, tag);
     }
+    registry
+}
+
+renovate_test!(
+    the_preset_tracks_oci_artifact_image_and_bundle_tags_with_the_real_renovate,
+    preset_lookup
+);
+
+fn preset_lookup(renovate: &std::path::Path) {
+    let registry = registry_with(&[
+        ("policies", "v1.0.0"),
+        ("policies", "v1.1.0"),
+        ("schemas", "1.0.0"),
+        ("schemas", "1.2.0"),
+        ("img/app", "1.0.0"),
+        ("img/app", "1.0.1"),
+        ("bundles/app", "2.0.0"),
+        ("bundles/app", "3.0.0"),
+    ]);
+    let host = registry.host();
 
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     fs::create_dir_all(&repo).unwrap();
     fs::write(
         repo.join("vendir.yml"),
-        format!(
-            r#"apiVersion: vendir.k14s.io/v1alpha1
-kind: Config
-directories:
-- path: vendor
-  contents:
-  - path: policies
-    ociArtifact:
-      tag: "v1.0.0"        # before image:, quoted
-      image: {host}/policies
-      plainHTTP: true
-  - path: schemas
-    ociArtifact: {{image: '{host}/schemas:1.0.0', plainHTTP: true}}
-  - path: img
+        two_tracked_artifacts(&host)
+            + &format!(
+                r#"  - path: img
     image:
       url: {host}/img/app:1.0.0
   - path: bundle
@@ -178,7 +173,7 @@ directories:
       image: {host}/policies
       tagSelection: {{semver: {{constraints: ">=1.0.0"}}}}
 "#
-        ),
+            ),
     )
     .unwrap();
 
@@ -241,23 +236,52 @@ directories:
     );
 }
 
-/// A stand-in for the few Gitea API calls Renovate's `gitea` platform makes to look
-/// at one repository whose clone URL is a local bare repository (`file://`). Renovate
-/// pushes its branches there; it finds no pull requests, issues or labels, and no
-/// commit statuses, so with `prCreation: status-success` it opens no PR.
-fn fake_gitea(bare: &std::path::Path) -> support::servers::HttpServer {
+/// A stand-in for the Gitea API calls Renovate's `gitea` platform makes on one
+/// repository whose clone URL is a local bare repository (`file://`). Renovate pushes
+/// its branches there. Issues, labels and commit statuses are empty. Pull requests are
+/// kept in memory, shaped like Gitea's `PullRequest`:
+/// - `POST /repos/{owner}/{repo}/pulls` opens one (`base`, `head`, `title`, `body`);
+///   the head's sha is the branch's tip in the bare repository;
+/// - `GET .../pulls` lists them, `GET .../pulls/{index}` and
+///   `GET .../pulls/{base}/{head}` find one, `PATCH .../pulls/{index}` edits one.
+struct FakeGitea {
+    server: support::servers::HttpServer,
+    /// Every pull request opened, in order.
+    pulls: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    /// Every request, as `METHOD path`.
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn fake_gitea(bare: &std::path::Path) -> FakeGitea {
+    use serde_json::json;
     use support::servers::{HttpResponse, HttpServer};
     let clone_url = format!("file://{}", bare.display());
-    HttpServer::start(std::sync::Arc::new(move |req| {
+    let bare = bare.to_path_buf();
+    let pulls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let state = pulls.clone();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = requests.clone();
+    let repo = json!({"id": 1, "name": "app", "full_name": "acme/app",
+        "owner": {"id": 2, "login": "acme", "username": "acme"}});
+    let server = HttpServer::start(std::sync::Arc::new(move |req| {
         let path = req.path().trim_end_matches('/').to_string();
-        let json = |v: Value| HttpResponse::json(&v);
+        let json_status = |status: u16, v: &Value| HttpResponse {
+            status,
+            ..HttpResponse::json(v)
+        };
+        let ok = |v: &Value| json_status(200, v);
+        let pulls_path = "/api/v1/repos/acme/app/pulls";
+        seen.lock()
+            .unwrap()
+            .push(format!("{} {}", req.method, req.path()));
+        let mut pulls = state.lock().unwrap();
         match (req.method.as_str(), path.as_str()) {
-            ("GET", "/api/v1/version") => json(serde_json::json!({"version": "1.21.0"})),
-            ("GET", "/api/v1/user") => json(serde_json::json!({
+            ("GET", "/api/v1/version") => ok(&json!({"version": "1.21.0"})),
+            ("GET", "/api/v1/user") => ok(&json!({
                 "id": 1, "login": "renovate", "username": "renovate",
                 "full_name": "Renovate", "email": "renovate@localhost"
             })),
-            ("GET", "/api/v1/repos/acme/app") => json(serde_json::json!({
+            ("GET", "/api/v1/repos/acme/app") => ok(&json!({
                 "id": 1, "name": "app", "full_name": "acme/app",
                 "owner": {"id": 2, "login": "acme", "username": "acme"},
                 "clone_url": clone_url, "ssh_url": "", "html_url": "http://127.0.0.1/acme/app",
@@ -267,47 +291,124 @@ fn fake_gitea(bare: &std::path::Path) -> support::servers::HttpServer {
                 "allow_squash_merge": true, "default_merge_style": "merge",
                 "permissions": {"admin": true, "push": true, "pull": true}
             })),
-            ("GET", p)
-                if p.ends_with("/statuses")
-                    || p.ends_with("/pulls")
-                    || p.ends_with("/issues")
-                    || p.ends_with("/labels") =>
-            {
-                json(serde_json::json!([]))
+            ("POST", p) if p == pulls_path => {
+                let Ok(asked) = serde_json::from_slice::<Value>(&req.body) else {
+                    return json_status(422, &json!({"message": "body is not JSON"}));
+                };
+                let (Some(base), Some(head)) = (asked["base"].as_str(), asked["head"].as_str())
+                else {
+                    return json_status(422, &json!({"message": "base and head are required"}));
+                };
+                if pulls.iter().any(|p| {
+                    p["head"]["ref"] == head && p["base"]["ref"] == base && p["state"] == "open"
+                }) {
+                    return json_status(409, &json!({"message": "pull request already exists"}));
+                }
+                let tip = |branch: &str| {
+                    run(support::fixtures::git_cmd(&bare)
+                        .args(["rev-parse", "--verify", "-q"])
+                        .arg(format!("refs/heads/{branch}")))
+                };
+                let (head_tip, base_tip) = (tip(head), tip(base));
+                if !head_tip.success() || !base_tip.success() {
+                    return json_status(404, &json!({"message": "branch does not exist"}));
+                }
+                let number = pulls.len() as u64 + 1;
+                let now = "2026-01-01T00:00:00Z";
+                let pr = json!({
+                    "id": number, "number": number, "state": "open",
+                    "title": asked["title"], "body": asked["body"].as_str().unwrap_or_default(),
+                    "user": {"id": 1, "login": "renovate"},
+                    "labels": [], "assignees": [], "mergeable": true, "merged": false,
+                    "created_at": now, "updated_at": now,
+                    "base": {"label": base, "ref": base, "sha": base_tip.stdout.trim(), "repo": repo},
+                    "head": {"label": head, "ref": head, "sha": head_tip.stdout.trim(), "repo": repo},
+                });
+                pulls.push(pr.clone());
+                json_status(201, &pr)
             }
-            ("GET", p) if p.ends_with("/status") => json(serde_json::json!({
+            ("GET", p) if p == pulls_path => {
+                let wanted = req.param("state").unwrap_or("open");
+                let poster = req.param("poster");
+                let mut list: Vec<Value> = pulls
+                    .iter()
+                    .filter(|p| wanted == "all" || p["state"] == wanted)
+                    .filter(|p| poster.is_none_or(|u| p["user"]["login"] == u))
+                    .cloned()
+                    .collect();
+                list.reverse();
+                ok(&Value::Array(list))
+            }
+            (method, p) if p.starts_with(pulls_path) => {
+                let rest = &p[pulls_path.len()..];
+                let found = match rest.trim_start_matches('/').split_once('/') {
+                    // `pulls/{base}/{head}`: the head may hold slashes.
+                    Some((base, head)) => pulls
+                        .iter()
+                        .position(|p| p["base"]["ref"] == base && p["head"]["ref"] == head),
+                    None => rest[1..]
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|n| pulls.iter().position(|p| p["number"] == n)),
+                };
+                let Some(i) = found else {
+                    return HttpResponse::not_found();
+                };
+                match method {
+                    "GET" => ok(&pulls[i]),
+                    "PATCH" => {
+                        let Ok(Value::Object(edit)) = serde_json::from_slice(&req.body) else {
+                            return json_status(
+                                422,
+                                &json!({"message": "body is not a JSON object"}),
+                            );
+                        };
+                        for (k, v) in edit {
+                            if ["title", "body", "state"].contains(&k.as_str()) {
+                                pulls[i][k] = v;
+                            }
+                        }
+                        ok(&pulls[i])
+                    }
+                    _ => HttpResponse::not_found(),
+                }
+            }
+            ("GET", p)
+                if p.ends_with("/statuses") || p.ends_with("/issues") || p.ends_with("/labels") =>
+            {
+                ok(&json!([]))
+            }
+            ("GET", p) if p.ends_with("/status") => ok(&json!({
                 "state": "", "statuses": [], "total_count": 0
             })),
             _ => HttpResponse::not_found(),
         }
-    }))
+    }));
+    FakeGitea {
+        server,
+        pulls,
+        requests,
+    }
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) -> String {
     run(support::fixtures::git_cmd(dir).args(args)).ok().stdout
 }
 
-#[test]
-fn renovate_branches_carry_the_bump_its_relocked_digest_and_content_only() {
-    let Some(renovate) = renovate() else { return };
-    offline(
-        "renovate_branches_carry_the_bump_its_relocked_digest_and_content_only",
-        || forge_branches(&renovate),
-    );
-}
+renovate_test!(
+    renovate_branches_carry_the_bump_its_relocked_digest_and_content_only,
+    forge_branches
+);
 
 fn forge_branches(renovate: &std::path::Path) {
-    let registry = Registry::start();
-    let host = registry.host();
-    for (repo, tag) in [
+    let registry = registry_with(&[
         ("policies", "v1.0.0"),
         ("policies", "v1.1.0"),
         ("schemas", "1.0.0"),
         ("schemas", "1.2.0"),
         ("moving", "latest"),
-    ] {
-        push(&registry, repo, tag);
-    }
+    ]);
+    let host = registry.host();
     let tmp = tempfile::tempdir().unwrap();
     // The config lives in a subdirectory: the post-upgrade step must run there.
     let work = tmp.path().join("work");
@@ -315,25 +416,14 @@ fn forge_branches(renovate: &std::path::Path) {
     fs::create_dir_all(&project).unwrap();
     fs::write(
         project.join("vendir.yml"),
-        format!(
-            r#"apiVersion: vendir.k14s.io/v1alpha1
-kind: Config
-directories:
-- path: vendor
-  contents:
-  - path: policies
-    ociArtifact:
-      tag: "v1.0.0"        # before image:, quoted
-      image: {host}/policies
-      plainHTTP: true
-  - path: schemas
-    ociArtifact: {{image: '{host}/schemas:1.0.0', plainHTTP: true}}
-  - path: moving   # floats: must keep its pin in every branch
+        two_tracked_artifacts(&host)
+            + &format!(
+                r#"  - path: moving   # floats: must keep its pin in every branch
     ociArtifact:
       image: {host}/moving:latest
       plainHTTP: true
 "#
-        ),
+            ),
     )
     .unwrap();
     run(vendoras()
@@ -385,13 +475,16 @@ directories:
     obj.remove("description");
     for (k, v) in [
         ("platform", serde_json::json!("gitea")),
-        ("endpoint", serde_json::json!(format!("{}/", gitea.url()))),
+        (
+            "endpoint",
+            serde_json::json!(format!("{}/", gitea.server.url())),
+        ),
         ("token", serde_json::json!("test-token")),
         ("repositories", serde_json::json!(["acme/app"])),
         ("onboarding", serde_json::json!(false)),
         ("requireConfig", serde_json::json!("optional")),
         ("dependencyDashboard", serde_json::json!(false)),
-        ("prCreation", serde_json::json!("status-success")),
+        ("prCreation", serde_json::json!("immediate")),
         ("repositoryCache", serde_json::json!("disabled")),
         (
             "gitAuthor",
@@ -452,6 +545,28 @@ directories:
         .collect::<Vec<_>>()
         .join("\n");
     assert_eq!(branches.len(), 2, "branches {branches:?}\n{tail}");
+    // One pull request per bump, opened at once (`prCreation: immediate`), from the
+    // bumped branch (at its pushed tip) into main.
+    let pulls = gitea.pulls.lock().unwrap().clone();
+    assert_eq!(pulls.len(), 2, "pull requests {pulls:#?}\n{tail}");
+    let mut heads: Vec<&str> = pulls
+        .iter()
+        .map(|p| p["head"]["ref"].as_str().unwrap())
+        .collect();
+    heads.sort_unstable();
+    let mut sorted = branches.clone();
+    sorted.sort_unstable();
+    assert_eq!(heads, sorted, "{pulls:#?}");
+    for pr in &pulls {
+        let head = pr["head"]["ref"].as_str().unwrap();
+        assert_eq!(pr["base"]["ref"], "main", "{pr:#}");
+        assert_eq!(pr["state"], "open", "{pr:#}");
+        assert_eq!(
+            pr["head"]["sha"].as_str().unwrap(),
+            git(&bare, &["rev-parse", head]).trim(),
+            "{pr:#}"
+        );
+    }
     let original = fs::read_to_string(project.join("vendir.yml")).unwrap();
     for (repo, old, new, was, now) in [
         (
@@ -508,4 +623,43 @@ directories:
         }
         assert_eq!(show("deploy/vendor/moving/file.txt"), "moving latest\n");
     }
+
+    // A second run finds its pull requests through the list endpoint and opens none.
+    let opened = |requests: &[String]| {
+        requests
+            .iter()
+            .filter(|r| *r == "POST /api/v1/repos/acme/app/pulls")
+            .count()
+    };
+    let first_run = gitea.requests.lock().unwrap().len();
+    let again = run(&mut cmd);
+    assert!(again.success(), "renovate failed again: {}", again.stderr);
+    let requests = gitea.requests.lock().unwrap().clone();
+    assert!(
+        requests[first_run..].contains(&"GET /api/v1/repos/acme/app/pulls".to_string()),
+        "{requests:#?}"
+    );
+    assert_eq!(opened(&requests), 2, "{requests:#?}");
+    assert_eq!(gitea.pulls.lock().unwrap().len(), 2);
+}
+
+/// The head of both tests' `vendir.yml`: two ociArtifacts Renovate must track,
+/// one with `tag:` before `image:` (quoted), one in flow style with the tag in
+/// `image:`.
+fn two_tracked_artifacts(host: &str) -> String {
+    format!(
+        r#"apiVersion: vendir.k14s.io/v1alpha1
+kind: Config
+directories:
+- path: vendor
+  contents:
+  - path: policies
+    ociArtifact:
+      tag: "v1.0.0"        # before image:, quoted
+      image: {host}/policies
+      plainHTTP: true
+  - path: schemas
+    ociArtifact: {{image: '{host}/schemas:1.0.0', plainHTTP: true}}
+"#
+    )
 }

@@ -301,3 +301,161 @@ fn update_moves_a_github_release_tag_and_a_chart_version() {
         "greeting: hello from 0.2.0\n"
     );
 }
+
+/// An image as `crane append` makes it: one layer holding `file.txt`.
+fn push_image(registry: &Registry, repo: &str, tag: &str, text: &str) -> String {
+    crane_image(
+        &registry.reference(repo, tag),
+        &[tar_of(&[("file.txt", text.as_bytes())]).finish()],
+        None,
+    )
+}
+
+#[test]
+fn update_moves_an_image_url_a_bundle_image_and_an_hg_ref() {
+    let registry = Registry::start();
+    let host = registry.host();
+    push_image(&registry, "img/app", "1.0.0", "image 1.0\n");
+    let image_new = push_image(&registry, "img/app", "1.1.0", "image 1.1\n");
+    let bundle = |tag: &str, text: &str| {
+        push_bundle(
+            &registry.reference("bundles/app", tag),
+            &[("config.yml", text.as_bytes())],
+            &[],
+        )
+    };
+    bundle("1.0.0", "bundle: 1.0\n");
+    let bundle_new = bundle("1.1.0", "bundle: 1.1\n");
+    let hg_root = tempfile::tempdir().unwrap();
+    let fx = HgFixture::build(&hg_root.path().join("repo"));
+    let second = fx.changesets["second"].clone();
+    hg(
+        &fx.repo,
+        &[
+            "tag",
+            "-m",
+            "tag v1.1.0",
+            "-r",
+            &second,
+            "v1.1.0",
+            "-d",
+            "1704164645 0",
+        ],
+    );
+    let server = HgServe::start(&fx.repo);
+
+    let work = Work::new();
+    let original = format!(
+        r#"apiVersion: vendir.k14s.io/v1alpha1
+kind: Config
+directories:
+- path: vendor
+  contents:
+  # An image by URL, a comment after it.
+  - path: image
+    image:
+      url: {host}/img/app:1.0.0   # bump me
+  - path: bundle
+    imgpkgBundle: {{ image: "{host}/bundles/app:1.0.0" }}
+  - path: hg
+    hg:
+      ref: 'v1.0.0'
+      url: {url}
+"#,
+        url = server.url()
+    );
+    work.config(&original);
+    work.sync(&[]).ok();
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/image/file.txt")).unwrap(),
+        "image 1.0\n"
+    );
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/hg/README.md")).unwrap(),
+        "hg v1\n"
+    );
+
+    let out = update(&work, &["--latest"]).ok();
+    assert_eq!(
+        read_config(&work),
+        original
+            .replace(
+                &format!("url: {host}/img/app:1.0.0   # bump me"),
+                &format!("url: {host}/img/app:1.1.0   # bump me"),
+            )
+            .replace(
+                &format!("\"{host}/bundles/app:1.0.0\""),
+                &format!("\"{host}/bundles/app:1.1.0\""),
+            )
+            .replace("ref: 'v1.0.0'", "ref: 'v1.1.0'"),
+        "byte for byte outside the edited scalars"
+    );
+    for line in [
+        format!("vendor/image: 1.0.0 → 1.1.0 ({image_new})"),
+        format!("vendor/bundle: 1.0.0 → 1.1.0 ({bundle_new})"),
+        format!("vendor/hg: v1.0.0 → v1.1.0 ({second})"),
+    ] {
+        assert!(out.stdout.contains(&line), "{line}\n{out:?}");
+    }
+
+    let image = entry(&work, "image").image.unwrap();
+    assert_eq!(image.url, format!("{host}/img/app@{image_new}"));
+    assert_eq!(image.tag.as_deref(), Some("1.1.0"));
+    let bundle = entry(&work, "bundle").imgpkg_bundle.unwrap();
+    assert_eq!(bundle.image, format!("{host}/bundles/app@{bundle_new}"));
+    assert_eq!(entry(&work, "hg").hg.unwrap().sha, second);
+
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/image/file.txt")).unwrap(),
+        "image 1.1\n"
+    );
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/bundle/config.yml")).unwrap(),
+        "bundle: 1.1\n"
+    );
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/hg/README.md")).unwrap(),
+        "hg v2\n"
+    );
+
+    // Now current: nothing moves, nothing is written.
+    let before = read_config(&work);
+    let none = update(&work, &["--latest"]).ok();
+    assert!(none.stdout.contains("Nothing to update"), "{none:?}");
+    assert_eq!(read_config(&work), before);
+}
+
+#[test]
+fn a_tagless_image_url_gets_the_tag_it_moves_to() {
+    let registry = Registry::start();
+    let host = registry.host();
+    push_image(&registry, "img/app", "latest", "image latest\n");
+    let new = push_image(&registry, "img/app", "1.1.0", "image 1.1\n");
+    let work = Work::new();
+    let original = format!(
+        "apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n- path: vendor\n  contents:\n  - path: image\n    image:\n      url: \"{host}/img/app\"  # no tag: latest\n"
+    );
+    work.config(&original);
+    work.sync(&[]).ok();
+    let out = update(&work, &["--latest", "vendor/image"]).ok();
+    assert_eq!(
+        read_config(&work),
+        original.replace(
+            &format!("\"{host}/img/app\""),
+            &format!("\"{host}/img/app:1.1.0\"")
+        )
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("vendor/image: latest → 1.1.0 ({new})")),
+        "{out:?}"
+    );
+    assert_eq!(
+        entry(&work, "image").image.unwrap().url,
+        format!("{host}/img/app@{new}")
+    );
+    assert_eq!(
+        fs::read_to_string(work.dir.join("vendor/image/file.txt")).unwrap(),
+        "image 1.1\n"
+    );
+}

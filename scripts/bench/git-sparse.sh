@@ -12,25 +12,9 @@
 #   VENDORAS=target/debug/vendoras scripts/bench/git-sparse.sh   # no release build
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-TOOLS=${VENDORAS_TOOLS:-$ROOT/target/tools/bin}
 FILES=${GIT_SPARSE_FILES:-20000}
-if [[ -z ${VENDORAS:-} ]]; then
-  cargo build --release --locked -q --bin vendoras
-  VENDORAS=$ROOT/target/release/vendoras
-fi
-VENDORAS=$(realpath "$VENDORAS")
-VENDIR=$TOOLS/vendir
-for t in git "$VENDIR" "$VENDORAS" python3; do
-  command -v "$t" >/dev/null || { echo "bench/git-sparse: $t not found" >&2; exit 1; }
-done
-
-tmp=$(mktemp -d)
-daemon=
-trap '[[ -n $daemon ]] && kill "$daemon" 2>/dev/null; rm -rf "$tmp"' EXIT
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 HOME=$tmp/home
-export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
-mkdir -p "$tmp/home" "$tmp/srv"
+# shellcheck source=scripts/bench/git-common.sh
+source scripts/bench/git-common.sh git-sparse
 
 echo "== generating one repository of $FILES files, two commits"
 w=$tmp/src

@@ -11,26 +11,10 @@
 #   VENDORAS=target/debug/vendoras scripts/bench/git.sh   # skip the release build
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-TOOLS=${VENDORAS_TOOLS:-$ROOT/target/tools/bin}
 REPOS=${GIT_BENCH_REPOS:-20}
 FILES=${GIT_BENCH_FILES:-300}
-if [[ -z ${VENDORAS:-} ]]; then
-  cargo build --release --locked -q --bin vendoras
-  VENDORAS=$ROOT/target/release/vendoras
-fi
-VENDORAS=$(realpath "$VENDORAS")
-VENDIR=$TOOLS/vendir
-for t in git "$VENDIR" "$VENDORAS" python3; do
-  command -v "$t" >/dev/null || { echo "bench/git: $t not found" >&2; exit 1; }
-done
-
-tmp=$(mktemp -d)
-daemon=
-trap '[[ -n $daemon ]] && kill "$daemon" 2>/dev/null; rm -rf "$tmp"' EXIT
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 HOME=$tmp/home
-export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
-mkdir -p "$tmp/home" "$tmp/srv"
+# shellcheck source=scripts/bench/git-common.sh
+source scripts/bench/git-common.sh git
 
 echo "== generating $REPOS repositories of $FILES files"
 for i in $(seq 1 "$REPOS"); do

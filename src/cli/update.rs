@@ -131,21 +131,21 @@ pub fn run(args: UpdateArgs, op: &Arc<Op>) -> anyhow::Result<()> {
             "ociArtifact" if edit::has_field(&text, &field("ociArtifact", "tag")) => {
                 (field("ociArtifact", "tag"), r.current.clone(), to.clone())
             }
-            "ociArtifact" => (
-                field("ociArtifact", "image"),
-                format!(":{}", r.current),
-                format!(":{to}"),
-            ),
-            "image" => (
-                field("image", "url"),
-                format!(":{}", r.current),
-                format!(":{to}"),
-            ),
-            "imgpkgBundle" => (
-                field("imgpkgBundle", "image"),
-                format!(":{}", r.current),
-                format!(":{to}"),
-            ),
+            "ociArtifact" => {
+                let at = field("ociArtifact", "image");
+                let (old, new) = tag_edit(&text, &at, &r.current, to);
+                (at, old, new)
+            }
+            "image" => {
+                let at = field("image", "url");
+                let (old, new) = tag_edit(&text, &at, &r.current, to);
+                (at, old, new)
+            }
+            "imgpkgBundle" => {
+                let at = field("imgpkgBundle", "image");
+                let (old, new) = tag_edit(&text, &at, &r.current, to);
+                (at, old, new)
+            }
             "helmChart" => (field("helmChart", "version"), r.current.clone(), to.clone()),
             "githubRelease" => (field("githubRelease", "tag"), r.current.clone(), to.clone()),
             "git" => (field("git", "ref"), r.current.clone(), to.clone()),
@@ -207,6 +207,21 @@ pub fn run(args: UpdateArgs, op: &Arc<Op>) -> anyhow::Result<()> {
         println!("{}: {} ({pinned})", p.row.path, shown(p));
     }
     Ok(())
+}
+
+/// The edit of a `repo:tag` reference's tag: `:current` becomes `:to`; a reference
+/// written without a tag (`latest` implied) gets `:to` appended.
+fn tag_edit(text: &str, at: &Field<'_>, current: &str, to: &str) -> (String, String) {
+    let tagged = edit::scalar(text, at).is_none_or(|reference| {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        name.contains(':')
+    });
+    let old = if tagged {
+        format!(":{current}")
+    } else {
+        String::new()
+    };
+    (old, format!(":{to}"))
 }
 
 /// Replaces `path` whole (a temporary file beside it, renamed over it).

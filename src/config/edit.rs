@@ -19,7 +19,8 @@ pub struct Field<'a> {
 }
 
 /// `text` with the scalar at `at` rewritten: its last occurrence of `old`
-/// (the whole value, or the tag at the end of `repo:tag`) becomes `new`.
+/// (the whole value, or the tag at the end of `repo:tag`; empty: the end of
+/// the value) becomes `new`.
 /// Refused when the scalar is not written there (an alias or merge key: the
 /// anchor would change every use), is not a plain, single- or
 /// double-quoted one-line scalar, or does not read as expected afterwards.
@@ -75,6 +76,14 @@ pub fn replace_in_scalar(
             "{}.{}: writing {new:?} there would not read back as {expected:?}; edit it by hand",
             at.source, at.field
         )),
+    }
+}
+
+/// The value of the scalar at `at`, when there is one.
+pub fn scalar(text: &str, at: &Field<'_>) -> Option<String> {
+    match find(text, at).ok()?.node {
+        Node::Scalar { text, .. } => Some(text),
+        _ => None,
     }
 }
 
@@ -191,6 +200,17 @@ directories:
             let out = replace_in_scalar(CONFIG, &at(content, source, field), old, new).unwrap();
             changed_only(CONFIG, &out, old, new);
         }
+    }
+
+    #[test]
+    fn an_empty_old_appends_inside_the_quotes() {
+        let at = at("double", "ociArtifact", "image");
+        assert_eq!(scalar(CONFIG, &at).as_deref(), Some("localhost:5000/app"));
+        let out = replace_in_scalar(CONFIG, &at, "", ":v2").unwrap();
+        assert_eq!(
+            out,
+            CONFIG.replace("\"localhost:5000/app\"", "\"localhost:5000/app:v2\"")
+        );
     }
 
     #[test]

@@ -42,7 +42,6 @@ const MAX_API_BODY: u64 = 16 << 20;
 
 pub(super) struct GithubSource<'a> {
     pub cfg: &'a GithubRelease,
-    pub permissions: Option<u32>,
 }
 
 /// The fields of a release vendir reads.
@@ -210,37 +209,17 @@ impl GithubSource<'_> {
             #[serde(default)]
             prerelease: bool,
         }
-        let mut url = Some(format!(
+        let url = format!(
             "{}/repos/{}/releases?per_page=100",
             api_base(),
             self.cfg.slug
-        ));
-        let mut tags = Vec::new();
-        let mut pages = 0;
-        while let Some(u) = url.take() {
-            pages += 1;
-            if pages > 1000 {
-                return Err(Error::Internal("more than 1000 pages of releases".into()));
-            }
-            let (bytes, link) = self
-                .api_get(ctx, &u, "Bearer", false)
-                .map_err(|e| with_context(e, "release list"))?;
-            let page: Vec<Listed> = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::Http(Box::new(HttpError {
-                    url: crate::redact::redact_url(&u),
-                    status: Some(200),
-                    code: None,
-                    detail: format!("not a GitHub release list: {e}"),
-                }))
-            })?;
-            tags.extend(
-                page.into_iter()
-                    .filter(|r| !r.draft && !r.prerelease)
-                    .map(|r| r.tag_name),
-            );
-            url = link.as_deref().and_then(next_link);
-        }
-        Ok(tags)
+        );
+        let listed: Vec<Listed> = self.list_pages(ctx, url, "release")?;
+        Ok(listed
+            .into_iter()
+            .filter(|r| !r.draft && !r.prerelease)
+            .map(|r| r.tag_name)
+            .collect())
     }
 
     /// Every tag, 40 a page, following `Link: rel="next"` (as go-github).
@@ -249,33 +228,42 @@ impl GithubSource<'_> {
         struct Tag {
             name: String,
         }
-        let mut url = Some(format!(
-            "{}/repos/{}/tags?per_page=40",
-            api_base(),
-            self.cfg.slug
-        ));
-        let mut tags = Vec::new();
+        let url = format!("{}/repos/{}/tags?per_page=40", api_base(), self.cfg.slug);
+        let tags: Vec<Tag> = self.list_pages(ctx, url, "tag")?;
+        Ok(tags.into_iter().map(|t| t.name).collect())
+    }
+
+    /// Every item of a paged API list (`what`: "release", "tag"), following
+    /// `Link: rel="next"`, at most 1000 pages.
+    fn list_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        ctx: &FetchContext<'_>,
+        first: String,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let mut url = Some(first);
+        let mut items = Vec::new();
         let mut pages = 0;
         while let Some(u) = url.take() {
             pages += 1;
             if pages > 1000 {
-                return Err(Error::Internal("more than 1000 pages of tags".into()));
+                return Err(Error::Internal(format!("more than 1000 pages of {what}s")));
             }
             let (bytes, link) = self
                 .api_get(ctx, &u, "Bearer", false)
-                .map_err(|e| with_context(e, "tag list"))?;
-            let page: Vec<Tag> = serde_json::from_slice(&bytes).map_err(|e| {
+                .map_err(|e| with_context(e, &format!("{what} list")))?;
+            let page: Vec<T> = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Http(Box::new(HttpError {
                     url: crate::redact::redact_url(&u),
                     status: Some(200),
                     code: None,
-                    detail: format!("not a GitHub tag list: {e}"),
+                    detail: format!("not a GitHub {what} list: {e}"),
                 }))
             })?;
-            tags.extend(page.into_iter().map(|t| t.name));
+            items.extend(page);
             url = link.as_deref().and_then(next_link);
         }
-        Ok(tags)
+        Ok(items)
     }
 
     /// The checksum each selected asset must have, by name.
@@ -383,8 +371,7 @@ impl Source for GithubSource<'_> {
                     .as_ref()
                     .map(|u| u.replace("{tag}", &release.tag_name)),
             });
-            let (files, bytes, warnings, verified) =
-                fetch_http(ctx, http, &url, dest, self.permissions, verify)?;
+            let (files, bytes, warnings, verified) = fetch_http(ctx, http, &url, dest, verify)?;
             return Ok(Fetched {
                 lock,
                 bytes,
@@ -522,7 +509,7 @@ impl Source for GithubSource<'_> {
                 Some(p) if *p == a.name => archive = Some((file, digest)),
                 Some(_) => {}
                 None => {
-                    place_file(&mut file, &a.name, dest, self.permissions.unwrap_or(0o644))?;
+                    place_file(&mut file, &a.name, dest, 0o644)?;
                     files += 1;
                 }
             }
@@ -552,7 +539,7 @@ impl Source for GithubSource<'_> {
                     "Expected known archive type (zip, tgz, tar)",
                 ));
             }
-            let report = unpack(&mut file, kind, &digest, dest, self.permissions, ctx.limits)?;
+            let report = unpack(&mut file, kind, &digest, dest, ctx.limits)?;
             files = report.paths.len() as u64;
             warnings = report.warnings;
         }

@@ -50,7 +50,6 @@ const CHART_ARCHIVE: &str = MEDIA_TYPE_CHART_LEGACY;
 /// The `helmChart` source of one content.
 pub(super) struct HelmSource<'a> {
     pub cfg: &'a HelmChart,
-    pub permissions: Option<u32>,
 }
 
 /// The chart indexes one sync read, by index URL and credential.
@@ -773,7 +772,7 @@ impl HelmSource<'_> {
 
     /// Extracts a chart archive (`<name>/...`, gzipped) into `dest` without
     /// its `<name>/` level, and reads the lock entry from its Chart.yaml.
-    /// Files land 0644 (helm writes every file so), or `permissions`.
+    /// Files land 0644 (helm writes every file so).
     fn extract<R: Read>(
         &self,
         reader: R,
@@ -795,9 +794,7 @@ impl HelmSource<'_> {
         let opts = extract::Options {
             within: within.clone(),
             final_root: None,
-            modes: Modes::Normalized {
-                files: Some(self.permissions.unwrap_or(0o644)),
-            },
+            modes: Modes::Normalized { files: Some(0o644) },
             limits,
             create_parents: true,
             refuse_whiteouts: false,

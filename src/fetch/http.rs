@@ -32,7 +32,6 @@ use crate::verify::Verified;
 
 pub(super) struct HttpSource<'a> {
     pub cfg: &'a Http,
-    pub permissions: Option<u32>,
 }
 
 fn lock() -> LockContent {
@@ -60,7 +59,7 @@ impl Source for HttpSource<'_> {
             bundle_url: c.bundle_url.clone(),
         });
         let (files, bytes, warnings, verified) =
-            fetch_http(ctx, self.cfg, &self.cfg.url, dest, self.permissions, verify)?;
+            fetch_http(ctx, self.cfg, &self.cfg.url, dest, verify)?;
         Ok(Fetched {
             lock: lock(),
             bytes,
@@ -90,7 +89,6 @@ pub(super) fn fetch_http(
     cfg: &Http,
     url: &str,
     dest: &Root,
-    permissions: Option<u32>,
     verify: Option<BlobCosign<'_>>,
 ) -> Result<(u64, u64, Vec<String>, Option<Verified>)> {
     let auth = match &cfg.secret_ref {
@@ -148,39 +146,29 @@ pub(super) fn fetch_http(
         } else {
             last_segment(url)
         };
-        place_file(&mut dl.file, &name, dest, permissions.unwrap_or(0o644))?;
+        place_file(&mut dl.file, &name, dest, 0o644)?;
         (1, Vec::new())
     } else {
-        let report = unpack(
-            &mut dl.file,
-            kind,
-            &dl.sha256,
-            dest,
-            permissions,
-            ctx.limits,
-        )?;
+        let report = unpack(&mut dl.file, kind, &dl.sha256, dest, ctx.limits)?;
         (report.paths.len() as u64, report.warnings)
     };
     Ok((files, bytes, warnings, verified))
 }
 
 /// vendir's extraction policy for downloads: files 0644 (vendir creates
-/// them so; the exec bit is not kept) unless `permissions:` says otherwise.
+/// them so; the exec bit is not kept).
 /// A refusal names the download by `digest` and its kind.
 pub(super) fn unpack(
     file: &mut File,
     kind: Kind,
     digest: &Digest,
     dest: &Root,
-    permissions: Option<u32>,
     limits: extract::Limits,
 ) -> Result<extract::Report> {
     let opts = extract::Options {
         within: RelPath::root(),
         final_root: None,
-        modes: Modes::Normalized {
-            files: Some(permissions.unwrap_or(0o644)),
-        },
+        modes: Modes::Normalized { files: Some(0o644) },
         limits,
         create_parents: true,
         refuse_whiteouts: false,

@@ -38,7 +38,6 @@ pub(super) enum Kind<'a> {
 pub(super) struct ImageSource<'a> {
     pub cfg: &'a RegistryImage,
     pub kind: Kind<'a>,
-    pub permissions: Option<u32>,
 }
 
 /// What probing found.
@@ -588,7 +587,7 @@ impl ImageSource<'_> {
             manifest.layers.iter().map(|l| l.size).sum(),
         ));
         let opts = ImageOptions {
-            files: self.permissions,
+            files: None,
             limits: ctx.limits,
         };
         let mut totals = ImageTotals::default();

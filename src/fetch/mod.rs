@@ -250,7 +250,7 @@ pub(crate) fn pinned<'a>(
 /// The source for a content. A content's `permissions` is the mode of every
 /// file only for `ociArtifact` (vendoras's own kind); for vendir's kinds it is
 /// the mode of the content's path, which sync sets as vendir does (`chmod` of
-/// the content directory, files keep theirs), so those sources do not see it.
+/// the content directory, files keep theirs), so their sources do not take it.
 pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
     match &content.source {
         SourceConfig::OciArtifact(cfg) => Box::new(oci::OciSource {
@@ -263,29 +263,18 @@ pub fn source_for(content: &Content) -> Box<dyn Source + '_> {
             overlays: &[],
         }),
         SourceConfig::Inline(cfg) => Box::new(local::Inline { cfg }),
-        SourceConfig::HelmChart(cfg) => Box::new(helm::HelmSource {
-            cfg,
-            permissions: None,
-        }),
-        SourceConfig::Http(cfg) => Box::new(http::HttpSource {
-            cfg,
-            permissions: None,
-        }),
-        SourceConfig::GithubRelease(cfg) => Box::new(github::GithubSource {
-            cfg,
-            permissions: None,
-        }),
+        SourceConfig::HelmChart(cfg) => Box::new(helm::HelmSource { cfg }),
+        SourceConfig::Http(cfg) => Box::new(http::HttpSource { cfg }),
+        SourceConfig::GithubRelease(cfg) => Box::new(github::GithubSource { cfg }),
         SourceConfig::Git(cfg) => Box::new(git::GitSource { cfg }),
         SourceConfig::Hg(cfg) => Box::new(hg::HgSource { cfg }),
         SourceConfig::Image(cfg) => Box::new(image::ImageSource {
             cfg,
             kind: image::Kind::Image,
-            permissions: None,
         }),
         SourceConfig::ImgpkgBundle(b) => Box::new(image::ImageSource {
             cfg: &b.image,
             kind: image::Kind::Bundle(b),
-            permissions: None,
         }),
     }
 }

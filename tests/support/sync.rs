@@ -158,6 +158,20 @@ pub fn oras_push_in(
     .to_string()
 }
 
+/// `oras push` of one small file (`file.txt`, naming the repository and tag)
+/// as `repo:tag`; returns the manifest digest.
+pub fn oras_push_tag(registry: &Registry, repo: &str, tag: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file.txt"), format!("{repo} {tag}\n")).unwrap();
+    oras_push_in(
+        registry,
+        dir.path(),
+        &[],
+        &registry.reference(repo, tag),
+        &["file.txt"],
+    )
+}
+
 pub fn write_file(path: &std::path::Path, data: impl AsRef<[u8]>) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, data).unwrap();
