@@ -5,6 +5,13 @@
 //! the worst race is two processes writing the same verified bytes. Reads
 //! are hashed again while they are extracted, so a damaged cache entry is
 //! caught and refetched rather than trusted.
+//!
+//! Beside the blobs, `<dir>/http/v1/<sha256 of the URL>.json` remembers the
+//! validators (`ETag`, `Last-Modified`) of an unpinned download or an API
+//! document and the digest of the body they describe (kept as a blob), so a
+//! later sync can ask conditionally and reuse the body on `304 Not
+//! Modified`. A cache without that folder (an older vendoras) simply asks
+//! unconditionally; the `v1` names the format of those records.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -24,6 +31,34 @@ fn env_path(key: &str) -> Option<PathBuf> {
 /// The user's cache directory: `$XDG_CACHE_HOME`, else `~/.cache`.
 pub fn user_cache_home() -> Option<PathBuf> {
     env_path("XDG_CACHE_HOME").or_else(|| env_path("HOME").map(|h| h.join(".cache")))
+}
+
+/// What a server said about a URL's body last time: the validators to send
+/// back, and the blob holding that body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    /// The URL the record is for (the file name is its hash).
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// The body's digest, a blob of this cache.
+    pub digest: Digest,
+}
+
+impl Validators {
+    /// The conditional request headers (`If-None-Match`, `If-Modified-Since`).
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let mut h = Vec::new();
+        if let Some(e) = &self.etag {
+            h.push(("If-None-Match".to_string(), e.clone()));
+        }
+        if let Some(m) = &self.last_modified {
+            h.push(("If-Modified-Since".to_string(), m.clone()));
+        }
+        h
+    }
 }
 
 /// The blob cache.
@@ -72,6 +107,74 @@ impl Cache {
     /// Drops a cached blob that turned out damaged.
     pub fn evict(&self, digest: &Digest) {
         let _ = std::fs::remove_file(self.path(digest));
+    }
+
+    fn validators_path(&self, url: &str) -> PathBuf {
+        let key = Digest::of(crate::digest::Algorithm::Sha256, url.as_bytes());
+        self.dir
+            .join("http")
+            .join("v1")
+            .join(format!("{}.json", key.hex()))
+    }
+
+    /// The validators stored for `url`, if any (and readable, and for that
+    /// URL).
+    pub fn validators(&self, url: &str) -> Option<Validators> {
+        let bytes = std::fs::read(self.validators_path(url)).ok()?;
+        let v: Validators = serde_json::from_slice(&bytes).ok()?;
+        (v.url == url && (v.etag.is_some() || v.last_modified.is_some())).then_some(v)
+    }
+
+    /// Records `v` for its URL (atomically; a failure is ignored, as a cache
+    /// that cannot be written must not fail a sync).
+    pub fn store_validators(&self, v: &Validators) {
+        let path = self.validators_path(&v.url);
+        let Some(dir) = path.parent() else { return };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".incoming-")
+                .tempfile_in(dir)?;
+            tmp.write_all(&serde_json::to_vec(v).map_err(std::io::Error::other)?)?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        let _ = write();
+    }
+
+    /// Forgets the validators of `url` (its body changed without new ones,
+    /// or the stored body is gone).
+    pub fn forget_validators(&self, url: &str) {
+        let _ = std::fs::remove_file(self.validators_path(url));
+    }
+
+    /// Copies `file` (from its start) into the cache as the blob `digest`,
+    /// the caller having hashed it; returns whether it is there now.
+    pub fn put_file(&self, digest: &Digest, file: &mut File) -> bool {
+        use std::io::{Seek, SeekFrom};
+        if self.open_any_size(digest).is_some() {
+            return true;
+        }
+        let Ok(mut pending) = self.begin(digest) else {
+            return false;
+        };
+        let copied = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| io::copy(file, pending.file_mut()))
+            .and_then(|_| file.seek(SeekFrom::Start(0)));
+        copied.is_ok() && pending.commit().is_ok()
+    }
+
+    /// Stores `bytes` as a blob; returns its digest when it is there now.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Option<Digest> {
+        let digest = Digest::of(crate::digest::Algorithm::Sha256, bytes);
+        if self.open(&digest, bytes.len() as u64).is_some() {
+            return Some(digest);
+        }
+        let mut pending = self.begin(&digest).ok()?;
+        pending.file_mut().write_all(bytes).ok()?;
+        pending.commit().ok()?;
+        Some(digest)
     }
 
     /// Starts writing a blob; commit it with [`Pending::commit`] once the

@@ -49,7 +49,15 @@ config() { # KIND(ours|vendir)
     printf -- '- path: vendor/gh%s\n  contents:\n  - path: .\n    githubRelease: {slug: bench/r%s, %s, unpackArchive: {path: pkg.tgz}}\n' "$ii" "$ii" "$sel"
   done
 }
-mkdir -p "$work/ours" "$work/vendir"
+unpinned() { # the http archives without sha256: a warm sync asks with If-None-Match
+  printf 'apiVersion: vendir.k14s.io/v1alpha1\nkind: Config\ndirectories:\n'
+  for i in $(seq 0 $((N - 1))); do
+    ii=$(printf %02d "$i")
+    printf -- '- path: vendor/http%s\n  contents:\n  - path: .\n    http: {url: %s/files/pkg%s.tgz}\n' "$ii" "$base" "$ii"
+  done
+}
+mkdir -p "$work/ours" "$work/vendir" "$work/unpinned"
+unpinned >"$work/unpinned/vendir.yml"
 config ours >"$work/ours/vendir.yml"
 config vendir >"$work/vendir/vendir.yml"
 
@@ -61,9 +69,16 @@ echo "== issue 8 / http + githubRelease: $N http archives (with sha256) and $N r
 for _ in $(seq "$REPS"); do
   cold
   run "vendoras sync (cold)" -- env GITHUB_API_URL="$base" "$VENDORAS" sync --chdir "$work/ours" --cache-dir "$work/cache"
-  : >"$work/site/requests.log"
+  : >"$work/site/requests.log"; : >"$work/site/not-modified.log"
   run "vendoras sync (warm)" -- env GITHUB_API_URL="$base" "$VENDORAS" sync --chdir "$work/ours" --cache-dir "$work/cache"
   warm_requests=$(wc -l <"$work/site/requests.log")
+  warm_304=$(wc -l <"$work/site/not-modified.log")
+  rm -rf "$work/unpinned/vendor" "$work/unpinned/vendir.lock.yml" "$work/cache-unpinned"; sync
+  run "vendoras sync, unpinned http (cold)" -- "$VENDORAS" sync --chdir "$work/unpinned" --cache-dir "$work/cache-unpinned"
+  : >"$work/site/requests.log"; : >"$work/site/not-modified.log"
+  run "vendoras sync, unpinned http (warm)" -- "$VENDORAS" sync --chdir "$work/unpinned" --cache-dir "$work/cache-unpinned"
+  unpinned_requests=$(wc -l <"$work/site/requests.log")
+  unpinned_304=$(wc -l <"$work/site/not-modified.log")
   if [ -n "$vendir_bin" ]; then
     rm -rf "$work/vendir/vendor" "$work/vendir/vendir.lock.yml"; sync
     run "vendir sync" -- sh -c "cd '$work/vendir' && '$vendir_bin' sync"
@@ -72,8 +87,11 @@ done
 if [ -n "$vendir_bin" ]; then
   diff -r "$work/ours/vendor" "$work/vendir/vendor" >/dev/null || echo "  WARNING: vendoras and vendir trees differ"
 fi
-python3 "$B/report.py" "$R" table "vendoras sync (cold)" "vendoras sync (warm)" "vendir sync"
-echo "  warm re-sync asked the server $warm_requests times (sha256-pinned http archives: none; releases: one API call each)"
+python3 "$B/report.py" "$R" table "vendoras sync (cold)" "vendoras sync (warm)" "vendir sync" \
+  "vendoras sync, unpinned http (cold)" "vendoras sync, unpinned http (warm)"
+echo "  warm re-sync asked the server $warm_requests times, $warm_304 answered 304 (sha256-pinned http archives: none; releases: one API call each)"
+echo "  warm unpinned re-sync asked the server $unpinned_requests times, $unpinned_304 answered 304 (one conditional GET per archive)"
 S="python3 $B/report.py $R"
 [ -n "$vendir_bin" ] && $S ratio "issue 8: cold vendoras / vendir sync (http + githubRelease)" "vendoras sync (cold)" "vendir sync" 0.5
 $S ratio "issue 8: warm re-sync / cold (http + githubRelease)" "vendoras sync (warm)" "vendoras sync (cold)" 0.1
+$S ratio "issue 15: warm / cold, unpinned http (conditional GETs)" "vendoras sync, unpinned http (warm)" "vendoras sync, unpinned http (cold)" -

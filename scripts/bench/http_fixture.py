@@ -10,6 +10,9 @@ DIR/files/pkgNN.tgz, then serves on 127.0.0.1 (port written to PORTFILE):
   /repos/bench/rNN/releases/assets/NN              with Accept: octet-stream, 302 to the download
   /bench/rNN/releases/download/v1.0.0/pkg.tgz      the asset bytes
 Requests are counted per path prefix in DIR/requests.log (one line each).
+Every 200 carries an ETag (a hash of the body), and a GET whose If-None-Match names
+it is answered 304 Not Modified without a body (as GitHub's API and most static
+servers do); each 304 is also written to DIR/not-modified.log.
 """
 import hashlib
 import http.server
@@ -46,6 +49,7 @@ for i in range(n):
 
 log_lock = threading.Lock()
 log = open(os.path.join(root, "requests.log"), "a")
+not_modified = open(os.path.join(root, "not-modified.log"), "a")
 
 
 class H(http.server.BaseHTTPRequestHandler):
@@ -55,6 +59,18 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
     def send(self, code, body, ctype="application/octet-stream", headers=()):
+        if code == 200:
+            etag = '"%s"' % hashlib.sha256(body).hexdigest()[:16]
+            headers = tuple(headers) + (("ETag", etag),)
+            wanted = [v.strip() for v in self.headers.get("If-None-Match", "").split(",")]
+            if etag in wanted:
+                with log_lock:
+                    not_modified.write(self.path + "\n")
+                    not_modified.flush()
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))

@@ -17,9 +17,10 @@ use std::fs::File;
 
 use serde::Deserialize;
 
-use super::http::{download, fetch_http, place_file, secret, unpack, BlobCosign};
+use super::http::{cached_body, download, fetch_http, place_file, secret, unpack, BlobCosign};
 use super::signature::{check_attestations, check_blob, BundleAt};
 use super::{FetchContext, Fetched, Probed, Source};
+use crate::cache::Validators;
 use crate::config::{GithubRelease, ReleaseSelector};
 use crate::digest::Digest;
 use crate::error::{Error, HttpError, Result};
@@ -32,6 +33,9 @@ use crate::resolve::select_tag;
 
 /// The environment variable that overrides the API base.
 pub const GITHUB_API_URL_ENV: &str = "GITHUB_API_URL";
+
+/// Assets of one release downloaded at once.
+const ASSET_WORKERS: usize = 4;
 
 /// Release documents are small; a larger answer is refused.
 const MAX_API_BODY: u64 = 16 << 20;
@@ -92,16 +96,30 @@ impl GithubSource<'_> {
     }
 
     /// GETs an API document; a non-200 answer is an error in vendir's words.
-    /// The answer is the body and the `Link` header.
+    /// The answer is the body and the `Link` header. With `conditional` and
+    /// a cache, a document cached with its validators is asked for with
+    /// them, and reused on `304 Not Modified`; a `200` replaces it.
     fn api_get(
         &self,
         ctx: &FetchContext<'_>,
         url: &str,
         scheme: &str,
+        conditional: bool,
     ) -> Result<(Vec<u8>, Option<String>)> {
         let op = std::sync::Arc::clone(ctx.op);
-        let options = self.options(ctx, scheme, "application/vnd.github+json")?;
+        let mut options = self.options(ctx, scheme, "application/vnd.github+json")?;
+        let cache = ctx.cache.filter(|_| conditional);
+        let stored = cache.and_then(|c| cached_body(c, url));
+        if let Some((v, _, _)) = &stored {
+            options.headers.extend(v.headers());
+        }
         let resp = HttpClient::from_env().get(&op, url, &options)?;
+        if let (304, Some((_, mut file, _))) = (resp.status, stored) {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut file, &mut bytes)
+                .map_err(|e| Error::io("cached release document", e))?;
+            return Ok((bytes, resp.header("link").map(str::to_string)));
+        }
         if resp.status != 200 {
             let mut err = api_status_error(&resp, true);
             let body = resp.text_prefix(4096);
@@ -113,11 +131,27 @@ impl GithubSource<'_> {
             return Err(err);
         }
         let link = resp.header("link").map(str::to_string);
+        let etag = resp.header("etag").map(str::to_string);
+        let last_modified = resp.header("last-modified").map(str::to_string);
         let mut body = resp.into_body()?;
         let mut bytes = Vec::new();
         let read = std::io::Read::read_to_end(&mut body, &mut bytes);
         body.finish()?;
         read.map_err(|e| Error::io("http body pipe", e))?;
+        if let Some(cache) = cache {
+            let digest = (etag.is_some() || last_modified.is_some())
+                .then(|| cache.put_bytes(&bytes))
+                .flatten();
+            match digest {
+                Some(digest) => cache.store_validators(&Validators {
+                    url: url.to_string(),
+                    etag,
+                    last_modified,
+                    digest,
+                }),
+                None => cache.forget_validators(url),
+            }
+        }
         Ok((bytes, link))
     }
 
@@ -128,7 +162,7 @@ impl GithubSource<'_> {
             }
         }
         let (bytes, _) = self
-            .api_get(ctx, url, "token")
+            .api_get(ctx, url, "token", true)
             .map_err(|e| with_context(e, "release details"))?;
         let release: Release = serde_json::from_slice(&bytes).map_err(|e| {
             Error::Http(Box::new(HttpError {
@@ -216,7 +250,7 @@ impl GithubSource<'_> {
                 return Err(Error::Internal(format!("more than 1000 pages of {what}s")));
             }
             let (bytes, link) = self
-                .api_get(ctx, &u, "Bearer")
+                .api_get(ctx, &u, "Bearer", false)
                 .map_err(|e| with_context(e, &format!("{what} list")))?;
             let page: Vec<T> = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Http(Box::new(HttpError {
@@ -375,6 +409,7 @@ impl Source for GithubSource<'_> {
         // Every asset is downloaded, hashed and verified before any is
         // placed or unpacked.
         let mut downloaded: Vec<(&Asset, File, Digest)> = Vec::new();
+        let mut wanted: Vec<(&Asset, Option<Digest>)> = Vec::new();
         for a in &assets {
             let expected = sums
                 .get(&a.name)
@@ -387,11 +422,16 @@ impl Source for GithubSource<'_> {
                         format!("bad sha256 for '{}'", a.name),
                     )
                 })?;
+            wanted.push((a, expected));
+        }
+        // The downloads run side by side; checks and verification follow in
+        // asset order.
+        let fetched = crate::workers::run(ASSET_WORKERS, &wanted, |(a, expected)| {
             let opts = HttpOptions {
                 max_size: a.size,
                 ..options.clone()
             };
-            let dl = download(
+            download(
                 ctx,
                 &a.url,
                 &opts,
@@ -405,7 +445,10 @@ impl Source for GithubSource<'_> {
                     }
                 },
             )
-            .map_err(|e| asset_context(e, &a.name))?;
+            .map_err(|e| asset_context(e, &a.name))
+        })?;
+        for ((a, expected), dl) in wanted.iter().zip(fetched) {
+            let a: &Asset = a;
             if let Some(want) = &expected {
                 if &dl.sha256 != want {
                     return Err(Error::Checksum {

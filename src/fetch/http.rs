@@ -8,7 +8,9 @@
 //! content's staging root with the same confined extraction and limits as
 //! an OCI layer. With `sha256` the download is cached by that digest, and
 //! the lock entry (`http: {}`) is known before fetching, so an unchanged
-//! directory is kept without a request.
+//! directory is kept without a request. Without `sha256`, a cached body
+//! and its `ETag`/`Last-Modified` make the next download conditional: a
+//! `304 Not Modified` reuses the body, a `200` replaces it.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use super::signature::{beside, check_blob};
 use super::{FetchContext, Fetched, Probed, Progress, Source};
+use crate::cache::{Cache, Validators};
 use crate::config::{Cosign, Http, Secret};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, HttpError, Result};
@@ -281,8 +284,33 @@ fn download_from(
     accept: &impl Fn(&Response) -> Result<()>,
 ) -> Result<Downloaded> {
     let op = Arc::clone(ctx.op);
-    let resp = HttpClient::from_env().get(&op, url, options)?;
+    // Unpinned, with a cached body and its validators: ask conditionally.
+    let stored = match (ctx.cache, expected) {
+        (Some(cache), None) => cached_body(cache, url),
+        _ => None,
+    };
+    let resp = match &stored {
+        Some((v, _, _)) => {
+            let mut conditional = options.clone();
+            conditional.headers.extend(v.headers());
+            HttpClient::from_env().get(&op, url, &conditional)?
+        }
+        None => HttpClient::from_env().get(&op, url, options)?,
+    };
+    if resp.status == 304 {
+        if let Some((v, file, n)) = stored {
+            (ctx.progress)(Progress::Expect(n));
+            (ctx.progress)(Progress::Received(n));
+            return Ok(Downloaded {
+                file,
+                sha256: v.digest,
+                fetched: 0,
+            });
+        }
+    }
     accept(&resp)?;
+    let etag = resp.header("etag").map(str::to_string);
+    let last_modified = resp.header("last-modified").map(str::to_string);
     if let Some(n) = resp
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok())
@@ -346,7 +374,23 @@ fn download_from(
                 .map_err(|e| Error::io(std::env::temp_dir(), e))?;
             t
         }
-        (None, Some(t)) => t,
+        (None, Some(mut t)) => {
+            // Unpinned: a 200 replaces what is stored for the URL.
+            if let (Some(cache), None) = (ctx.cache, expected) {
+                let stored = (etag.is_some() || last_modified.is_some())
+                    && cache.put_file(&info.sha256, &mut t);
+                match stored {
+                    true => cache.store_validators(&Validators {
+                        url: url.to_string(),
+                        etag,
+                        last_modified,
+                        digest: info.sha256.clone(),
+                    }),
+                    false => cache.forget_validators(url),
+                }
+            }
+            t
+        }
         (None, None) => unreachable!("one of pending and temp is set"),
     };
     Ok(Downloaded {
@@ -354,6 +398,24 @@ fn download_from(
         sha256: info.sha256,
         fetched: info.size,
     })
+}
+
+/// The body cached for `url` with its validators, hashed again (a damaged
+/// or missing body drops the record, so the request goes out unconditional).
+pub(super) fn cached_body(cache: &Cache, url: &str) -> Option<(Validators, File, u64)> {
+    let v = cache.validators(url)?;
+    let checked = cache.open_any_size(&v.digest).and_then(|mut f| {
+        let (digest, n) = hash_file(&mut f).ok()?;
+        (digest == v.digest).then_some((f, n))
+    });
+    match checked {
+        Some((f, n)) => Some((v, f, n)),
+        None => {
+            cache.evict(&v.digest);
+            cache.forget_validators(url);
+            None
+        }
+    }
 }
 
 fn hash_file(file: &mut File) -> io::Result<(Digest, u64)> {

@@ -449,6 +449,55 @@ pub fn static_files(root: &Path) -> Handler {
     })
 }
 
+/// The validator [`with_validators`] gives an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validator {
+    /// `ETag: "<hash of the body>"`, matched against `If-None-Match`.
+    ETag,
+    /// `Last-Modified: <a date derived from the body>`, matched (exactly, as
+    /// the fake has no clock) against `If-Modified-Since`.
+    LastModified,
+}
+
+/// Wraps `handler` so that each 200 answer to a GET carries `validator`, and a
+/// request whose condition names the current one is answered `304 Not
+/// Modified` without a body (RFC 9110 13.1.1-13.1.3). The body is computed
+/// each time, so a changed upstream gets a new validator.
+pub fn with_validators(handler: Handler, validator: Validator) -> Handler {
+    Arc::new(move |req: &HttpRequest| {
+        let resp = handler(req);
+        if req.method != "GET" || resp.status != 200 {
+            return resp;
+        }
+        let hash = sha256_hex(&resp.body);
+        let (name, value, condition) = match validator {
+            Validator::ETag => ("ETag", format!("\"{}\"", &hash[..16]), "if-none-match"),
+            Validator::LastModified => {
+                let n = u32::from_str_radix(&hash[..6], 16).unwrap();
+                let date = format!(
+                    "Sat, 01 Jan 2022 {:02}:{:02}:{:02} GMT",
+                    n % 24,
+                    (n / 24) % 60,
+                    (n / 1440) % 60
+                );
+                ("Last-Modified", date, "if-modified-since")
+            }
+        };
+        let matches = req.header(condition).is_some_and(|h| match validator {
+            Validator::ETag => h
+                .split(',')
+                .any(|v| v.trim().trim_start_matches("W/") == value || v.trim() == "*"),
+            Validator::LastModified => h.trim() == value,
+        });
+        if matches {
+            let mut r = HttpResponse::new(304, "text/plain", "");
+            r.headers.clear();
+            return r.with_header(name, &value);
+        }
+        resp.with_header(name, &value)
+    })
+}
+
 /// `root` joined with the URL path, or None when it has `..`/empty components.
 fn resolve_under(root: &Path, url_path: &str) -> Option<PathBuf> {
     let mut p = root.to_path_buf();
@@ -1105,6 +1154,16 @@ const GITHUB_DEFAULT_PER_PAGE: usize = 30;
 
 impl FakeGithub {
     pub fn start(token: Option<&str>) -> FakeGithub {
+        Self::start_inner(token, None)
+    }
+
+    /// A fake that sends `ETag`s and answers `304 Not Modified` to requests
+    /// that name the current one ([`with_validators`]).
+    pub fn start_with_etags(token: Option<&str>) -> FakeGithub {
+        Self::start_inner(token, Some(Validator::ETag))
+    }
+
+    fn start_inner(token: Option<&str>, validator: Option<Validator>) -> FakeGithub {
         let state = Arc::new(GithubState {
             repos: Mutex::new(HashMap::new()),
             token: token.map(str::to_string),
@@ -1112,7 +1171,11 @@ impl FakeGithub {
             attestations: Mutex::new(HashMap::new()),
         });
         let st = state.clone();
-        let http = HttpServer::start(Arc::new(move |req: &HttpRequest| github_handle(&st, req)));
+        let handler: Handler = Arc::new(move |req: &HttpRequest| github_handle(&st, req));
+        let http = HttpServer::start(match validator {
+            Some(v) => with_validators(handler, v),
+            None => handler,
+        });
         state.addr.set(http.addr()).unwrap();
         FakeGithub { http, state }
     }
