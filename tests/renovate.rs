@@ -143,16 +143,18 @@ renovate_test!(
 );
 
 fn preset_lookup(renovate: &std::path::Path) {
-    let registry = registry_with(&[
-        ("policies", "v1.0.0"),
-        ("policies", "v1.1.0"),
-        ("schemas", "1.0.0"),
-        ("schemas", "1.2.0"),
-        ("img/app", "1.0.0"),
-        ("img/app", "1.0.1"),
-        ("bundles/app", "2.0.0"),
-        ("bundles/app", "3.0.0"),
-    ]);
+    let registry = registry_with(
+        &[
+            TRACKED_TAGS.as_slice(),
+            &[
+                ("img/app", "1.0.0"),
+                ("img/app", "1.0.1"),
+                ("bundles/app", "2.0.0"),
+                ("bundles/app", "3.0.0"),
+            ],
+        ]
+        .concat(),
+    );
     let host = registry.host();
 
     let tmp = tempfile::tempdir().unwrap();
@@ -178,18 +180,8 @@ fn preset_lookup(renovate: &std::path::Path) {
     .unwrap();
 
     // The preset as shipped, plus what this loopback setup needs.
-    let preset: Value = serde_json::from_str(
-        &fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/renovate/vendoras.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let mut config = preset.clone();
+    let mut config = shipped_preset();
     let obj = config.as_object_mut().unwrap();
-    obj.remove("$schema");
-    obj.remove("description");
     obj.insert("onboarding".into(), false.into());
     obj.insert("requireConfig".into(), "optional".into());
     obj.insert("repositoryCache".into(), "disabled".into());
@@ -401,13 +393,7 @@ renovate_test!(
 );
 
 fn forge_branches(renovate: &std::path::Path) {
-    let registry = registry_with(&[
-        ("policies", "v1.0.0"),
-        ("policies", "v1.1.0"),
-        ("schemas", "1.0.0"),
-        ("schemas", "1.2.0"),
-        ("moving", "latest"),
-    ]);
+    let registry = registry_with(&[TRACKED_TAGS.as_slice(), &[("moving", "latest")]].concat());
     let host = registry.host();
     let tmp = tempfile::tempdir().unwrap();
     // The config lives in a subdirectory: the post-upgrade step must run there.
@@ -461,18 +447,8 @@ fn forge_branches(renovate: &std::path::Path) {
     );
 
     let gitea = fake_gitea(&bare);
-    let preset: Value = serde_json::from_str(
-        &fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/renovate/vendoras.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let mut config = preset.clone();
+    let mut config = shipped_preset();
     let obj = config.as_object_mut().unwrap();
-    obj.remove("$schema");
-    obj.remove("description");
     for (k, v) in [
         ("platform", serde_json::json!("gitea")),
         (
@@ -646,6 +622,26 @@ fn forge_branches(renovate: &std::path::Path) {
 /// The head of both tests' `vendir.yml`: two ociArtifacts Renovate must track,
 /// one with `tag:` before `image:` (quoted), one in flow style with the tag in
 /// `image:`.
+/// renovate/vendoras.json as shipped, less the keys a repository config may
+/// not carry (`$schema`, `description`).
+fn shipped_preset() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/renovate/vendoras.json");
+    let mut preset: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let obj = preset.as_object_mut().unwrap();
+    obj.remove("$schema");
+    obj.remove("description");
+    preset
+}
+
+/// The tags [`two_tracked_artifacts`] starts from (1.0.0) and the newer one
+/// Renovate must find for each.
+const TRACKED_TAGS: [(&str, &str); 4] = [
+    ("policies", "v1.0.0"),
+    ("policies", "v1.1.0"),
+    ("schemas", "1.0.0"),
+    ("schemas", "1.2.0"),
+];
+
 fn two_tracked_artifacts(host: &str) -> String {
     format!(
         r#"apiVersion: vendir.k14s.io/v1alpha1
