@@ -37,7 +37,9 @@ pub fn user_cache_home() -> Option<PathBuf> {
 /// back, and the blob holding that body.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Validators {
-    /// The URL the record is for (the file name is its hash).
+    /// The URL the record is for as messages show it (no userinfo, query
+    /// or fragment, so no credential lands on disk); the file name is the
+    /// hash of the whole URL.
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
@@ -122,13 +124,19 @@ impl Cache {
     pub fn validators(&self, url: &str) -> Option<Validators> {
         let bytes = std::fs::read(self.validators_path(url)).ok()?;
         let v: Validators = serde_json::from_slice(&bytes).ok()?;
-        (v.url == url && (v.etag.is_some() || v.last_modified.is_some())).then_some(v)
+        let ours = v.url == crate::redact::redact_url(url);
+        (ours && (v.etag.is_some() || v.last_modified.is_some())).then_some(v)
     }
 
-    /// Records `v` for its URL (atomically; a failure is ignored, as a cache
-    /// that cannot be written must not fail a sync).
-    pub fn store_validators(&self, v: &Validators) {
-        let path = self.validators_path(&v.url);
+    /// Records `v` for `url`, with `v.url` written as `url` redacted
+    /// (atomically; a failure is ignored, as a cache that cannot be written
+    /// must not fail a sync).
+    pub fn store_validators(&self, url: &str, v: &Validators) {
+        let path = self.validators_path(url);
+        let v = &Validators {
+            url: crate::redact::redact_url(url),
+            ..v.clone()
+        };
         let Some(dir) = path.parent() else { return };
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(dir)?;
@@ -249,5 +257,35 @@ impl<R: Read> Read for Tee<R> {
             }
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validators_are_kept_by_the_whole_url_and_written_without_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let url = "https://user:s3cret@example.test/a.tgz?token=t0ken";
+        let v = Validators {
+            url: url.to_string(),
+            etag: Some("\"e1\"".into()),
+            last_modified: None,
+            digest: Digest::of(crate::digest::Algorithm::Sha256, b"body"),
+        };
+        cache.store_validators(url, &v);
+        let got = cache.validators(url).expect("stored");
+        assert_eq!(got.url, "https://example.test/a.tgz");
+        assert_eq!(got.etag, v.etag);
+        assert!(cache
+            .validators("https://example.test/a.tgz?token=other")
+            .is_none());
+        let record = std::fs::read_to_string(cache.validators_path(url)).unwrap();
+        assert!(
+            !record.contains("s3cret") && !record.contains("t0ken"),
+            "{record}"
+        );
     }
 }

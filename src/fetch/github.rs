@@ -143,12 +143,15 @@ impl GithubSource<'_> {
                 .then(|| cache.put_bytes(&bytes))
                 .flatten();
             match digest {
-                Some(digest) => cache.store_validators(&Validators {
-                    url: url.to_string(),
-                    etag,
-                    last_modified,
-                    digest,
-                }),
+                Some(digest) => cache.store_validators(
+                    url,
+                    &Validators {
+                        url: url.to_string(),
+                        etag,
+                        last_modified,
+                        digest,
+                    },
+                ),
                 None => cache.forget_validators(url),
             }
         }

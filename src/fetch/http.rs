@@ -380,12 +380,15 @@ fn download_from(
                 let stored = (etag.is_some() || last_modified.is_some())
                     && cache.put_file(&info.sha256, &mut t);
                 match stored {
-                    true => cache.store_validators(&Validators {
-                        url: url.to_string(),
-                        etag,
-                        last_modified,
-                        digest: info.sha256.clone(),
-                    }),
+                    true => cache.store_validators(
+                        url,
+                        &Validators {
+                            url: url.to_string(),
+                            etag,
+                            last_modified,
+                            digest: info.sha256.clone(),
+                        },
+                    ),
                     false => cache.forget_validators(url),
                 }
             }
