@@ -11,20 +11,8 @@ use std::fs;
 
 use support::fixtures::*;
 use support::servers::*;
-use support::sync::{oras_push_in, Work};
+use support::sync::{oras_push_text as push, Work};
 use support::*;
-
-fn push(registry: &Registry, repo: &str, tag: &str, text: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("file.txt"), text).unwrap();
-    oras_push_in(
-        registry,
-        dir.path(),
-        &[],
-        &registry.reference(repo, tag),
-        &["file.txt"],
-    )
-}
 
 fn config(host: &str, git: &str) -> String {
     format!(

@@ -161,8 +161,14 @@ pub fn oras_push_in(
 /// `oras push` of one small file (`file.txt`, naming the repository and tag)
 /// as `repo:tag`; returns the manifest digest.
 pub fn oras_push_tag(registry: &Registry, repo: &str, tag: &str) -> String {
+    oras_push_text(registry, repo, tag, &format!("{repo} {tag}\n"))
+}
+
+/// `oras push` of `file.txt` holding `text` as `repo:tag`; returns the
+/// manifest digest.
+pub fn oras_push_text(registry: &Registry, repo: &str, tag: &str, text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("file.txt"), format!("{repo} {tag}\n")).unwrap();
+    std::fs::write(dir.path().join("file.txt"), text).unwrap();
     oras_push_in(
         registry,
         dir.path(),
