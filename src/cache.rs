@@ -128,15 +128,38 @@ impl Cache {
         (ours && (v.etag.is_some() || v.last_modified.is_some())).then_some(v)
     }
 
-    /// Records `v` for `url`, with `v.url` written as `url` redacted
-    /// (atomically; a failure is ignored, as a cache that cannot be written
-    /// must not fail a sync).
-    pub fn store_validators(&self, url: &str, v: &Validators) {
+    /// What a `200` for `url` leaves behind: with an `etag` or a
+    /// `last_modified`, the body (kept by `keep`, which returns its digest)
+    /// and those validators; without either, or when the body could not be
+    /// kept, no record, so the next request is unconditional. The record
+    /// holds `url` redacted. Written atomically; a failure is ignored, as a
+    /// cache that cannot be written must not fail a sync.
+    pub fn record_validators(
+        &self,
+        url: &str,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        keep: impl FnOnce(&Cache) -> Option<Digest>,
+    ) {
+        let digest = (etag.is_some() || last_modified.is_some())
+            .then(|| keep(self))
+            .flatten();
+        match digest {
+            Some(digest) => self.store_validators(
+                url,
+                &Validators {
+                    url: crate::redact::redact_url(url),
+                    etag,
+                    last_modified,
+                    digest,
+                },
+            ),
+            None => self.forget_validators(url),
+        }
+    }
+
+    fn store_validators(&self, url: &str, v: &Validators) {
         let path = self.validators_path(url);
-        let v = &Validators {
-            url: crate::redact::redact_url(url),
-            ..v.clone()
-        };
         let Some(dir) = path.parent() else { return };
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(dir)?;
@@ -269,16 +292,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().to_path_buf());
         let url = "https://user:s3cret@example.test/a.tgz?token=t0ken";
-        let v = Validators {
-            url: url.to_string(),
-            etag: Some("\"e1\"".into()),
-            last_modified: None,
-            digest: Digest::of(crate::digest::Algorithm::Sha256, b"body"),
-        };
-        cache.store_validators(url, &v);
+        let etag = Some("\"e1\"".to_string());
+        cache.record_validators(url, etag.clone(), None, |c| c.put_bytes(b"body"));
         let got = cache.validators(url).expect("stored");
         assert_eq!(got.url, "https://example.test/a.tgz");
-        assert_eq!(got.etag, v.etag);
+        assert_eq!(got.etag, etag);
         assert!(cache
             .validators("https://example.test/a.tgz?token=other")
             .is_none());

@@ -20,7 +20,6 @@ use serde::Deserialize;
 use super::http::{cached_body, download, fetch_http, place_file, secret, unpack, BlobCosign};
 use super::signature::{check_attestations, check_blob, BundleAt};
 use super::{FetchContext, Fetched, Probed, Source};
-use crate::cache::Validators;
 use crate::config::{GithubRelease, ReleaseSelector};
 use crate::digest::Digest;
 use crate::error::{Error, HttpError, Result};
@@ -139,21 +138,7 @@ impl GithubSource<'_> {
         body.finish()?;
         read.map_err(|e| Error::io("http body pipe", e))?;
         if let Some(cache) = cache {
-            let digest = (etag.is_some() || last_modified.is_some())
-                .then(|| cache.put_bytes(&bytes))
-                .flatten();
-            match digest {
-                Some(digest) => cache.store_validators(
-                    url,
-                    &Validators {
-                        url: url.to_string(),
-                        etag,
-                        last_modified,
-                        digest,
-                    },
-                ),
-                None => cache.forget_validators(url),
-            }
+            cache.record_validators(url, etag, last_modified, |c| c.put_bytes(&bytes));
         }
         Ok((bytes, link))
     }

@@ -377,20 +377,10 @@ fn download_from(
         (None, Some(mut t)) => {
             // Unpinned: a 200 replaces what is stored for the URL.
             if let (Some(cache), None) = (ctx.cache, expected) {
-                let stored = (etag.is_some() || last_modified.is_some())
-                    && cache.put_file(&info.sha256, &mut t);
-                match stored {
-                    true => cache.store_validators(
-                        url,
-                        &Validators {
-                            url: url.to_string(),
-                            etag,
-                            last_modified,
-                            digest: info.sha256.clone(),
-                        },
-                    ),
-                    false => cache.forget_validators(url),
-                }
+                cache.record_validators(url, etag, last_modified, |c| {
+                    c.put_file(&info.sha256, &mut t)
+                        .then(|| info.sha256.clone())
+                });
             }
             t
         }
