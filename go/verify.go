@@ -74,6 +74,11 @@ type verifyRequest struct {
 	TrustedRootPath             string   `json:"trusted_root_path"`
 	TUFCacheDir                 string   `json:"tuf_cache_dir"`
 	TUFTimeoutSeconds           int      `json:"tuf_timeout_seconds"`
+	// Known lists signature manifests that verified this very digest under
+	// this very policy before (the caller's memo). One found again is
+	// answered as remembered: it must still be there, but its material is
+	// content-addressed by that digest, so it is not fetched or checked again.
+	Known []string `json:"known"`
 }
 
 type verifyResponse struct {
@@ -84,6 +89,9 @@ type verifyResponse struct {
 	KeyFingerprint  string `json:"key_fingerprint,omitempty"`
 	Identity        string `json:"identity,omitempty"`
 	Issuer          string `json:"issuer,omitempty"`
+	// Remembered: SignatureDigest is one of the request's Known ones, found
+	// again; the caller holds who signed it.
+	Remembered bool `json:"remembered,omitempty"`
 }
 
 // publicKey is one trusted key of a key-based policy.
@@ -144,9 +152,16 @@ func verifySignatures(tid, oid uint64, reqJSON string) ([]byte, *vdrError) {
 	if verr != nil {
 		return nil, verr
 	}
-	cands, verr := findSignatures(ctx, t, pol.digest)
+	known := make(map[string]bool, len(req.Known))
+	for _, k := range req.Known {
+		known[k] = true
+	}
+	cands, again, verr := findSignatures(ctx, t, pol.digest, known)
 	if verr != nil {
 		return nil, verr
+	}
+	if again != nil {
+		return marshalOut(again)
 	}
 	if len(cands) == 0 {
 		hexPart := pol.digest.Digest.Encoded()
@@ -259,7 +274,10 @@ func parsePublicKey(index int, pemKey string) (publicKey, error) {
 
 // findSignatures lists every candidate signature for desc, in both layouts.
 // A missing tag or an empty referrers list is no error; registry failures are.
-func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor) ([]candidate, *vdrError) {
+// A signature manifest in known ends the search before anything more is
+// fetched: it is answered as remembered (the .sig tag is looked at first, as
+// candidates are tried in that order).
+func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor, known map[string]bool) ([]candidate, *verifyResponse, *vdrError) {
 	var cands []candidate
 	wrap := func(what string, err error) *vdrError {
 		verr := toError(ctx, err)
@@ -273,11 +291,13 @@ func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor) 
 	switch {
 	case errors.Is(err, errdef.ErrNotFound) || isNotFound(err):
 	case err != nil:
-		return nil, wrap("resolve tag "+sigTag, err)
+		return nil, nil, wrap("resolve tag "+sigTag, err)
+	case known[sigDesc.Digest.String()]:
+		return nil, remembered(layoutLegacy, sigDesc.Digest), nil
 	default:
 		legacy, err := legacyCandidates(ctx, t, sigDesc)
 		if err != nil {
-			return nil, wrap("read "+sigTag, err)
+			return nil, nil, wrap("read "+sigTag, err)
 		}
 		cands = append(cands, legacy...)
 	}
@@ -288,7 +308,7 @@ func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor) 
 		return registry.Referrers(ctx, t, desc, "")
 	})
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) && !isNotFound(err) {
-		return nil, wrap("list referrers", err)
+		return nil, nil, wrap("list referrers", err)
 	}
 	// Referrers come in the registry's order (the API leaves it open; an
 	// OCI layout lists them from a map): sorted before the bound is applied
@@ -297,22 +317,34 @@ func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor) 
 	if len(refs) > maxSignatureManifests {
 		refs = refs[:maxSignatureManifests]
 	}
-	for _, ref := range refs {
+	refs = slices.DeleteFunc(refs, func(ref ocispec.Descriptor) bool {
 		if ref.ArtifactType != "" && ref.ArtifactType != ocispec.MediaTypeEmptyJSON &&
 			!strings.HasPrefix(ref.ArtifactType, bundleMediaTypePrefix) {
-			continue // an SBOM, a notation signature, ...
+			return true // an SBOM, a notation signature, ...
 		}
-		if ref.MediaType != ocispec.MediaTypeImageManifest {
-			continue
+		return ref.MediaType != ocispec.MediaTypeImageManifest
+	})
+	// Any one valid signature is enough, so a known one ends the search
+	// even when a .sig candidate (not known) was found above.
+	for _, ref := range refs {
+		if known[ref.Digest.String()] {
+			return nil, remembered(layoutReferrer, ref.Digest), nil
 		}
+	}
+	for _, ref := range refs {
 		found, err := bundleCandidates(ctx, t, ref)
 		if err != nil {
-			return nil, wrap("read referrer "+ref.Digest.String(), err)
+			return nil, nil, wrap("read referrer "+ref.Digest.String(), err)
 		}
 		cands = append(cands, found...)
 	}
 	sortCandidates(cands)
-	return cands, nil
+	return cands, nil, nil
+}
+
+// remembered answers for a known signature manifest found again.
+func remembered(layout string, sig digest.Digest) *verifyResponse {
+	return &verifyResponse{Layout: layout, SignatureDigest: sig.String(), Remembered: true}
 }
 
 // sortCandidates puts candidates in the order they are tried and in which

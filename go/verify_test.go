@@ -373,3 +373,52 @@ func TestSortCandidates(t *testing.T) {
 		}
 	}
 }
+
+// A signature manifest the caller already verified (known) is answered as
+// remembered when it is found again, without reading its material; one that
+// is gone, or known for another policy's sake only, is not.
+func TestVerifyKnownSignatureFoundAgain(t *testing.T) {
+	f := newSigFixture(t)
+	signer, pub := newKey(t)
+	signed := f.artifact("signed")
+	payload := simpleSigningPayload(signed.Digest.String())
+	f.legacy(signed, payload, signLegacy(t, signer, payload))
+	fresh, verr := f.verify(signed, map[string]any{"keys": []string{pub}})
+	if verr != nil || fresh.Remembered {
+		t.Fatalf("first check: %+v %+v", fresh, verr)
+	}
+
+	// The payload blob goes: a fresh check cannot read it, a known one does not need to.
+	ctx := context.Background()
+	if err := f.store.Delete(ctx, content.NewDescriptorFromBytes(simpleSigningMediaType, payload)); err != nil {
+		t.Fatal(err)
+	}
+	if _, verr := f.verify(signed, map[string]any{"keys": []string{pub}}); verr == nil {
+		t.Fatal("a fresh check read a deleted payload")
+	}
+	again, verr := f.verify(signed, map[string]any{"keys": []string{pub}, "known": []string{fresh.SignatureDigest}})
+	if verr != nil {
+		t.Fatal(verr.Message)
+	}
+	if !again.Remembered || again.SignatureDigest != fresh.SignatureDigest || again.Layout != layoutLegacy {
+		t.Fatalf("unexpected answer %+v", again)
+	}
+
+	// Known signatures of another digest are not found for this one.
+	unsigned := f.artifact("unsigned")
+	_, verr = f.verify(unsigned, map[string]any{"keys": []string{pub}, "known": []string{fresh.SignatureDigest}})
+	wantVerification(t, verr, "no signature found for "+unsigned.Digest.String())
+
+	// A referrer: an unreadable bundle fails fresh, and is answered only when known.
+	ref := f.artifact("with a referrer")
+	refDigest := f.referrer(ref, []byte(`{"not":"a bundle"}`))
+	_, verr = f.verify(ref, map[string]any{"keys": []string{pub}})
+	wantVerification(t, verr, "not a readable Sigstore bundle")
+	again, verr = f.verify(ref, map[string]any{"keys": []string{pub}, "known": []string{refDigest}})
+	if verr != nil {
+		t.Fatal(verr.Message)
+	}
+	if !again.Remembered || again.SignatureDigest != refDigest || again.Layout != layoutReferrer {
+		t.Fatalf("unexpected answer %+v", again)
+	}
+}

@@ -12,6 +12,11 @@
 //! later sync can ask conditionally and reuse the body on `304 Not
 //! Modified`. A cache without that folder (an older vendoras) simply asks
 //! unconditionally; the `v1` names the format of those records.
+//!
+//! `<dir>/verified/v1/<key>.json` remembers which signatures verified a
+//! registry content under a policy (`fetch/signature.rs` writes and reads
+//! them; the key hashes the whole policy), so a later sync that finds the
+//! same signature manifest again does not read and check it again.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -61,6 +66,22 @@ impl Validators {
         }
         h
     }
+}
+
+/// Replaces the small record file `path` with `bytes` (temp file, rename),
+/// ignoring failure.
+fn write_record(path: &std::path::Path, bytes: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".incoming-")
+            .tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    let _ = write();
 }
 
 /// The blob cache.
@@ -159,18 +180,28 @@ impl Cache {
     }
 
     fn store_validators(&self, url: &str, v: &Validators) {
-        let path = self.validators_path(url);
-        let Some(dir) = path.parent() else { return };
-        let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".incoming-")
-                .tempfile_in(dir)?;
-            tmp.write_all(&serde_json::to_vec(v).map_err(std::io::Error::other)?)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        };
-        let _ = write();
+        if let Ok(bytes) = serde_json::to_vec(v) {
+            write_record(&self.validators_path(url), &bytes);
+        }
+    }
+
+    fn verified_path(&self, key: &Digest) -> PathBuf {
+        self.dir
+            .join("verified")
+            .join("v1")
+            .join(format!("{}.json", key.hex()))
+    }
+
+    /// The verification record stored under `key`, if any.
+    pub fn verified(&self, key: &Digest) -> Option<Vec<u8>> {
+        std::fs::read(self.verified_path(key)).ok()
+    }
+
+    /// Stores the verification record `bytes` under `key`, atomically; a
+    /// failure is ignored (a cache that cannot be written must not fail a
+    /// sync).
+    pub fn record_verified(&self, key: &Digest, bytes: &[u8]) {
+        write_record(&self.verified_path(key), bytes);
     }
 
     /// Forgets the validators of `url` (its body changed without new ones,

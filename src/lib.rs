@@ -59,6 +59,7 @@
 #![deny(unsafe_code)]
 
 pub(crate) mod atomic;
+pub mod attestation;
 pub(crate) mod cache;
 pub mod config;
 pub(crate) mod config_error;

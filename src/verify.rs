@@ -115,7 +115,7 @@ impl fmt::Display for Layout {
 }
 
 /// Who signed: a key or a certificate identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Signer {
@@ -147,7 +147,7 @@ impl fmt::Display for Signer {
 }
 
 /// What was verified, and by whom (`sync --json` shows it as is).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Verified {
@@ -165,8 +165,13 @@ pub struct Verified {
     pub signature_digest: String,
     /// The bundle file (redacted URL or release asset), for a downloaded
     /// file.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The signature was one that verified before under the same policy
+    /// (a memo), found again where it was: still there, not read or checked
+    /// again ([`verify_known`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remembered: bool,
 }
 
 impl fmt::Display for Verified {
@@ -179,8 +184,16 @@ impl fmt::Display for Verified {
             ),
             None => write!(
                 f,
-                "{} signed by {} ({} signature {})",
-                self.digest, self.signer, self.layout, self.signature_digest
+                "{} signed by {} ({} signature {}{})",
+                self.digest,
+                self.signer,
+                self.layout,
+                self.signature_digest,
+                if self.remembered {
+                    ", verified before"
+                } else {
+                    ""
+                }
             ),
         }
     }
@@ -200,6 +213,8 @@ struct Request<'a> {
     tuf_cache_dir: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     bundles: Vec<BundleText<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    known: Vec<&'a str>,
 }
 
 /// One candidate bundle of a downloaded file, for [`verify_blob`].
@@ -223,6 +238,8 @@ struct Answer {
     identity: String,
     #[serde(default)]
     issuer: String,
+    #[serde(default)]
+    remembered: bool,
 }
 
 /// Verifies that `desc` (a resolved manifest or index) carries a cosign
@@ -231,15 +248,70 @@ struct Answer {
 /// source has [`ErrorKind::Verification`] and says why (see
 /// [`is_verification_failure`]).
 pub fn verify(repo: &Repository, op: &Op, desc: &Descriptor, policy: &Policy) -> Result<Verified> {
-    let (keys, json) = request(
+    verify_known(repo, op, desc, policy, &[])
+}
+
+/// [`verify`], told which signatures verified `desc` under this very
+/// `policy` before (`known`, a memo's): one of them found again where it
+/// was answers without its material being read or checked again (it is
+/// content-addressed by the signature manifest's digest), as that entry
+/// with `remembered` set. A known signature that is gone counts for nothing.
+pub fn verify_known(
+    repo: &Repository,
+    op: &Op,
+    desc: &Descriptor,
+    policy: &Policy,
+    known: &[Verified],
+) -> Result<Verified> {
+    let (keys, mut req) = request(
         policy,
         &desc.digest,
         &desc.media_type,
         desc.size,
         Vec::new(),
     )?;
+    req.known = known
+        .iter()
+        .filter(|v| v.digest == desc.digest)
+        .map(|v| v.signature_digest.as_str())
+        .collect();
+    let json = serde_json::to_string(&req).expect("request serialises");
     let out = repo.verify_signature(op, &json, &desc.digest)?;
-    answer(keys, &out, repo.name(), &desc.digest, None)
+    let answer: Answer = parse_answer(&out)?;
+    if answer.remembered {
+        return known
+            .iter()
+            .find(|v| v.signature_digest == answer.signature_digest && v.digest == desc.digest)
+            .map(|v| Verified {
+                remembered: true,
+                ..v.clone()
+            })
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "verify: the shim remembered signature {} it was not told of",
+                    answer.signature_digest
+                ))
+            });
+    }
+    typed(keys, answer, repo.name(), &desc.digest, None)
+}
+
+/// What identifies a verification of `desc` in `repository` under
+/// `policy` for a memo: the whole shim request (keys, identity, issuer,
+/// trusted root text, digest), so any change to them is another entry.
+pub fn memo_key(repository: &str, desc: &Descriptor, policy: &Policy) -> Result<Digest> {
+    let (_, req) = request(
+        policy,
+        &desc.digest,
+        &desc.media_type,
+        desc.size,
+        Vec::new(),
+    )?;
+    let json = serde_json::to_string(&req).expect("request serialises");
+    Ok(Digest::of(
+        crate::digest::Algorithm::Sha256,
+        format!("vendoras verified v1\n{repository}\n{json}").as_bytes(),
+    ))
 }
 
 /// Verifies that one of `bundles` (`cosign sign-blob --bundle` files, or
@@ -258,7 +330,8 @@ pub fn verify_blob(
     predicate_type: Option<&str>,
     policy: &Policy,
 ) -> Result<Verified> {
-    let (keys, mut json) = request(policy, digest, "", 0, bundles.to_vec())?;
+    let (keys, req) = request(policy, digest, "", 0, bundles.to_vec())?;
+    let mut json = serde_json::to_string(&req).expect("request serialises");
     if let Some(p) = predicate_type {
         // The one field only an attestation check has.
         let mut v: serde_json::Value = serde_json::from_str(&json).expect("request is JSON");
@@ -283,24 +356,13 @@ pub fn verify_blob(
         },
         _ => Error::Internal(format!("verify {subject}: {}", e.message)),
     })?;
-    answer(keys, &out, subject, digest, Some(shown))
+    typed(keys, parse_answer(&out)?, subject, digest, Some(shown))
 }
 
 /// Verifies the local `file` against the Sigstore bundle file `bundle` (by
 /// the file's sha256), as `cosign verify-blob --bundle` does.
 pub fn verify_file(op: &Op, file: &Path, bundle: &Path, policy: &Policy) -> Result<Verified> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let mut h = crate::digest::Hasher::new(crate::digest::Algorithm::Sha256);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let digest = h.finish();
+    let digest = file_sha256(file)?;
     let text = std::fs::read_to_string(bundle).map_err(|e| Error::io(bundle, e))?;
     let name = bundle.display().to_string();
     let b = BundleText {
@@ -311,6 +373,21 @@ pub fn verify_file(op: &Op, file: &Path, bundle: &Path, policy: &Policy) -> Resu
     verify_blob(op, &subject, &digest, &[b], &name, None, policy)
 }
 
+/// The sha256 of a local file, read in 1 MiB pieces.
+pub fn file_sha256(file: &Path) -> Result<Digest> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut h = crate::digest::Hasher::new(crate::digest::Algorithm::Sha256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
+        if n == 0 {
+            return Ok(h.finish());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 /// The shim request for `policy`, and the keys it lists (in order).
 fn request<'a>(
     policy: &'a Policy,
@@ -318,7 +395,7 @@ fn request<'a>(
     media_type: &'a str,
     size: u64,
     bundles: Vec<BundleText<'a>>,
-) -> Result<(&'a [PublicKey], String)> {
+) -> Result<(&'a [PublicKey], Request<'a>)> {
     let (keys, keyless) = match &policy.signers {
         Signers::Keys(keys) if keys.is_empty() => {
             return Err(Error::setting(
@@ -353,26 +430,27 @@ fn request<'a>(
         trusted_root_json,
         tuf_cache_dir: tuf_cache_dir.display().to_string(),
         bundles,
+        known: Vec::new(),
     };
-    Ok((
-        keys,
-        serde_json::to_string(&req).expect("request serialises"),
-    ))
+    Ok((keys, req))
+}
+
+fn parse_answer(out: &str) -> Result<Answer> {
+    serde_json::from_str(out).map_err(|e| {
+        Error::Internal(format!(
+            "verify: unexpected answer from the registry shim: {e}"
+        ))
+    })
 }
 
 /// Types the shim's answer.
-fn answer(
+fn typed(
     keys: &[PublicKey],
-    out: &str,
+    answer: Answer,
     repository: &str,
     digest: &Digest,
     bundle: Option<&str>,
 ) -> Result<Verified> {
-    let answer: Answer = serde_json::from_str(out).map_err(|e| {
-        Error::Internal(format!(
-            "verify: unexpected answer from the registry shim: {e}"
-        ))
-    })?;
     let signer = match answer.key_index {
         Some(i) => Signer::Key {
             name: keys.get(i).map(|k| k.name.clone()).unwrap_or_default(),
@@ -390,6 +468,7 @@ fn answer(
         layout: answer.layout,
         signature_digest: answer.signature_digest,
         bundle: bundle.map(str::to_string),
+        remembered: false,
     })
 }
 
@@ -402,6 +481,58 @@ pub fn is_verification_failure(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memo_key_covers_the_whole_policy_and_the_digest() {
+        let key = |pem: &str| PublicKey {
+            name: "k.pub".into(),
+            pem: pem.into(),
+        };
+        let desc = |d: &[u8]| {
+            Descriptor::new(
+                crate::oci::MEDIA_TYPE_MANIFEST,
+                Digest::of(crate::digest::Algorithm::Sha256, d),
+                10,
+            )
+        };
+        let a = Policy::new(Signers::Keys(vec![key("A")]));
+        let base = memo_key("r/app", &desc(b"x"), &a).unwrap();
+        assert_eq!(base, memo_key("r/app", &desc(b"x"), &a).unwrap());
+        let b = Policy::new(Signers::Keys(vec![key("B")]));
+        let ab = Policy::new(Signers::Keys(vec![key("A"), key("B")]));
+        for other in [
+            memo_key("r/other", &desc(b"x"), &a),
+            memo_key("r/app", &desc(b"y"), &a),
+            memo_key("r/app", &desc(b"x"), &b),
+            memo_key("r/app", &desc(b"x"), &ab),
+        ] {
+            assert_ne!(other.unwrap(), base);
+        }
+        // Keyless: the trusted root's text is part of the key.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("trusted_root.json");
+        let keyless = |root: &Path| {
+            let mut p = Policy::new(
+                Signers::<PublicKey>::from_parts(
+                    Vec::new(),
+                    Some("alice@example.com".into()),
+                    None,
+                    Some("https://issuer.example".into()),
+                    None,
+                )
+                .unwrap(),
+            );
+            p.trusted_root = Some(root.to_path_buf());
+            p
+        };
+        std::fs::write(&root, "{\"one\": 1}").unwrap();
+        let first = memo_key("r/app", &desc(b"x"), &keyless(&root)).unwrap();
+        std::fs::write(&root, "{\"two\": 2}").unwrap();
+        assert_ne!(
+            memo_key("r/app", &desc(b"x"), &keyless(&root)).unwrap(),
+            first
+        );
+    }
 
     #[test]
     fn layout_names_match_the_shim() {

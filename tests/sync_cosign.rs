@@ -487,7 +487,9 @@ fn synced_signed(repo: &str, legacy: bool) -> (Work, String) {
 fn key_legacy_sig_layout_verifies_then_syncs_the_signed_digest() {
     let (w, digest) = synced_signed("key-legacy", true);
     assert!(tags("key-legacy").contains(&sig_tag(&digest)));
-    // A second sync verifies again (the probe always checks) and keeps the tree.
+    // A second sync checks again (the probe always looks the signature up; the one
+    // that verified last time is found again, see `remembered_signature`) and keeps
+    // the tree.
     let before = w.state();
     let out = w.sync(&[]).ok();
     assert_contains(&out, &[&format!("vendor/x: verified {digest}")]);
@@ -953,6 +955,98 @@ fn no_layer_is_requested_before_verification_legacy() {
 #[test]
 fn no_layer_is_requested_before_verification_bundle() {
     no_layer_before_verification(false);
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. A signature verified before is looked up again, not read again
+// ---------------------------------------------------------------------------------------
+
+/// The signature manifest digest a sync reported for `vendor/x`.
+fn reported_signature(out: &Outcome) -> String {
+    let at = out
+        .stderr
+        .find(" signature sha256:")
+        .unwrap_or_else(|| panic!("no signature reported\n{out:?}"));
+    out.stderr[at + " signature ".len()..][..71].to_string()
+}
+
+/// A warm sync finds the signature that verified last time where it was (the `.sig`
+/// tag or the referrers listing is asked again) but does not read its manifest or
+/// blobs again: they are named by that digest, and the cache remembers that they
+/// verified under this very policy. Another key is not helped by that memory, and a
+/// signature that went away is not either (`locked_fails_when_...` above).
+fn remembered_signature(legacy: bool) {
+    let repo = format!("memo-{}", layout_slug(legacy));
+    let (signed, _) = push_signed(&repo, "v1", &repo, "right", legacy);
+    let proxy = FaultProxy::start(registry().addr());
+    let image = format!("{}/{repo}", proxy.host());
+    let w = Work::new();
+    w.install(&public_key("right"), "cosign.pub");
+    w.install(&public_key("wrong"), "wrong.pub");
+    w.config(&config(&image, "v1", &["key: cosign.pub"], ""));
+
+    let read_again = |from: usize, sig: &str| -> Vec<String> {
+        proxy.seen()[from..]
+            .iter()
+            .filter(|s| s.path.contains("/blobs/") || s.path.ends_with(sig))
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let first = w.sync(&[]).ok();
+    let sig = reported_signature(&first);
+    assert!(!first.stderr.contains("verified before"), "{first:?}");
+    assert!(
+        !read_again(0, &sig).is_empty(),
+        "the first sync must read the signature\n{}",
+        proxy.seen_text()
+    );
+
+    let from = proxy.seen().len();
+    let before = w.state();
+    let out = w.sync(&[]).ok();
+    assert_contains(
+        &out,
+        &[
+            &format!(
+                "vendor/x: verified {signed} signed by key {}",
+                w.dir.join("cosign.pub").display()
+            ),
+            &format!("({} signature {sig}, verified before)", layout_name(legacy)),
+        ],
+    );
+    assert_eq!(w.state(), before);
+    let lookup = if legacy {
+        sig_tag(&signed)
+    } else {
+        referrers_tag(&signed)
+    };
+    assert!(
+        proxy.seen()[from..]
+            .iter()
+            .any(|s| s.path == format!("/v2/{repo}/manifests/{lookup}")),
+        "the signature must still be looked up\n{}",
+        proxy.seen_text()
+    );
+    assert_eq!(
+        read_again(from, &sig),
+        Vec::<String>::new(),
+        "a remembered signature was read again"
+    );
+
+    // `--locked` finds it again too; another key reads and checks it, and fails.
+    w.sync(&["--locked"]).ok();
+    w.config(&config(&image, "v1", &["key: wrong.pub"], ""));
+    w.fails_and_keeps_everything(&[], &["does not verify with the given public key", &signed]);
+}
+
+#[test]
+fn remembered_signature_legacy() {
+    remembered_signature(true);
+}
+
+#[test]
+fn remembered_signature_bundle() {
+    remembered_signature(false);
 }
 
 // ---------------------------------------------------------------------------------------

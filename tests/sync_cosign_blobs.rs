@@ -747,6 +747,96 @@ fn github_attestations() {
     assert!(holds(&w, "attested"));
 }
 
+/// `vendoras verify --github-attestations OWNER/REPO FILE` (as `gh attestation verify
+/// FILE --repo OWNER/REPO`) checks a local file by the attestations the GitHub API
+/// lists for its sha256, by the rule `githubRelease` contents use: none, another
+/// identity, another predicate type and a changed file fail; the workflow's identity
+/// verifies.
+#[test]
+fn verify_command_checks_github_attestations() {
+    let data = archive("attested on disk");
+    let (_, _, signed) = sign_keyless(&data);
+    let s = Served::new(Kind::Github, &[("tool.tgz", &data)]);
+    let gh = s.github.as_ref().unwrap();
+    let dir = tempfile::tempdir_in(scratch()).unwrap();
+    let file = dir.path().join("tool.tgz");
+    let changed = dir.path().join("changed.tgz");
+    fs::write(&file, &data).unwrap();
+    fs::write(&changed, archive("changed on disk")).unwrap();
+    let digest = format!("sha256:{}", sha256_hex(&data));
+    let root = signed.join("trusted_root.json");
+    let verify = |identity: &str, extra: &[&str], f: &Path| {
+        let mut cmd = vendoras();
+        cmd.env("GITHUB_API_URL", gh.api_url())
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("VENDIR_GITHUB_API_TOKEN")
+            .arg("verify")
+            .args(["--github-attestations", SLUG])
+            .args(["--certificate-identity", identity])
+            .args(["--certificate-oidc-issuer", ISSUER])
+            .arg("--trusted-root")
+            .arg(&root)
+            .args(extra)
+            .arg(f);
+        run(&mut cmd)
+    };
+    let fails = |out: &Outcome, needles: &[&str]| {
+        assert_eq!(out.code(), Some(1), "{out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        for n in needles {
+            assert!(out.stderr.contains(n), "{n:?} not in\n{out:?}");
+        }
+    };
+
+    fails(
+        &verify(ID, &[], &file),
+        &[
+            "no GitHub artifact attestation found",
+            &format!("/repos/{SLUG}/attestations/{digest}"),
+        ],
+    );
+    gh.add_attestation(SLUG, &digest, {
+        let text = fs::read(signed.join("attestation.json")).unwrap();
+        serde_json::from_slice(&text).unwrap()
+    });
+    let out = verify(ID, &[], &file).ok();
+    assert!(
+        out.stdout
+            .contains(&format!("Verified {} ({digest})", file.display())),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("identity {ID} issued by {ISSUER}")),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("/repos/{SLUG}/attestations/{digest}")),
+        "{out:?}"
+    );
+    fails(
+        &verify(
+            "https://github.com/evil/tool/.github/workflows/release.yml@refs/tags/v1.0.0",
+            &[],
+            &file,
+        ),
+        &["certificate identity or issuer mismatch"],
+    );
+    fails(
+        &verify(
+            ID,
+            &["--predicate-type", "https://spdx.dev/Document/v2.3"],
+            &file,
+        ),
+        &["not \"https://spdx.dev/Document/v2.3\""],
+    );
+    fails(
+        &verify(ID, &[], &changed),
+        &["no GitHub artifact attestation found"],
+    );
+}
+
 /// `vendoras verify --bundle B FILE` agrees with `cosign verify-blob --bundle B FILE`
 /// on real sign-blob output (both formats): the signed file verifies, another key and
 /// a changed file do not. Keyless, with the test signer's root, it verifies too.

@@ -508,6 +508,42 @@ fn bundle_listed_images() {
             &format!("vendor/x: verified {host}/listed-nested@{nested_d} signed by key"),
         ],
     );
+
+    // `vendoras verify --images`: the same rule from the command line. Without it only
+    // the bundle is checked; with it, every listed image, and an unsigned one fails
+    // (read as a sync reads it: plain HTTP for loopback, no --plain-http).
+    let key = keys_dir().join("right/cosign.pub");
+    let verify = |args: &[&str], tag: &str| {
+        run(vendoras()
+            .arg("verify")
+            .arg("--key")
+            .arg(&key)
+            .args(args)
+            .arg(format!("{host}/listed-top:{tag}")))
+    };
+    let out = verify(&["--plain-http"], "bad").ok();
+    assert_eq!(out.stdout.matches("Verified ").count(), 1, "{out:?}");
+    let out = verify(&["--images"], "ok").ok();
+    for line in [
+        format!("Signed by: key {}", key.display()),
+        format!("Verified {host}/listed-top:ok@{top_ok}"),
+        format!("Verified image {r}@{d}"),
+        format!("Verified image {host}/listed-nested@{nested_d}"),
+    ] {
+        assert!(out.stdout.contains(&line), "{line:?} not in\n{out:?}");
+    }
+    // Several keys: any one may have signed each.
+    let wrong = keys_dir().join("wrong/cosign.pub");
+    let out = verify(&["--key", wrong.to_str().unwrap(), "--images"], "ok").ok();
+    assert_eq!(out.stdout.matches("Verified ").count(), 3, "{out:?}");
+    let out = verify(&["--images"], "bad");
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("no signature found for {ud}"))
+            && out.stderr.contains(&ur)
+            && !out.stderr.contains("content"),
+        "{out:?}"
+    );
 }
 
 /// The blobs (config and layers) of the manifest `repository@digest`.

@@ -142,16 +142,16 @@ pub fn run() -> ExitCode {
 pub struct RemoteArgs {
     /// Allow insecure connections to registry without SSL check
     #[arg(long)]
-    plain_http: bool,
+    pub(crate) plain_http: bool,
     /// Allow connections to SSL registry without certs
     #[arg(long)]
-    insecure: bool,
+    pub(crate) insecure: bool,
     /// Server certificate authority file for the remote registry
     #[arg(long = "ca-file")]
-    ca_files: Vec<std::path::PathBuf>,
+    pub(crate) ca_files: Vec<std::path::PathBuf>,
     /// Path of the authentication file for the registry
     #[arg(long = "registry-config")]
-    registry_configs: Vec<std::path::PathBuf>,
+    pub(crate) registry_configs: Vec<std::path::PathBuf>,
     /// Abandon (then retry) a transfer that makes no progress for this long, e.g. 60s, 2m [default: $VENDORAS_STALL_TIMEOUT or 60s]
     #[arg(long, value_name = "DURATION", value_parser = vendoras::registry::parse_stall_timeout)]
     stall_timeout: Option<std::time::Duration>,

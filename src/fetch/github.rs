@@ -61,11 +61,29 @@ struct Asset {
     size: u64,
 }
 
-fn api_base() -> String {
+/// The API base: `GITHUB_API_URL`, else the public API.
+pub(crate) fn api_base() -> String {
     match std::env::var(GITHUB_API_URL_ENV) {
         Ok(v) if !v.trim().is_empty() => v.trim().trim_end_matches('/').to_string(),
         _ => "https://api.github.com".into(),
     }
+}
+
+/// `VENDIR_GITHUB_API_TOKEN`, else `GITHUB_TOKEN`.
+pub(crate) fn env_token() -> Option<String> {
+    ["VENDIR_GITHUB_API_TOKEN", "GITHUB_TOKEN"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+/// Where the attestations of the file with sha256 `digest` are listed, for
+/// the repository `slug` (`owner/repo`).
+pub(crate) fn attestations_url(slug: &str, digest: &Digest) -> String {
+    format!(
+        "{}/repos/{slug}/attestations/sha256:{}",
+        api_base(),
+        digest.hex()
+    )
 }
 
 impl GithubSource<'_> {
@@ -77,9 +95,7 @@ impl GithubSource<'_> {
                 return Ok(Some(String::from_utf8_lossy(t).into_owned()));
             }
         }
-        Ok(["VENDIR_GITHUB_API_TOKEN", "GITHUB_TOKEN"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())))
+        Ok(env_token())
     }
 
     fn options(&self, ctx: &FetchContext<'_>, scheme: &str, accept: &str) -> Result<HttpOptions> {
@@ -448,12 +464,7 @@ impl Source for GithubSource<'_> {
             }
             bytes += dl.fetched;
             if let Some(c) = cfg.cosign.as_ref().filter(|c| c.github_attestations) {
-                let url = format!(
-                    "{}/repos/{}/attestations/sha256:{}",
-                    api_base(),
-                    cfg.slug,
-                    dl.sha256.hex()
-                );
+                let url = attestations_url(&cfg.slug, &dl.sha256);
                 let api = self.options(ctx, "Bearer", "application/vnd.github+json")?;
                 verified.push(check_attestations(
                     ctx,

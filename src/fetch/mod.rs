@@ -288,3 +288,24 @@ pub fn directory_source<'a>(
 ) -> Box<dyn Source + 'a> {
     Box::new(local::Directory { path, overlays })
 }
+
+/// `gh attestation verify FILE --repo SLUG` for a local file already hashed
+/// (`digest`): its GitHub artifact attestations, listed by the API
+/// (`GITHUB_API_URL`, token from `VENDIR_GITHUB_API_TOKEN` or
+/// `GITHUB_TOKEN`), checked by the rule `githubRelease` contents use.
+pub(crate) fn verify_attestations(
+    op: &Arc<Op>,
+    subject: &str,
+    digest: &crate::digest::Digest,
+    slug: &str,
+    predicate: Option<&str>,
+    policy: &crate::verify::Policy,
+) -> Result<crate::verify::Verified> {
+    let options = crate::http::HttpOptions {
+        auth: github::env_token().map(|t| crate::http::HttpAuth::Header(format!("Bearer {t}"))),
+        headers: vec![("Accept".into(), "application/vnd.github+json".into())],
+        ..Default::default()
+    };
+    let url = github::attestations_url(slug, digest);
+    signature::attestations(op, policy, predicate, subject, digest, &url, &options)
+}

@@ -8,17 +8,22 @@
 
 use std::io::Read;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use super::FetchContext;
+use crate::cache::Cache;
 use crate::config::{Cosign, CosignKey};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::ffi::Op;
 use crate::http::{HttpClient, HttpOptions};
 use crate::mirrors::url_origin;
 use crate::oci::Descriptor;
 use crate::redact::redact_url;
 use crate::registry::Repository;
-use crate::verify::{verify, verify_blob, BundleText, Policy, PublicKey, Verified};
+use crate::verify::{
+    memo_key, verify, verify_blob, verify_known, BundleText, Policy, PublicKey, Verified,
+};
 
 /// The most a bundle file may be (the shim's bound too).
 const MAX_BUNDLE_BYTES: u64 = 1 << 20;
@@ -74,7 +79,86 @@ pub(super) fn check(
         return Ok(None);
     };
     let policy = policy(ctx, c, key)?;
-    verify(repo, ctx.op, desc, &policy).map(Some)
+    let Some(cache) = ctx.cache else {
+        return verify(repo, ctx.op, desc, &policy).map(Some);
+    };
+    let memo = memo_key(repo.name(), desc, &policy)?;
+    let known = remembered(cache, &memo, SystemTime::now());
+    let verified = verify_known(repo, ctx.op, desc, &policy, &known)?;
+    if !verified.remembered {
+        remember(cache, &memo, known, &verified, SystemTime::now());
+    }
+    Ok(Some(verified))
+}
+
+/// How long a remembered verification counts: after that the signature is
+/// read and checked again, so a trust root that TUF updated (keyless with
+/// the public-good root, whose text is not in the memo key) is used within
+/// a day.
+const REMEMBER_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// At most this many signatures are remembered per key.
+const REMEMBER_AT_MOST: usize = 8;
+
+/// One remembered verification, and when it was checked (seconds since the
+/// epoch).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Remembered {
+    at: u64,
+    verified: Verified,
+}
+
+fn seconds(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The verifications stored under `memo` that still count at `now` (not
+/// older than [`REMEMBER_FOR`], not from the future); an unreadable record
+/// counts for nothing.
+fn remembered(cache: &Cache, memo: &Digest, now: SystemTime) -> Vec<Verified> {
+    let Some(bytes) = cache.verified(memo) else {
+        return Vec::new();
+    };
+    let Ok(all) = serde_json::from_slice::<Vec<Remembered>>(&bytes) else {
+        return Vec::new();
+    };
+    let now = seconds(now);
+    all.into_iter()
+        .filter(|r| r.at <= now && now - r.at < REMEMBER_FOR.as_secs())
+        .map(|r| r.verified)
+        .collect()
+}
+
+/// Adds `verified` (checked now) to the record under `memo`, newest first,
+/// keeping the `known` ones that still count.
+fn remember(
+    cache: &Cache,
+    memo: &Digest,
+    known: Vec<Verified>,
+    verified: &Verified,
+    now: SystemTime,
+) {
+    let at = seconds(now);
+    let mut all = vec![Remembered {
+        at,
+        verified: verified.clone(),
+    }];
+    // The others keep their own time: re-read rather than re-stamped.
+    let older = cache
+        .verified(memo)
+        .and_then(|b| serde_json::from_slice::<Vec<Remembered>>(&b).ok())
+        .unwrap_or_default();
+    all.extend(older.into_iter().filter(|r| {
+        r.verified.signature_digest != verified.signature_digest
+            && known
+                .iter()
+                .any(|k| k.signature_digest == r.verified.signature_digest)
+    }));
+    all.truncate(REMEMBER_AT_MOST);
+    if let Ok(bytes) = serde_json::to_vec(&all) {
+        cache.record_verified(memo, &bytes);
+    }
 }
 
 /// What `sync` tells about a verified content (its note): the content's
@@ -235,22 +319,46 @@ fn fetch_bundle_from(
 }
 
 /// The predicate type `gh attestation verify` asks for by default.
-pub(super) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+pub(crate) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 
 /// At most this many attestations of one file are tried.
 const MAX_ATTESTATIONS: usize = 32;
 
 /// Verifies the release asset `subject` (sha256 `digest`) by its GitHub
-/// artifact attestations, listed at `url` (`GET
-/// /repos/{owner}/{repo}/attestations/sha256:{hex}`): any one whose DSSE
-/// signature, certificate identity and issuer verify under `cosign`, whose
-/// in-toto statement has the predicate type asked for and names `digest`,
-/// is enough. `gh attestation verify`'s checks, with the identity given as
-/// for `cosign:`.
+/// artifact attestations listed at `url`, under `cosign` ([`attestations`]).
 pub(super) fn check_attestations(
     ctx: &FetchContext<'_>,
     cosign: &Cosign,
     key: &str,
+    subject: &str,
+    digest: &Digest,
+    url: &str,
+    options: &HttpOptions,
+) -> Result<Verified> {
+    let policy = policy(ctx, cosign, key)?;
+    attestations(
+        ctx.op,
+        &policy,
+        cosign.predicate_type.as_deref(),
+        subject,
+        digest,
+        url,
+        options,
+    )
+}
+
+/// Verifies the file `subject` (sha256 `digest`) by its GitHub artifact
+/// attestations, listed at `url` (`GET
+/// /repos/{owner}/{repo}/attestations/sha256:{hex}`): any one whose DSSE
+/// signature, certificate identity and issuer verify under `policy`, whose
+/// in-toto statement has `predicate` (default SLSA provenance v1) and names
+/// `digest`, is enough. `gh attestation verify`'s checks, with the identity
+/// given as for `cosign:`; the one rule for `githubRelease` contents and
+/// `vendoras verify --github-attestations`.
+pub(crate) fn attestations(
+    op: &Arc<Op>,
+    policy: &Policy,
+    predicate: Option<&str>,
     subject: &str,
     digest: &Digest,
     url: &str,
@@ -266,11 +374,7 @@ pub(super) fn check_attestations(
         #[serde(default)]
         bundle: Option<serde_json::Value>,
     }
-    let policy = policy(ctx, cosign, key)?;
-    let predicate = cosign
-        .predicate_type
-        .as_deref()
-        .unwrap_or(SLSA_PROVENANCE_V1);
+    let predicate = predicate.unwrap_or(SLSA_PROVENANCE_V1);
     let shown = redact_url(url);
     let none = |reason: String| Error::Signature {
         subject: subject.to_string(),
@@ -278,12 +382,11 @@ pub(super) fn check_attestations(
         bundle: None,
         reason,
     };
-    let op = Arc::clone(ctx.op);
     let options = HttpOptions {
         max_size: 16 << 20,
         ..options.clone()
     };
-    let resp = HttpClient::from_env().get(&op, url, &options)?;
+    let resp = HttpClient::from_env().get(op, url, &options)?;
     match resp.status {
         200 => {}
         404 => {
@@ -324,13 +427,64 @@ pub(super) fn check_attestations(
         .zip(&bundles)
         .map(|(name, bundle)| BundleText { name, bundle })
         .collect();
-    verify_blob(
-        ctx.op,
-        subject,
-        digest,
-        &texts,
-        &shown,
-        Some(predicate),
-        &policy,
-    )
+    verify_blob(op, subject, digest, &texts, &shown, Some(predicate), policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Layout, Signer};
+
+    fn verified(sig: &str) -> Verified {
+        Verified {
+            repository: "r.example/app".into(),
+            digest: Digest::of(crate::digest::Algorithm::Sha256, b"subject"),
+            signer: Signer::Key {
+                name: "cosign.pub".into(),
+                fingerprint: "sha256:00".into(),
+            },
+            layout: Layout::BundleReferrer,
+            signature_digest: sig.into(),
+            bundle: None,
+            remembered: false,
+        }
+    }
+
+    fn sigs(v: &[Verified]) -> Vec<&str> {
+        v.iter().map(|v| v.signature_digest.as_str()).collect()
+    }
+
+    #[test]
+    fn a_verification_is_remembered_for_a_day_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let memo = Digest::of(crate::digest::Algorithm::Sha256, b"policy");
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let hour = Duration::from_secs(3600);
+        assert!(remembered(&cache, &memo, t0).is_empty());
+
+        remember(&cache, &memo, Vec::new(), &verified("sha256:a"), t0);
+        assert_eq!(sigs(&remembered(&cache, &memo, t0 + hour)), ["sha256:a"]);
+        // Not from the future, not after a day.
+        assert!(remembered(&cache, &memo, t0 - hour).is_empty());
+        assert!(remembered(&cache, &memo, t0 + REMEMBER_FOR).is_empty());
+
+        // A second signature: newest first, the first keeps its own time.
+        let known = remembered(&cache, &memo, t0 + hour);
+        remember(&cache, &memo, known, &verified("sha256:b"), t0 + 2 * hour);
+        assert_eq!(
+            sigs(&remembered(&cache, &memo, t0 + 3 * hour)),
+            ["sha256:b", "sha256:a"]
+        );
+        assert_eq!(
+            sigs(&remembered(&cache, &memo, t0 + REMEMBER_FOR + hour)),
+            ["sha256:b"]
+        );
+
+        // Another key (policy) has its own record; a damaged record counts for nothing.
+        let other = Digest::of(crate::digest::Algorithm::Sha256, b"another policy");
+        assert!(remembered(&cache, &other, t0 + hour).is_empty());
+        cache.record_verified(&memo, b"{not json");
+        assert!(remembered(&cache, &memo, t0 + hour).is_empty());
+    }
 }
