@@ -97,7 +97,9 @@ func newAuthClient(req *openRequest) (*auth.Client, error) {
 	// The stall timer sits under the retry transport, so a request whose
 	// response never starts is retried like any timeout (stall.go).
 	client := &auth.Client{
-		Client:     &http.Client{Transport: retry.NewTransport(&stallTransport{base: base, timeout: stall})},
+		Client: &http.Client{Transport: referrersWatch{
+			base: retry.NewTransport(&stallTransport{base: base, timeout: stall}),
+		}},
 		Cache:      auth.NewCache(),
 		Credential: credFn,
 	}

@@ -25,6 +25,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 )
 
 // Cosign signature verification (vdr_verify). Two layouts are looked for,
@@ -75,10 +76,16 @@ type verifyRequest struct {
 	TUFCacheDir                 string   `json:"tuf_cache_dir"`
 	TUFTimeoutSeconds           int      `json:"tuf_timeout_seconds"`
 	// Known lists signature manifests that verified this very digest under
-	// this very policy before (the caller's memo). One found again is
-	// answered as remembered: it must still be there, but its material is
-	// content-addressed by that digest, so it is not fetched or checked again.
-	Known []string `json:"known"`
+	// this very policy before (the caller's memo), with the layout each was
+	// found in. One found again where it was is answered as remembered: it
+	// must still be there, but its material is content-addressed by that
+	// digest, so it is not fetched or checked again.
+	Known []knownSignature `json:"known"`
+}
+
+type knownSignature struct {
+	Digest string `json:"digest"`
+	Layout string `json:"layout"`
 }
 
 type verifyResponse struct {
@@ -152,11 +159,7 @@ func verifySignatures(tid, oid uint64, reqJSON string) ([]byte, *vdrError) {
 	if verr != nil {
 		return nil, verr
 	}
-	known := make(map[string]bool, len(req.Known))
-	for _, k := range req.Known {
-		known[k] = true
-	}
-	cands, again, verr := findSignatures(ctx, t, pol.digest, known)
+	cands, again, verr := findSignatures(ctx, t, pol.digest, req.Known)
 	if verr != nil {
 		return nil, verr
 	}
@@ -274,64 +277,99 @@ func parsePublicKey(index int, pemKey string) (publicKey, error) {
 
 // findSignatures lists every candidate signature for desc, in both layouts.
 // A missing tag or an empty referrers list is no error; registry failures are.
-// A signature manifest in known ends the search before anything more is
-// fetched: it is answered as remembered (the .sig tag is looked at first, as
-// candidates are tried in that order).
-func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor, known map[string]bool) ([]candidate, *verifyResponse, *vdrError) {
+// A known signature found again where it was ends the search before anything
+// more is fetched: it is answered as remembered.
+func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor, known []knownSignature) ([]candidate, *verifyResponse, *vdrError) {
 	var cands []candidate
 	wrap := func(what string, err error) *vdrError {
 		verr := toError(ctx, err)
 		verr.Message = redact(fmt.Sprintf("looking for signatures of %s: %s: %v", desc.Digest, what, err))
 		return verr
 	}
+	isKnown := func(layout string, d digest.Digest) bool {
+		return slices.Contains(known, knownSignature{Digest: d.String(), Layout: layout})
+	}
+	inLayout := func(layout string) bool {
+		return slices.ContainsFunc(known, func(k knownSignature) bool { return k.Layout == layout })
+	}
+	sigTag := "sha256-" + desc.Digest.Encoded() + ".sig"
+	lookupTag := func() resolvedTag {
+		d, err := t.Resolve(ctx, sigTag)
+		return resolvedTag{d, err}
+	}
+	listReferrers := func() listedReferrers {
+		if repo, ok := t.(*remote.Repository); ok {
+			learnReferrersCapability(repo)
+		}
+		// No artifactType filter (see above). The listing is read whole
+		// inside oras-go: retried whole if it stalls.
+		refs, err := retryStalls(ctx, func() ([]ocispec.Descriptor, error) {
+			return registry.Referrers(ctx, t, desc, "")
+		})
+		return listedReferrers{signatureReferrers(refs), err}
+	}
+
+	// Where a known signature was, it is looked for first, and alone.
+	var tag *resolvedTag
+	var refs *listedReferrers
+	if inLayout(layoutLegacy) {
+		r := lookupTag()
+		if r.err == nil && isKnown(layoutLegacy, r.desc.Digest) {
+			return nil, remembered(layoutLegacy, r.desc.Digest), nil
+		}
+		tag = &r
+	}
+	if inLayout(layoutReferrer) {
+		l := listReferrers()
+		for _, ref := range l.refs {
+			if l.err == nil && isKnown(layoutReferrer, ref.Digest) {
+				return nil, remembered(layoutReferrer, ref.Digest), nil
+			}
+		}
+		refs = &l
+	}
+	// What is still to be looked up, both layouts at once (a round trip less
+	// per content).
+	switch {
+	case tag == nil && refs == nil:
+		tagDone := make(chan resolvedTag, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					tagDone <- resolvedTag{err: fmt.Errorf("panic: %v", r)}
+				}
+			}()
+			tagDone <- lookupTag()
+		}()
+		l := listReferrers()
+		r := <-tagDone
+		tag, refs = &r, &l
+	case tag == nil:
+		r := lookupTag()
+		tag = &r
+	case refs == nil:
+		l := listReferrers()
+		refs = &l
+	}
 
 	// cosign <= v2: the .sig tag.
-	sigTag := "sha256-" + desc.Digest.Encoded() + ".sig"
-	sigDesc, err := t.Resolve(ctx, sigTag)
-	switch {
+	switch err := tag.err; {
 	case errors.Is(err, errdef.ErrNotFound) || isNotFound(err):
 	case err != nil:
 		return nil, nil, wrap("resolve tag "+sigTag, err)
-	case known[sigDesc.Digest.String()]:
-		return nil, remembered(layoutLegacy, sigDesc.Digest), nil
 	default:
-		legacy, err := legacyCandidates(ctx, t, sigDesc)
+		legacy, err := legacyCandidates(ctx, t, tag.desc)
 		if err != nil {
 			return nil, nil, wrap("read "+sigTag, err)
 		}
 		cands = append(cands, legacy...)
 	}
 
-	// cosign v3: bundles as referrers. No artifactType filter (see above).
-	// The listing is read whole inside oras-go: retried whole if it stalls.
-	refs, err := retryStalls(ctx, func() ([]ocispec.Descriptor, error) {
-		return registry.Referrers(ctx, t, desc, "")
-	})
-	if err != nil && !errors.Is(err, errdef.ErrNotFound) && !isNotFound(err) {
-		return nil, nil, wrap("list referrers", err)
+	// cosign v3: bundles as referrers.
+	if refs.err != nil && !errors.Is(refs.err, errdef.ErrNotFound) && !isNotFound(refs.err) {
+		return nil, nil, wrap("list referrers", refs.err)
 	}
-	// Referrers come in the registry's order (the API leaves it open; an
-	// OCI layout lists them from a map): sorted before the bound is applied
-	// so the same ones are read every time.
-	slices.SortFunc(refs, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
-	if len(refs) > maxSignatureManifests {
-		refs = refs[:maxSignatureManifests]
-	}
-	refs = slices.DeleteFunc(refs, func(ref ocispec.Descriptor) bool {
-		if ref.ArtifactType != "" && ref.ArtifactType != ocispec.MediaTypeEmptyJSON &&
-			!strings.HasPrefix(ref.ArtifactType, bundleMediaTypePrefix) {
-			return true // an SBOM, a notation signature, ...
-		}
-		return ref.MediaType != ocispec.MediaTypeImageManifest
-	})
-	// Any one valid signature is enough, so a known one ends the search
-	// even when a .sig candidate (not known) was found above.
-	for _, ref := range refs {
-		if known[ref.Digest.String()] {
-			return nil, remembered(layoutReferrer, ref.Digest), nil
-		}
-	}
-	for _, ref := range refs {
+	for _, ref := range refs.refs {
 		found, err := bundleCandidates(ctx, t, ref)
 		if err != nil {
 			return nil, nil, wrap("read referrer "+ref.Digest.String(), err)
@@ -340,6 +378,35 @@ func findSignatures(ctx context.Context, t readTarget, desc ocispec.Descriptor, 
 	}
 	sortCandidates(cands)
 	return cands, nil, nil
+}
+
+type resolvedTag struct {
+	desc ocispec.Descriptor
+	err  error
+}
+
+type listedReferrers struct {
+	refs []ocispec.Descriptor
+	err  error
+}
+
+// signatureReferrers keeps the referrers that may be signatures, in a fixed
+// order and bounded.
+func signatureReferrers(refs []ocispec.Descriptor) []ocispec.Descriptor {
+	// Referrers come in the registry's order (the API leaves it open; an
+	// OCI layout lists them from a map): sorted before the bound is applied
+	// so the same ones are read every time.
+	slices.SortFunc(refs, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	if len(refs) > maxSignatureManifests {
+		refs = refs[:maxSignatureManifests]
+	}
+	return slices.DeleteFunc(refs, func(ref ocispec.Descriptor) bool {
+		if ref.ArtifactType != "" && ref.ArtifactType != ocispec.MediaTypeEmptyJSON &&
+			!strings.HasPrefix(ref.ArtifactType, bundleMediaTypePrefix) {
+			return true // an SBOM, a notation signature, ...
+		}
+		return ref.MediaType != ocispec.MediaTypeImageManifest
+	})
 }
 
 // remembered answers for a known signature manifest found again.

@@ -396,7 +396,7 @@ func TestVerifyKnownSignatureFoundAgain(t *testing.T) {
 	if _, verr := f.verify(signed, map[string]any{"keys": []string{pub}}); verr == nil {
 		t.Fatal("a fresh check read a deleted payload")
 	}
-	again, verr := f.verify(signed, map[string]any{"keys": []string{pub}, "known": []string{fresh.SignatureDigest}})
+	again, verr := f.verify(signed, map[string]any{"keys": []string{pub}, "known": known(fresh.SignatureDigest, layoutLegacy)})
 	if verr != nil {
 		t.Fatal(verr.Message)
 	}
@@ -406,7 +406,7 @@ func TestVerifyKnownSignatureFoundAgain(t *testing.T) {
 
 	// Known signatures of another digest are not found for this one.
 	unsigned := f.artifact("unsigned")
-	_, verr = f.verify(unsigned, map[string]any{"keys": []string{pub}, "known": []string{fresh.SignatureDigest}})
+	_, verr = f.verify(unsigned, map[string]any{"keys": []string{pub}, "known": known(fresh.SignatureDigest, layoutLegacy)})
 	wantVerification(t, verr, "no signature found for "+unsigned.Digest.String())
 
 	// A referrer: an unreadable bundle fails fresh, and is answered only when known.
@@ -414,11 +414,18 @@ func TestVerifyKnownSignatureFoundAgain(t *testing.T) {
 	refDigest := f.referrer(ref, []byte(`{"not":"a bundle"}`))
 	_, verr = f.verify(ref, map[string]any{"keys": []string{pub}})
 	wantVerification(t, verr, "not a readable Sigstore bundle")
-	again, verr = f.verify(ref, map[string]any{"keys": []string{pub}, "known": []string{refDigest}})
+	again, verr = f.verify(ref, map[string]any{"keys": []string{pub}, "known": known(refDigest, layoutReferrer)})
 	if verr != nil {
 		t.Fatal(verr.Message)
 	}
 	if !again.Remembered || again.SignatureDigest != refDigest || again.Layout != layoutReferrer {
 		t.Fatalf("unexpected answer %+v", again)
 	}
+	// Known in the other layout: not where it was, so read and checked.
+	_, verr = f.verify(ref, map[string]any{"keys": []string{pub}, "known": known(refDigest, layoutLegacy)})
+	wantVerification(t, verr, "not a readable Sigstore bundle")
+}
+
+func known(d, layout string) []knownSignature {
+	return []knownSignature{{Digest: d, Layout: layout}}
 }

@@ -214,7 +214,14 @@ struct Request<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     bundles: Vec<BundleText<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    known: Vec<&'a str>,
+    known: Vec<KnownSignature<'a>>,
+}
+
+/// A signature that verified before, and where it was found.
+#[derive(Serialize)]
+struct KnownSignature<'a> {
+    digest: &'a str,
+    layout: Layout,
 }
 
 /// One candidate bundle of a downloaded file, for [`verify_blob`].
@@ -273,7 +280,10 @@ pub fn verify_known(
     req.known = known
         .iter()
         .filter(|v| v.digest == desc.digest)
-        .map(|v| v.signature_digest.as_str())
+        .map(|v| KnownSignature {
+            digest: &v.signature_digest,
+            layout: v.layout,
+        })
         .collect();
     let json = serde_json::to_string(&req).expect("request serialises");
     let out = repo.verify_signature(op, &json, &desc.digest)?;
@@ -281,7 +291,11 @@ pub fn verify_known(
     if answer.remembered {
         return known
             .iter()
-            .find(|v| v.signature_digest == answer.signature_digest && v.digest == desc.digest)
+            .find(|v| {
+                v.signature_digest == answer.signature_digest
+                    && v.layout == answer.layout
+                    && v.digest == desc.digest
+            })
             .map(|v| Verified {
                 remembered: true,
                 ..v.clone()
