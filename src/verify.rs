@@ -312,9 +312,10 @@ pub fn verify_known(
 
 /// What identifies a verification of `desc` in `repository` under
 /// `policy` for a memo: the whole shim request (keys, identity, issuer,
-/// trusted root text, digest), so any change to them is another entry.
+/// trusted root text, digest) and the keys' names (which the answer shows),
+/// so any change to them is another entry.
 pub fn memo_key(repository: &str, desc: &Descriptor, policy: &Policy) -> Result<Digest> {
-    let (_, req) = request(
+    let (keys, req) = request(
         policy,
         &desc.digest,
         &desc.media_type,
@@ -322,9 +323,11 @@ pub fn memo_key(repository: &str, desc: &Descriptor, policy: &Policy) -> Result<
         Vec::new(),
     )?;
     let json = serde_json::to_string(&req).expect("request serialises");
+    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    let names = serde_json::to_string(&names).expect("names serialise");
     Ok(Digest::of(
         crate::digest::Algorithm::Sha256,
-        format!("vendoras verified v1\n{repository}\n{json}").as_bytes(),
+        format!("vendoras verified v1\n{repository}\n{names}\n{json}").as_bytes(),
     ))
 }
 
@@ -511,6 +514,10 @@ mod tests {
         };
         let a = Policy::new(Signers::Keys(vec![key("A")]));
         let base = memo_key("r/app", &desc(b"x"), &a).unwrap();
+        let renamed = Policy::new(Signers::Keys(vec![PublicKey {
+            name: "renamed.pub".into(),
+            pem: "A".into(),
+        }]));
         assert_eq!(base, memo_key("r/app", &desc(b"x"), &a).unwrap());
         let b = Policy::new(Signers::Keys(vec![key("B")]));
         let ab = Policy::new(Signers::Keys(vec![key("A"), key("B")]));
@@ -519,6 +526,7 @@ mod tests {
             memo_key("r/app", &desc(b"y"), &a),
             memo_key("r/app", &desc(b"x"), &b),
             memo_key("r/app", &desc(b"x"), &ab),
+            memo_key("r/app", &desc(b"x"), &renamed),
         ] {
             assert_ne!(other.unwrap(), base);
         }

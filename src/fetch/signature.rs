@@ -319,7 +319,7 @@ fn fetch_bundle_from(
 }
 
 /// The predicate type `gh attestation verify` asks for by default.
-pub(crate) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+pub(super) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 
 /// At most this many attestations of one file are tried.
 const MAX_ATTESTATIONS: usize = 32;
