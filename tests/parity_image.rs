@@ -281,6 +281,45 @@ fn secret_ref_username_password_and_dockerconfigjson() {
 }
 
 #[test]
+fn a_plain_loopback_registry_costs_one_tls_attempt_per_sync_not_per_image() {
+    // vendoras tries HTTPS first on loopback (so a TLS registry on 127.0.0.1
+    // works, docs/differences.md) and falls back when the server answers in
+    // plain HTTP; the sync remembers that answer for the registry, so the
+    // other repositories on it go to plain HTTP at once.
+    let registry = Registry::start();
+    let proxy = ThrottleProxy::start(registry.addr(), 1 << 30);
+    let mut contents = Vec::new();
+    for name in ["a", "b", "c"] {
+        let layer = tar_of(&[("f.txt", format!("{name}\n").as_bytes())]).finish();
+        crane_image(
+            &registry.reference(&format!("img/{name}"), "v1"),
+            &[layer],
+            None,
+        );
+        contents.push(image(
+            &format!("vendor/{name}"),
+            &format!("{}/img/{name}:v1", proxy.host()),
+            "",
+        ));
+    }
+    let w = Work::new();
+    w.config(&vendir_config(&contents, &[]));
+    // One job: with several, each of the first contents may try TLS at once.
+    w.sync(&["--jobs", "1"]).ok();
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            fs::read(w.dir.join(format!("vendor/{name}/f.txt"))).unwrap(),
+            format!("{name}\n").as_bytes()
+        );
+    }
+    assert_eq!(
+        proxy.tls_attempts(),
+        1,
+        "one HTTPS attempt for the registry"
+    );
+}
+
+#[test]
 fn an_index_is_refused_listing_its_platforms() {
     let registry = Registry::start();
     crane_image(

@@ -697,3 +697,46 @@ fn helm_chart_repository_mirror_serves_index_and_chart() {
         mirror.log_text()
     );
 }
+
+#[test]
+fn an_image_moved_to_a_tls_location_stays_on_tls_after_its_registry_answered_plain() {
+    // `image:` remembers for the sync that a registry answered in plain HTTP,
+    // so its other repositories skip the HTTPS attempt (fetch/image.rs). A
+    // rule's `location` moves one prefix's primary location to another
+    // server, here a TLS one: it must not inherit the written registry's
+    // plain HTTP answer.
+    let registry = Registry::start();
+    let ca = support::servers::TestCa::new(&["IP:127.0.0.1"]);
+    let tls = support::servers::TlsFront::start(registry.addr(), &ca);
+    let mut contents = Vec::new();
+    for repo in ["plain/a", "moved/b"] {
+        let layer = support::fixtures::tar_of(&[("f.txt", repo.as_bytes())]).finish();
+        support::fixtures::crane_image(&registry.reference(repo, "v1"), &[layer], None);
+        contents.push(support::vendir::one_content(
+            &format!("vendor/{repo}"),
+            &format!(
+                "image:\n  url: {}\n  dangerousSkipTLSVerify: true\n",
+                registry.reference(repo, "v1")
+            ),
+        ));
+    }
+    let w = Work::new();
+    w.config(&support::vendir::vendir_config(&contents, &[]));
+    let mirrors = write_mirrors(
+        &w,
+        &format!(
+            "[[registry]]\nprefix = \"{}/moved\"\nlocation = \"127.0.0.1:{}/moved\"\n",
+            registry.host(),
+            tls.port()
+        ),
+    );
+    // One job, in order: plain/a answers in plain HTTP before moved/b is asked.
+    sync_with(&w, Some(&mirrors), &["--jobs", "1"]).ok();
+    for repo in ["plain/a", "moved/b"] {
+        assert_eq!(
+            fs::read(w.dir.join(format!("vendor/{repo}/f.txt"))).unwrap(),
+            repo.as_bytes()
+        );
+    }
+    // moved/b has no other place than the TLS front: it was reached over TLS.
+}

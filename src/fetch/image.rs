@@ -95,8 +95,19 @@ impl ImageSource<'_> {
             mirrors: ctx.mirrors.cloned(),
             ..RemoteOptions::default()
         };
+        let name = reference.repository_url();
+        let primary = match ctx.mirrors {
+            Some(m) => m
+                .registry_route(&name)
+                .endpoints
+                .into_iter()
+                .find(|e| e.mirror.is_none())
+                .map(|e| e.host().to_string()),
+            None => Some(reference.registry.clone()),
+        };
         Ok(Remote {
-            name: reference.repository_url(),
+            name,
+            primary,
             local: loopback_or_private(&reference.registry),
             options,
         })
@@ -286,8 +297,16 @@ impl ImageSource<'_> {
 /// HTTP to loopback, `*.local` and private (RFC 1918) registries; vendoras
 /// tries HTTPS first there and falls back to plain HTTP only when the
 /// server answers in plain HTTP, so a TLS registry on 127.0.0.1 works too.
+/// Whether a server speaks TLS is a property of its `host:port`, so once one
+/// repository's fallback worked, the sync's other repositories on that
+/// registry go to plain HTTP at once: one failed handshake per registry, not
+/// one per repository.
 struct Remote {
     name: String,
+    /// The primary location's `host[:port]` (a mirrors rule may move it;
+    /// `None` when the rule is mirror-only): where plain HTTP goes, and so
+    /// the key under which a plain HTTP answer is remembered.
+    primary: Option<String>,
     local: bool,
     options: RemoteOptions,
 }
@@ -322,11 +341,19 @@ impl Remote {
         })
     }
 
-    /// The repository already chosen in this sync (or the HTTPS one).
+    /// The repository already chosen in this sync, the plain HTTP one when
+    /// its registry answered in plain HTTP before, or the HTTPS one.
     fn repository(&self, ctx: &FetchContext<'_>) -> Result<Repository> {
         if self.local {
             if let Some(r) = ctx.memo.cached_repository(&self.memo_key(true)) {
                 return Ok(r);
+            }
+            if self
+                .primary
+                .as_deref()
+                .is_some_and(|p| ctx.memo.plain_http(p))
+            {
+                return self.open(ctx, true);
             }
         }
         self.open(ctx, false)
@@ -349,6 +376,9 @@ impl Remote {
             {
                 let plain = self.open(ctx, true)?;
                 let out = f(&plain)?;
+                if let Some(p) = &self.primary {
+                    ctx.memo.put_plain_http(p);
+                }
                 Ok((plain, out))
             }
             other => other.map(|v| (repo, v)),

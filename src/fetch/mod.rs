@@ -17,7 +17,7 @@ mod oci;
 mod signature;
 mod vcs;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +50,9 @@ pub struct Memo {
     /// reuses what the probe read.
     documents: Mutex<HashMap<String, Vec<u8>>>,
     listings: Mutex<HashMap<String, ListingSlot>>,
+    /// Registries (`host[:port]`) that answered a TLS attempt in plain
+    /// HTTP (`image`, `imgpkgBundle`).
+    plain_http: Mutex<HashSet<String>>,
 }
 
 impl Memo {
@@ -67,6 +70,16 @@ impl Memo {
     /// Remembers a document fetched from `url`.
     pub fn put_document(&self, url: String, bytes: Vec<u8>) {
         self.documents.lock().unwrap().insert(url, bytes);
+    }
+
+    /// Remembers that `registry` answered in plain HTTP where TLS was tried.
+    pub fn put_plain_http(&self, registry: &str) {
+        self.plain_http.lock().unwrap().insert(registry.to_string());
+    }
+
+    /// Whether `registry` answered in plain HTTP earlier in this sync.
+    pub fn plain_http(&self, registry: &str) -> bool {
+        self.plain_http.lock().unwrap().contains(registry)
     }
 
     /// A document remembered for `url`.

@@ -1052,11 +1052,13 @@ pub fn assert_same_tree(
 
 /// A loopback TCP proxy that forwards server→client bytes at a fixed overall rate
 /// (client→server is unthrottled). It stops accepting and closes every connection when
-/// dropped or after `max_lifetime`.
+/// dropped or after `max_lifetime`. It also counts the connections that open with a TLS
+/// handshake record: a client's HTTPS attempts at a plain HTTP upstream.
 pub struct ThrottleProxy {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     forwarded: Arc<AtomicU64>,
+    tls_attempts: Arc<AtomicU64>,
     accept: Option<thread::JoinHandle<()>>,
 }
 
@@ -1093,12 +1095,13 @@ impl ThrottleProxy {
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let forwarded = Arc::new(AtomicU64::new(0));
+        let tls_attempts = Arc::new(AtomicU64::new(0));
         let rate = Arc::new(Rate {
             bytes_per_sec,
             start: Instant::now(),
             granted: AtomicU64::new(0),
         });
-        let (stop2, fwd2) = (stop.clone(), forwarded.clone());
+        let (stop2, fwd2, tls2) = (stop.clone(), forwarded.clone(), tls_attempts.clone());
         let deadline = Instant::now() + max_lifetime;
         let accept = thread::spawn(move || {
             let mut workers = Vec::new();
@@ -1109,7 +1112,7 @@ impl ThrottleProxy {
                             continue;
                         };
                         let _ = client.set_nonblocking(false);
-                        workers.extend(pipe_pair(client, server, &stop2, &fwd2, &rate));
+                        workers.extend(pipe_pair(client, server, &stop2, &fwd2, &tls2, &rate));
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         thread::sleep(Duration::from_millis(10))
@@ -1126,6 +1129,7 @@ impl ThrottleProxy {
             addr,
             stop,
             forwarded,
+            tls_attempts,
             accept: Some(accept),
         }
     }
@@ -1138,6 +1142,11 @@ impl ThrottleProxy {
     /// Bytes forwarded from the upstream to clients so far.
     pub fn forwarded(&self) -> u64 {
         self.forwarded.load(Ordering::SeqCst)
+    }
+
+    /// Connections so far whose first byte was a TLS handshake record (0x16).
+    pub fn tls_attempts(&self) -> u64 {
+        self.tls_attempts.load(Ordering::SeqCst)
     }
 
     /// Waits until at least `n` bytes were forwarded; false on timeout.
@@ -1167,6 +1176,7 @@ fn pipe_pair(
     server: TcpStream,
     stop: &Arc<AtomicBool>,
     forwarded: &Arc<AtomicU64>,
+    tls_attempts: &Arc<AtomicU64>,
     rate: &Arc<Rate>,
 ) -> Vec<thread::JoinHandle<()>> {
     let tick = Some(Duration::from_millis(100));
@@ -1176,8 +1186,25 @@ fn pipe_pair(
     }
     let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let up = {
-        let stop = stop.clone();
-        thread::spawn(move || copy_until_stop(client, server, &stop, None, None))
+        let (stop, tls) = (stop.clone(), tls_attempts.clone());
+        thread::spawn(move || {
+            let mut first = [0u8; 1];
+            while !stop.load(Ordering::SeqCst) {
+                match client.peek(&mut first) {
+                    Ok(1) if first[0] == 0x16 => {
+                        tls.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    _ => break,
+                }
+            }
+            copy_until_stop(client, server, &stop, None, None)
+        })
     };
     let down = {
         let (stop, fwd, rate) = (stop.clone(), forwarded.clone(), rate.clone());
