@@ -87,7 +87,6 @@ impl Memo {
         self.documents.lock().unwrap().get(url).cloned()
     }
 
-    /// The repository opened under `key`, if one was.
     /// The versions under `key` (a repository, an index, a remote), listed
     /// by `list` once however many contents, and threads, ask: a second
     /// asker waits for the first's answer. A failure is not kept.
@@ -112,6 +111,7 @@ impl Memo {
         Ok(v)
     }
 
+    /// The repository opened under `key`, if one was.
     pub fn cached_repository(&self, key: &str) -> Option<Repository> {
         self.repositories.lock().unwrap().get(key).cloned()
     }
