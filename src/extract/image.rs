@@ -22,6 +22,7 @@ use tar::EntryType;
 
 use super::archive::{copy, entry_path, members, refuse, ExtractError, Limits, Names};
 use super::layer::{looks_like_tar, peek, read_error, Compression, ZSTD_WINDOW_LOG_MAX};
+use super::overlap::overlapped;
 use super::ratio::{Counted, Guarded, Meter};
 use super::root::{set_mode, Existing, RelPath, Root};
 use crate::redact::escape;
@@ -87,7 +88,7 @@ pub fn apply_layer<R: Read>(
         Compression::Gzip => {
             let mut gz = MultiGzDecoder::new(Counted::new(reader, &meter));
             let mut guarded = Guarded::new(&mut gz, &meter, &opts.limits);
-            apply_decoded(&mut guarded, root, opts, totals).map_err(explain)?;
+            overlapped(&mut guarded, |d| apply_decoded(d, root, opts, totals)).map_err(explain)?;
             gz.into_inner().into_inner()
         }
         Compression::Zstd => {
@@ -96,7 +97,7 @@ pub fn apply_layer<R: Read>(
             z.window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| read_error(&e))?;
             let mut guarded = Guarded::new(&mut z, &meter, &opts.limits);
-            apply_decoded(&mut guarded, root, opts, totals).map_err(explain)?;
+            overlapped(&mut guarded, |d| apply_decoded(d, root, opts, totals)).map_err(explain)?;
             z.finish().into_inner().into_inner()
         }
     };

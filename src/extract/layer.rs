@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use flate2::read::MultiGzDecoder;
 
 use super::archive::{extract_tar, ExtractError, Options, Report};
+use super::overlap::overlapped;
 use super::ratio::{Counted, Guarded, Meter};
 use super::root::Root;
 use crate::digest::{Algorithm, Digest, HashingReader};
@@ -134,7 +135,8 @@ pub fn extract_archive<R: Read>(
         Compression::Gzip => {
             let mut gz = MultiGzDecoder::new(Counted::new(reader, &meter));
             let mut guarded = Guarded::new(&mut gz, &meter, &opts.limits);
-            let report = extract_from_decoded(&mut guarded, root, opts).map_err(explain)?;
+            let report = overlapped(&mut guarded, |d| extract_from_decoded(d, root, opts))
+                .map_err(explain)?;
             (report, gz.into_inner().into_inner())
         }
         Compression::Zstd => {
@@ -143,7 +145,8 @@ pub fn extract_archive<R: Read>(
             z.window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| read_error(&e))?;
             let mut guarded = Guarded::new(&mut z, &meter, &opts.limits);
-            let report = extract_from_decoded(&mut guarded, root, opts).map_err(explain)?;
+            let report = overlapped(&mut guarded, |d| extract_from_decoded(d, root, opts))
+                .map_err(explain)?;
             (report, z.finish().into_inner().into_inner())
         }
     };
@@ -192,11 +195,16 @@ pub fn extract_oras_directory<R: Read>(
     let algorithm = expected.map_or(Algorithm::Sha256, Digest::algorithm);
     let meter = Meter::default();
     let gz = MultiGzDecoder::new(Counted::new(reader, &meter));
-    let tar = HashingReader::new(Guarded::new(gz, &meter, &opts.limits), algorithm);
-    let (report, tar) = extract_tar(tar, root, opts).map_err(|e| meter.explain(e, &opts.limits))?;
-    let (digest, _, gz) = tar
-        .drain()
-        .map_err(|e| meter.explain(read_error(&e), &opts.limits))?;
+    let mut guarded = Guarded::new(gz, &meter, &opts.limits);
+    // The inner tar is hashed on the unpacking thread: inflating is the
+    // busier side.
+    let (report, digest) = overlapped(&mut guarded, |d| {
+        let mut tar = HashingReader::new(d, algorithm);
+        let (report, _) = extract_tar(&mut tar, root, opts)?;
+        let (digest, _, _) = tar.drain().map_err(|e| read_error(&e))?;
+        Ok((report, digest))
+    })
+    .map_err(|e| meter.explain(e, &opts.limits))?;
     if let Some(expected) = expected {
         if &digest != expected {
             return Err(ExtractError {
@@ -205,7 +213,7 @@ pub fn extract_oras_directory<R: Read>(
             });
         }
     }
-    Ok((report, gz.into_inner().into_inner().into_inner()))
+    Ok((report, guarded.into_inner().into_inner().into_inner()))
 }
 
 pub(crate) fn read_error(e: &io::Error) -> ExtractError {

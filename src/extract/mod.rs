@@ -5,6 +5,7 @@ pub mod archive;
 pub mod download;
 pub mod image;
 pub mod layer;
+mod overlap;
 pub(crate) mod ratio;
 pub mod root;
 
