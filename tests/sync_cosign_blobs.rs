@@ -837,6 +837,95 @@ fn verify_command_checks_github_attestations() {
     );
 }
 
+/// GitHub now lists an attestation as `"bundle": null` plus a `bundle_url` to blob
+/// storage, whose answer is the bundle snappy-compressed (what `gh attestation verify`
+/// reads). The token the API needs does not go to that other origin; a blob that is
+/// not snappy data fails naming its URL; a bundle over another file still fails.
+#[test]
+fn attestations_behind_bundle_url() {
+    let data = archive("attested behind a URL");
+    let other = archive("another build");
+    let (_, _, signed) = sign_keyless(&data);
+    let (_, _, signed_other) = sign_keyless(&other);
+    let attestation = |dir: &Path| -> Value {
+        serde_json::from_slice(&fs::read(dir.join("attestation.json")).unwrap()).unwrap()
+    };
+    let gh = FakeGithub::start(Some("s3cret-token"));
+    gh.add_release(
+        SLUG,
+        FakeRelease::new("v1.0.0").asset("tool.tgz", data.clone()),
+    );
+    let dir = tempfile::tempdir_in(scratch()).unwrap();
+    let file = dir.path().join("tool.tgz");
+    fs::write(&file, &data).unwrap();
+    let digest = format!("sha256:{}", sha256_hex(&data));
+    let verify = |root: &Path| {
+        let mut cmd = vendoras();
+        cmd.env("GITHUB_API_URL", gh.api_url())
+            .env("GITHUB_TOKEN", "s3cret-token")
+            .env_remove("VENDIR_GITHUB_API_TOKEN")
+            .arg("verify")
+            .args(["--github-attestations", SLUG])
+            .args(["--certificate-identity", ID])
+            .args(["--certificate-oidc-issuer", ISSUER])
+            .arg("--trusted-root")
+            .arg(root)
+            .arg(&file);
+        run(&mut cmd)
+    };
+
+    // Another file's bundle behind the URL: fetched, read, refused for its subject.
+    gh.add_attestation_behind_url(SLUG, &digest, attestation(&signed_other));
+    let out = verify(&signed_other.join("trusted_root.json"));
+    assert_contains(
+        &out,
+        &[&format!(
+            "the signed claim names sha256:{}",
+            sha256_hex(&other)
+        )],
+    );
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert_eq!(
+        gh.blob_requests(),
+        [false],
+        "the token went to blob storage"
+    );
+
+    // This file's, listed second: verified.
+    gh.add_attestation_behind_url(SLUG, &digest, attestation(&signed));
+    let out = verify(&signed.join("trusted_root.json")).ok();
+    for want in [
+        format!("Verified {} ({digest})", file.display()),
+        format!("identity {ID} issued by {ISSUER}"),
+    ] {
+        assert!(out.stdout.contains(&want), "{want:?} not in {out:?}");
+    }
+    assert_eq!(gh.blob_requests(), [false, false, false]);
+    assert!(!out.stderr.contains("s3cret") && !out.stdout.contains("s3cret"));
+
+    // A blob that is plain JSON, not snappy data (gh refuses it too): named, refused.
+    let gh2 = FakeGithub::start(None);
+    gh2.add_release(
+        SLUG,
+        FakeRelease::new("v1.0.0").asset("tool.tgz", data.clone()),
+    );
+    gh2.add_attestation_blob(SLUG, &digest, attestation(&signed).to_string().into_bytes());
+    let mut cmd = vendoras();
+    cmd.env("GITHUB_API_URL", gh2.api_url())
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("VENDIR_GITHUB_API_TOKEN")
+        .arg("verify")
+        .args(["--github-attestations", SLUG])
+        .args(["--certificate-identity", ID])
+        .args(["--certificate-oidc-issuer", ISSUER])
+        .arg("--trusted-root")
+        .arg(signed.join("trusted_root.json"))
+        .arg(&file);
+    let out = run(&mut cmd);
+    assert_contains(&out, &["/attestation-blobs/0", "is not snappy-compressed"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+}
+
 /// `vendoras verify --bundle B FILE` agrees with `cosign verify-blob --bundle B FILE`
 /// on real sign-blob output (both formats): the signed file verifies, another key and
 /// a changed file do not. Keyless, with the test signer's root, it verifies too.

@@ -373,6 +373,8 @@ pub(crate) fn attestations(
     struct Entry {
         #[serde(default)]
         bundle: Option<serde_json::Value>,
+        #[serde(default)]
+        bundle_url: Option<String>,
     }
     let predicate = predicate.unwrap_or(SLSA_PROVENANCE_V1);
     let shown = redact_url(url);
@@ -407,16 +409,27 @@ pub(crate) fn attestations(
     read.map_err(|e| Error::io("http body pipe", e))?;
     let listing: Listing = serde_json::from_slice(&bytes)
         .map_err(|e| none(format!("{shown} is not a GitHub attestation listing: {e}")))?;
-    let bundles: Vec<String> = listing
-        .attestations
-        .iter()
-        .filter_map(|a| a.bundle.as_ref().filter(|b| b.is_object()))
-        .take(MAX_ATTESTATIONS)
-        .map(|b| b.to_string())
-        .collect();
+    // The inline bundle when there is one (no second request); otherwise
+    // the one behind `bundle_url`, which `gh` reads first.
+    let mut bundles = Vec::new();
+    for a in &listing.attestations {
+        if bundles.len() == MAX_ATTESTATIONS {
+            break;
+        }
+        match (&a.bundle, a.bundle_url.as_deref()) {
+            (Some(b), _) if b.is_object() => bundles.push(b.to_string()),
+            (_, Some(u)) if !u.is_empty() => {
+                bundles.push(bundle_behind(op, u, url, &options).map_err(|e| match e {
+                    Reason::Said(reason) => none(reason),
+                    Reason::Failed(e) => e,
+                })?)
+            }
+            _ => {}
+        }
+    }
     if bundles.is_empty() {
         return Err(none(format!(
-            "no GitHub artifact attestation with an inline bundle found at {shown}"
+            "no GitHub artifact attestation with a bundle or bundle_url found at {shown}"
         )));
     }
     let names: Vec<String> = (1..=bundles.len())
@@ -428,6 +441,64 @@ pub(crate) fn attestations(
         .map(|(name, bundle)| BundleText { name, bundle })
         .collect();
     verify_blob(op, subject, digest, &texts, &shown, Some(predicate), policy)
+}
+
+enum Reason {
+    /// What is wrong with the bundle, for [`Error::Signature`].
+    Said(String),
+    /// The request itself failed.
+    Failed(Error),
+}
+
+/// GETs an attestation's `bundle_url` (blob storage, on GitHub another
+/// host: the listing's credentials go only to the listing's own origin)
+/// and undoes its snappy compression (the raw block format, as `gh`
+/// reads it): the bundle's JSON text.
+fn bundle_behind(
+    op: &Arc<Op>,
+    url: &str,
+    listing: &str,
+    options: &HttpOptions,
+) -> Result<String, Reason> {
+    let shown = redact_url(url);
+    let options = HttpOptions {
+        auth: options
+            .auth
+            .clone()
+            .filter(|_| url_origin(url) == url_origin(listing)),
+        headers: Vec::new(),
+        max_size: MAX_BUNDLE_BYTES,
+        ..options.clone()
+    };
+    let resp = HttpClient::from_env()
+        .get(op, url, &options)
+        .map_err(Reason::Failed)?;
+    if resp.status != 200 {
+        let s = resp.status;
+        return Err(Reason::Failed(resp.status_error(format!(
+            "attestation bundle_url: expected 200 OK, but was '{s}'"
+        ))));
+    }
+    let mut body = resp.into_body().map_err(Reason::Failed)?;
+    let mut packed = Vec::new();
+    let read = body.read_to_end(&mut packed);
+    body.finish().map_err(Reason::Failed)?;
+    read.map_err(|e| Reason::Failed(Error::io("http body pipe", e)))?;
+    let bad = |why: String| Reason::Said(format!("the attestation bundle at {shown} {why}"));
+    // The length the block announces bounds what it may expand to.
+    match snap::raw::decompress_len(&packed) {
+        Ok(n) if n as u64 <= MAX_BUNDLE_BYTES * 16 => {}
+        Ok(n) => return Err(bad(format!("would expand to {n} bytes"))),
+        Err(e) => return Err(bad(format!("is not snappy-compressed: {e}"))),
+    }
+    let json = snap::raw::Decoder::new()
+        .decompress_vec(&packed)
+        .map_err(|e| bad(format!("is not snappy-compressed: {e}")))?;
+    match serde_json::from_slice::<serde_json::Value>(&json) {
+        Ok(v) if v.is_object() => Ok(v.to_string()),
+        Ok(_) => Err(bad("is not a JSON object".to_string())),
+        Err(e) => Err(bad(format!("is not JSON: {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -1128,8 +1128,12 @@ struct GithubState {
     /// The fake's own loopback address: downloads are always sent here, also when the
     /// API was reached as `api.github.com` through the CONNECT proxy.
     addr: OnceLock<SocketAddr>,
-    /// (slug, `sha256:<hex>`) -> attestation bundles, as the attestations API lists them.
+    /// (slug, `sha256:<hex>`) -> the attestations API's entries for that file.
     attestations: Mutex<HashMap<(String, String), Vec<Value>>>,
+    /// Snappy-compressed bundles behind `bundle_url`s, by index, and whether each
+    /// request for one carried an `Authorization` header.
+    blobs: Mutex<Vec<Vec<u8>>>,
+    blob_requests: Mutex<Vec<bool>>,
 }
 
 /// A fake of the GitHub REST endpoints vendir v0.44.0 and vendoras call:
@@ -1169,6 +1173,8 @@ impl FakeGithub {
             token: token.map(str::to_string),
             addr: OnceLock::new(),
             attestations: Mutex::new(HashMap::new()),
+            blobs: Mutex::new(Vec::new()),
+            blob_requests: Mutex::new(Vec::new()),
         });
         let st = state.clone();
         let handler: Handler = Arc::new(move |req: &HttpRequest| github_handle(&st, req));
@@ -1197,13 +1203,52 @@ impl FakeGithub {
     /// /repos/{slug}/attestations/{digest}` as `{"attestations": [{"bundle": …,
     /// "repository_id": …}]}`, 404 when there is none (GitHub's documented shape).
     pub fn add_attestation(&self, slug: &str, digest: &str, bundle: Value) {
+        self.add_attestation_entry(slug, digest, json!({"bundle": bundle, "repository_id": 1}));
+    }
+
+    /// As [`add_attestation`](Self::add_attestation), but listed as GitHub lists
+    /// newer ones: `"bundle": null` and a `bundle_url` to blob storage, which answers
+    /// the bundle snappy-compressed (raw block format) without asking for a token.
+    /// The URL names `localhost`, another origin than the API's `127.0.0.1`, as blob
+    /// storage is on GitHub.
+    pub fn add_attestation_behind_url(&self, slug: &str, digest: &str, bundle: Value) {
+        let packed = snap::raw::Encoder::new()
+            .compress_vec(bundle.to_string().as_bytes())
+            .unwrap();
+        self.add_attestation_blob(slug, digest, packed);
+    }
+
+    /// Lists `blob` as served behind an attestation's `bundle_url`, as it is.
+    pub fn add_attestation_blob(&self, slug: &str, digest: &str, packed: Vec<u8>) {
+        let n = {
+            let mut blobs = self.state.blobs.lock().unwrap();
+            blobs.push(packed);
+            blobs.len() - 1
+        };
+        let url = format!(
+            "http://localhost:{}/attestation-blobs/{n}",
+            self.http.addr().port()
+        );
+        self.add_attestation_entry(
+            slug,
+            digest,
+            json!({"bundle": null, "bundle_url": url, "repository_id": 1}),
+        );
+    }
+
+    fn add_attestation_entry(&self, slug: &str, digest: &str, entry: Value) {
         self.state
             .attestations
             .lock()
             .unwrap()
             .entry((slug.into(), digest.into()))
             .or_default()
-            .push(bundle);
+            .push(entry);
+    }
+
+    /// For each request for a `bundle_url` so far: whether it carried credentials.
+    pub fn blob_requests(&self) -> Vec<bool> {
+        self.state.blob_requests.lock().unwrap().clone()
     }
 
     /// The API base, "http://127.0.0.1:PORT" (for `GITHUB_API_URL`).
@@ -1235,6 +1280,17 @@ fn asset_id(release: usize, asset: usize) -> u64 {
 fn github_handle(st: &GithubState, req: &HttpRequest) -> HttpResponse {
     // Downloads are the signed redirect targets, which need no token on GitHub (and
     // Go drops the Authorization header when a redirect changes host).
+    if let Some(n) = req.path().strip_prefix("/attestation-blobs/") {
+        st.blob_requests
+            .lock()
+            .unwrap()
+            .push(req.header("authorization").is_some());
+        let blobs = st.blobs.lock().unwrap();
+        return match n.parse::<usize>().ok().and_then(|n| blobs.get(n)) {
+            Some(b) => HttpResponse::new(200, "application/octet-stream", b.clone()),
+            None => HttpResponse::not_found(),
+        };
+    }
     let is_download = req.path().contains("/releases/download/");
     if let Some(token) = st.token.as_ref().filter(|_| !is_download) {
         let ok = req
@@ -1302,12 +1358,7 @@ fn github_handle(st: &GithubState, req: &HttpRequest) -> HttpResponse {
         ["attestations", digest] => {
             let all = st.attestations.lock().unwrap();
             match all.get(&(slug.clone(), digest.to_string())) {
-                Some(bundles) => HttpResponse::json(&json!({
-                    "attestations": bundles
-                        .iter()
-                        .map(|b| json!({"bundle": b, "repository_id": 1}))
-                        .collect::<Vec<_>>()
-                })),
+                Some(entries) => HttpResponse::json(&json!({ "attestations": entries })),
                 None => github_not_found(),
             }
         }
