@@ -72,7 +72,11 @@ fn sign_blob(data: &[u8], key: &str, legacy: bool) -> Vec<u8> {
 /// The keyless test signer's blob bundles for `data`: (v3 bundle, cosign <= v2
 /// bundle, directory holding trusted_root.json and untrusted_root.json).
 fn sign_keyless(data: &[u8]) -> (Vec<u8>, Vec<u8>, PathBuf) {
-    let out = scratch().join(format!("keyless-{}", &sha256_hex(data)[..16]));
+    // Each call its own directory (and so its own test root): tests run in
+    // parallel and may sign the same bytes.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = scratch().join(format!("keyless-{}-{n}", &sha256_hex(data)[..16]));
     run(Command::new(testsigner())
         .args(["-identity", ID, "-issuer", ISSUER])
         .arg("-digest")
