@@ -19,7 +19,14 @@ if [ -z "${VENDORAS_BIN:-}" ]; then cargo build --release --locked -q --bin vend
 vendir_bin=$(command -v vendir || true)
 [ -z "$vendir_bin" ] && [ -x "$TOOLS/vendir" ] && vendir_bin=$TOOLS/vendir
 
-work=$(mktemp -d /tmp/vendoras-bench-http-XXXXXX)
+# Everything (served files, both tools' trees and caches) on tmpfs by default, as in
+# bench.sh: on ext4, writing 8,000 files right after deleting the previous run's
+# 8,000 spends most of a sync in the inode allocator (perf: find_get_block_common,
+# recently_deleted: 93 % kernel time in one vendoras sync writing them), which measures the
+# file system's churn, not the tools. BENCH_TMPDIR=/tmp measures that instead.
+tmpdir=${BENCH_TMPDIR:-/dev/shm}
+[ -d "$tmpdir" ] && [ -w "$tmpdir" ] || tmpdir=/tmp
+work=$(mktemp -d "$tmpdir/vendoras-bench-http-XXXXXX")
 srv=
 cleanup() {
   if [ -n "$srv" ]; then kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; fi
@@ -65,7 +72,7 @@ R=$work/results
 : >"$R"
 run() { python3 "$B/run1.py" "$R" "$@"; }
 cold() { rm -rf "$work/ours/vendor" "$work/ours/vendir.lock.yml" "$work/cache"; sync; }
-echo "== issue 8 / http + githubRelease: $N http archives (with sha256) and $N release assets (~1 MiB tgz, 200 files each) from loopback; $REPS runs each"
+echo "== issue 8 / http + githubRelease: $N http archives (with sha256) and $N release assets (~1 MiB tgz, 200 files each) from loopback; $REPS runs each; files in $tmpdir ($(stat -f -c %T "$tmpdir"))"
 for _ in $(seq "$REPS"); do
   cold
   run "vendoras sync (cold)" -- env GITHUB_API_URL="$base" "$VENDORAS" sync --chdir "$work/ours" --cache-dir "$work/cache"
