@@ -419,10 +419,7 @@ pub(crate) fn attestations(
         match (&a.bundle, a.bundle_url.as_deref()) {
             (Some(b), _) if b.is_object() => bundles.push(b.to_string()),
             (_, Some(u)) if !u.is_empty() => {
-                bundles.push(bundle_behind(op, u, url, &options).map_err(|e| match e {
-                    Reason::Said(reason) => none(reason),
-                    Reason::Failed(e) => e,
-                })?)
+                bundles.push(bundle_behind(op, u, url, &options, &none)?)
             }
             _ => {}
         }
@@ -443,23 +440,19 @@ pub(crate) fn attestations(
     verify_blob(op, subject, digest, &texts, &shown, Some(predicate), policy)
 }
 
-enum Reason {
-    /// What is wrong with the bundle, for [`Error::Signature`].
-    Said(String),
-    /// The request itself failed.
-    Failed(Error),
-}
-
 /// GETs an attestation's `bundle_url` (blob storage, on GitHub another
 /// host: the listing's credentials go only to the listing's own origin)
 /// and undoes its snappy compression (the raw block format, as `gh`
-/// reads it): the bundle's JSON text.
+/// reads it): the bundle's JSON text. `none` makes what is wrong with the
+/// bundle an error. Limits as for the listing (`options.max_size`), which
+/// also holds whole bundles, SBOM attestations among them.
 fn bundle_behind(
     op: &Arc<Op>,
     url: &str,
     listing: &str,
     options: &HttpOptions,
-) -> Result<String, Reason> {
+    none: &dyn Fn(String) -> Error,
+) -> Result<String> {
     let shown = redact_url(url);
     let options = HttpOptions {
         auth: options
@@ -467,27 +460,24 @@ fn bundle_behind(
             .clone()
             .filter(|_| url_origin(url) == url_origin(listing)),
         headers: Vec::new(),
-        max_size: MAX_BUNDLE_BYTES,
         ..options.clone()
     };
-    let resp = HttpClient::from_env()
-        .get(op, url, &options)
-        .map_err(Reason::Failed)?;
+    let resp = HttpClient::from_env().get(op, url, &options)?;
     if resp.status != 200 {
         let s = resp.status;
-        return Err(Reason::Failed(resp.status_error(format!(
+        return Err(resp.status_error(format!(
             "attestation bundle_url: expected 200 OK, but was '{s}'"
-        ))));
+        )));
     }
-    let mut body = resp.into_body().map_err(Reason::Failed)?;
+    let mut body = resp.into_body()?;
     let mut packed = Vec::new();
     let read = body.read_to_end(&mut packed);
-    body.finish().map_err(Reason::Failed)?;
-    read.map_err(|e| Reason::Failed(Error::io("http body pipe", e)))?;
-    let bad = |why: String| Reason::Said(format!("the attestation bundle at {shown} {why}"));
+    body.finish()?;
+    read.map_err(|e| Error::io("http body pipe", e))?;
+    let bad = |why: String| none(format!("the attestation bundle at {shown} {why}"));
     // The length the block announces bounds what it may expand to.
     match snap::raw::decompress_len(&packed) {
-        Ok(n) if n as u64 <= MAX_BUNDLE_BYTES * 16 => {}
+        Ok(n) if n as u64 <= options.max_size.saturating_mul(4) => {}
         Ok(n) => return Err(bad(format!("would expand to {n} bytes"))),
         Err(e) => return Err(bad(format!("is not snappy-compressed: {e}"))),
     }
