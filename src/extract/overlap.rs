@@ -90,6 +90,12 @@ fn produce(
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    // What came before the error first, so the unpacker
+                    // fails where a single thread would have.
+                    if filled > 0 {
+                        buf.truncate(filled);
+                        tx.send(Msg::Data(buf)).map_err(|_| Stop::HungUp)?;
+                    }
                     let copy = io::Error::new(e.kind(), e.to_string());
                     let _ = tx.send(Msg::Failed(e));
                     return Err(Stop::Read(copy));
@@ -221,6 +227,24 @@ mod tests {
             (err.entry.as_str(), err.reason.as_str()),
             ("big.bin", "connection reset")
         );
+
+        // Every byte read before the error reaches the unpacker first, also
+        // those of a chunk the error cut short.
+        let data = sample(CHUNK * 2 + 1000);
+        let mut src = Uneven {
+            data: &data,
+            fail: true,
+        };
+        let err = overlapped(&mut src, |r| {
+            let mut got = Vec::new();
+            let e = r.read_to_end(&mut got).unwrap_err();
+            Err::<(), _>(ExtractError {
+                entry: got.len().to_string(),
+                reason: e.to_string(),
+            })
+        })
+        .unwrap_err();
+        assert_eq!(err.entry, data.len().to_string());
 
         // An unpacker that ignores the error still fails the layer.
         let mut src = Uneven {
