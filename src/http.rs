@@ -271,6 +271,18 @@ impl Response {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
+    /// The whole body (at most the request's `max_size`), read and
+    /// finished: a body cut short is an error, the shim's (which says why)
+    /// before the pipe's.
+    pub fn bytes(self) -> Result<Vec<u8>> {
+        let mut body = self.into_body()?;
+        let mut bytes = Vec::new();
+        let read = body.read_to_end(&mut bytes);
+        body.finish()?;
+        read.map_err(|e| Error::io("http body pipe", e))?;
+        Ok(bytes)
+    }
+
     /// Starts streaming the body. Read it, then call [`Body::finish`] for
     /// its size and SHA-256 before trusting anything derived from it.
     pub fn into_body(mut self) -> Result<Body> {

@@ -270,13 +270,7 @@ pub fn verify_known(
     policy: &Policy,
     known: &[Verified],
 ) -> Result<Verified> {
-    let (keys, mut req) = request(
-        policy,
-        &desc.digest,
-        &desc.media_type,
-        desc.size,
-        Vec::new(),
-    )?;
+    let (keys, mut req) = manifest_request(policy, desc)?;
     req.known = known
         .iter()
         .filter(|v| v.digest == desc.digest)
@@ -315,13 +309,7 @@ pub fn verify_known(
 /// trusted root text, digest) and the keys' names (which the answer shows),
 /// so any change to them is another entry.
 pub fn memo_key(repository: &str, desc: &Descriptor, policy: &Policy) -> Result<Digest> {
-    let (keys, req) = request(
-        policy,
-        &desc.digest,
-        &desc.media_type,
-        desc.size,
-        Vec::new(),
-    )?;
+    let (keys, req) = manifest_request(policy, desc)?;
     let json = serde_json::to_string(&req).expect("request serialises");
     let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
     let names = serde_json::to_string(&names).expect("names serialise");
@@ -406,6 +394,20 @@ pub fn file_sha256(file: &Path) -> Result<Digest> {
 }
 
 /// The shim request for `policy`, and the keys it lists (in order).
+/// The shim request for a manifest's signatures (no bundle texts).
+fn manifest_request<'a>(
+    policy: &'a Policy,
+    desc: &'a Descriptor,
+) -> Result<(&'a [PublicKey], Request<'a>)> {
+    request(
+        policy,
+        &desc.digest,
+        &desc.media_type,
+        desc.size,
+        Vec::new(),
+    )
+}
+
 fn request<'a>(
     policy: &'a Policy,
     digest: &Digest,

@@ -751,6 +751,35 @@ fn github_attestations() {
     assert!(holds(&w, "attested"));
 }
 
+/// `vendoras verify --github-attestations SLUG` of `file` against the GitHub API at
+/// `api` (with `token` as `GITHUB_TOKEN`, or none), for the workflow `identity`
+/// under `root`, plus `extra` flags.
+fn verify_attestations(
+    api: &str,
+    token: Option<&str>,
+    identity: &str,
+    root: &Path,
+    extra: &[&str],
+    file: &Path,
+) -> Outcome {
+    let mut cmd = vendoras();
+    cmd.env("GITHUB_API_URL", api)
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("VENDIR_GITHUB_API_TOKEN");
+    if let Some(t) = token {
+        cmd.env("GITHUB_TOKEN", t);
+    }
+    cmd.arg("verify")
+        .args(["--github-attestations", SLUG])
+        .args(["--certificate-identity", identity])
+        .args(["--certificate-oidc-issuer", ISSUER])
+        .arg("--trusted-root")
+        .arg(root)
+        .args(extra)
+        .arg(file);
+    run(&mut cmd)
+}
+
 /// `vendoras verify --github-attestations OWNER/REPO FILE` (as `gh attestation verify
 /// FILE --repo OWNER/REPO`) checks a local file by the attestations the GitHub API
 /// lists for its sha256, by the rule `githubRelease` contents use: none, another
@@ -770,19 +799,7 @@ fn verify_command_checks_github_attestations() {
     let digest = format!("sha256:{}", sha256_hex(&data));
     let root = signed.join("trusted_root.json");
     let verify = |identity: &str, extra: &[&str], f: &Path| {
-        let mut cmd = vendoras();
-        cmd.env("GITHUB_API_URL", gh.api_url())
-            .env_remove("GITHUB_TOKEN")
-            .env_remove("VENDIR_GITHUB_API_TOKEN")
-            .arg("verify")
-            .args(["--github-attestations", SLUG])
-            .args(["--certificate-identity", identity])
-            .args(["--certificate-oidc-issuer", ISSUER])
-            .arg("--trusted-root")
-            .arg(&root)
-            .args(extra)
-            .arg(f);
-        run(&mut cmd)
+        verify_attestations(&gh.api_url(), None, identity, &root, extra, f)
     };
     let fails = |out: &Outcome, needles: &[&str]| {
         assert_eq!(out.code(), Some(1), "{out:?}");
@@ -864,18 +881,7 @@ fn attestations_behind_bundle_url() {
     fs::write(&file, &data).unwrap();
     let digest = format!("sha256:{}", sha256_hex(&data));
     let verify = |root: &Path| {
-        let mut cmd = vendoras();
-        cmd.env("GITHUB_API_URL", gh.api_url())
-            .env("GITHUB_TOKEN", "s3cret-token")
-            .env_remove("VENDIR_GITHUB_API_TOKEN")
-            .arg("verify")
-            .args(["--github-attestations", SLUG])
-            .args(["--certificate-identity", ID])
-            .args(["--certificate-oidc-issuer", ISSUER])
-            .arg("--trusted-root")
-            .arg(root)
-            .arg(&file);
-        run(&mut cmd)
+        verify_attestations(&gh.api_url(), Some("s3cret-token"), ID, root, &[], &file)
     };
 
     // Another file's bundle behind the URL: fetched, read, refused for its subject.
@@ -914,18 +920,14 @@ fn attestations_behind_bundle_url() {
         FakeRelease::new("v1.0.0").asset("tool.tgz", data.clone()),
     );
     gh2.add_attestation_blob(SLUG, &digest, attestation(&signed).to_string().into_bytes());
-    let mut cmd = vendoras();
-    cmd.env("GITHUB_API_URL", gh2.api_url())
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("VENDIR_GITHUB_API_TOKEN")
-        .arg("verify")
-        .args(["--github-attestations", SLUG])
-        .args(["--certificate-identity", ID])
-        .args(["--certificate-oidc-issuer", ISSUER])
-        .arg("--trusted-root")
-        .arg(signed.join("trusted_root.json"))
-        .arg(&file);
-    let out = run(&mut cmd);
+    let out = verify_attestations(
+        &gh2.api_url(),
+        None,
+        ID,
+        &signed.join("trusted_root.json"),
+        &[],
+        &file,
+    );
     assert_contains(&out, &["/attestation-blobs/0", "is not snappy-compressed"]);
     assert_eq!(out.code(), Some(1), "{out:?}");
 }

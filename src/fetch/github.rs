@@ -148,11 +148,7 @@ impl GithubSource<'_> {
         let link = resp.header("link").map(str::to_string);
         let etag = resp.header("etag").map(str::to_string);
         let last_modified = resp.header("last-modified").map(str::to_string);
-        let mut body = resp.into_body()?;
-        let mut bytes = Vec::new();
-        let read = std::io::Read::read_to_end(&mut body, &mut bytes);
-        body.finish()?;
-        read.map_err(|e| Error::io("http body pipe", e))?;
+        let bytes = resp.bytes()?;
         if let Some(cache) = cache {
             cache.record_validators(url, etag, last_modified, |c| c.put_bytes(&bytes));
         }

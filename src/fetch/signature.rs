@@ -6,7 +6,6 @@
 //! or places it only when [`check_blob`] returns `Ok`. The policy is built
 //! from the config's [`Cosign`] the same way for every kind.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -310,11 +309,7 @@ fn fetch_bundle_from(
             )))
         }
     }
-    let mut body = resp.into_body()?;
-    let mut bytes = Vec::new();
-    let read = body.read_to_end(&mut bytes);
-    body.finish()?;
-    read.map_err(|e| Error::io("http body pipe", e))?;
+    let bytes = resp.bytes()?;
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
@@ -402,11 +397,7 @@ pub(crate) fn attestations(
             )))
         }
     }
-    let mut body = resp.into_body()?;
-    let mut bytes = Vec::new();
-    let read = body.read_to_end(&mut bytes);
-    body.finish()?;
-    read.map_err(|e| Error::io("http body pipe", e))?;
+    let bytes = resp.bytes()?;
     let listing: Listing = serde_json::from_slice(&bytes)
         .map_err(|e| none(format!("{shown} is not a GitHub attestation listing: {e}")))?;
     // The inline bundle when there is one (no second request); otherwise
@@ -469,11 +460,7 @@ fn bundle_behind(
             "attestation bundle_url: expected 200 OK, but was '{s}'"
         )));
     }
-    let mut body = resp.into_body()?;
-    let mut packed = Vec::new();
-    let read = body.read_to_end(&mut packed);
-    body.finish()?;
-    read.map_err(|e| Error::io("http body pipe", e))?;
+    let packed = resp.bytes()?;
     let bad = |why: String| none(format!("the attestation bundle at {shown} {why}"));
     // The length the block announces bounds what it may expand to.
     match snap::raw::decompress_len(&packed) {
