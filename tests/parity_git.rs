@@ -254,10 +254,39 @@ fn locked_after_branch_moved_and_an_unchanged_ref_fetches_nothing() {
     p.sync_same(&[], &["vendor/app"]);
     let first = p.ours.lock();
 
-    // An unchanged ref: one ls-remote, no fetch, the tree kept.
+    // A forge keeps other refs beside branches and tags (GitHub's
+    // refs/pull/*), often most of them: 300 here, a listing of ~20 KB.
+    let bare = fx.root.join("app.git");
+    let head = git(&bare, &["rev-parse", "main"]);
+    let mut pulls = Command::new("git");
+    pulls
+        .args(["update-ref", "--stdin"])
+        .current_dir(&bare)
+        .stdin(std::process::Stdio::piped());
+    let mut child = pulls.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        let stdin = child.stdin.as_mut().unwrap();
+        for n in 1..=300 {
+            writeln!(stdin, "create refs/pull/{n}/head {head}").unwrap();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let everything = git(&bare, &["for-each-ref"]);
+    assert!(everything.len() > 15_000, "{}", everything.len());
+
+    // An unchanged ref: one ls-remote, no fetch, the tree kept. The listing
+    // asks for branches and tags only, so refs/pull/* is not sent.
     server.clear_log();
     p.sync_ours(&[]).ok();
     assert_eq!(upload_packs(&server, "app.git"), 1, "{}", server.log_text());
+    let listed: u64 = server
+        .log()
+        .iter()
+        .filter(|l| l.target.starts_with("/app.git/"))
+        .map(|l| l.bytes)
+        .sum();
+    assert!(listed < 4_000, "{listed} bytes: {}", server.log_text());
     assert_eq!(server.count("/lib.git"), 0, "{}", server.log_text());
     assert_eq!(p.ours.lock(), first);
 

@@ -34,6 +34,7 @@ PY
   git -C "$w" commit -q -m "round $round"
 done
 git clone -q --bare "$w" "$tmp/srv/big.git"
+serve_packed "$tmp/srv/big.git"
 git -C "$tmp/srv/big.git" config uploadpack.allowFilter true
 echo "   .git of the served repository: $(du -sm "$tmp/srv/big.git" | cut -f1) MB"
 
@@ -49,11 +50,6 @@ cfg() {
   printf '    newRootPath: d7\n    git:\n      url: git://127.0.0.1:%s/big.git\n      ref: main\n' "$port"
   [[ $1 == 0 ]] || printf '      depth: %s\n' "$1"
 }
-now() { python3 -c 'import time; print(time.monotonic())'; }
-timed() {
-  local s; s=$(now)
-  "$@" >"$tmp/out.log" 2>&1 || { echo "bench/git-sparse: $* failed:" >&2; cat "$tmp/out.log" >&2; exit 1; }
-  python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$s" "$(now)"; }
 
 for depth in 1 0; do
   for side in vendir ours; do

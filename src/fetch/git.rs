@@ -210,7 +210,7 @@ impl GitSource<'_> {
     }
 
     fn ls_remote(&self, ctx: &FetchContext<'_>, r: &Runner) -> Result<Vec<RemoteRef>> {
-        let out = self.network(ctx, r, r.dir(), &["ls-remote", "--", &self.cfg.url])?;
+        let out = self.network(ctx, r, r.dir(), &ls_remote_args(&self.cfg.url))?;
         Ok(out
             .lines()
             .filter_map(|l| {
@@ -329,6 +329,22 @@ impl GitSource<'_> {
             tags.hex()
         )
     }
+}
+
+/// The ref listing of `url`: branches and tags, all that resolution reads.
+/// Asked for by prefix (protocol v2's `ref-prefix`), so the refs a forge
+/// keeps beside them (`refs/pull/*`, `refs/changes/*`: often most of its
+/// refs) stay out of the answer. Over `git://`, protocol v0, whose first
+/// answer is the listing: git sets no `TCP_NODELAY` there, and v2's second
+/// exchange waits out the server's 40 ms delayed ACK on every call.
+fn ls_remote_args(url: &str) -> Vec<&str> {
+    let mut args = Vec::with_capacity(7);
+    if url.starts_with("git://") {
+        args.extend(["-c", "protocol.version=0"]);
+    }
+    // `--heads`, not 2.46's `--branches`: older git knows only the former.
+    args.extend(["ls-remote", "--heads", "--tags", "--", url]);
+    args
 }
 
 fn remote_tags(refs: &[RemoteRef]) -> impl Iterator<Item = (&str, &str)> {
@@ -884,6 +900,16 @@ mod tests {
             public_keys: None,
         };
         GitSource { cfg: &cfg }.resolve(refs)
+    }
+
+    #[test]
+    fn ls_remote_lists_branches_and_tags_in_one_exchange_over_git_protocol() {
+        let tail = ["ls-remote", "--heads", "--tags", "--"];
+        let https = ls_remote_args("https://example.com/a.git");
+        assert_eq!(https[..4], tail);
+        let daemon = ls_remote_args("git://example.com/a.git");
+        assert_eq!(daemon[..2], ["-c", "protocol.version=0"]);
+        assert_eq!(daemon[2..6], tail);
     }
 
     #[test]
