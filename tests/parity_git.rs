@@ -217,6 +217,14 @@ fn ref_selection_depth_and_submodules_over_git_daemon() {
     );
     let t = p.ours.tree("vendor/shallow");
     assert!(t.contains_key(".git/shallow"), "{}", format_tree(&t));
+    // The shallow checkout's config is written as vendir's git commands write
+    // it, but for the `[credential]` helper vendir leaves behind (naming its
+    // deleted temporary store), which vendoras keeps out of the tree.
+    let config = |dir: &Path| fs::read_to_string(dir.join("vendor/shallow/.git/config")).unwrap();
+    let theirs = config(&p.vendir.dir);
+    let (head, rest) = theirs.split_once("[credential]\n").expect("vendir's helper");
+    let (_, rest) = rest.split_once('\n').unwrap();
+    assert_eq!(config(&p.ours.dir), format!("{head}{rest}"));
     assert!(!t.contains_key("vendor"), "{}", format_tree(&t));
     assert!(p
         .ours

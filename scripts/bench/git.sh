@@ -38,11 +38,7 @@ PY
   serve_packed "$tmp/srv/r$i.git"
 done
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-git daemon --export-all --reuseaddr --verbose --base-path="$tmp/srv" --listen=127.0.0.1 \
-  --port="$port" "$tmp/srv" 2>"$tmp/daemon.log" &
-daemon=$!
-for _ in $(seq 50); do grep -q "Ready to rumble" "$tmp/daemon.log" 2>/dev/null && break; sleep 0.1; done
+serve_git_daemon
 
 cfg() {
   echo "apiVersion: vendir.k14s.io/v1alpha1"

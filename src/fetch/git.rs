@@ -22,6 +22,7 @@
 //!   on). A later content that needs the whole tree makes the mirror full
 //!   again.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -451,10 +452,17 @@ impl Source for GitSource<'_> {
             git(&args)?;
             git(&["remote", "set-url", "origin", &self.cfg.url])?;
         } else {
-            // vendir's steps, shallow: init, remote, fetch --depth N.
+            // vendir's steps, shallow: init, remote, fetch --depth N. The
+            // remote's lines are the ones `git remote add` and `git config
+            // remote.origin.tagOpt --tags` write: two processes fewer.
             git(&["init", "-q"])?;
-            git(&["remote", "add", "origin", &self.cfg.url])?;
-            git(&["config", "remote.origin.tagOpt", "--tags"])?;
+            append_config(
+                &work.join(".git/config"),
+                &format!(
+                    "[remote \"origin\"]\n\turl = {}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n\ttagOpt = --tags\n",
+                    config_value(&self.cfg.url)
+                ),
+            )?;
             let depth = self.cfg.depth.to_string();
             let mut args = vec!["fetch", "-q", "--progress", "origin"];
             if let GitRef::Named(n) = &self.cfg.reference {
@@ -493,10 +501,9 @@ impl Source for GitSource<'_> {
                     .map_err(|_| self.missing(&a))?
             }
         };
-        // A clone of the mirror holds what the mirror was checked to hold.
-        if self.cfg.depth != 0 && !has_commit(&r, work, &sha) {
-            return Err(self.missing(&sha));
-        }
+        // The commit is here: a clone of the mirror holds what the mirror
+        // was checked to hold, and the shallow fetch either had it, fetched
+        // it by sha, or failed; an abbreviated sha resolved above.
         // Before checkout, as vendir: nothing unverified is staged.
         self.verify(ctx, &r, work, &sha)?;
         // vendir's `git checkout REF`: a branch ref makes the local branch
@@ -704,13 +711,9 @@ impl GitSource<'_> {
         if !self.cfg.skip_init_submodules && all.contains(&".gitmodules") {
             return Ok(());
         }
-        let mut patterns = String::new();
-        for path in all.into_iter().filter(|p| keeps.map(p).is_some()) {
-            match sparse_pattern(path) {
-                Some(p) => patterns.push_str(&p),
-                None => return Ok(()),
-            }
-        }
+        let Some(patterns) = sparse_patterns(&all, |p| keeps.map(p).is_some()) else {
+            return Ok(());
+        };
         if patterns.is_empty() {
             return Ok(());
         }
@@ -755,10 +758,7 @@ impl GitSource<'_> {
             if partial {
                 config.push_str(PROMISOR_SECTIONS);
             }
-            let file = path.join("config");
-            let mut written = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-            written.push_str(&config);
-            std::fs::write(&file, written).map_err(|e| Error::io(&file, e))?;
+            append_config(&path.join("config"), &config)?;
         }
         // A partial mirror fetches a commit it lacks as soon as it is asked
         // about it (without its refs), so there only a ref's tip counts.
@@ -815,24 +815,88 @@ fn is_partial(dir: &Path) -> bool {
         .is_ok_and(|c| c.lines().any(|l| l.trim() == "promisor = true"))
 }
 
-/// `value` quoted for a git config file.
+/// `value` as git writes it into a config file: quoted only where git
+/// quotes (a leading or trailing space, `;` or `#`), with `\`, `"`, tab and
+/// newline escaped.
 fn config_value(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    let quote = value.starts_with(' ') || value.ends_with(' ') || value.contains([';', '#']);
+    let mut out = String::with_capacity(value.len() + 2);
+    if quote {
+        out.push('"');
+    }
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    if quote {
+        out.push('"');
+    }
+    out
+}
+
+/// Appends `lines` to the config file `file` that `git init` just wrote
+/// (and nothing else writes to while vendoras holds the directory).
+fn append_config(file: &Path, lines: &str) -> Result<()> {
+    let mut written = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    written.push_str(lines);
+    std::fs::write(file, written).map_err(|e| Error::io(file, e))
+}
+
+/// The sparse-checkout patterns that select, of `all` (a commit's paths,
+/// from `ls-tree -r`), exactly those `kept` keeps: a folder whose paths are
+/// all kept is one pattern (`/d7/`), not one per file, since git matches
+/// every path of the commit against every pattern (200 file patterns over
+/// 20,000 paths: 65 ms of the checkout). `None` when a kept name cannot be
+/// written as a pattern.
+fn sparse_patterns(all: &[&str], kept: impl Fn(&str) -> bool) -> Option<String> {
+    let keep: Vec<bool> = all.iter().map(|p| kept(p)).collect();
+    // Each folder: whether every path below it is kept.
+    let mut whole: HashMap<&str, bool> = HashMap::new();
+    for (path, &k) in all.iter().zip(&keep) {
+        for (i, _) in path.match_indices('/') {
+            *whole.entry(&path[..i]).or_insert(true) &= k;
+        }
+    }
+    let mut written: HashSet<&str> = HashSet::new();
+    let mut out = String::new();
+    for (path, _) in all.iter().zip(&keep).filter(|(_, &k)| k) {
+        let folder = path
+            .match_indices('/')
+            .map(|(i, _)| &path[..i])
+            .find(|f| whole[f]);
+        match folder {
+            Some(f) if !written.insert(f) => {}
+            Some(f) => out.push_str(&sparse_pattern(f, true)?),
+            None => out.push_str(&sparse_pattern(path, false)?),
+        }
+    }
+    Some(out)
 }
 
 /// `path` as a literal non-cone sparse-checkout pattern (gitignore syntax,
-/// anchored), or `None` when a name cannot be written as one.
-fn sparse_pattern(path: &str) -> Option<String> {
+/// anchored; a folder's with a trailing `/`), or `None` when a name cannot
+/// be written as one.
+fn sparse_pattern(path: &str, folder: bool) -> Option<String> {
     if path.contains(['\n', '\r']) || path.ends_with(' ') {
         return None;
     }
-    let mut out = String::with_capacity(path.len() + 2);
+    let mut out = String::with_capacity(path.len() + 3);
     out.push('/');
     for c in path.chars() {
         if matches!(c, '\\' | '*' | '?' | '[' | '!' | '#') {
             out.push('\\');
         }
         out.push(c);
+    }
+    if folder {
+        out.push('/');
     }
     out.push('\n');
     Some(out)
@@ -900,6 +964,65 @@ mod tests {
             public_keys: None,
         };
         GitSource { cfg: &cfg }.resolve(refs)
+    }
+
+    #[test]
+    fn sparse_patterns_name_whole_folders_once_and_other_kept_files_each() {
+        let all = [
+            "README.md",
+            "d7/a.txt",
+            "d7/sub/b.txt",
+            "d8/c.txt",
+            "d8/d.txt",
+            "w*ld/e.txt",
+        ];
+        let keep = |p: &str| p.starts_with("d7/") || p == "d8/c.txt" || p.starts_with("w*");
+        assert_eq!(
+            sparse_patterns(&all, keep).unwrap(),
+            "/d7/\n/d8/c.txt\n/w\\*ld/\n"
+        );
+        assert_eq!(
+            sparse_patterns(&all, |p| p == "README.md").unwrap(),
+            "/README.md\n"
+        );
+        assert_eq!(sparse_patterns(&all, |_| false).unwrap(), "");
+        // A folder is whole only when nothing below it is left out.
+        assert_eq!(
+            sparse_patterns(&all, |p| p == "d7/sub/b.txt").unwrap(),
+            "/d7/sub/\n"
+        );
+        assert_eq!(sparse_patterns(&["a\nb/c"], |_| true), None);
+    }
+
+    #[test]
+    fn config_values_are_written_as_git_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        for value in [
+            "https://example.com/a.git",
+            "git://h/a b.git",
+            " lead",
+            "trail ",
+            "https://h/a;b#c",
+            "back\\slash \"quoted\"",
+            "tab\tnew\nline",
+        ] {
+            let _ = std::fs::remove_file(&file);
+            let status = std::process::Command::new("git")
+                .args(["config", "--file"])
+                .arg(&file)
+                .args(["remote.origin.url", value])
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let git = std::fs::read_to_string(&file).unwrap();
+            assert_eq!(
+                git,
+                format!("[remote \"origin\"]\n\turl = {}\n", config_value(value)),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]
