@@ -174,8 +174,13 @@ fn branch_tag_origin_ref_and_sha_over_smart_http() {
     );
     // Nothing vendoras wrote into the kept .git points at a temp dir or a helper.
     let config = fs::read_to_string(p.ours.dir.join("vendor/branch/.git/config")).unwrap();
+    assert!(!config.contains("credential"), "{config}");
+    // origin is the remote, not the cache's mirror the clone was made from
+    // (the other URL is the submodule's).
+    assert!(config.contains(&format!("\turl = {url}\n")), "{config}");
+    let urls = config.lines().filter(|l| l.contains("url ="));
     assert!(
-        !config.contains("credential") && config.contains(&url),
+        urls.clone().count() == 2 && urls.clone().all(|l| l.starts_with("\turl = http://")),
         "{config}"
     );
 }
@@ -222,7 +227,9 @@ fn ref_selection_depth_and_submodules_over_git_daemon() {
     // deleted temporary store), which vendoras keeps out of the tree.
     let config = |dir: &Path| fs::read_to_string(dir.join("vendor/shallow/.git/config")).unwrap();
     let theirs = config(&p.vendir.dir);
-    let (head, rest) = theirs.split_once("[credential]\n").expect("vendir's helper");
+    let (head, rest) = theirs
+        .split_once("[credential]\n")
+        .expect("vendir's helper");
     let (_, rest) = rest.split_once('\n').unwrap();
     assert_eq!(config(&p.ours.dir), format!("{head}{rest}"));
     assert!(!t.contains_key("vendor"), "{}", format_tree(&t));

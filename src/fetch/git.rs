@@ -450,7 +450,15 @@ impl Source for GitSource<'_> {
             let mirror = mirror.display().to_string();
             args.extend(["--", &mirror, "."]);
             git(&args)?;
-            git(&["remote", "set-url", "origin", &self.cfg.url])?;
+            // `git remote set-url`'s edit, made in the file when the one line
+            // it would change is there as clone wrote it: a process fewer.
+            if !replace_once(
+                &work.join(".git/config"),
+                &format!("\turl = {}\n", config_value(&mirror)),
+                &format!("\turl = {}\n", config_value(&self.cfg.url)),
+            )? {
+                git(&["remote", "set-url", "origin", &self.cfg.url])?;
+            }
         } else {
             // vendir's steps, shallow: init, remote, fetch --depth N. The
             // remote's lines are the ones `git remote add` and `git config
@@ -745,7 +753,8 @@ impl GitSource<'_> {
             // time; fetch them once, as a full mirror.
             std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
         }
-        if !path.join("HEAD").exists() {
+        let fresh = !path.join("HEAD").exists();
+        if fresh {
             let _ = std::fs::remove_dir_all(path);
             std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
             m(&["init", "-q", "--bare"])?;
@@ -762,10 +771,11 @@ impl GitSource<'_> {
         }
         // A partial mirror fetches a commit it lacks as soon as it is asked
         // about it (without its refs), so there only a ref's tip counts.
-        let present = match is_partial(path) {
-            true => at_a_tip(r, path, want),
-            false => has_commit(r, path, want),
-        };
+        let present = !fresh
+            && match is_partial(path) {
+                true => at_a_tip(r, path, want),
+                false => has_commit(r, path, want),
+            };
         if present {
             return Ok(0);
         }
@@ -839,6 +849,19 @@ fn config_value(value: &str) -> String {
         out.push('"');
     }
     out
+}
+
+/// Replaces the one occurrence of `from` in `file` by `to`; false (and the
+/// file untouched) when `from` is not there exactly once.
+fn replace_once(file: &Path, from: &str, to: &str) -> Result<bool> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let mut at = text.match_indices(from).map(|(i, _)| i);
+    let (Some(i), None) = (at.next(), at.next()) else {
+        return Ok(false);
+    };
+    let replaced = format!("{}{to}{}", &text[..i], &text[i + from.len()..]);
+    std::fs::write(file, replaced).map_err(|e| Error::io(file, e))?;
+    Ok(true)
 }
 
 /// Appends `lines` to the config file `file` that `git init` just wrote
@@ -992,6 +1015,26 @@ mod tests {
             "/d7/sub/\n"
         );
         assert_eq!(sparse_patterns(&["a\nb/c"], |_| true), None);
+    }
+
+    #[test]
+    fn replace_once_changes_a_single_occurrence_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        for (text, changed, after) in [
+            ("a\n\turl = /m\nb\n", true, "a\n\turl = https://h/r\nb\n"),
+            ("a\nb\n", false, "a\nb\n"),
+            (
+                "\turl = /m\n\turl = /m\n",
+                false,
+                "\turl = /m\n\turl = /m\n",
+            ),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let got = replace_once(&file, "\turl = /m\n", "\turl = https://h/r\n").unwrap();
+            assert_eq!(got, changed, "{text:?}");
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), after);
+        }
     }
 
     #[test]
