@@ -250,3 +250,4 @@ VENDORAS=$VENDORAS "$B/git-sparse.sh" # issue 15: one folder of a large reposito
 "$B/image.sh" # issue 9: image: vs vendir and vs ociArtifact
 # issue 16: verification cost per content, warm, cosign key vs unverified.
 VENDORAS_BIN=$VENDORAS BENCH_REPS=$(( REPS > 5 ? REPS : 5 )) "$B/verify.sh"
+"$B/corpus.sh" # issue 15: the corpus's real shapes, cold, warm and --locked, vs vendir

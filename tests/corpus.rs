@@ -102,3 +102,52 @@ fn every_corpus_file_syncs_as_vendir_does() {
         failing.join("\n")
     );
 }
+
+/// Not a test: `make bench`'s corpus row (scripts/bench/corpus.sh runs it with
+/// `--ignored` on a release build). Every corpus file, one at a time, synced by
+/// vendir and by vendoras cold, warm and `--locked`; prints the sums and their
+/// ratios. Asserts nothing about time.
+#[test]
+#[ignore = "a bench: scripts/bench/corpus.sh"]
+fn corpus_bench() {
+    let rows = read_index();
+    let (mut sum, mut counted, mut skipped) = ([0f64; 4], 0, Vec::new());
+    for row in &rows {
+        match time_file(row) {
+            Ok(t) => {
+                for (s, v) in sum.iter_mut().zip([t.vendir, t.cold, t.warm, t.locked]) {
+                    *s += v;
+                }
+                counted += 1;
+            }
+            Err(why) => skipped.push(format!("{}: {why}", row.number())),
+        }
+    }
+    let [vendir, cold, warm, locked] = sum;
+    println!(
+        "corpus: {counted} of {} real vendir.yml shapes synced by both tools, one at a time \
+         (sums of seconds)",
+        rows.len()
+    );
+    println!("  vendir sync                 {vendir:7.2} s");
+    println!(
+        "  vendoras sync, cold cache   {cold:7.2} s  = {:.2}x vendir",
+        cold / vendir
+    );
+    println!(
+        "  vendoras re-sync (warm)     {warm:7.2} s  = {:.2}x vendir, {:.2}x cold",
+        warm / vendir,
+        warm / cold
+    );
+    println!(
+        "  vendoras --locked (warm)    {locked:7.2} s  = {:.2}x vendir, {:.2}x cold",
+        locked / vendir,
+        locked / cold
+    );
+    if !skipped.is_empty() {
+        println!(
+            "  not counted (a sync fails, as tests/corpus.rs expects): {}",
+            skipped.join("; ")
+        );
+    }
+}

@@ -1020,43 +1020,63 @@ fn write_local(root: &Path, rel: &str, manual: bool) {
     }
 }
 
+/// A corpus file ready to sync: its stand-ins serving, both work dirs holding
+/// the rewritten config and the local files it reads.
+struct Prepared {
+    standins: Standins,
+    pair: Pair,
+}
+
+impl Prepared {
+    fn new(row: &Row) -> Result<Prepared, String> {
+        let text = fs::read_to_string(corpus_dir().join("files").join(&row.file)).unwrap();
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple(&text).map_err(|e| format!("not YAML: {e}"))?;
+        let config = docs
+            .iter()
+            .find(|d| s(d, "kind") == Some("Config"))
+            .cloned()
+            .unwrap_or_default();
+        let standins = Standins::start(plan(&config));
+        let rewritten = rewrite(&text, &standins.rewrites);
+        let mut pair = Pair::new();
+        pair.config(&rewritten);
+        for (k, v) in &standins.env {
+            pair.vendir.env(k, v.clone());
+        }
+        for (rel, manual) in &standins.plan.local {
+            pair.each(|root| write_local(root, rel, *manual));
+        }
+        Ok(Prepared { standins, pair })
+    }
+
+    /// `vendoras sync ARGS`, isolated from the user's git and hg as vendir's
+    /// runs are, with the stand-ins' environment.
+    fn ours(&self, args: &[&str]) -> Outcome {
+        let mut cmd = self.pair.ours.cmd(args);
+        isolate_vcs(&mut cmd);
+        for (k, v) in &self.standins.env {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    }
+}
+
 /// Runs one corpus file; `keep` leaves the work dirs and sources on disk.
 pub fn run_file(row: &Row, keep: bool) -> FileRun {
-    let text = fs::read_to_string(corpus_dir().join("files").join(&row.file)).unwrap();
-    let docs: Vec<Value> = match serde_saphyr::from_multiple(&text) {
-        Ok(d) => d,
-        Err(e) => {
+    let p = match Prepared::new(row) {
+        Ok(p) => p,
+        Err(why) => {
             return FileRun {
-                verdict: Verdict::Fails(format!("not YAML: {e}")),
+                verdict: Verdict::Fails(why),
                 kept: None,
             }
         }
     };
-    let config = docs
-        .iter()
-        .find(|d| s(d, "kind") == Some("Config"))
-        .cloned()
-        .unwrap_or_default();
-    let standins = Standins::start(plan(&config));
-    let rewritten = rewrite(&text, &standins.rewrites);
-
-    let mut pair = Pair::new();
-    pair.config(&rewritten);
-    for (k, v) in &standins.env {
-        pair.vendir.env(k, v.clone());
-    }
-    for (rel, manual) in &standins.plan.local {
-        pair.each(|root| write_local(root, rel, *manual));
-    }
-    let theirs = pair.vendir.sync(&[]);
-    let mut cmd = pair.ours.cmd(&[]);
-    isolate_vcs(&mut cmd);
-    for (k, v) in &standins.env {
-        cmd.env(k, v);
-    }
-    let ours = run(&mut cmd);
-
-    let verdict = judge(row, &pair, &standins.plan, &theirs, &ours);
+    let theirs = p.pair.vendir.sync(&[]);
+    let ours = p.ours(&[]);
+    let (standins, pair) = (&p.standins, &p.pair);
+    let verdict = judge(row, pair, &standins.plan, &theirs, &ours);
     let kept = keep.then(|| {
         let dir = pair.vendir._tmp.path().parent().unwrap().join(format!(
             "corpus-{}-{}",
@@ -1077,6 +1097,37 @@ pub fn run_file(row: &Row, keep: bool) -> FileRun {
         dir
     });
     FileRun { verdict, kept }
+}
+
+/// Seconds one corpus file's syncs took: vendir's, and vendoras' cold (an
+/// empty cache), warm (again, nothing changed) and `--locked`.
+pub struct Timings {
+    pub vendir: f64,
+    pub cold: f64,
+    pub warm: f64,
+    pub locked: f64,
+}
+
+/// Times one corpus file's syncs, one after another (no other file running);
+/// `Err` when a sync fails (the corpus test says why), so only files both
+/// tools sync are counted.
+pub fn time_file(row: &Row) -> Result<Timings, String> {
+    let p = Prepared::new(row)?;
+    let timed = |sync: &dyn Fn() -> Outcome, what: &str| {
+        let started = std::time::Instant::now();
+        let out = sync();
+        let secs = started.elapsed().as_secs_f64();
+        match out.success() {
+            true => Ok(secs),
+            false => Err(format!("{what}: {}", first_line(&out))),
+        }
+    };
+    Ok(Timings {
+        vendir: timed(&|| p.pair.vendir.sync(&[]), "vendir")?,
+        cold: timed(&|| p.ours(&[]), "vendoras cold")?,
+        warm: timed(&|| p.ours(&[]), "vendoras warm")?,
+        locked: timed(&|| p.ours(&["--locked"]), "vendoras --locked")?,
+    })
 }
 
 /// A tool's error on one line: from its first line that says "error" to the end
